@@ -1,0 +1,14 @@
+package dev.liger.kernels;
+import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.*;
+class LoadSmokeTest {
+  @Test void loads() {
+    assertEquals("0.1", LigerKernels.liger_version().getString());
+    LigerKernels.liger_attn_params p = new LigerKernels.liger_attn_params();
+    p.q().shape(2, 7);
+    assertEquals(7, p.q().shape(2));
+    assertEquals(2, LigerKernels.liger_attn_forward(p));
+    org.bytedeco.pytorch.Tensor t = org.bytedeco.pytorch.global.torch.ones(2, 3);
+    assertEquals(6, t.sum().item_float(), 0);
+  }
+}

@@ -1,0 +1,164 @@
+/*
+ * Liger kernels: C ABI.
+ *
+ * One parameter struct per kernel family (plain chunked GLA, fused Liger attention), argument
+ * checking and dispatch in one place (native/src/dispatch.cpp), per-device implementations behind it.
+ * No libtorch dependency: tensors are raw pointers with explicit shapes and element strides.
+ *
+ * Conventions
+ *  - Sequence tensors are [B, T, H, D] with arbitrary element strides (the innermost need not be 1,
+ *    but a unit innermost stride is the fast path).
+ *  - Grouped-query attention: Hq is a multiple of Hkv; query head i reads KV head i / (Hq / Hkv).
+ *    Recurrent states are kept once per KV head: [N, Hkv, Dk, Dv], fp32, contiguous.
+ *  - Variable-length batches: cu_seqlens (int64, N + 1 entries, cu_seqlens[0] = 0, non-decreasing,
+ *    cu_seqlens[N] = T) packs N sequences along T of a B = 1 batch. States, windows and RoPE positions
+ *    restart at every boundary. Without cu_seqlens, N = B.
+ *  - Inputs q, k, v (and their gradients, and outputs o) share one dtype: F32 or BF16 on CPU
+ *    (F16 too on CUDA). States, caches, RoPE tables and accumulation are fp32.
+ *  - Every entry point validates all arguments before touching memory and returns a status; on
+ *    failure liger_last_error() returns a readable message (thread-local, valid until the next call
+ *    on the same thread). Nothing aborts.
+ */
+#ifndef LIGER_LIGER_H
+#define LIGER_LIGER_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LIGER_VERSION_MAJOR 0
+#define LIGER_VERSION_MINOR 1
+
+typedef enum liger_status {
+  LIGER_OK = 0,
+  LIGER_ERR_INVALID_ARGUMENT = 1, /* null pointer, shape/stride/dtype mismatch, bad value */
+  LIGER_ERR_UNSUPPORTED = 2,      /* valid request this build or device does not implement */
+  LIGER_ERR_RUNTIME = 3           /* allocation failure, CUDA error, ... */
+} liger_status;
+
+typedef enum liger_dtype { LIGER_F32 = 0, LIGER_BF16 = 1, LIGER_F16 = 2, LIGER_I64 = 3 } liger_dtype;
+
+typedef enum liger_device { LIGER_CPU = 0, LIGER_CUDA = 1 } liger_device;
+
+/* Recurrence flavour of the fused Liger attention (DESIGN.md 1.1). */
+typedef enum liger_variant {
+  LIGER_VARIANT_GLA = 0,  /* phi(k) = softmax(k), g = logsigmoid(k) / gate_norm */
+  LIGER_VARIANT_HGRN2 = 1 /* k' = 1 - sigmoid(k), g = logsigmoid(k) (no normalizer) */
+} liger_variant;
+
+/* A strided tensor view. Unused trailing dims have shape 1. A tensor with data == NULL is absent. */
+typedef struct liger_tensor {
+  void* data;
+  int32_t dtype;     /* liger_dtype */
+  int32_t ndim;      /* 1..4 */
+  int64_t shape[4];
+  int64_t stride[4]; /* in elements */
+} liger_tensor;
+
+/*
+ * Plain chunked gated linear attention (the GRM alone), caller-supplied feature-mapped q, k and
+ * per-key-dimension log-gate g (<= 0). Usable for HGRN2 and the ablations.
+ *
+ *   S_t = diag(exp(g_t)) S_{t-1} + k_t^T v_t      o_t = scale * q_t S_t
+ *
+ * Forward (liger_gla_forward):  q [B,T,Hq,Dk], k [B,T,Hkv,Dk], v [B,T,Hkv,Dv], g [B,T,Hkv,Dk] (F32 or
+ *   the input dtype) -> o [B,T,Hq,Dv]. Optional h0 (initial state) and ht (final state), [N,Hkv,Dk,Dv].
+ * Backward (liger_gla_backward): given do (and optional dht), writes dq, dk, dv, dg (same shapes and
+ *   dtypes as q, k, v, g) and optional dh0. States are recomputed, never stored between calls.
+ */
+typedef struct liger_gla_params {
+  int32_t device;       /* liger_device */
+  void* stream;         /* cudaStream_t for CUDA, ignored on CPU */
+  int32_t num_threads;  /* CPU worker threads; 0 = library default */
+
+  int64_t B, T, Hq, Hkv, Dk, Dv;
+  float scale;
+
+  liger_tensor q, k, v, g, o;
+  liger_tensor cu_seqlens; /* optional, I64 [N+1] */
+  liger_tensor h0, ht;     /* optional, F32 [N,Hkv,Dk,Dv] */
+
+  /* backward only */
+  liger_tensor do_, dht;          /* do_ required, dht optional */
+  liger_tensor dq, dk, dv, dg, dh0; /* dh0 optional */
+} liger_gla_params;
+
+/*
+ * The recurrent cache of one layer for N sequences (DESIGN.md 1.3): constant size whatever the length.
+ *   state  F32 [N, Hkv, D, D]      GRM states
+ *   win_k  F32 [N, Hkv, W-1, D]    RoPE'd keys of the last W-1 tokens, ring slot = position % (W-1)
+ *   win_v  F32 [N, Hkv, W-1, D]    their values
+ *   pos    I64 [N]                 tokens consumed so far = RoPE position of the next token
+ * win_k / win_v are absent when W == 1. All contiguous.
+ */
+typedef struct liger_cache {
+  liger_tensor state, win_k, win_v, pos;
+} liger_cache;
+
+/*
+ * Fused Liger attention (DESIGN.md 1.1): from raw (pre-feature-map, pre-RoPE) q, k, v computes
+ * feature maps and key gate in-kernel, the per-KV-head GRM, sliding-window softmax attention over
+ * RoPE'd q/k (RoPE applied in-kernel from the tables), and the mix
+ *
+ *   o = mix * o_grm + (1 - mix) * o_swa
+ *
+ * mix = 1 is GRM only, mix = 0 is SWA only; use_gate = 0 sets g = 0.
+ * RoPE (Hugging Face rotate-half convention): for j < D/2 and position p,
+ *   x'_j = x_j cos[p,j] - x_{j+D/2} sin[p,j],  x'_{j+D/2} = x_{j+D/2} cos[p,j] + x_j sin[p,j].
+ * The caller computes cos/sin (F32 [P, D/2], any RoPE scaling) for positions 0..P-1.
+ *
+ * Forward (liger_attn_forward): q [B,T,Hq,D], k, v [B,T,Hkv,D] -> o [B,T,Hq,D].
+ *   cache_in optional: continue from a cache (positions start at cache_in.pos); cache_out optional:
+ *   write the cache after the last token. cache_in and cache_out may be the same tensors.
+ * Backward (liger_attn_backward): given do_ writes dq, dk, dv (raw inputs' gradients). The backward
+ *   starts from an empty cache (training); cache_in must be absent.
+ * Decode (liger_attn_decode): one token per sequence, T == 1, B == N, no cu_seqlens; reads and
+ *   updates cache_in in place (cache_out must be absent or identical to cache_in).
+ *   N decode steps give the same outputs as one forward over the same N tokens.
+ */
+typedef struct liger_attn_params {
+  int32_t device;
+  void* stream;
+  int32_t num_threads;
+
+  int64_t B, T, Hq, Hkv, D;
+
+  int32_t variant;    /* liger_variant */
+  int32_t use_gate;   /* 0: g = 0 (no-gate ablation) */
+  float gate_norm;    /* GLA gate normalizer N, default 16 */
+  float mix;          /* a in [0, 1], default 0.5 */
+  int32_t window;     /* W >= 1, default 64 */
+  float swa_scale;    /* default 1 / sqrt(D) */
+
+  liger_tensor q, k, v, o;
+  liger_tensor rope_cos, rope_sin; /* F32 [P, D/2]; required when mix < 1 */
+  liger_tensor cu_seqlens;         /* optional I64 [N+1] */
+  liger_cache cache_in, cache_out; /* optional */
+
+  /* backward only */
+  liger_tensor do_;
+  liger_tensor dq, dk, dv;
+} liger_attn_params;
+
+const char* liger_last_error(void);
+const char* liger_version(void);
+/* Default CPU thread count for calls with num_threads = 0 (initially the hardware concurrency). */
+liger_status liger_set_num_threads(int32_t n);
+int32_t liger_get_num_threads(void);
+/* 1 when this build has CUDA kernels compiled in. */
+int32_t liger_has_cuda(void);
+
+liger_status liger_gla_forward(const liger_gla_params* p);
+liger_status liger_gla_backward(const liger_gla_params* p);
+
+liger_status liger_attn_forward(const liger_attn_params* p);
+liger_status liger_attn_backward(const liger_attn_params* p);
+liger_status liger_attn_decode(const liger_attn_params* p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIGER_LIGER_H */

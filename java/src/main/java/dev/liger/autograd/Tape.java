@@ -93,7 +93,7 @@ public final class Tape implements AutoCloseable {
                 if (!sameShape(in, g))
                     throw new IllegalStateException(entry.op.name() + ".backward: gradient " + i + " has shape "
                             + shape(g) + " but the input has shape " + shape(in));
-                Tensor term = in.mul(g.to(in.scalar_type()).detach()).sum();
+                Tensor term = in.mul(g.to(in.scalar_type().intern()).detach()).sum();
                 surrogate = surrogate == null ? term : surrogate.add(term);
             }
             if (surrogate != null)

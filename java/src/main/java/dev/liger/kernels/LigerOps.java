@@ -27,6 +27,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 public final class LigerOps {
     private LigerOps() {}
 
+    // Tensor.scalar_type() can return an enum instance that is not the canonical constant; intern()
+    // maps it back so that == and switch work.
+
     /** Plain GLA forward result: output and, when asked for, the final state per sequence. */
     public record GlaResult(Tensor o, Tensor ht) {}
 
@@ -60,7 +63,7 @@ public final class LigerOps {
     static GlaResult glaForward(Tensor q, Tensor k, Tensor v, Tensor g, float scale, Tensor h0, Tensor cuSeqlens,
                                 boolean outputFinalState, Tensor oOut, Tensor htOut) {
         GlaDims d = checkGla(q, k, v, g, scale, h0, cuSeqlens);
-        Tensor o = oOut != null ? checkOut("o", oOut, q, d.b, d.t, d.hq, d.dv) : newTensor(q, q.scalar_type(), d.b, d.t, d.hq, d.dv);
+        Tensor o = oOut != null ? checkOut("o", oOut, q, d.b, d.t, d.hq, d.dv) : newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.dv);
         Tensor ht = null;
         if (outputFinalState) {
             ht = htOut != null ? checkState("ht", htOut, d.n, d.hkv, d.dk, d.dv)
@@ -99,10 +102,10 @@ public final class LigerOps {
             dg = checkOut("dg", out.dg(), g, d.b, d.t, d.hkv, d.dk);
             if (outputDh0) dh0 = checkState("dh0", out.dh0(), d.n, d.hkv, d.dk, d.dv);
         } else {
-            dq = newTensor(q, q.scalar_type(), d.b, d.t, d.hq, d.dk);
-            dk = newTensor(q, k.scalar_type(), d.b, d.t, d.hkv, d.dk);
-            dv = newTensor(q, v.scalar_type(), d.b, d.t, d.hkv, d.dv);
-            dg = newTensor(q, g.scalar_type(), d.b, d.t, d.hkv, d.dk);
+            dq = newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.dk);
+            dk = newTensor(q, k.scalar_type().intern(), d.b, d.t, d.hkv, d.dk);
+            dv = newTensor(q, v.scalar_type().intern(), d.b, d.t, d.hkv, d.dv);
+            dg = newTensor(q, g.scalar_type().intern(), d.b, d.t, d.hkv, d.dk);
             if (outputDh0) dh0 = newTensor(q, ScalarType.Float, d.n, d.hkv, d.dk, d.dv);
         }
         List<Tensor> keep = new ArrayList<>(Arrays.asList(q, k, v, g, h0, cuSeqlens, dO, dht, dq, dk, dv, dg, dh0));
@@ -134,8 +137,8 @@ public final class LigerOps {
         checkInputDtype("q", q);
         sameDtype("k", k, q);
         sameDtype("v", v, q);
-        if (g.scalar_type() != ScalarType.Float && g.scalar_type() != q.scalar_type())
-            throw new IllegalArgumentException("g must be F32 or the input dtype " + q.scalar_type() + ", got " + g.scalar_type());
+        if (g.scalar_type().intern() != ScalarType.Float && g.scalar_type().intern() != q.scalar_type().intern())
+            throw new IllegalArgumentException("g must be F32 or the input dtype " + q.scalar_type().intern() + ", got " + g.scalar_type().intern());
         long b = q.size(0), t = q.size(1), hq = q.size(2), dk = q.size(3);
         long hkv = k.size(2), dv = v.size(3);
         checkShape("k", k, b, t, hkv, dk);
@@ -182,7 +185,7 @@ public final class LigerOps {
     static AttnResult attnForward(Tensor q, Tensor k, Tensor v, LigerAttnConfig config, RopeTables rope,
                                   Tensor cuSeqlens, LigerCache cacheIn, boolean outputCache, Tensor oOut) {
         AttnDims d = checkAttn(q, k, v, config, rope, cuSeqlens, cacheIn, "cacheIn");
-        Tensor o = oOut != null ? checkOut("o", oOut, q, d.b, d.t, d.hq, d.d) : newTensor(q, q.scalar_type(), d.b, d.t, d.hq, d.d);
+        Tensor o = oOut != null ? checkOut("o", oOut, q, d.b, d.t, d.hq, d.d) : newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.d);
         LigerCache cacheOut = outputCache ? LigerCache.empty(d.n, d.hkv, d.d, config.window()) : null;
         List<Object> keep = new ArrayList<>(Arrays.asList(q, k, v, o, rope, cuSeqlens, cacheIn, cacheOut));
         try (liger_attn_params p = attnParams(d, config, q, k, v, rope, cuSeqlens)) {
@@ -212,9 +215,9 @@ public final class LigerOps {
             dk = checkOut("dk", out.dk(), k, d.b, d.t, d.hkv, d.d);
             dv = checkOut("dv", out.dv(), v, d.b, d.t, d.hkv, d.d);
         } else {
-            dq = newTensor(q, q.scalar_type(), d.b, d.t, d.hq, d.d);
-            dk = newTensor(q, q.scalar_type(), d.b, d.t, d.hkv, d.d);
-            dv = newTensor(q, q.scalar_type(), d.b, d.t, d.hkv, d.d);
+            dq = newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.d);
+            dk = newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hkv, d.d);
+            dv = newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hkv, d.d);
         }
         List<Object> keep = new ArrayList<>(Arrays.asList(q, k, v, dO, rope, cuSeqlens, dq, dk, dv));
         try (liger_attn_params p = attnParams(d, config, q, k, v, rope, cuSeqlens)) {
@@ -247,7 +250,7 @@ public final class LigerOps {
         for (Tensor t : new Tensor[] {cache.state(), cache.winK(), cache.winV(), cache.pos()})
             if (t != null && !t.is_contiguous())
                 throw new IllegalArgumentException("cache tensors must be contiguous for an in-place decode");
-        Tensor o = oOut != null ? checkOut("o", oOut, q, d.b, d.t, d.hq, d.d) : newTensor(q, q.scalar_type(), d.b, d.t, d.hq, d.d);
+        Tensor o = oOut != null ? checkOut("o", oOut, q, d.b, d.t, d.hq, d.d) : newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.d);
         List<Object> keep = new ArrayList<>(Arrays.asList(q, k, v, o, rope, cache));
         try (liger_attn_params p = attnParams(d, config, q, k, v, rope, null)) {
             describe(p.o(), o);
@@ -291,9 +294,9 @@ public final class LigerOps {
             }
             Tensor pos = cache.pos();
             checkCpu(cacheName + ".pos", pos);
-            if (pos.scalar_type() != ScalarType.Long || pos.dim() != 1 || pos.size(0) != n)
+            if (pos.scalar_type().intern() != ScalarType.Long || pos.dim() != 1 || pos.size(0) != n)
                 throw new IllegalArgumentException(cacheName + ".pos must be I64 [" + n + "], got "
-                        + pos.scalar_type() + " " + shapeOf(pos));
+                        + pos.scalar_type().intern() + " " + shapeOf(pos));
             long[] ps = longs(pos);
             for (long x : ps) {
                 if (x < 0) throw new IllegalArgumentException(cacheName + ".pos must be >= 0, got " + x);
@@ -358,14 +361,14 @@ public final class LigerOps {
     }
 
     private static void checkInputDtype(String name, Tensor t) {
-        ScalarType s = t.scalar_type();
+        ScalarType s = t.scalar_type().intern();
         if (s != ScalarType.Float && s != ScalarType.BFloat16)
             throw new IllegalArgumentException(name + " dtype must be F32 or BF16 on CPU, got " + s);
     }
 
     private static void sameDtype(String name, Tensor t, Tensor q) {
-        if (t.scalar_type() != q.scalar_type())
-            throw new IllegalArgumentException(name + " dtype " + t.scalar_type() + " differs from q dtype " + q.scalar_type());
+        if (t.scalar_type().intern() != q.scalar_type().intern())
+            throw new IllegalArgumentException(name + " dtype " + t.scalar_type().intern() + " differs from q dtype " + q.scalar_type().intern());
     }
 
     private static void checkShape(String name, Tensor t, long... dims) {
@@ -384,9 +387,9 @@ public final class LigerOps {
         if (cu == null) return b;
         if (!cu.defined()) throw new IllegalArgumentException("cu_seqlens is an undefined tensor");
         checkCpu("cu_seqlens", cu);
-        if (cu.scalar_type() != ScalarType.Long || cu.dim() != 1 || cu.size(0) < 2)
+        if (cu.scalar_type().intern() != ScalarType.Long || cu.dim() != 1 || cu.size(0) < 2)
             throw new IllegalArgumentException("cu_seqlens must be I64 [N+1] with N >= 1, got "
-                    + cu.scalar_type() + " " + shapeOf(cu));
+                    + cu.scalar_type().intern() + " " + shapeOf(cu));
         if (b != 1) throw new IllegalArgumentException("cu_seqlens needs a packed batch with B == 1, got B = " + b);
         long[] c = longs(cu);
         if (c[0] != 0) throw new IllegalArgumentException("cu_seqlens[0] must be 0, got " + c[0]);
@@ -408,8 +411,8 @@ public final class LigerOps {
     private static Tensor checkState(String name, Tensor s, long... dims) {
         if (s == null || !s.defined()) throw new IllegalArgumentException(name + " is required");
         checkCpu(name, s);
-        if (s.scalar_type() != ScalarType.Float)
-            throw new IllegalArgumentException(name + " must be F32, got " + s.scalar_type());
+        if (s.scalar_type().intern() != ScalarType.Float)
+            throw new IllegalArgumentException(name + " must be F32, got " + s.scalar_type().intern());
         checkShape(name, s, dims);
         if (!s.is_contiguous()) throw new IllegalArgumentException(name + " must be contiguous");
         return s;
@@ -467,7 +470,7 @@ public final class LigerOps {
         }
         int nd = (int) t.dim();
         if (nd < 1 || nd > 4) throw new IllegalArgumentException("tensor rank must be 1..4, got " + shapeOf(t));
-        lt.data(t.data_ptr()).dtype(dtypeCode(t.scalar_type())).ndim(nd);
+        lt.data(t.data_ptr()).dtype(dtypeCode(t.scalar_type().intern())).ndim(nd);
         for (int i = 0; i < nd; i++) lt.shape(i, t.size(i)).stride(i, t.stride(i));
     }
 

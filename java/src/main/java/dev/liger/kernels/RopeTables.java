@@ -18,7 +18,7 @@ public record RopeTables(Tensor cos, Tensor sin) {
         if (cos.dim() != 2 || sin.dim() != 2 || cos.size(0) != sin.size(0) || cos.size(1) != sin.size(1))
             throw new IllegalArgumentException("rope cos and sin must both be [P, D/2], got "
                     + LigerOps.shapeOf(cos) + " and " + LigerOps.shapeOf(sin));
-        if (cos.scalar_type() != torch.ScalarType.Float || sin.scalar_type() != torch.ScalarType.Float)
+        if (cos.scalar_type().intern() != torch.ScalarType.Float || sin.scalar_type().intern() != torch.ScalarType.Float)
             throw new IllegalArgumentException("rope cos and sin must be F32");
     }
 

@@ -54,8 +54,8 @@ public final class LigerReference {
     /** HF rotate-half RoPE of x [T,H,D] at positions start..start+T-1. */
     public static Tensor rope(Tensor x, RopeTables rope, long start) {
         long t = x.size(0), half = x.size(2) / 2;
-        Tensor cos = rope.cos().narrow(0, start, t).to(x.scalar_type()).unsqueeze(1);
-        Tensor sin = rope.sin().narrow(0, start, t).to(x.scalar_type()).unsqueeze(1);
+        Tensor cos = rope.cos().narrow(0, start, t).to(x.scalar_type().intern()).unsqueeze(1);
+        Tensor sin = rope.sin().narrow(0, start, t).to(x.scalar_type().intern()).unsqueeze(1);
         Tensor x1 = x.narrow(2, 0, half), x2 = x.narrow(2, half, half);
         return torch.cat(new TensorVector(x1.mul(cos).sub(x2.mul(sin)), x2.mul(cos).add(x1.mul(sin))), 2);
     }
@@ -72,8 +72,8 @@ public final class LigerReference {
         List<Tensor> outs = new ArrayList<>(), states = new ArrayList<>();
         for (int n = 0; n < seqs.size(); n++) {
             long b = seqs.get(n)[0], s = seqs.get(n)[1], len = seqs.get(n)[2];
-            Tensor s0 = h0 == null ? null : h0.select(0, n).to(q.scalar_type());
-            Tensor gs = g.select(0, b).narrow(0, s, len).to(q.scalar_type());
+            Tensor s0 = h0 == null ? null : h0.select(0, n).to(q.scalar_type().intern());
+            Tensor gs = g.select(0, b).narrow(0, s, len).to(q.scalar_type().intern());
             Tensor[] r = grm(q.select(0, b).narrow(0, s, len), k.select(0, b).narrow(0, s, len),
                     v.select(0, b).narrow(0, s, len), gs, scale, s0, mode);
             outs.add(r[0]);
@@ -134,7 +134,7 @@ public final class LigerReference {
     public static AttnResult attention(Tensor q, Tensor k, Tensor v, LigerAttnConfig config, RopeTables rope,
                                        Tensor cuSeqlens, LigerCache cacheIn, Mode mode) {
         if (config.mix() < 1 && rope == null) throw new IllegalArgumentException("rope tables are required when mix < 1");
-        ScalarType dt = q.scalar_type();
+        ScalarType dt = q.scalar_type().intern();
         long hkv = k.size(2), d = q.size(3);
         int w = config.window();
         List<long[]> seqs = sequences(q, cuSeqlens);

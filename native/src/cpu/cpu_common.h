@@ -152,5 +152,8 @@ void transpose(int64_t r, int64_t c, const float* src, int64_t lds, float* dst, 
 void parallel_for(int64_t n, int threads, const std::function<void(int64_t, int)>& fn);
 int resolve_threads(int32_t requested);
 void set_default_threads(int n);
+// Uninitialized fp32 scratch of at least n elements owned by the calling thread (valid until its
+// next call of thread_scratch).
+float* thread_scratch(int64_t n);
 
 }  // namespace liger::cpu

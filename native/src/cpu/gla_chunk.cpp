@@ -33,13 +33,11 @@ liger_status gla_forward(const liger_gla_params& p) {
   Seqs seqs{N, &p.cu_seqlens, p.T};
   const int threads = resolve_threads(p.num_threads);
   const int64_t per = GlaChunk::floats(Dk, Dv) + GlaHead::floats(Dk, Dv) + pad(Dk * Dv) + 64;
-  std::vector<std::vector<float>> scratch(size_t(std::min<int64_t>(threads, N * p.Hkv)));
-  for (auto& s : scratch) s.resize(size_t(per));
   View4 q(p.q), k(p.k), v(p.v), g(p.g), o(p.o);
   parallel_for(N * p.Hkv, threads, [&](int64_t item, int w) {
     const int64_t n = item / p.Hkv, hk = item % p.Hkv;
     SeqSpan s = seqs.get(n);
-    float* mem = scratch[size_t(w)].data();
+    float* mem = thread_scratch(per);
     GlaChunk ch;
     ch.bind(mem, Dk, Dv);
     GlaHead hd;
@@ -86,14 +84,12 @@ liger_status gla_backward(const liger_gla_params& p) {
   // + states per chunk, final state, hT, dH, dHT, dHacc, dk, dv, r, rs
   const int64_t per = fixed + (nch_max + 1) * pad(S) + 4 * pad(S) + 3 * kChunk * pad(std::max(Dk, Dv)) +
                       pad(Dk) + 64;
-  std::vector<std::vector<float>> scratch(size_t(std::min<int64_t>(threads, N * p.Hkv)));
-  for (auto& s : scratch) s.resize(size_t(per));
   View4 q(p.q), k(p.k), v(p.v), g(p.g), dO(p.do_), dq(p.dq), dk(p.dk), dv(p.dv), dg(p.dg);
   parallel_for(N * p.Hkv, threads, [&](int64_t item, int w) {
     const int64_t n = item / p.Hkv, hk = item % p.Hkv;
     SeqSpan s = seqs.get(n);
     const int64_t nch = (s.len + kChunk - 1) / kChunk;
-    float* mem = scratch[size_t(w)].data();
+    float* mem = thread_scratch(per);
     GlaChunk ch;
     ch.bind(mem, Dk, Dv);
     GlaHead hd;

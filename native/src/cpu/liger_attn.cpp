@@ -8,6 +8,7 @@
 #include "attn_common.h"
 #include "backend.h"
 #include "gla_core.h"
+#include "swa_chunk.h"
 
 namespace liger::cpu {
 
@@ -58,12 +59,10 @@ liger_status attn_forward(const liger_attn_params& p) {
   for (int64_t n = 0; n < a.N; ++n) maxlen = std::max(maxlen, a.span(p, n).len);
   const int64_t cache_rows = win_cache_in ? ring : 0;
   const int64_t krows = a.swa ? cache_rows + maxlen : 0;
-  const int64_t maxkeys = std::min<int64_t>(a.W, krows);
+  const int64_t nkmax = std::min<int64_t>(a.W - 1 + kChunk, krows);  // keys of one chunk's windows
   const int threads = resolve_threads(p.num_threads);
   const int64_t fixed = GlaChunk::floats(D, D) + GlaHead::floats(D, D);
-  const int64_t per = fixed + pad(S) + 2 * krows * D + 4 * kChunk * pad(D) + pad(maxkeys) + 64;
-  std::vector<std::vector<float>> scratch(size_t(std::min<int64_t>(threads, a.N * p.Hkv)));
-  for (auto& s : scratch) s.resize(size_t(per));
+  const int64_t per = fixed + pad(S) + 2 * krows * D + 4 * kChunk * pad(D) + pad(nkmax) * (kChunk + D) + 64;
   std::vector<int64_t> p0s(size_t(a.N), 0);
   if (has_in)
     for (int64_t n = 0; n < a.N; ++n) p0s[size_t(n)] = static_cast<const int64_t*>(p.cache_in.pos.data)[n];
@@ -72,7 +71,7 @@ liger_status attn_forward(const liger_attn_params& p) {
     const int64_t n = item / p.Hkv, hk = item % p.Hkv;
     const SeqSpan s = a.span(p, n);
     const int64_t p0 = p0s[size_t(n)];
-    float* mem = scratch[size_t(w)].data();
+    float* mem = thread_scratch(per);
     GlaChunk ch;
     ch.bind(mem, D, D);
     GlaHead hd;
@@ -84,7 +83,8 @@ liger_status attn_forward(const liger_attn_params& p) {
     float* qraw = kraw + kChunk * pad(D);
     float* qr = qraw + kChunk * pad(D);
     float* osw = qr + kChunk * pad(D);
-    float* P = osw + kChunk * pad(D);
+    float* P = osw + kChunk * pad(D);    // [C, nkmax]
+    float* KT = P + kChunk * pad(nkmax);  // [D, nkmax]
     if (has_in) {
       const float* st = static_cast<const float*>(p.cache_in.state.data) + item * S;
       std::copy(st, st + S, h);
@@ -115,6 +115,12 @@ liger_status attn_forward(const liger_attn_params& p) {
         }
       }
       if (grm) ch.prepare(a.grm_out, false);
+      SwaBlock sb{};
+      if (a.swa) {
+        const int64_t lo = std::max(c0 - a.W + 1, -cl);
+        sb = SwaBlock{c, c0 + c - lo, D, a.W, c0, lo, p.swa_scale, KR + (cl + lo) * D, KT, VR + (cl + lo) * D, nullptr};
+        transpose(sb.nk, D, sb.K, D, KT, sb.nk);
+      }
       for (int64_t j = 0; j < a.G; ++j) {
         const int64_t hq = hk * a.G + j;
         for (int64_t i = 0; i < c; ++i) q.read(s.b, s.t0 + c0 + i, hq, D, qraw + i * D);
@@ -123,13 +129,8 @@ liger_status attn_forward(const liger_attn_params& p) {
           gla_chunk_out(ch, hd, h, 1.f);
         }
         if (a.swa) {
-          for (int64_t i = 0; i < c; ++i) {
-            const int64_t t = c0 + i;
-            a.rope.apply(qraw + i * D, qr + i * D, D, p0 + t);
-            const int64_t lo = std::max(t - a.W + 1, -cl);
-            window_row(qr + i * D, KR + (cl + lo) * D, VR + (cl + lo) * D, t - lo + 1, D,
-                       p.swa_scale, P, osw + i * D);
-          }
+          for (int64_t i = 0; i < c; ++i) a.rope.apply(qraw + i * D, qr + i * D, D, p0 + c0 + i);
+          swa_chunk_fwd(sb, qr, P, osw);
         }
         for (int64_t i = 0; i < c; ++i) {
           float* out = osw + i * D;
@@ -168,22 +169,20 @@ liger_status attn_backward(const liger_attn_params& p) {
   int64_t maxlen = 0;
   for (int64_t n = 0; n < a.N; ++n) maxlen = std::max(maxlen, a.span(p, n).len);
   const int64_t nch_max = (maxlen + kChunk - 1) / kChunk;
-  const int64_t maxkeys = std::min<int64_t>(a.W, maxlen);
+  const int64_t nkmax = std::min<int64_t>(a.W - 1 + kChunk, maxlen);
   const int threads = resolve_threads(p.num_threads);
   const int64_t fixed = GlaChunk::floats(D, D) + GlaHead::floats(D, D);
   const int64_t R = kChunk * pad(D);
   const int64_t L = maxlen * D;
-  const int64_t per = fixed + (nch_max + 1) * pad(S) + 4 * pad(S) + 9 * R + 5 * L + 2 * pad(maxkeys) +
-                      pad(D) + 64;
-  std::vector<std::vector<float>> scratch(size_t(std::min<int64_t>(threads, a.N * p.Hkv)));
-  for (auto& s : scratch) s.resize(size_t(per));
+  const int64_t NK = pad(nkmax) * std::max<int64_t>(kChunk, pad(D));
+  const int64_t per = fixed + (nch_max + 1) * pad(S) + 4 * pad(S) + 9 * R + 5 * L + 5 * NK + pad(D) + 64;
   View4 q(p.q), k(p.k), v(p.v), dO(p.do_), dq(p.dq), dk(p.dk), dv(p.dv);
   const float mg = p.mix, ms = 1.f - p.mix;
   parallel_for(a.N * p.Hkv, threads, [&](int64_t item, int w) {
     const int64_t n = item / p.Hkv, hk = item % p.Hkv;
     const SeqSpan s = a.span(p, n);
     const int64_t nch = (s.len + kChunk - 1) / kChunk;
-    float* mem = scratch[size_t(w)].data();
+    float* mem = thread_scratch(per);
     GlaChunk ch;
     ch.bind(mem, D, D);
     GlaHead hd;
@@ -207,9 +206,12 @@ liger_status attn_backward(const liger_attn_params& p) {
     float* dKR = VR + L;   // gradient w.r.t. RoPE'd keys
     float* dV = dKR + L;   // gradient w.r.t. values
     float* dKg = dV + L;   // GRM part of the raw-key gradient
-    float* P = dKg + L;
-    float* dP = P + pad(maxkeys);
-    float* rs = dP + pad(maxkeys);
+    float* P = dKg + L;  // [C, nkmax] each
+    float* dP = P + NK;
+    float* Tt = dP + NK;
+    float* KT = Tt + NK;  // [D, nkmax]
+    float* VT = KT + NK;
+    float* rs = VT + NK;
     std::fill(hs, hs + S, 0.f);
     std::fill(dKR, dKR + s.len * D, 0.f);
     std::fill(dV, dV + s.len * D, 0.f);
@@ -255,6 +257,13 @@ liger_status attn_backward(const liger_attn_params& p) {
         std::fill(dvc, dvc + c * D, 0.f);
         std::fill(r, r + c * D, 0.f);
       }
+      SwaBlock sb{};
+      if (a.swa) {
+        const int64_t lo = std::max<int64_t>(c0 - a.W + 1, 0);
+        sb = SwaBlock{c, c0 + c - lo, D, a.W, c0, lo, p.swa_scale, KR + lo * D, KT, VR + lo * D, VT};
+        transpose(sb.nk, D, sb.K, D, KT, sb.nk);
+        transpose(sb.nk, D, sb.V, D, VT, sb.nk);
+      }
       for (int64_t j = 0; j < a.G; ++j) {
         const int64_t hq = hk * a.G + j;
         for (int64_t i = 0; i < c; ++i) {
@@ -271,27 +280,10 @@ liger_status attn_backward(const liger_attn_params& p) {
           for (int64_t i = 0; i < c; ++i) softmax_row_bwd(hd.q + i * D, hd.dq + i * D, dqc + i * D, D);
         }
         if (a.swa) {
-          for (int64_t i = 0; i < c; ++i) {
-            const int64_t t = c0 + i;
-            float* qi = qr + i * D;
-            a.rope.apply(qraw + i * D, qi, D, t);
-            const int64_t lo = std::max<int64_t>(t - a.W + 1, 0), nk = t - lo + 1;
-            const float* Kw = KR + lo * D;
-            const float* Vw = VR + lo * D;
-            window_row(qi, Kw, Vw, nk, D, p.swa_scale, P, osw);
-            const float* doi = dOc + i * D;
-            float Di = ms * dot(doi, osw, D);
-            float* g = osw;  // gradient w.r.t. the RoPE'd query row (osw no longer needed)
-            std::fill(g, g + D, 0.f);
-            for (int64_t jj = 0; jj < nk; ++jj) {
-              dP[jj] = ms * dot(doi, Vw + jj * D, D);
-              const float ds = P[jj] * (dP[jj] - Di) * p.swa_scale;
-              axpy(ds, Kw + jj * D, g, D);
-              axpy(ds, qi, dKR + (lo + jj) * D, D);
-              axpy(P[jj] * ms, doi, dV + (lo + jj) * D, D);
-            }
-            a.rope.apply_t_add(g, dqc + i * D, D, t);
-          }
+          for (int64_t i = 0; i < c; ++i) a.rope.apply(qraw + i * D, qr + i * D, D, c0 + i);
+          for (int64_t x = 0; x < c * D; ++x) dOc[x] *= ms;
+          swa_chunk_bwd(sb, qr, dOc, P, dP, Tt, osw, dKR + sb.lo * D, dV + sb.lo * D);
+          for (int64_t i = 0; i < c; ++i) a.rope.apply_t_add(osw + i * D, dqc + i * D, D, c0 + i);
         }
         for (int64_t i = 0; i < c; ++i) dq.write(s.b, s.t0 + c0 + i, hq, D, dqc + i * D);
       }

@@ -26,12 +26,10 @@ liger_status attn_decode(const liger_attn_params& p) {
   int64_t maxpos = 0;
   for (int64_t n = 0; n < N; ++n) maxpos = std::max(maxpos, pos[n]);
   const int64_t per = 10 * Dp + std::min<int64_t>(W, maxpos + 1) + 64;
-  std::vector<std::vector<float>> scratch(size_t(std::min<int64_t>(threads, N * p.Hkv)));
-  for (auto& s : scratch) s.resize(size_t(per));
   View4 q(p.q), k(p.k), v(p.v), o(p.o);
   parallel_for(N * p.Hkv, threads, [&](int64_t item, int w) {
     const int64_t n = item / p.Hkv, hk = item % p.Hkv, t = pos[n];
-    float* m = scratch[size_t(w)].data();
+    float* m = thread_scratch(per);
     float *kraw = m, *kf = m + Dp, *g = m + 2 * Dp, *vv = m + 3 * Dp, *kr = m + 4 * Dp;
     float *qraw = m + 5 * Dp, *qf = m + 6 * Dp, *qr = m + 7 * Dp, *og = m + 8 * Dp, *os = m + 9 * Dp;
     float* P = m + 10 * Dp;

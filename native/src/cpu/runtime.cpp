@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -164,6 +165,28 @@ Pool& pool() {
 }
 
 }  // namespace
+
+float* thread_scratch(int64_t n) {
+  // Grow-only per-thread buffer: each OS thread runs one work item at a time, so the buffer is
+  // reused by every item and call on that thread instead of being allocated (and page-faulted) each
+  // call. Very large buffers are not kept beyond the call that needed them.
+  struct Buf {
+    std::unique_ptr<float[]> p;
+    int64_t n = 0;
+  };
+  static thread_local Buf b;
+  constexpr int64_t kKeep = int64_t(1) << 26;  // 256 MiB
+  if (b.n > kKeep && n <= kKeep) {
+    b.p.reset();
+    b.n = 0;
+  }
+  if (n > b.n) {
+    b.p.reset();
+    b.p.reset(new float[size_t(n)]);
+    b.n = n;
+  }
+  return b.p.get();
+}
 
 int resolve_threads(int32_t requested) {
   if (requested > 0) return std::min<int32_t>(requested, 256);

@@ -140,7 +140,7 @@ public final class LigerReference {
     /**
      * Fused Liger attention from raw q [B,T,Hq,D], k, v [B,T,Hkv,D], optionally continuing from
      * {@code cacheIn}; always returns the cache after the last token (in the input dtype; window
-     * slots never written keep their previous content).
+     * slots never written keep their previous content, and with mix == 1 the window is not touched).
      */
     public static AttnResult attention(Tensor q, Tensor k, Tensor v, LigerAttnConfig config, RopeTables rope,
                                        Tensor cuSeqlens, LigerCache cacheIn, Mode mode) {
@@ -185,7 +185,7 @@ public final class LigerReference {
         Tensor[] g = grm(f.phiQ(), f.phiK(), v, f.g(), 1.0, s0, mode);
         Tensor o = g[0];
         Tensor newWk = winK, newWv = winV;
-        if (c.mix() < 1 || (w > 1 && rope != null)) {
+        if (c.mix() < 1) { // with mix == 1 there is no SWA: the window buffers are left as they are
             // keys: the cached previous min(pos0, W-1) tokens (ordered by position), then this call's
             long m = w > 1 ? Math.min(pos0, w - 1) : 0;
             Tensor kr = rope(k, rope, pos0).permute(1, 0, 2).contiguous(); // [Hkv, T, D]
@@ -196,7 +196,7 @@ public final class LigerReference {
                 allK = torch.cat(new TensorVector(torch.index_select(winK, 1, idx), kr), 1);
                 allV = torch.cat(new TensorVector(torch.index_select(winV, 1, idx), vh), 1);
             }
-            if (c.mix() < 1 && t > 0) {
+            if (t > 0) {
                 Tensor qr = rope(q, rope, pos0).reshape(t, hkv, grp, d).permute(1, 0, 2, 3).contiguous(); // [Hkv, T, G, D]
                 Tensor swa = windowAttention(qr, allK, allV, m, w, c.swaScaleFor(d)); // [Hkv, T, G, D]
                 swa = swa.permute(1, 0, 2, 3).reshape(t, hq, d);

@@ -31,6 +31,7 @@ class LigerCacheTest {
     static final double BF16 = LigerOpsTest.BF16_BOUND;
 
     private final List<String> failures = new ArrayList<>();
+    private final java.util.TreeMap<Double, Double> worst = new java.util.TreeMap<>(); // bound -> largest error seen
 
     @BeforeEach
     void seed() {
@@ -39,10 +40,13 @@ class LigerCacheTest {
 
     private void expectClose(String what, Tensor actual, Tensor expect, double bound) {
         double err = relErr(actual, expect);
+        worst.merge(bound, err, (x, y) -> Double.isNaN(x) || Double.isNaN(y) ? Double.NaN : Math.max(x, y));
         if (!(err <= bound)) failures.add(String.format("%s: rel err %.3g > %.1g", what, err, bound));
     }
 
     private void assertNoFailures() {
+        worst.forEach((b, e) -> System.out.printf("%s: largest rel err %.3g (bound %.1g)%n", getClass().getSimpleName(), e, b));
+        worst.clear();
         assertTrue(failures.isEmpty(), failures.size() + " failing case(s):\n" + String.join("\n", failures));
     }
 

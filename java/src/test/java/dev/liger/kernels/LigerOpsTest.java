@@ -37,6 +37,7 @@ class LigerOpsTest {
     static final long[][] HEADS = {{1, 1}, {4, 1}, {4, 4}};
 
     private final List<String> failures = new ArrayList<>();
+    private final java.util.TreeMap<Double, Double> worst = new java.util.TreeMap<>(); // bound -> largest error seen
 
     @BeforeEach
     void seed() {
@@ -50,10 +51,13 @@ class LigerOpsTest {
     /** Records a comparison; all cases run before the test fails, so one run shows the whole picture. */
     private void expectClose(String what, Tensor actual, Tensor expect, double bound) {
         double err = relErr(actual, expect);
+        worst.merge(bound, err, (x, y) -> Double.isNaN(x) || Double.isNaN(y) ? Double.NaN : Math.max(x, y));
         if (!(err <= bound)) failures.add(String.format("%s: rel err %.3g > %.1g", what, err, bound));
     }
 
     private void assertNoFailures() {
+        worst.forEach((b, e) -> System.out.printf("%s: largest rel err %.3g (bound %.1g)%n", getClass().getSimpleName(), e, b));
+        worst.clear();
         assertTrue(failures.isEmpty(), failures.size() + " failing case(s):\n" + String.join("\n", failures));
     }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.h"
@@ -260,6 +261,38 @@ TEST(forward, batch_and_threads) {
     c.init(r);
     check_forward(c);
     check_backward(c, r);
+  }
+}
+
+// Calls from several threads at once (one gets the pool, the others run on their own thread) give
+// the same results as one at a time.
+TEST(forward, concurrent_calls) {
+  Rng r(20);
+  std::vector<AttnCase> cs(3);
+  for (auto& c : cs) {
+    c.cfg.Hq = 4, c.cfg.Hkv = 2, c.cfg.D = 64, c.cfg.W = 16;
+    c.B = 2, c.T = 150, c.threads = 2;
+    c.init(r);
+    c.o.poison();
+    liger_attn_params p = c.params();
+    CHECK(liger_attn_forward(&p) == LIGER_OK, "%s", liger_last_error());
+  }
+  std::vector<Buf> first;
+  for (auto& c : cs) first.push_back(c.o), c.o.poison();
+  std::vector<std::thread> ts;
+  std::vector<int> st(cs.size(), -1);
+  for (size_t i = 0; i < cs.size(); ++i)
+    ts.emplace_back([&, i] {
+      for (int rep = 0; rep < 5; ++rep) {
+        liger_attn_params p = cs[i].params();
+        st[i] = liger_attn_forward(&p);
+      }
+    });
+  for (auto& t : ts) t.join();
+  for (size_t i = 0; i < cs.size(); ++i) {
+    CHECK(st[i] == LIGER_OK, "thread %zu status %d", i, st[i]);
+    double d = tu::max_abs_diff(cs[i].o, first[i]);
+    CHECK(d == 0.0, "thread %zu: concurrent result differs by %.3g", i, d);
   }
 }
 

@@ -124,6 +124,14 @@ liger_status attn_forward(const liger_attn_params& p) {
       for (int64_t j = 0; j < a.G; ++j) {
         const int64_t hq = hk * a.G + j;
         for (int64_t i = 0; i < c; ++i) q.read(s.b, s.t0 + c0 + i, hq, D, qraw + i * D);
+        if (j + 1 < a.G) {
+          q.prefetch(s.b, s.t0 + c0, c, hq + 1, D);
+        } else if (c0 + kChunk < s.len) {
+          const int64_t cn = std::min(kChunk, s.len - c0 - kChunk);
+          k.prefetch(s.b, s.t0 + c0 + kChunk, cn, hk, D);
+          v.prefetch(s.b, s.t0 + c0 + kChunk, cn, hk, D);
+          q.prefetch(s.b, s.t0 + c0 + kChunk, cn, hk * a.G, D);
+        }
         if (a.grm_out) {
           for (int64_t i = 0; i < c; ++i) softmax_row(qraw + i * D, hd.q + i * D, D);
           gla_chunk_out(ch, hd, h, 1.f);
@@ -269,6 +277,10 @@ liger_status attn_backward(const liger_attn_params& p) {
         for (int64_t i = 0; i < c; ++i) {
           q.read(s.b, s.t0 + c0 + i, hq, D, qraw + i * D);
           dO.read(s.b, s.t0 + c0 + i, hq, D, dOc + i * D);
+        }
+        if (j + 1 < a.G) {
+          q.prefetch(s.b, s.t0 + c0, c, hq + 1, D);
+          dO.prefetch(s.b, s.t0 + c0, c, hq + 1, D);
         }
         float* dqc = dqr;  // reused below as the raw-q gradient of the chunk
         std::fill(dqc, dqc + c * D, 0.f);

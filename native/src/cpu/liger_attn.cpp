@@ -155,7 +155,9 @@ liger_status attn_forward(const liger_attn_params& p) {
       // the last min(W-1, available) positions, each to its ring slot
       const int64_t total = cl + s.len;
       const int64_t keep = std::min(ring, total);
-      for (int64_t r = total - keep; r < total; ++r) {
+      // in place, rows that came from the cache are already in their slots
+      const bool same = p.cache_out.win_k.data == p.cache_in.win_k.data;
+      for (int64_t r = std::max(total - keep, same ? cl : int64_t(0)); r < total; ++r) {
         const int64_t pos = p0 - cl + r, slot = pos % ring;
         const int64_t off = (item * ring + slot) * D;
         std::copy(KR + r * D, KR + (r + 1) * D, static_cast<float*>(p.cache_out.win_k.data) + off);

@@ -107,7 +107,14 @@ struct Rope {
     const int64_t h = D / 2;
     const float* c = cos + p * s0;
     const float* s = sin + p * s0;
-    for (int64_t j = 0; j < h; ++j) {
+    int64_t j = 0;
+    if (s1 == 1)
+      for (; j + 16 <= h; j += 16) {
+        v16 cj = load16(c + j), sj = load16(s + j), a = load16(x + j), b = load16(x + j + h);
+        store16(out + j, a * cj - b * sj);
+        store16(out + j + h, b * cj + a * sj);
+      }
+    for (; j < h; ++j) {
       float cj = c[j * s1], sj = s[j * s1], a = x[j], b = x[j + h];
       out[j] = a * cj - b * sj;
       out[j + h] = b * cj + a * sj;
@@ -118,7 +125,14 @@ struct Rope {
     const int64_t h = D / 2;
     const float* c = cos + p * s0;
     const float* s = sin + p * s0;
-    for (int64_t j = 0; j < h; ++j) {
+    int64_t j = 0;
+    if (s1 == 1)
+      for (; j + 16 <= h; j += 16) {
+        v16 cj = load16(c + j), sj = load16(s + j), a = load16(dy + j), b = load16(dy + j + h);
+        store16(dx + j, load16(dx + j) + a * cj + b * sj);
+        store16(dx + j + h, load16(dx + j + h) + b * cj - a * sj);
+      }
+    for (; j < h; ++j) {
       float cj = c[j * s1], sj = s[j * s1], a = dy[j], b = dy[j + h];
       dx[j] += a * cj + b * sj;
       dx[j + h] += b * cj - a * sj;

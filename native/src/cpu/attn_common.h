@@ -1,5 +1,5 @@
 // Pieces of the fused Liger attention shared by the chunked forward/backward and the decode step:
-// feature maps, key gate, RoPE and the sliding-window softmax of one query row.
+// feature maps, key gate and RoPE.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -139,24 +139,5 @@ struct Rope {
     }
   }
 };
-
-// Softmax attention of one query row over `n` contiguous key/value rows; P gets the probabilities.
-inline void window_row(const float* q, const float* K, const float* V, int64_t n, int64_t D,
-                       float scale, float* P, float* out) {
-  float m = -INFINITY;
-  for (int64_t j = 0; j < n; ++j) {
-    P[j] = scale * dot(q, K + j * D, D);
-    m = std::max(m, P[j]);
-  }
-  map16(P, P, n, [m](v16 a) { return exp16(a - m); });
-  float s = 0.f;
-  for (int64_t j = 0; j < n; ++j) s += P[j];
-  float inv = 1.f / s;
-  std::fill(out, out + D, 0.f);
-  for (int64_t j = 0; j < n; ++j) {
-    P[j] *= inv;
-    axpy(P[j], V + j * D, out, D);
-  }
-}
 
 }  // namespace liger::cpu

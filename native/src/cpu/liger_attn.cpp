@@ -205,8 +205,8 @@ liger_status attn_backward(const liger_attn_params& p) {
     float* kraw = dHacc + pad(S);
     float* qraw = kraw + R;
     float* qr = qraw + R;
-    float* dqr = qr + R;
-    float* dOc = dqr + R;
+    float* dqc = qr + R;  // raw-q gradient of the chunk
+    float* dOc = dqc + R;
     float* dkc = dOc + R;
     float* dvc = dkc + R;
     float* r = dvc + R;
@@ -284,7 +284,6 @@ liger_status attn_backward(const liger_attn_params& p) {
           q.prefetch(s.b, s.t0 + c0, c, hq + 1, D);
           dO.prefetch(s.b, s.t0 + c0, c, hq + 1, D);
         }
-        float* dqc = dqr;  // reused below as the raw-q gradient of the chunk
         std::fill(dqc, dqc + c * D, 0.f);
         if (grm) {
           for (int64_t i = 0; i < c; ++i) softmax_row(qraw + i * D, hd.q + i * D, D);

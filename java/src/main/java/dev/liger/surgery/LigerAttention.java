@@ -130,7 +130,7 @@ public final class LigerAttention implements TokenMixer {
         return o.forward(out.reshape(b, t, (long) heads * headDim));
     }
 
-    private static LigerOps.AttnResult toOps(LigerReference.AttnResult r) {
+    private static LigerOps.AttnResult toOps(LigerOps.AttnResult r) {
         LigerCache f = r.cache();
         return new LigerOps.AttnResult(r.o(), new LigerCache(f.state().to(torch.ScalarType.Float),
                 f.winK() == null ? null : f.winK().to(torch.ScalarType.Float),

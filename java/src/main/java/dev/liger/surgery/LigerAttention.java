@@ -7,6 +7,7 @@ import dev.liger.kernels.LigerCache;
 import dev.liger.kernels.LigerOps;
 import dev.liger.kernels.RopeTables;
 import dev.liger.kernels.reference.LigerReference;
+import dev.liger.model.AttentionProjections;
 import dev.liger.model.Linear;
 import dev.liger.model.MixerCache;
 import dev.liger.model.Positions;
@@ -26,7 +27,7 @@ import org.bytedeco.pytorch.global.torch;
  * position that does not follow its predecessor starts a new sequence (packed documents restart at 0), so no
  * state leaks across documents.
  */
-public final class LigerAttention implements TokenMixer {
+public final class LigerAttention implements TokenMixer, AttentionProjections {
 
     public enum Backend { NATIVE, REFERENCE }
 

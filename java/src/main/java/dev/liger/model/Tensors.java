@@ -13,7 +13,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 public final class Tensors {
     private Tensors() {}
 
-    public static final Device CPU = new Device(torch.DeviceType.CPU);
+    /** The CPU device. Retained so that it survives the PointerScope that may be open when this class initializes. */
+    public static final Device CPU = (Device) new Device(torch.DeviceType.CPU).retainReference();
 
     /**
      * Marks a tensor as owned by a long-lived object: it then survives the closing of any PointerScope it
@@ -52,6 +53,7 @@ public final class Tensors {
     public static float[] toFloats(Tensor t) {
         Tensor c = t.detach().to(CPU, ScalarType.Float).contiguous();
         float[] out = new float[(int) c.numel()];
+        if (out.length == 0) return out;
         new FloatPointer(c.data_ptr()).get(out);
         return out;
     }
@@ -59,6 +61,7 @@ public final class Tensors {
     public static long[] toLongs(Tensor t) {
         Tensor c = t.detach().to(CPU, ScalarType.Long).contiguous();
         long[] out = new long[(int) c.numel()];
+        if (out.length == 0) return out;
         new LongPointer(c.data_ptr()).get(out);
         return out;
     }

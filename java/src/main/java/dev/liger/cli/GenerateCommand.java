@@ -5,8 +5,6 @@ import dev.liger.generate.GenerationResult;
 import dev.liger.generate.Generator;
 import dev.liger.generate.SamplingParams;
 import dev.liger.tokenizer.Tokenizer;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -24,6 +22,9 @@ import picocli.CommandLine.Parameters;
 public final class GenerateCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
 
     @Parameters(paramLabel = "PROMPT", arity = "0..*", description = "Prompt text; several prompts run as one left-padded batch.")
     List<String> prompts = new ArrayList<>();
@@ -76,7 +77,7 @@ public final class GenerateCommand implements Callable<Integer> {
                 ids.add(e);
             }
             Generator gen = new Generator(loaded.model());
-            PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+            java.io.PrintWriter out = spec.commandLine().getOut();
             boolean stream = !json && all.size() == 1;
             long t0 = System.nanoTime();
             List<GenerationResult> results;
@@ -112,7 +113,8 @@ public final class GenerateCommand implements Callable<Integer> {
                     if (i + 1 < all.size()) out.println("---");
                 }
             }
-            System.err.printf("[%d new tokens in %.2f s, %.1f tokens/s]%n", total, secs, total / Math.max(secs, 1e-9));
+            out.flush();
+            spec.commandLine().getErr().printf("[%d new tokens in %.2f s, %.1f tokens/s]%n", total, secs, total / Math.max(secs, 1e-9));
             return 0;
         }
     }

@@ -20,11 +20,15 @@ public final class InfoCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--json", description = "Print the summary as JSON.")
     boolean json;
 
     @Override
     public Integer call() throws Exception {
+        java.io.PrintWriter out = spec.commandLine().getOut();
         Path dir = model.directory();
         ModelConfig c = ModelConfig.load(dir.resolve("config.json"));
         long params = 0, bytes = 0;
@@ -61,22 +65,24 @@ public final class InfoCommand implements Callable<Integer> {
         s.put("rope", Map.of("type", c.rope().type(), "theta", c.rope().theta(), "factor", c.rope().factor()));
         s.put("max_position_embeddings", c.maxPositionEmbeddings());
         if (json) {
-            System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(s));
+            out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(s));
+            out.flush();
             return 0;
         }
-        System.out.printf("model          %s%n", s.get("model"));
-        System.out.printf("path           %s%n", dir);
-        System.out.printf("family         %s%n", c.modelType());
-        System.out.printf("layers         %d%n", c.numLayers());
-        System.out.printf("hidden         %d (MLP %d)%n", c.hiddenSize(), c.intermediateSize());
-        System.out.printf("heads          %d query, %d key/value (GQA group %d), head_dim %d%n", c.numHeads(), c.numKvHeads(), c.groupSize(), c.headDim());
-        System.out.printf("vocab          %d%n", c.vocabSize());
-        System.out.printf("parameters     %,d (%s)%n", params, human(params));
-        System.out.printf("dtype          %s stored %s, %s on disk%n", c.torchDtype(), byDtype.keySet(), humanBytes(bytes));
-        System.out.printf("embeddings     %s%n", c.tieWordEmbeddings() ? "tied (LM head = embedding)" : "separate LM head");
-        System.out.printf("attention      %s%s%n", c.attentionBias() ? "q/k/v biases, " : "", c.slidingWindow() > 0 ? "sliding window " + c.slidingWindow() : "full causal");
-        System.out.printf("rope           %s, theta %s%s, max positions %d%n", c.rope().type(), c.rope().theta(),
+        out.printf("model          %s%n", s.get("model"));
+        out.printf("path           %s%n", dir);
+        out.printf("family         %s%n", c.modelType());
+        out.printf("layers         %d%n", c.numLayers());
+        out.printf("hidden         %d (MLP %d)%n", c.hiddenSize(), c.intermediateSize());
+        out.printf("heads          %d query, %d key/value (GQA group %d), head_dim %d%n", c.numHeads(), c.numKvHeads(), c.groupSize(), c.headDim());
+        out.printf("vocab          %d%n", c.vocabSize());
+        out.printf("parameters     %,d (%s)%n", params, human(params));
+        out.printf("dtype          %s stored %s, %s on disk%n", c.torchDtype(), byDtype.keySet(), humanBytes(bytes));
+        out.printf("embeddings     %s%n", c.tieWordEmbeddings() ? "tied (LM head = embedding)" : "separate LM head");
+        out.printf("attention      %s%s%n", c.attentionBias() ? "q/k/v biases, " : "", c.slidingWindow() > 0 ? "sliding window " + c.slidingWindow() : "full causal");
+        out.printf("rope           %s, theta %s%s, max positions %d%n", c.rope().type(), c.rope().theta(),
                 c.rope().type().equals("default") ? "" : ", factor " + c.rope().factor(), c.maxPositionEmbeddings());
+        out.flush();
         return 0;
     }
 

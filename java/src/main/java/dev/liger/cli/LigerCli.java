@@ -61,6 +61,9 @@ public final class LigerCli implements Runnable {
     public static void main(String[] args) {
         // DJL logs through SLF4J, which warns on stderr when no backend is present; keep the CLI output clean.
         if (System.getProperty("slf4j.internal.verbosity") == null) System.setProperty("slf4j.internal.verbosity", "ERROR");
-        System.exit(commandLine().execute(args));
+        CommandLine cl = commandLine();
+        cl.setOut(new PrintWriter(new java.io.OutputStreamWriter(System.out, java.nio.charset.StandardCharsets.UTF_8), true));
+        cl.setErr(new PrintWriter(new java.io.OutputStreamWriter(System.err, java.nio.charset.StandardCharsets.UTF_8), true));
+        System.exit(cl.execute(args));
     }
 }

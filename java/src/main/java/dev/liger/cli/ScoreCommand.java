@@ -25,6 +25,9 @@ public final class ScoreCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     static final class Input {
         @Option(names = "--text", paramLabel = "TEXT", description = "Text to score (tokenized with the model's tokenizer).")
         String text;
@@ -51,6 +54,7 @@ public final class ScoreCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        java.io.PrintWriter out = spec.commandLine().getOut();
         try (ModelOptions.Loaded loaded = model.load()) {
             long[] ids;
             String text = input.text;
@@ -73,10 +77,10 @@ public final class ScoreCommand implements Callable<Integer> {
                 }
             }
             Scorer.Score s = new Scorer(loaded.model()).score(ids, at);
-            Map<String, Object> out = new LinkedHashMap<>();
-            out.put("model", model.displayName());
-            out.put("dtype", ModelOptions.dtypeName(loaded.model().dtype()));
-            out.put("num_tokens", ids.length);
+            Map<String, Object> res = new LinkedHashMap<>();
+            res.put("model", model.displayName());
+            res.put("dtype", ModelOptions.dtypeName(loaded.model().dtype()));
+            res.put("num_tokens", ids.length);
             List<Map<String, Object>> toks = new ArrayList<>();
             double sum = 0;
             for (int i = 0; i < ids.length; i++) {
@@ -88,10 +92,10 @@ public final class ScoreCommand implements Callable<Integer> {
                 if (i > 0) sum += s.logProbs()[i - 1];
                 toks.add(t);
             }
-            out.put("tokens", toks);
-            out.put("total_logprob", sum);
-            out.put("mean_nll", ids.length > 1 ? -sum / (ids.length - 1) : null);
-            out.put("perplexity", ids.length > 1 ? s.perplexity() : null);
+            res.put("tokens", toks);
+            res.put("total_logprob", sum);
+            res.put("mean_nll", ids.length > 1 ? -sum / (ids.length - 1) : null);
+            res.put("perplexity", ids.length > 1 ? s.perplexity() : null);
             if (at.length > 0) {
                 List<Map<String, Object>> rows = new ArrayList<>();
                 for (int i = 0; i < at.length; i++) {
@@ -100,11 +104,12 @@ public final class ScoreCommand implements Callable<Integer> {
                     r.put("logits", s.logits()[i]);
                     rows.add(r);
                 }
-                out.put("logits", rows);
+                res.put("logits", rows);
             }
             ObjectMapper json = new ObjectMapper();
             if (pretty) json.enable(SerializationFeature.INDENT_OUTPUT);
-            System.out.println(json.writeValueAsString(out));
+            out.println(json.writeValueAsString(res));
+            out.flush();
             return 0;
         }
     }

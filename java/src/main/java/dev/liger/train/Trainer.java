@@ -223,12 +223,19 @@ public final class Trainer<B> {
     return new StepStats(step, lossSum / total, lr, norm, total, (System.nanoTime() - t0) / 1e9, false);
   }
 
-  /** Global L2 norm of all gradients before clipping; scales them to clipNorm when above it. */
   private double clipGradients() {
+    return clip(params.values(), config.clipNorm());
+  }
+
+  /**
+   * Global L2 norm of the parameters' gradients (fp32 accumulation) before clipping; when maxNorm > 0
+   * and the norm exceeds it, scales every gradient by maxNorm / (norm + 1e-6) as torch's clip_grad_norm_.
+   */
+  static double clip(java.util.Collection<Tensor> parameters, double maxNorm) {
     try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
       Tensor sq = null;
       List<Tensor> grads = new ArrayList<>();
-      for (Tensor p : params.values()) {
+      for (Tensor p : parameters) {
         Tensor gr = p.grad();
         if (!gr.defined()) continue;
         grads.add(gr);
@@ -237,8 +244,8 @@ public final class Trainer<B> {
       }
       if (sq == null) return 0;
       double norm = Math.sqrt(sq.item_double());
-      if (config.clipNorm() > 0 && Double.isFinite(norm)) {
-        double coef = config.clipNorm() / (norm + 1e-6);
+      if (maxNorm > 0 && Double.isFinite(norm)) {
+        double coef = maxNorm / (norm + 1e-6);
         if (coef < 1) for (Tensor gr : grads) gr.mul_(new Scalar(coef));
       }
       return norm;

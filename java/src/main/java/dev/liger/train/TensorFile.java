@@ -45,7 +45,7 @@ public final class TensorFile {
         Tensor t = e.getValue().detach().cpu().contiguous();
         cpu.put(e.getKey(), t);
         ObjectNode info = header.putObject(e.getKey());
-        info.put("dtype", dtypeName(t.scalar_type(), e.getKey()));
+        info.put("dtype", dtypeName(Tensors.dtype(t), e.getKey()));
         var shape = info.putArray("shape");
         for (long s : Tensors.shape(t)) shape.add(s);
         long n = t.nbytes();
@@ -64,7 +64,7 @@ public final class TensorFile {
         for (Tensor t : cpu.values()) {
           long n = t.nbytes();
           if (n == 0) continue;
-          ByteBuffer buf = t.data_ptr_byte().capacity(n).asByteBuffer();
+          ByteBuffer buf = new BytePointer(t.data_ptr()).capacity(n).asByteBuffer();
           while (buf.hasRemaining()) ch.write(buf);
         }
         ch.force(true);
@@ -121,7 +121,7 @@ public final class TensorFile {
         }
         Tensor t = torch.empty(shape, new TensorOptions(type), new org.bytedeco.pytorch.MemoryFormatOptional());
         if (expected > 0) {
-          BytePointer p = t.data_ptr_byte().capacity(expected);
+          BytePointer p = new BytePointer(t.data_ptr()).capacity(expected);
           readFully(ch, p.asByteBuffer(), dataStart + begin, file);
         }
         out.put(name, Tensors.keep(t));
@@ -187,11 +187,9 @@ public final class TensorFile {
   }
 
   private static long elementSize(ScalarType t) {
-    return switch (t) {
-      case Double, Long -> 8;
-      case Float, Int -> 4;
-      case Half, BFloat16, Short -> 2;
-      default -> 1;
-    };
+    try (PointerScope scope = new PointerScope()) {
+      return torch.empty(new long[] {0}, new TensorOptions(t), new org.bytedeco.pytorch.MemoryFormatOptional()).element_size();
+    }
   }
+
 }

@@ -3,6 +3,7 @@ package dev.liger.train;
 import java.util.Arrays;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 
 /** Small tensor helpers shared by the trainer classes. */
 public final class Tensors {
@@ -13,6 +14,27 @@ public final class Tensors {
     PointerScope scope = PointerScope.getInnerScope();
     if (scope != null) scope.detach(t);
     return t;
+  }
+
+  /**
+   * The tensor's dtype as the canonical enum constant. Enums returned from native calls are fresh
+   * instances (ordinal 0), so they must not be switched on or compared with ==.
+   */
+  public static torch.ScalarType dtype(Tensor t) {
+    return canonical(t.scalar_type());
+  }
+
+  public static torch.ScalarType canonical(torch.ScalarType s) {
+    for (torch.ScalarType c : torch.ScalarType.values()) if (c.value == s.value) return c;
+    throw new IllegalArgumentException("unknown scalar type value " + s.value);
+  }
+
+  public static torch.DeviceType deviceType(Tensor t) {
+    try (PointerScope scope = new PointerScope()) {
+      torch.DeviceType d = t.device().type();
+      for (torch.DeviceType c : torch.DeviceType.values()) if (c.value == d.value) return c;
+      throw new IllegalArgumentException("unknown device type value " + d.value);
+    }
   }
 
   public static long[] shape(Tensor t) {

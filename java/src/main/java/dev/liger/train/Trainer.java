@@ -253,10 +253,9 @@ public final class Trainer<B> {
   }
 
   private torch.DeviceType deviceType() {
-    try (PointerScope scope = new PointerScope()) {
-      return params.values().iterator().next().device().type();
-    }
+    return Tensors.deviceType(params.values().iterator().next());
   }
+
 
   private static void writeLine(BufferedWriter w, ObjectNode node) {
     try {

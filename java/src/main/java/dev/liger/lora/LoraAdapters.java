@@ -4,7 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.liger.train.TensorFile;
+import dev.liger.io.SafetensorsException;
+import dev.liger.io.SafetensorsFile;
+import dev.liger.io.SafetensorsWriter;
+import dev.liger.model.Linear;
+import dev.liger.model.LlamaModel;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,26 +38,53 @@ public final class LoraAdapters {
 
   private final LoraConfig config;
   private final Map<String, LoraLinear> layers;
+  private final Map<String, LinearSlot> slots;
 
-  private LoraAdapters(LoraConfig config, Map<String, LoraLinear> layers) {
+  private LoraAdapters(LoraConfig config, Map<String, LoraLinear> layers, Map<String, LinearSlot> slots) {
     this.config = config;
     this.layers = Collections.unmodifiableMap(layers);
+    this.slots = slots;
+    for (var e : layers.entrySet()) slots.get(e.getKey()).install().accept(e.getValue());
+  }
+
+  /** Fresh adapters installed into a Llama-family model; every model weight is frozen first. */
+  public static LoraAdapters attach(LlamaModel model, LoraConfig config, Generator rng) {
+    freeze(model);
+    return create(ModelLinears.of(model), config, rng);
+  }
+
+  /** Adapters saved by {@link #save} or by PEFT, installed into a Llama-family model (weights frozen). */
+  public static LoraAdapters load(Path dir, LlamaModel model, Generator rng) throws IOException {
+    freeze(model);
+    return load(dir, ModelLinears.of(model), rng);
+  }
+
+  private static void freeze(LlamaModel model) {
+    for (Tensor t : model.weights().values()) t.set_requires_grad(false);
   }
 
   /**
-   * Fresh adapters on every linear layer whose path the config targets; all base weights of the given
-   * layers are frozen. The generator is seeded with config.seed() (A's init) and then drives dropout.
+   * Fresh adapters on every slot whose path the config targets, installed through the slots' setters;
+   * the base weights of all slots are frozen. The generator is seeded with config.seed() (A's init)
+   * and then drives dropout.
    */
-  public static LoraAdapters create(Map<String, LinearWeights> linears, LoraConfig config, Generator rng) {
+  public static LoraAdapters create(Map<String, LinearSlot> slots, LoraConfig config, Generator rng) {
     rng.set_current_seed(config.seed());
     Map<String, LoraLinear> out = new LinkedHashMap<>();
-    for (var e : linears.entrySet()) {
-      e.getValue().weight().set_requires_grad(false);
+    for (var e : slots.entrySet()) {
+      Linear base = base(e.getKey(), e.getValue());
       if (!config.targets(e.getKey())) continue;
-      out.put(e.getKey(), LoraLinear.init(e.getKey(), e.getValue().weight(), e.getValue().bias(), config, rng));
+      out.put(e.getKey(), LoraLinear.init(e.getKey(), base, config, rng));
     }
-    requireMatches(out, linears, config);
-    return new LoraAdapters(config, out);
+    requireMatches(out, slots, config);
+    return new LoraAdapters(config, out, new LinkedHashMap<>(slots));
+  }
+
+  private static Linear base(String name, LinearSlot slot) {
+    if (slot.linear() instanceof LoraLinear) throw new IllegalStateException(name + " already has a LoRA adapter");
+    slot.linear().weight().set_requires_grad(false);
+    if (slot.linear().bias() != null) slot.linear().bias().set_requires_grad(false);
+    return slot.linear();
   }
 
   public LoraConfig config() { return config; }
@@ -81,13 +112,25 @@ public final class LoraAdapters {
 
   public void train(boolean on) { layers.values().forEach(l -> l.train(on)); }
 
-  /** Folds every adapter into its base weight (W += scaling B A). */
+  /** Folds every adapter into its base weight (W += scaling B A); the wrappers stay installed, now plain. */
   public void merge() { layers.values().forEach(LoraLinear::merge); }
+
+  /** Merges, then puts plain linear layers (holding the merged weights) back into the model. */
+  public void mergeAndUnload() {
+    for (var e : layers.entrySet()) {
+      if (!e.getValue().merged()) e.getValue().merge();
+      slots.get(e.getKey()).install().accept(new Linear(e.getValue().weight(), e.getValue().bias()));
+    }
+  }
 
   /** Writes adapter_model.safetensors and adapter_config.json (PEFT layout) into dir. */
   public void save(Path dir, String baseModelNameOrPath) throws IOException {
     Files.createDirectories(dir);
-    TensorFile.write(dir.resolve(WEIGHTS_FILE), trainable(), Map.of("format", "pt"));
+    try {
+      SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), trainable(), Map.of("format", "pt"));
+    } catch (SafetensorsException e) {
+      throw new IOException(e.getMessage(), e);
+    }
     ObjectNode c = JSON.createObjectNode();
     c.putObject("alpha_pattern");
     c.putNull("auto_mapping");
@@ -148,44 +191,47 @@ public final class LoraAdapters {
   }
 
   /**
-   * Loads adapters saved by {@link #save} or by PEFT onto the given base linears. Every tensor in the
-   * file must belong to a targeted layer and every targeted layer must have both tensors.
+   * Loads adapters saved by {@link #save} or by PEFT onto the given slots and installs them. Every
+   * tensor in the file must belong to a targeted layer and every targeted layer must have both tensors.
    */
-  public static LoraAdapters load(Path dir, Map<String, LinearWeights> linears, Generator rng) throws IOException {
+  public static LoraAdapters load(Path dir, Map<String, LinearSlot> slots, Generator rng) throws IOException {
     LoraConfig config = readConfig(dir);
     Path wf = dir.resolve(WEIGHTS_FILE);
     if (!Files.isRegularFile(wf)) throw new IOException("no " + WEIGHTS_FILE + " in " + dir);
-    Map<String, Tensor> tensors = TensorFile.read(wf);
     Set<String> used = new TreeSet<>();
     Map<String, LoraLinear> out = new LinkedHashMap<>();
-    for (var e : linears.entrySet()) {
-      e.getValue().weight().set_requires_grad(false);
-      if (!config.targets(e.getKey())) continue;
-      String ka = PREFIX + e.getKey() + ".lora_A.weight", kb = PREFIX + e.getKey() + ".lora_B.weight";
-      Tensor a = tensors.get(ka), b = tensors.get(kb);
-      if (a == null || b == null) throw new IOException(wf + ": missing " + (a == null ? ka : kb));
-      used.add(ka);
-      used.add(kb);
-      if (a.size(0) != config.rank()) {
-        throw new IOException(wf + ": " + ka + " has rank " + a.size(0) + " but adapter_config.json says r=" + config.rank());
+    try (SafetensorsFile file = SafetensorsFile.open(wf); PointerScope scope = new PointerScope()) {
+      for (var e : slots.entrySet()) {
+        Linear base = base(e.getKey(), e.getValue());
+        if (!config.targets(e.getKey())) continue;
+        String ka = PREFIX + e.getKey() + ".lora_A.weight", kb = PREFIX + e.getKey() + ".lora_B.weight";
+        if (!file.contains(ka) || !file.contains(kb)) throw new IOException(wf + ": missing " + (file.contains(ka) ? kb : ka));
+        used.add(ka);
+        used.add(kb);
+        var device = base.weight().device();
+        Tensor a = file.load(ka).to(device, torch.ScalarType.Float);
+        Tensor b = file.load(kb).to(device, torch.ScalarType.Float);
+        if (a.dim() != 2 || a.size(0) != config.rank()) {
+          throw new IOException(wf + ": " + ka + " has rank " + (a.dim() == 2 ? a.size(0) : -1)
+              + " but adapter_config.json says r=" + config.rank());
+        }
+        try {
+          out.put(e.getKey(), new LoraLinear(e.getKey(), base, a, b, config.scaling(), config.dropout(), rng));
+        } catch (IllegalArgumentException ex) {
+          throw new IOException(wf + ": " + ex.getMessage(), ex);
+        }
       }
-      try (PointerScope scope = new PointerScope()) {
-        Tensor af = dev.liger.train.Tensors.keep(a.to(torch.ScalarType.Float).to(e.getValue().weight().device(), torch.ScalarType.Float));
-        Tensor bf = dev.liger.train.Tensors.keep(b.to(torch.ScalarType.Float).to(e.getValue().weight().device(), torch.ScalarType.Float));
-        out.put(e.getKey(), new LoraLinear(e.getKey(), e.getValue().weight(), e.getValue().bias(), af, bf,
-            config.scaling(), config.dropout(), rng));
-      } catch (IllegalArgumentException ex) {
-        throw new IOException(wf + ": " + ex.getMessage(), ex);
-      }
+      Set<String> extra = new TreeSet<>(file.names());
+      extra.removeAll(used);
+      if (!extra.isEmpty()) throw new IOException(wf + ": tensors that match no targeted layer of the model: " + extra);
+    } catch (SafetensorsException e) {
+      throw new IOException(e.getMessage(), e);
     }
-    Set<String> extra = new TreeSet<>(tensors.keySet());
-    extra.removeAll(used);
-    if (!extra.isEmpty()) throw new IOException(wf + ": tensors that match no targeted layer of the model: " + extra);
-    requireMatches(out, linears, config);
-    return new LoraAdapters(config, out);
+    requireMatches(out, slots, config);
+    return new LoraAdapters(config, out, new LinkedHashMap<>(slots));
   }
 
-  private static void requireMatches(Map<String, LoraLinear> out, Map<String, LinearWeights> linears, LoraConfig config) {
+  private static void requireMatches(Map<String, LoraLinear> out, Map<String, LinearSlot> linears, LoraConfig config) {
     if (out.isEmpty()) {
       throw new IllegalArgumentException("LoRA targets " + config.targetModules() + " match none of the model's "
           + linears.size() + " linear layers");

@@ -1,25 +1,21 @@
 package dev.liger.lora;
 
-import static org.bytedeco.pytorch.global.torch.linear;
-
+import dev.liger.model.Linear;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Generator;
 import org.bytedeco.pytorch.GeneratorOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
 
 /**
  * A frozen linear layer y = x W^T + b plus a low-rank update scaling * (dropout(x) A^T) B^T, with
- * A [r, in] and B [out, r] trainable. After {@link #merge()} the update lives in W and forward is the
- * plain linear layer.
+ * A [r, in] and B [out, r] trainable (fp32). Shares W and b with the layer it wraps, so after
+ * {@link #merge()} the model's weights hold W + scaling B A and forward is the plain layer.
  */
-public final class LoraLinear {
+public final class LoraLinear extends Linear {
   private final String name;
-  private final Tensor weight;
-  private final Tensor bias;
   private final Tensor a;
   private final Tensor b;
   private final double scaling;
@@ -28,25 +24,18 @@ public final class LoraLinear {
   private boolean training = true;
   private boolean merged;
 
-  /**
-   * Wraps weight [out, in] (and optional bias [out]); A, B must be [r, in], [out, r]. The base
-   * tensors are set to requires_grad(false); A and B to requires_grad(true).
-   */
-  public LoraLinear(String name, Tensor weight, Tensor bias, Tensor a, Tensor b, double scaling, double dropout,
-      Generator rng) {
-    if (weight.dim() != 2) throw new IllegalArgumentException(name + ": weight must be [out, in], got " + weight.dim() + " dims");
+  /** Wraps base; A, B must be [r, in], [out, r]. Base tensors get requires_grad(false), A and B true. */
+  public LoraLinear(String name, Linear base, Tensor a, Tensor b, double scaling, double dropout, Generator rng) {
+    super(base.weight(), base.bias());
     long out = weight.size(0), in = weight.size(1);
     if (a.dim() != 2 || a.size(1) != in) throw new IllegalArgumentException(name + ": lora_A must be [r, " + in + "], got " + shape(a));
     if (b.dim() != 2 || b.size(0) != out || b.size(1) != a.size(0)) {
       throw new IllegalArgumentException(name + ": lora_B must be [" + out + ", " + a.size(0) + "], got " + shape(b));
     }
-    if (bias != null && (bias.dim() != 1 || bias.size(0) != out)) throw new IllegalArgumentException(name + ": bias must be [" + out + "]");
     if (dropout > 0 && rng == null) throw new IllegalArgumentException(name + ": dropout needs a generator");
     this.name = name;
-    this.weight = weight;
-    this.bias = bias;
-    this.a = a;
-    this.b = b;
+    this.a = dev.liger.train.Tensors.keep(a);
+    this.b = dev.liger.train.Tensors.keep(b);
     this.scaling = scaling;
     this.dropout = dropout;
     this.rng = rng;
@@ -58,25 +47,25 @@ public final class LoraLinear {
 
   /**
    * New adapter as PEFT initialises it: A ~ kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)),
-   * B = 0, so the wrapped layer starts equal to the base layer. A and B are fp32.
+   * B = 0, so the wrapped layer starts equal to the base layer.
    */
-  public static LoraLinear init(String name, Tensor weight, Tensor bias, LoraConfig config, Generator rng) {
-    long in = weight.size(1), out = weight.size(0);
-    var opts = new org.bytedeco.pytorch.TensorOptions(torch.ScalarType.Float).device(
-        new org.bytedeco.pytorch.DeviceOptional(weight.device()));
-    Tensor a = torch.empty(new long[] {config.rank(), in}, opts, new org.bytedeco.pytorch.MemoryFormatOptional());
-    double bound = 1.0 / Math.sqrt(in);
-    try (NoGradGuard g = new NoGradGuard()) {
-      a.uniform_(-bound, bound, new GeneratorOptional(rng));
+  public static LoraLinear init(String name, Linear base, LoraConfig config, Generator rng) {
+    long in = base.inFeatures(), out = base.outFeatures();
+    try (PointerScope scope = new PointerScope()) {
+      var opts = new org.bytedeco.pytorch.TensorOptions(torch.ScalarType.Float)
+          .device(new org.bytedeco.pytorch.DeviceOptional(base.weight().device()));
+      Tensor a = torch.empty(new long[] {config.rank(), in}, opts, new org.bytedeco.pytorch.MemoryFormatOptional());
+      double bound = 1.0 / Math.sqrt(in);
+      try (NoGradGuard g = new NoGradGuard()) {
+        a.uniform_(-bound, bound, new GeneratorOptional(rng));
+      }
+      Tensor b = torch.zeros(new long[] {out, config.rank()}, opts);
+      return new LoraLinear(name, base, a, b, config.scaling(), config.dropout(), rng);
     }
-    Tensor b = torch.zeros(new long[] {out, config.rank()}, opts);
-    return new LoraLinear(name, weight, bias, a, b, config.scaling(), config.dropout(), rng);
   }
 
   /** HF module path, e.g. model.layers.0.self_attn.q_proj. */
   public String name() { return name; }
-  public Tensor weight() { return weight; }
-  public Tensor bias() { return bias; }
   public Tensor loraA() { return a; }
   public Tensor loraB() { return b; }
   public double scaling() { return scaling; }
@@ -86,15 +75,17 @@ public final class LoraLinear {
   /** Dropout is applied only in training mode. */
   public void train(boolean on) { training = on; }
 
+  @Override
   public Tensor forward(Tensor x) {
-    Tensor y = bias == null ? linear(x, weight) : linear(x, weight, new TensorOptional(bias));
+    Tensor y = super.forward(x);
     if (merged) return y;
     Tensor xd = x;
     if (training && dropout > 0) {
       Tensor keep = torch.empty_like(x).bernoulli_(1 - dropout, new GeneratorOptional(rng));
       xd = x.mul(keep).div(new Scalar(1 - dropout));
     }
-    Tensor low = linear(linear(xd.to(a.scalar_type()), a), b).mul(new Scalar(scaling));
+    // As PEFT: the adapter runs in its own dtype on x cast to it, the sum in the base output's dtype.
+    Tensor low = torch.linear(torch.linear(xd.to(a.scalar_type()), a), b).mul(new Scalar(scaling));
     return y.add(low.to(y.scalar_type()));
   }
 

@@ -23,6 +23,9 @@ import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import dev.liger.io.SafetensorsException;
+import dev.liger.io.SafetensorsFile;
+import dev.liger.io.SafetensorsWriter;
 import org.bytedeco.pytorch.Tensor;
 
 /**
@@ -59,7 +62,11 @@ public record Checkpoint(
     params.forEach((k, v) -> all.put("param/" + k, v));
     optimizer.forEach((k, v) -> all.put("optim/" + k, v));
     rng.forEach((k, v) -> all.put("rng/" + k, v));
-    TensorFile.write(tmp.resolve(TENSORS), all, Map.of("format", "liger-checkpoint"));
+    try {
+      SafetensorsWriter.write(tmp.resolve(TENSORS), all, Map.of("format", "liger-checkpoint"));
+    } catch (SafetensorsException e) {
+      throw new IOException(e.getMessage(), e);
+    }
 
     ObjectNode state = JSON.createObjectNode();
     state.put("format", FORMAT);
@@ -124,12 +131,16 @@ public record Checkpoint(
     JsonNode state = JSON.readTree(dir.resolve(STATE).toFile());
     if (state.path("format").asInt(-1) != FORMAT) throw new IOException(dir.resolve(STATE) + ": unknown checkpoint format");
     Map<String, Tensor> params = new LinkedHashMap<>(), optim = new LinkedHashMap<>(), rng = new LinkedHashMap<>();
-    for (var e : TensorFile.read(dir.resolve(TENSORS)).entrySet()) {
-      String k = e.getKey();
-      if (k.startsWith("param/")) params.put(k.substring(6), e.getValue());
-      else if (k.startsWith("optim/")) optim.put(k.substring(6), e.getValue());
-      else if (k.startsWith("rng/")) rng.put(k.substring(4), e.getValue());
-      else throw new IOException(dir.resolve(TENSORS) + ": unexpected tensor " + k);
+    try (SafetensorsFile f = SafetensorsFile.open(dir.resolve(TENSORS))) {
+      for (String k : f.names()) {
+        Tensor t = Tensors.keep(f.load(k));
+        if (k.startsWith("param/")) params.put(k.substring(6), t);
+        else if (k.startsWith("optim/")) optim.put(k.substring(6), t);
+        else if (k.startsWith("rng/")) rng.put(k.substring(4), t);
+        else throw new IOException(dir.resolve(TENSORS) + ": unexpected tensor " + k);
+      }
+    } catch (SafetensorsException e) {
+      throw new IOException(e.getMessage(), e);
     }
     Map<String, String> info = new LinkedHashMap<>();
     state.path("info").fields().forEachRemaining(e -> info.put(e.getKey(), e.getValue().asText()));

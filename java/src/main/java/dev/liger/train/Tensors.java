@@ -9,10 +9,12 @@ import org.bytedeco.pytorch.global.torch;
 public final class Tensors {
   private Tensors() {}
 
-  /** Detaches t from the innermost open PointerScope so it outlives that scope (freed by close() or GC). */
+  /**
+   * Takes a reference on t so that closing the PointerScope it was created in does not free it
+   * (PointerScope.detach would release it). It is freed when the Java object is collected.
+   */
   public static Tensor keep(Tensor t) {
-    PointerScope scope = PointerScope.getInnerScope();
-    if (scope != null) scope.detach(t);
+    t.retainReference();
     return t;
   }
 

@@ -115,26 +115,21 @@ class CheckpointTest {
   }
 
   @Test
-  void tensorFileRoundTripsDtypesAndRejectsBadHeaders() throws IOException {
-    Tensor f = TT.randn(1, 3, 4);
-    Tensor bf = f.to(org.bytedeco.pytorch.global.torch.ScalarType.BFloat16);
-    Tensor l = TT.longs(new long[] {1, -2, Long.MAX_VALUE}, 3);
-    Tensor u = org.bytedeco.pytorch.global.torch.getDefaultCPUGenerator().get_state();
-    Path p = tmp.resolve("t.safetensors");
-    var in = new java.util.LinkedHashMap<String, Tensor>();
-    in.put("f", f);
-    in.put("bf", bf);
-    in.put("l", l);
-    in.put("u", u);
-    TensorFile.write(p, in, Map.of("k", "v"));
-    var back = TensorFile.read(p);
-    assertEquals(List.copyOf(in.keySet()), List.copyOf(back.keySet()));
-    for (var e : in.entrySet()) assertTrue(e.getValue().equal(back.get(e.getKey())), e.getKey());
-    assertEquals("v", TensorFile.metadata(p).get("k"));
-
-    Path bad = tmp.resolve("bad.safetensors");
-    Files.write(bad, new byte[] {(byte) 200, 0, 0, 0, 0, 0, 0, 0, '{', '}'});
-    var e = assertThrows(IOException.class, () -> TensorFile.read(bad));
-    assertTrue(e.getMessage().contains("bad.safetensors"));
+  void checkpointRoundTripsTensorsOfEveryKindExactly() throws IOException {
+    Map<String, Tensor> params = new java.util.LinkedHashMap<>();
+    params.put("w", TT.randn(1, 3, 4));
+    params.put("w_bf16", TT.randn(2, 5).to(org.bytedeco.pytorch.global.torch.ScalarType.BFloat16));
+    Map<String, Tensor> optim = Map.of("exp_avg/w", TT.randn(3, 3, 4), "steps", TT.longs(new long[] {1, -2, Long.MAX_VALUE}, 3));
+    Map<String, Tensor> rng = Map.of("torch_default", org.bytedeco.pytorch.global.torch.getDefaultCPUGenerator().get_state());
+    Path dir = new Checkpoint(12, 11, 345, params, optim, rng, Map.of("seed", "7")).save(tmp);
+    assertEquals(tmp.resolve("step-00000012"), dir);
+    Checkpoint back = Checkpoint.load(dir);
+    assertEquals(12, back.step());
+    assertEquals(11, back.optimizerStep());
+    assertEquals(345, back.cursor());
+    assertEquals("7", back.info().get("seed"));
+    for (var e : params.entrySet()) assertTrue(e.getValue().equal(back.params().get(e.getKey())), e.getKey());
+    for (var e : optim.entrySet()) assertTrue(e.getValue().equal(back.optimizer().get(e.getKey())), e.getKey());
+    assertTrue(rng.get("torch_default").equal(back.rng().get("torch_default")));
   }
 }

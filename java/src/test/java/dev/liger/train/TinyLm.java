@@ -1,6 +1,7 @@
 package dev.liger.train;
 
-import dev.liger.lora.LinearWeights;
+import dev.liger.lora.LinearSlot;
+import dev.liger.model.Linear;
 import dev.liger.lora.LoraAdapters;
 import dev.liger.lora.LoraConfig;
 import java.util.LinkedHashMap;
@@ -18,17 +19,19 @@ import org.bytedeco.pytorch.global.torch;
 public final class TinyLm {
   public static final int VOCAB = 13, DIM = 8;
   public final Tensor embed, head;
-  public final Map<String, LinearWeights> linears = new LinkedHashMap<>();
+  public final Map<String, Linear> linears = new LinkedHashMap<>();
   public final LoraAdapters lora;
   public final Generator rng = torch.createCPUGenerator(0);
 
   public TinyLm(long seed, LoraConfig config) {
     embed = TT.randn(seed, VOCAB, DIM);
     head = TT.randn(seed + 1, VOCAB, DIM);
-    linears.put("model.layers.0.self_attn.q_proj", new LinearWeights(TT.randn(seed + 2, DIM, DIM).mul(new org.bytedeco.pytorch.Scalar(0.3)), null));
-    linears.put("model.layers.0.self_attn.v_proj", new LinearWeights(TT.randn(seed + 3, DIM, DIM).mul(new org.bytedeco.pytorch.Scalar(0.3)), TT.randn(seed + 4, DIM)));
-    linears.put("model.layers.0.mlp.up_proj", new LinearWeights(TT.randn(seed + 5, DIM, DIM).mul(new org.bytedeco.pytorch.Scalar(0.3)), null));
-    lora = LoraAdapters.create(linears, config.withTargets(List.of("q_proj", "v_proj")), rng);
+    linears.put("model.layers.0.self_attn.q_proj", new Linear(TT.randn(seed + 2, DIM, DIM).mul(new org.bytedeco.pytorch.Scalar(0.3)), null));
+    linears.put("model.layers.0.self_attn.v_proj", new Linear(TT.randn(seed + 3, DIM, DIM).mul(new org.bytedeco.pytorch.Scalar(0.3)), TT.randn(seed + 4, DIM)));
+    linears.put("model.layers.0.mlp.up_proj", new Linear(TT.randn(seed + 5, DIM, DIM).mul(new org.bytedeco.pytorch.Scalar(0.3)), null));
+    Map<String, LinearSlot> slots = new LinkedHashMap<>();
+    for (String name : List.copyOf(linears.keySet())) slots.put(name, new LinearSlot(linears.get(name), l -> linears.put(name, l)));
+    lora = LoraAdapters.create(slots, config.withTargets(List.of("q_proj", "v_proj")), rng);
   }
 
   public TinyLm(long seed) {
@@ -38,13 +41,13 @@ public final class TinyLm {
   /** ids [B, T] -> logits [B, T, V]. */
   public Tensor logits(Tensor ids) {
     Tensor h = torch.embedding(embed, ids);
-    Tensor q = lora.get("model.layers.0.self_attn.q_proj").forward(h);
+    Tensor q = linears.get("model.layers.0.self_attn.q_proj").forward(h);
     long t = ids.size(1);
     // Causal mixing: position i also sees q of position i-1.
     Tensor prev = torch.constant_pad_nd(q.narrow(1, 0, t - 1), new long[] {0, 0, 1, 0});
     h = h.add(prev).tanh();
-    h = h.add(lora.get("model.layers.0.self_attn.v_proj").forward(h));
-    return torch.linear(h.add(torch.linear(h, linears.get("model.layers.0.mlp.up_proj").weight()).tanh()), head);
+    h = h.add(linears.get("model.layers.0.self_attn.v_proj").forward(h));
+    return torch.linear(h.add(linears.get("model.layers.0.mlp.up_proj").forward(h).tanh()), head);
   }
 
   /** A batch: ids [B, T] and a loss mask (or null). */

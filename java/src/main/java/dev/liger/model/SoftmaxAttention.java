@@ -13,7 +13,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * (Mistral: a key is visible when query_pos - key_pos &lt; window). The projections are {@link Linear}s that
  * adapters may replace.
  */
-public final class SoftmaxAttention implements TokenMixer {
+public final class SoftmaxAttention implements TokenMixer, AttentionProjections {
     private Linear q;
     private Linear k;
     private Linear v;

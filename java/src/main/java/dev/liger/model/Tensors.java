@@ -13,7 +13,13 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 public final class Tensors {
     private Tensors() {}
 
-    public static final Device CPU = new Device(torch.DeviceType.CPU);
+    /** Retained: class initialisation may run inside a caller's PointerScope, which must not free it. */
+    public static final Device CPU = keepDevice(new Device(torch.DeviceType.CPU));
+
+    private static Device keepDevice(Device d) {
+        d.retainReference();
+        return d;
+    }
 
     /**
      * Marks a tensor as owned by a long-lived object: it then survives the closing of any PointerScope it

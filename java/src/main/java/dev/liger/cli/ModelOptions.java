@@ -3,6 +3,8 @@ package dev.liger.cli;
 import dev.liger.config.ModelConfig;
 import dev.liger.model.DefaultModel;
 import dev.liger.model.LlamaModel;
+import dev.liger.surgery.LigerAttention;
+import dev.liger.surgery.LigerModels;
 import dev.liger.tokenizer.Tokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +25,18 @@ public final class ModelOptions {
 
     @Option(names = "--device", paramLabel = "DEV", defaultValue = "cpu", description = "cpu, cuda or cuda:N. Default: ${DEFAULT-VALUE}.")
     String device;
+
+    @Option(names = "--liger-backend", paramLabel = "IMPL", defaultValue = "native",
+            description = "Liger attention implementation for converted models: native (the kernels) or reference (pure libtorch). Default: ${DEFAULT-VALUE}.")
+    String ligerBackend;
+
+    public LigerAttention.Backend backend() {
+        return switch (ligerBackend.trim().toLowerCase()) {
+            case "native" -> LigerAttention.Backend.NATIVE;
+            case "reference" -> LigerAttention.Backend.REFERENCE;
+            default -> throw new IllegalArgumentException("--liger-backend " + ligerBackend + ": expected native or reference");
+        };
+    }
 
     /** The checkpoint directory, validated. */
     public Path directory() {
@@ -64,7 +78,7 @@ public final class ModelOptions {
         ModelConfig config = ModelConfig.load(dir.resolve("config.json"));
         Device dev = torchDevice();
         ScalarType st = scalarType(config, dev);
-        LlamaModel m = LlamaModel.load(dir, dev, st);
+        LlamaModel m = LigerModels.load(dir, dev, st, backend());
         try {
             Tokenizer tok = Tokenizer.load(dir);
             return new Loaded(dir, m, tok);

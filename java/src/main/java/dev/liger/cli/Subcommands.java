@@ -10,6 +10,11 @@ final class Subcommands {
         return List.of(
                 new InfoCommand(),
                 new GenerateCommand(),
-                new ScoreCommand());
+                new ScoreCommand(),
+                new LinearizeCommand(),
+                new FinetuneCommand(),
+                new EvalCommand(),
+                new ExportCommand(),
+                new DemoCommand());
     }
 }

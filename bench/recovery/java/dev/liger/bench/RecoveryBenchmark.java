@@ -74,7 +74,7 @@ public final class RecoveryBenchmark {
             System.err.printf("held-out tokens %d, training rows %d x %d%n", held.length, ds.train().size(), SEQ);
 
             try (LlamaModel teacher = LlamaModel.load(dir, Tensors.CPU, ScalarType.Float)) {
-                rows.put("teacher (softmax attention)", fmt(ppl(teacher, held)) + " | | ");
+                rows.put("teacher (softmax attention)", fmt(ppl(teacher, held)) + " | (the target) ");
             }
             LigerConfig base = LigerConfig.defaults();
             Map<String, LigerConfig> variants = new LinkedHashMap<>();
@@ -104,16 +104,12 @@ public final class RecoveryBenchmark {
                         deleteTree(work.resolve("run"));
                     }
                 }
-                rows.put(v.getKey(), " | " + fmt(zero) + " | " + after);
+                rows.put(v.getKey(), fmt(zero) + " | " + after);
             }
         }
-        System.out.println("| model | teacher | zero-shot | after LoRA (tokens: perplexity) |");
-        System.out.println("|---|---|---|---|");
-        for (var r : rows.entrySet()) {
-            String v = r.getValue();
-            if (r.getKey().startsWith("teacher")) System.out.println("| " + r.getKey() + " | " + v);
-            else System.out.println("| " + r.getKey() + " | " + v + " |");
-        }
+        System.out.println("| model | held-out perplexity, no fine-tuning | after LoRA (tokens: perplexity (time)) |");
+        System.out.println("|---|---|---|");
+        for (var r : rows.entrySet()) System.out.println("| " + r.getKey() + " | " + r.getValue() + " |");
     }
 
     static double ppl(LlamaModel m, long[] tokens) {

@@ -8,4 +8,12 @@ import org.bytedeco.pytorch.Tensor;
  * positions that restart at 0 at every packed document, which is how the model finds document
  * boundaries (no state or attention crosses them in Liger attention).
  */
-public record LmBatch(Tensor ids, Tensor mask, Positions positions) {}
+public record LmBatch(Tensor ids, Tensor mask, Positions positions) implements AutoCloseable {
+  /** Drops the references taken by {@link PackedRowSource#batch}; the trainer calls it after the step. */
+  @Override
+  public void close() {
+    dev.liger.model.Tensors.release(ids);
+    dev.liger.model.Tensors.release(mask);
+    dev.liger.model.Tensors.release(positions.positions());
+  }
+}

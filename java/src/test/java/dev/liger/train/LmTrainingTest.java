@@ -14,9 +14,10 @@ import dev.liger.lora.LoraConfig;
 import dev.liger.model.DefaultModel;
 import dev.liger.model.LlamaModel;
 import dev.liger.model.Tensors;
+import dev.liger.pipeline.PackedLmObjective;
+import dev.liger.pipeline.RowBatches;
 import dev.liger.tokenizer.Tokenizer;
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -51,19 +52,18 @@ class LmTrainingTest {
     assertTrue(rows.size() >= 4, "rows: " + rows.size());
     try (LlamaModel m = LlamaModel.load(DefaultModel.path(), Tensors.CPU, ScalarType.Float)) {
       LoraAdapters lora = LoraAdapters.attach(m, LoraConfig.defaults(), torch.createCPUGenerator(0));
-      LmObjective obj = new LmObjective(m);
-      List<LmBatch> all = new ArrayList<>();
-      for (PackedRow r : rows.subList(0, 4)) all.add(PackedRowSource.batch(List.of(r), Tensors.CPU));
+      PackedLmObjective obj = new PackedLmObjective(m);
+      List<PackedRow> held = rows.subList(0, 4);
       var cfg = new TrainConfig(AdamWConfig.defaults().withLr(5e-3), new LrSchedule(LrSchedule.Kind.CONSTANT, 2, 0, 0),
           6, 2, 1.0, 0, Precision.FP32, 3, 0, 1, NonFinitePolicy.STOP, tmp, true);
-      Trainer<LmBatch> t = new Trainer<>(cfg, lora.trainable(), obj, new PackedRowSource(rows, 2, 1, Tensors.CPU));
+      Trainer<List<PackedRow>> t = new Trainer<>(cfg, lora.trainable(), obj, new RowBatches(rows, 2, 1));
       AtomicInteger hooks = new AtomicInteger();
       t.afterBackward(() -> {
-        // Called after loss.backward(): the adapters' gradients exist.
+        // Called after the backward: the adapters' gradients exist.
         for (Tensor p : lora.trainable().values()) assertTrue(p.grad().defined());
         hooks.incrementAndGet();
       });
-      t.evaluator(() -> obj.meanLoss(all));
+      t.evaluator(() -> obj.lossSum(held).item_double() / obj.targets(held));
       ByteArrayOutputStream progress = new ByteArrayOutputStream();
       t.progressTo(new PrintStream(progress, true));
       double before = t.validate();
@@ -77,29 +77,5 @@ class LmTrainingTest {
       assertTrue(line.contains("step 6/6") && line.contains("tok/s") && line.contains("ETA") && line.contains("val_loss"), line);
       for (Tensor w : m.weights().values()) assertFalse(w.requires_grad());
     }
-  }
-
-  @Test
-  void packedRowSourceIsDeterministicAndSeekable() throws Exception {
-    List<PackedRow> rows = rows();
-    PackedRowSource a = new PackedRowSource(rows, 3, 7, Tensors.CPU);
-    List<long[]> seen = new ArrayList<>();
-    for (int i = 0; i < 5; i++) seen.add(Tensors.toLongs(a.next().ids()));
-    PackedRowSource b = new PackedRowSource(rows, 3, 7, Tensors.CPU);
-    b.seek(6);
-    assertArrayEquals(seen.get(2), Tensors.toLongs(b.next().ids()));
-    assertArrayEquals(seen.get(3), Tensors.toLongs(b.next().ids()));
-    // Every epoch visits every row once.
-    PackedRowSource one = new PackedRowSource(rows, 1, 7, Tensors.CPU);
-    java.util.Set<String> firstEpoch = new java.util.HashSet<>();
-    for (int i = 0; i < rows.size(); i++) firstEpoch.add(java.util.Arrays.toString(Tensors.toLongs(one.next().ids())));
-    java.util.Set<String> expected = new java.util.HashSet<>();
-    for (PackedRow r : rows) expected.add(java.util.Arrays.toString(java.util.Arrays.stream(r.ids()).asLongStream().toArray()));
-    assertEquals(expected, firstEpoch);
-    // Positions restart at each document.
-    LmBatch batch = PackedRowSource.batch(List.of(rows.get(0)), Tensors.CPU);
-    long[] pos = Tensors.toLongs(batch.positions().positions());
-    long[] cu = rows.get(0).cuSeqlens();
-    for (int s = 0; s + 1 < cu.length; s++) assertEquals(0, pos[(int) cu[s]]);
   }
 }

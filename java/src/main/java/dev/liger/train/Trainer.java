@@ -26,8 +26,8 @@ import org.bytedeco.pytorch.global.torch;
  * The training loop over any {@link Objective}: gradient accumulation normalised by the step's total
  * number of targets (so it equals one big batch), global-norm clipping, AdamW, a learning-rate
  * schedule, periodic validation and atomic checkpoints, and a resume that continues the same run
- * bit-for-bit on CPU. After every micro-batch's {@code loss.backward()} the {@link #afterBackward}
- * hook runs, which is where a native-op tape pushes gradients through ops libtorch cannot see.
+ * bit-for-bit on CPU. Each micro-batch's loss goes through the pluggable {@link Backward} (a native-op
+ * tape's backward when the model records native ops) and then the {@link #afterBackward} hook.
  */
 public final class Trainer<B> {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -37,6 +37,7 @@ public final class Trainer<B> {
   private final Objective<B> objective;
   private final BatchSource<B> source;
   private final AdamW optimizer;
+  private Backward backward = Tensor::backward;
   private Runnable afterBackward = () -> {};
   private Evaluator evaluator;
   private Generator rng;
@@ -55,7 +56,18 @@ public final class Trainer<B> {
     this.optimizer = new AdamW(this.params, config.optimizer());
   }
 
-  /** Runs after each micro-batch's loss.backward() (e.g. the native-op tape's backward). */
+  /**
+   * How a micro-batch's (scaled) loss is back-propagated; plain {@code loss.backward()} by default. With
+   * native ops recorded on a tape this is {@code tape::backward}, which keeps the graph for the tape's
+   * walk through shared segments.
+   */
+  public interface Backward {
+    void backward(Tensor loss);
+  }
+
+  public Trainer<B> backward(Backward b) { this.backward = b; return this; }
+
+  /** Runs after each micro-batch's backward (before the next forward). */
   public Trainer<B> afterBackward(Runnable hook) { this.afterBackward = hook; return this; }
 
   public Trainer<B> evaluator(Evaluator e) { this.evaluator = e; return this; }
@@ -200,7 +212,7 @@ public final class Trainer<B> {
           badValue = v;
           break;
         }
-        loss.div(new Scalar((double) total)).backward();
+        backward.backward(loss.div(new Scalar((double) total)));
         afterBackward.run();
         lossSum += v;
       }
@@ -213,6 +225,7 @@ public final class Trainer<B> {
     step++;
     if (bad != null) {
       optimizer.zeroGrad();
+      release(micro);
       if (config.nonFinite() == NonFinitePolicy.STOP) {
         step--;
         throw new NonFiniteLossException(index + 1, bad, badValue);
@@ -220,7 +233,21 @@ public final class Trainer<B> {
       return new StepStats(step, badValue, lr, norm, total, (System.nanoTime() - t0) / 1e9, true);
     }
     optimizer.step(lr);
+    release(micro);
     return new StepStats(step, lossSum / total, lr, norm, total, (System.nanoTime() - t0) / 1e9, false);
+  }
+
+  /** Batches that hold native memory (AutoCloseable) are freed as soon as their step is done. */
+  private static void release(List<?> batches) {
+    for (Object b : batches) {
+      if (b instanceof AutoCloseable c) {
+        try {
+          c.close();
+        } catch (Exception e) {
+          throw new IllegalStateException("cannot release a batch", e);
+        }
+      }
+    }
   }
 
   private double clipGradients() {

@@ -53,6 +53,26 @@ def fwd_bytes(B, T):
     return B * T * (2 * Hq * D + 2 * Hkv * D) * 2
 
 
+def profile(lib, B, T):
+    """Per-kernel device time of one forward and one backward (CUPTI through torch.profiler)."""
+    q = torch.randn(B, T, Hq, D, device=dev, dtype=torch.bfloat16)
+    k = torch.randn(B, T, Hkv, D, device=dev, dtype=torch.bfloat16)
+    v = torch.randn(B, T, Hkv, D, device=dev, dtype=torch.bfloat16)
+    cos, sin = rope_tables(T, D)
+    o, do = torch.empty_like(q), torch.randn_like(q)
+    dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+    pf = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, o=o)
+    pb = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, do=do, dq=dq, dk=dk, dv=dv)
+    lib.call("liger_attn_forward", pf); lib.call("liger_attn_backward", pb); torch.cuda.synchronize()
+    from torch.profiler import profile as tprof, ProfilerActivity
+    with tprof(activities=[ProfilerActivity.CUDA]) as prof:
+        lib.call("liger_attn_forward", pf)
+        lib.call("liger_attn_backward", pb)
+        torch.cuda.synchronize()
+    print(f"profile B={B} T={T} (one forward + one backward)")
+    print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60), flush=True)
+
+
 def main():
     lib = Lib(sys.argv[1])
     quick = "--quick" in sys.argv
@@ -68,6 +88,9 @@ def main():
         print("fla import failed:", fla_err, flush=True)
 
     from torch.nn.attention import sdpa_kernel, SDPBackend
+
+    if "--profile" in sys.argv:
+        profile(lib, 1, 8192)
 
     shapes = [(1, 2048), (1, 8192), (1, 32768), (1, 65536), (8, 2048), (8, 8192)]
     if quick:

@@ -160,7 +160,7 @@ __device__ void swa_load_keys(const Attn& a, const Chunk& ch, const SeqInfo& s, 
 // S (rows x nk4, stride LS) = masked scaled scores, then row softmax in place.
 __device__ void swa_probs(const Attn& a, const SwaTile& t, const float* Q, const float* K, float* S, int LD, int LS) {
   const int D = (int)a.D;
-  block_mm(kSwaRows, t.nk4, D, Q, LD, 1, K, 1, LD, [&](int m, int n, float v) {
+  block_mm<2, 2>(kSwaRows, t.nk4, D, Q, LD, 1, K, 1, LD, [&](int m, int n, float v) {
     const int64_t qp = t.qpos0 + m, kp = t.klo + n;
     const bool ok = m < t.nr && n < t.nk && kp <= qp && kp > qp - a.W;
     S[m * LS + n] = ok ? v * a.swa_scale : -INFINITY;
@@ -206,7 +206,7 @@ __global__ void __launch_bounds__(kThreads) k_swa_fwd(Attn a, const float* wk, c
   __syncthreads();
   swa_probs(a, t, Q, K, S, LD, LS);
   const float mix = a.mix;
-  block_mm(kSwaRows, D, t.nk4, S, LS, 1, V, LD, 1, [&](int m, int n, float v) {
+  block_mm<2, 2>(kSwaRows, D, t.nk4, S, LS, 1, V, LD, 1, [&](int m, int n, float v) {
     if (m < t.nr) {
       const int64_t tok = ch.start + t.r0 + m;
       const float o = mix * ogrm[(tok * a.Hq + h) * D + n] + (1.f - mix) * v;
@@ -281,16 +281,16 @@ __global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* 
   swa_load_keys(a, ch, s, t, hh, nullptr, nullptr, K, V, LD);
   __syncthreads();
   swa_probs(a, t, Q, K, P, LD, LS);
-  block_mm(kSwaRows, D, t.nk4, P, LS, 1, V, LD, 1, [&](int m, int n, float v) {
+  block_mm<2, 2>(kSwaRows, D, t.nk4, P, LS, 1, V, LD, 1, [&](int m, int n, float v) {
     atomicAdd(&delta[m], v * dO[m * LD + n]);
   });
   __syncthreads();
-  block_mm(kSwaRows, t.nk4, D, dO, LD, 1, V, 1, LD, [&](int m, int n, float v) {
+  block_mm<2, 2>(kSwaRows, t.nk4, D, dO, LD, 1, V, 1, LD, [&](int m, int n, float v) {
     dS[m * LS + n] = P[m * LS + n] * (v - delta[m]);
   });
   __syncthreads();
   const float sc = a.swa_scale;
-  block_mm(kSwaRows, D, t.nk4, dS, LS, 1, K, LD, 1, [&](int m, int n, float v) {
+  block_mm<2, 2>(kSwaRows, D, t.nk4, dS, LS, 1, K, LD, 1, [&](int m, int n, float v) {
     if (m < t.nr) dqr[((ch.start + t.r0 + m) * a.Hq + h) * D + n] = sc * v;
   });
   block_mm(t.nk4, D, kSwaRows, dS, 1, LS, Q, LD, 1, [&](int m, int n, float v) {
@@ -410,24 +410,38 @@ __global__ void __launch_bounds__(256) k_decode(Attn a, const int64_t* pos_in, f
     Kw[nprev * LD + d] = kr[d];
     Vw[nprev * LD + d] = vv[d];
   }
-  // GRM: S = diag(exp(g)) S + phi(k)^T v, o_grm = phi(q) S; thread j owns column j.
+  // GRM: S = diag(exp(g)) S + phi(k)^T v, o_grm = phi(q) S. Thread (part, j) owns column j of a
+  // slice of rows; loads go out in batches of 8 so several are in flight.
+  for (int idx = threadIdx.x; idx < grp * D; idx += blockDim.x) og[idx] = 0.f;
+  __syncthreads();
   float* S = state + ((int64_t)n * a.Hkv + hh) * D * D;
-  for (int j = threadIdx.x; j < D; j += blockDim.x) {
+  const int parts = max(1, (int)blockDim.x / D);
+  if ((int)threadIdx.x < parts * D) {
+    const int j = threadIdx.x % D, part = threadIdx.x / D;
+    const int dlen = (D + parts - 1) / parts, d0 = part * dlen, d1 = min(D, d0 + dlen);
+    const float vj = vv[j];
     for (int h0 = 0; h0 < grp; h0 += 8) {
       float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-      for (int d = 0; d < D; ++d) {
-        float sv = S[(int64_t)d * D + j];
-        if (h0 == 0) {
-          sv = sv * eg[d] + kf[d] * vv[j];
-          S[(int64_t)d * D + j] = sv;
-        }
+      for (int d = d0; d < d1; d += 8) {
+        float sv[8];
 #pragma unroll
         for (int u = 0; u < 8; ++u)
-          if (h0 + u < grp) acc[u] += qf[(h0 + u) * D + d] * sv;
+          if (d + u < d1) sv[u] = S[(d + u) * D + j];
+#pragma unroll
+        for (int u = 0; u < 8; ++u) {
+          if (d + u >= d1) continue;
+          if (h0 == 0) {
+            sv[u] = sv[u] * eg[d + u] + kf[d + u] * vj;
+            S[(d + u) * D + j] = sv[u];
+          }
+#pragma unroll
+          for (int e = 0; e < 8; ++e)
+            if (h0 + e < grp) acc[e] += qf[(h0 + e) * D + d + u] * sv[u];
+        }
       }
 #pragma unroll
-      for (int u = 0; u < 8; ++u)
-        if (h0 + u < grp) og[(h0 + u) * D + j] = acc[u];
+      for (int e = 0; e < 8; ++e)
+        if (h0 + e < grp) atomicAdd(&og[(h0 + e) * D + j], acc[e]);
     }
   }
   __syncthreads();

@@ -15,7 +15,7 @@ namespace cuda {
 constexpr int kChunk = 64;   // chunk length C of the chunked recurrence
 constexpr int kSub = 16;     // sub-chunk of the intra-chunk scores (reference rows)
 constexpr int kMaxD = 128;   // largest head dimension the kernels hold in shared memory
-constexpr int kThreads = 256;
+constexpr int kThreads = 512;
 
 #define LIGER_CK(call)                                                                       \
   do {                                                                                       \
@@ -138,39 +138,43 @@ class Workspace {
 };
 
 // C(m, n) = sum_k A(m, k) B(k, n) with A(m, k) = A[m*am + k*ak] and B(k, n) = B[k*bk + n*bn],
-// computed by the whole block, 4x4 outputs per thread; ep(m, n, value) consumes each output.
-// M and N must be multiples of 4. Columns of one thread are N/4 apart so that a warp reads
-// consecutive B elements (no bank conflicts for bn == 1).
-template <class Ep>
+// computed by the whole block, TM x TN outputs per thread; ep(m, n, value) consumes each output.
+// M must be a multiple of TM and N of TN. Rows of one thread are M/TM apart and columns N/TN apart,
+// so that a warp reads consecutive B elements (no bank conflicts for bn == 1). 32-bit indices:
+// every operand is a shared-memory tile or a workspace slice well under 2^31 elements.
+template <int TM = 4, int TN = 4, class Ep>
 __device__ __forceinline__ void block_mm(int M, int N, int K, const float* A, int am, int ak,
                                          const float* B, int bk, int bn, Ep ep) {
-  const int tn = N >> 2, tm = M >> 2;
+  const int tn = N / TN, tm = M / TM;
   const int tiles = tm * tn;
   for (int t = threadIdx.x; t < tiles; t += blockDim.x) {
     const int mt = t / tn, nt = t - mt * tn;
-    float acc[4][4];
+    float acc[TM][TN];
 #pragma unroll
-    for (int i = 0; i < 4; ++i)
+    for (int i = 0; i < TM; ++i)
 #pragma unroll
-      for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
-    const float* a0 = A + (int64_t)(mt * 4) * am;
-    const float* b0 = B + (int64_t)nt * bn;
+      for (int j = 0; j < TN; ++j) acc[i][j] = 0.f;
+    const float* a0 = A + mt * am;
+    const float* b0 = B + nt * bn;
+    const int as = tm * am, bs = tn * bn;
 #pragma unroll 4
     for (int k = 0; k < K; ++k) {
-      float a[4], b[4];
+      float a[TM], b[TN];
 #pragma unroll
-      for (int i = 0; i < 4; ++i) a[i] = a0[(int64_t)i * am + (int64_t)k * ak];
+      for (int i = 0; i < TM; ++i) a[i] = a0[i * as];
 #pragma unroll
-      for (int j = 0; j < 4; ++j) b[j] = b0[(int64_t)k * bk + (int64_t)(j * tn) * bn];
+      for (int j = 0; j < TN; ++j) b[j] = b0[j * bs];
+      a0 += ak;
+      b0 += bk;
 #pragma unroll
-      for (int i = 0; i < 4; ++i)
+      for (int i = 0; i < TM; ++i)
 #pragma unroll
-        for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
     }
 #pragma unroll
-    for (int i = 0; i < 4; ++i)
+    for (int i = 0; i < TM; ++i)
 #pragma unroll
-      for (int j = 0; j < 4; ++j) ep(mt * 4 + i, nt + j * tn, acc[i][j]);
+      for (int j = 0; j < TN; ++j) ep(mt + i * tm, nt + j * tn, acc[i][j]);
   }
 }
 

@@ -62,7 +62,7 @@ __device__ void gated_scores(float* A, const float* Q, float* Qs, const float* K
       Ks[j * LK + d] = K[j * LK + d] * __expf(G[r * LK + d] - G[j * LK + d]);
     }
     __syncthreads();
-    block_mm(kSub, r, Dk, Qs + r * LK, LK, 1, Ks, 1, LK, [&](int m, int n, float v) {
+    block_mm<1, 1>(kSub, r, Dk, Qs + r * LK, LK, 1, Ks, 1, LK, [&](int m, int n, float v) {
       A[(r + m) * LA + n] = (r + m < len) ? v : 0.f;
     });
     __syncthreads();
@@ -276,7 +276,7 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dq(Core c) {
       Ks[j * LK + d] = K[j * LK + d] * __expf(G[r * LK + d] - G[j * LK + d]);
     }
     __syncthreads();
-    block_mm(kSub, Dk, r, Bm + r * LA, LA, 1, Ks, LK, 1, [&](int m, int n, float v) {
+    block_mm<2, 2>(kSub, Dk, r, Bm + r * LA, LA, 1, Ks, LK, 1, [&](int m, int n, float v) {
       if (r + m < len) DQ[(int64_t)(r + m) * rq + n] += v * __expf(G[(r + m) * LK + n] - G[r * LK + n]);
     });
     __syncthreads();

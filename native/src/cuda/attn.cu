@@ -360,8 +360,13 @@ __global__ void __launch_bounds__(256) k_bwd_out(Attn a, const float* dqf, const
 
 // ---------------------------------------------------------------------------------------------
 // Decode: grid (N, Hkv), one token per sequence.
+__global__ void k_advance(int64_t* pos, int64_t n) {
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) pos[i] += 1;
+}
+
 __global__ void __launch_bounds__(256) k_decode(Attn a, const int64_t* pos_in, float* state, float* wk, float* wv,
-                                                int64_t* pos_out, View out) {
+                                                View out) {
   extern __shared__ float sm[];
   const int n = blockIdx.x, hh = blockIdx.y, grp = (int)(a.Hq / a.Hkv), D = (int)a.D, LD = D + 1;
   const int W = a.W, Wm = W - 1;
@@ -451,7 +456,6 @@ __global__ void __launch_bounds__(256) k_decode(Attn a, const int64_t* pos_in, f
       const int hq = idx / D, j = idx - hq * D;
       store_from_float(out, voff(out, n, 1, (int64_t)hh * grp + hq, j), og[hq * D + j]);
     }
-    if (hh == 0 && threadIdx.x == 0) pos_out[n] = p + 1;
     return;
   }
   for (int idx = threadIdx.x; idx < grp * nk; idx += blockDim.x) {
@@ -488,7 +492,6 @@ __global__ void __launch_bounds__(256) k_decode(Attn a, const int64_t* pos_in, f
       wv[o + d] = vv[d];
     }
   }
-  if (hh == 0 && threadIdx.x == 0) pos_out[n] = p + 1;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -742,18 +745,18 @@ liger_status attn_decode(const liger_attn_params& p) {
   std::vector<int64_t> pos;
   LIGER_TRY(read_positions(c.pos, N, plan, P, rope, st, pos));
   if (N == 0) return LIGER_OK;
-  Workspace ws(st);
-  const size_t bp = ws.reserve_bytes(sizeof(int64_t) * N);
-  LIGER_TRY(ws.allocate());
-  LIGER_CK(cudaMemcpyAsync(ws.at<int64_t>(bp), pos.data(), sizeof(int64_t) * N, cudaMemcpyHostToDevice, st));
   Attn a = attn_of(p);
   const int grp = (int)(Hq / Hkv), W = p.window;
   const size_t sm = sizeof(float) * (size_t)(3 * grp * D + 4 * D + 16 * D + 2 * W * (D + 1) + grp * W);
   LIGER_TRY(set_smem((const void*)k_decode, sm, "decode"));
-  k_decode<<<dim3((unsigned)N, (unsigned)Hkv), 256, sm, st>>>(a, ws.at<int64_t>(bp), static_cast<float*>(c.state.data),
+  // The positions were checked above (host copy, stream synchronized); the kernel reads them in place
+  // and a second launch advances them once every block has read its own.
+  int64_t* pos_dev = static_cast<int64_t*>(c.pos.data);
+  k_decode<<<dim3((unsigned)N, (unsigned)Hkv), 256, sm, st>>>(a, pos_dev, static_cast<float*>(c.state.data),
                                                                static_cast<float*>(c.win_k.data),
-                                                               static_cast<float*>(c.win_v.data),
-                                                               static_cast<int64_t*>(c.pos.data), view_of(p.o));
+                                                               static_cast<float*>(c.win_v.data), view_of(p.o));
+  LIGER_CK_LAUNCH("decode");
+  k_advance<<<(unsigned)((N + 255) / 256), 256, 0, st>>>(pos_dev, N);
   LIGER_CK_LAUNCH("decode");
   return LIGER_OK;
 }

@@ -77,6 +77,19 @@ liger_status check_device_ptr(const void* p, const char* name) {
   return LIGER_OK;
 }
 
+liger_status keep_pool_memory() {
+  static thread_local int done_for = -1;
+  int dev = 0;
+  LIGER_CK(cudaGetDevice(&dev));
+  if (done_for == dev) return LIGER_OK;
+  cudaMemPool_t pool;
+  LIGER_CK(cudaDeviceGetDefaultMemPool(&pool, dev));
+  uint64_t keep = UINT64_MAX;
+  LIGER_CK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
+  done_for = dev;
+  return LIGER_OK;
+}
+
 liger_status set_smem(const void* kernel, size_t bytes, const char* name) {
   int dev = 0, maxs = 0;
   LIGER_CK(cudaGetDevice(&dev));

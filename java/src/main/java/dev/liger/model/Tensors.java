@@ -1,0 +1,85 @@
+package dev.liger.model;
+
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/** Small conversions between Java arrays and libtorch tensors, and lifetime helpers. */
+public final class Tensors {
+    private Tensors() {}
+
+    /** Retained: class initialisation may run inside a caller's PointerScope, which must not free it. */
+    public static final Device CPU = keepDevice(new Device(torch.DeviceType.CPU));
+
+    private static Device keepDevice(Device d) {
+        d.retainReference();
+        return d;
+    }
+
+    /**
+     * Marks a tensor as owned by a long-lived object: it then survives the closing of any PointerScope it
+     * was created in, and is freed by that object's close() (or by the garbage collector).
+     */
+    public static Tensor keep(Tensor t) {
+        t.retainReference();
+        return t;
+    }
+
+    public static void release(Tensor t) {
+        if (t != null && !t.isNull()) t.releaseReference();
+    }
+
+    public static Tensor longs(long[] data, long... shape) {
+        try (LongPointer p = new LongPointer(data)) {
+            return torch.from_blob(p, shape, new TensorOptions(ScalarType.Long)).clone();
+        }
+    }
+
+    public static Tensor floats(float[] data, long... shape) {
+        try (FloatPointer p = new FloatPointer(data)) {
+            return torch.from_blob(p, shape, new TensorOptions(ScalarType.Float)).clone();
+        }
+    }
+
+    public static Tensor bools(boolean[] data, long... shape) {
+        byte[] b = new byte[data.length];
+        for (int i = 0; i < b.length; i++) b[i] = (byte) (data[i] ? 1 : 0);
+        try (org.bytedeco.javacpp.BytePointer p = new org.bytedeco.javacpp.BytePointer(b)) {
+            return torch.from_blob(p, shape, new TensorOptions(ScalarType.Bool)).clone();
+        }
+    }
+
+    /** Copies any tensor (any device, any floating dtype) into a Java float array, row-major. */
+    public static float[] toFloats(Tensor t) {
+        Tensor c = t.detach().to(CPU, ScalarType.Float).contiguous();
+        float[] out = new float[(int) c.numel()];
+        new FloatPointer(c.data_ptr()).get(out);
+        return out;
+    }
+
+    public static long[] toLongs(Tensor t) {
+        Tensor c = t.detach().to(CPU, ScalarType.Long).contiguous();
+        long[] out = new long[(int) c.numel()];
+        new LongPointer(c.data_ptr()).get(out);
+        return out;
+    }
+
+    public static long[] shape(Tensor t) {
+        long[] s = new long[(int) t.dim()];
+        for (int i = 0; i < s.length; i++) s[i] = t.size(i);
+        return s;
+    }
+
+    public static Tensor to(Tensor t, Device device, ScalarType dtype) {
+        return t.to(device, dtype);
+    }
+
+    static boolean isNull(Pointer p) {
+        return p == null || p.isNull();
+    }
+}

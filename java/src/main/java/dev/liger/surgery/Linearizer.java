@@ -1,0 +1,66 @@
+package dev.liger.surgery;
+
+import dev.liger.autograd.Tape;
+import dev.liger.kernels.LigerAttnConfig;
+import dev.liger.model.DecoderLayer;
+import dev.liger.model.LlamaModel;
+import dev.liger.model.SoftmaxAttention;
+import dev.liger.model.TokenMixer;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Model surgery: replaces the softmax attention of every layer (except the configured full-attention layers)
+ * with {@link LigerAttention} over the same projections. No parameter is added; the conversion is in place.
+ */
+public final class Linearizer {
+    private Linearizer() {}
+
+    /** The kernel-level parameters of a Liger config. */
+    public static LigerAttnConfig kernelConfig(LigerConfig c) {
+        LigerAttnConfig.Variant v = switch (c.variant()) {
+            case GLA -> LigerAttnConfig.Variant.GLA;
+            case HGRN2 -> LigerAttnConfig.Variant.HGRN2;
+            case GDN -> throw new UnsupportedOperationException(
+                    "liger variant 'gdn' (gated delta rule) is not supported by this version; use gla or hgrn2");
+        };
+        return new LigerAttnConfig(v, c.useGate(), c.gateNormalizer(), c.mix(), c.window(), Float.NaN);
+    }
+
+    /** Converts {@code model} in place and returns the Liger layers it installed. */
+    public static List<LigerAttention> linearize(LlamaModel model, LigerConfig config, LigerAttention.Backend backend) {
+        int n = model.layers().size();
+        for (int l : config.fullAttentionLayers())
+            if (l >= n) throw new IllegalArgumentException("full_attention_layers names layer " + l
+                    + " but the model has " + n + " layers (0.." + (n - 1) + ")");
+        LigerAttnConfig kc = kernelConfig(config);
+        List<LigerAttention> out = new ArrayList<>();
+        for (DecoderLayer layer : model.layers()) {
+            if (config.isFullAttention(layer.index())) continue;
+            TokenMixer m = layer.mixer();
+            if (m instanceof LigerAttention) throw new IllegalStateException("layer " + layer.index() + " is already linearized");
+            if (!(m instanceof SoftmaxAttention sa))
+                throw new IllegalArgumentException("layer " + layer.index() + " has a " + m.getClass().getSimpleName()
+                        + " mixer; only softmax attention can be linearized");
+            LigerAttention la = new LigerAttention(sa.qProj(), sa.kProj(), sa.vProj(), sa.oProj(), sa.heads(),
+                    sa.kvHeads(), sa.headDim(), kc, sa.rope(), backend);
+            layer.setMixer(la); // the old mixer shares its projections with the new one: not closed
+            out.add(la);
+        }
+        return out;
+    }
+
+    /** The Liger layers of a model, in layer order. */
+    public static List<LigerAttention> ligerLayers(LlamaModel model) {
+        List<LigerAttention> out = new ArrayList<>();
+        for (DecoderLayer layer : model.layers())
+            if (layer.mixer() instanceof LigerAttention la) out.add(la);
+        return out;
+    }
+
+    /** Native Liger layers record on {@code tape} while grad mode is on; null stops recording. */
+    public static void setTape(LlamaModel model, Tape tape) {
+        for (LigerAttention la : ligerLayers(model)) la.setTape(tape);
+    }
+}

@@ -1,0 +1,144 @@
+package dev.liger.kernels;
+
+import static dev.liger.kernels.KernelTestSupport.randn;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.function.Supplier;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+/**
+ * Every class of bad argument gives a clear exception naming the argument: the Java checks in
+ * {@link LigerOps} (IllegalArgumentException) and, below them, the native checks reached through the
+ * raw binding (status and liger_last_error()), which must never crash the JVM.
+ */
+class LigerOpsArgumentTest {
+    static final ScalarType F = ScalarType.Float;
+    final LigerAttnConfig cfg = LigerAttnConfig.defaults();
+    final RopeTables rope = RopeTables.standard(10000, 64, 256);
+
+    static Tensor t(ScalarType dt, long... dims) {
+        return randn(1, dims).to(dt);
+    }
+
+    static void expectMessage(Class<? extends Throwable> type, String fragment, Executable call) {
+        Throwable e = assertThrows(type, call);
+        assertTrue(e.getMessage().contains(fragment), "message '" + e.getMessage() + "' should mention '" + fragment + "'");
+    }
+
+    void attn(Tensor q, Tensor k, Tensor v) {
+        LigerOps.attnForward(q, k, v, cfg, rope, null, null, false);
+    }
+
+    @Test
+    void javaChecksNameTheArgument() {
+        Tensor q = t(F, 1, 8, 4, 64), k = t(F, 1, 8, 2, 64), v = t(F, 1, 8, 2, 64);
+        Class<IllegalArgumentException> iae = IllegalArgumentException.class;
+        expectMessage(iae, "q is required", () -> attn(null, k, v));
+        expectMessage(iae, "k must have rank 4", () -> attn(q, t(F, 8, 2, 64), v));
+        expectMessage(iae, "v must be", () -> attn(q, k, t(F, 1, 8, 2, 32)));
+        expectMessage(iae, "k must be", () -> attn(q, t(F, 1, 9, 2, 64), v));
+        expectMessage(iae, "multiple of Hkv", () -> attn(t(F, 1, 8, 3, 64), k, v));
+        expectMessage(iae, "q dtype must be F32 or BF16", () -> attn(q.to(ScalarType.Double), k, v));
+        expectMessage(iae, "k dtype", () -> attn(q, k.to(ScalarType.BFloat16), v));
+        expectMessage(iae, "q has an empty dimension", () -> attn(t(F, 1, 0, 4, 64), t(F, 1, 0, 2, 64), t(F, 1, 0, 2, 64)));
+        expectMessage(iae, "rope tables are required",
+                () -> LigerOps.attnForward(q, k, v, cfg, null, null, null, false));
+        expectMessage(iae, "rope tables have D/2 = 16",
+                () -> LigerOps.attnForward(q, k, v, cfg, RopeTables.standard(10000, 32, 64), null, null, false));
+        expectMessage(iae, "rope tables cover 4 positions",
+                () -> LigerOps.attnForward(q, k, v, cfg, RopeTables.standard(10000, 64, 4), null, null, false));
+        expectMessage(iae, "cu_seqlens[N] must equal T",
+                () -> LigerOps.attnForward(q, k, v, cfg, rope, LigerOps.longTensor(0, 3, 7), null, false));
+        expectMessage(iae, "cu_seqlens must be non-decreasing",
+                () -> LigerOps.attnForward(q, k, v, cfg, rope, LigerOps.longTensor(0, 5, 3, 8), null, false));
+        expectMessage(iae, "cu_seqlens must be I64",
+                () -> LigerOps.attnForward(q, k, v, cfg, rope, torch.zeros(3), null, false));
+        expectMessage(iae, "B == 1",
+                () -> LigerOps.attnForward(t(F, 2, 8, 4, 64), t(F, 2, 8, 2, 64), t(F, 2, 8, 2, 64), cfg, rope,
+                        LigerOps.longTensor(0, 8), null, false));
+        expectMessage(iae, "cacheIn.state must be",
+                () -> LigerOps.attnForward(q, k, v, cfg, rope, null, LigerCache.empty(1, 4, 64, 64), false));
+        expectMessage(iae, "cacheIn.winK must be",
+                () -> LigerOps.attnForward(q, k, v, cfg, rope, null, LigerCache.empty(1, 2, 64, 16), false));
+        expectMessage(iae, "cache has no window buffers",
+                () -> LigerOps.attnDecode(q.narrow(1, 0, 1), k.narrow(1, 0, 1), v.narrow(1, 0, 1), cfg, rope,
+                        LigerCache.empty(1, 2, 64, 1)));
+        expectMessage(iae, "one token per sequence",
+                () -> LigerOps.attnDecode(q, k, v, cfg, rope, LigerCache.empty(1, 2, 64, 64)));
+        expectMessage(iae, "do must be",
+                () -> LigerOps.attnBackward(q, k, v, t(F, 1, 8, 4, 32), cfg, rope, null));
+        expectMessage(iae, "mix must be in [0, 1]", () -> cfg.withMix(1.5f));
+        expectMessage(iae, "window must be >= 1", () -> cfg.withWindow(0));
+        expectMessage(iae, "gateNorm", () -> cfg.withGateNorm(0f));
+
+        Tensor g = t(F, 1, 8, 2, 64);
+        expectMessage(iae, "g must be", () -> LigerOps.glaForward(q, k, v, t(F, 1, 8, 2, 32), 1f, null, null, false));
+        expectMessage(iae, "g must be F32 or the input dtype",
+                () -> LigerOps.glaForward(q, k, v, g.to(ScalarType.Double), 1f, null, null, false));
+        expectMessage(iae, "h0 must be", () -> LigerOps.glaForward(q, k, v, g, 1f, t(F, 1, 2, 64, 32), null, false));
+        expectMessage(iae, "h0 must be F32",
+                () -> LigerOps.glaForward(q, k, v, g, 1f, t(ScalarType.BFloat16, 1, 2, 64, 64), null, false));
+        expectMessage(iae, "scale must be finite", () -> LigerOps.glaForward(q, k, v, g, Float.NaN, null, null, false));
+        expectMessage(iae, "dht must be",
+                () -> LigerOps.glaBackward(q, k, v, g, 1f, null, null, t(F, 1, 8, 4, 64), t(F, 2, 2, 64, 64), false));
+    }
+
+    /** The native layer validates on its own: raw calls with bad descriptors return a status and a message. */
+    @Test
+    void nativeChecksReturnStatusAndMessage() {
+        Supplier<LigerKernels.liger_attn_params> valid = () -> {
+            LigerKernels.liger_attn_params p = new LigerKernels.liger_attn_params();
+            p.device(LigerKernels.LIGER_CPU).num_threads(1).B(1).T(8).Hq(4).Hkv(2).D(64);
+            p.variant(0).use_gate(1).gate_norm(16f).mix(1f).window(64).swa_scale(0.125f);
+            return p;
+        };
+        Tensor q = t(F, 1, 8, 4, 64), k = t(F, 1, 8, 2, 64), v = t(F, 1, 8, 2, 64), o = t(F, 1, 8, 4, 64);
+        Tensor[] keep = {q, k, v, o};
+        // null q pointer
+        LigerKernels.liger_attn_params p = valid.get();
+        set(p.k(), k);
+        set(p.v(), v);
+        set(p.o(), o);
+        assertNative(LigerKernels.liger_attn_forward(p), "q");
+        // shape mismatch between the descriptor and the declared dims
+        p = valid.get();
+        set(p.q(), q);
+        set(p.k(), k);
+        set(p.v(), v);
+        set(p.o(), o);
+        p.Hkv(3);
+        assertNative(LigerKernels.liger_attn_forward(p), "Hkv");
+        // T == 0
+        p.Hkv(2).T(0);
+        assertNative(LigerKernels.liger_attn_forward(p), "T");
+        // unsupported dtype code
+        p.T(8);
+        p.q().dtype(LigerKernels.LIGER_I64);
+        assertNative(LigerKernels.liger_attn_forward(p), "q");
+        java.lang.ref.Reference.reachabilityFence(keep);
+    }
+
+    private static void set(LigerKernels.liger_tensor lt, Tensor t) {
+        lt.data(t.data_ptr()).dtype(LigerKernels.LIGER_F32).ndim((int) t.dim());
+        for (int i = 0; i < t.dim(); i++) lt.shape(i, t.size(i)).stride(i, t.stride(i));
+    }
+
+    private static void assertNative(int status, String fragment) {
+        String msg = LigerKernels.liger_last_error().getString();
+        assertEquals(LigerKernels.LIGER_ERR_INVALID_ARGUMENT, status, "status for '" + msg + "'");
+        assertTrue(msg.contains(fragment), "native message '" + msg + "' should mention '" + fragment + "'");
+    }
+
+    @Test
+    void unsupportedStatusBecomesLigerKernelException() {
+        LigerKernelException e = new LigerKernelException("liger_attn_forward", LigerKernels.LIGER_ERR_UNSUPPORTED, "no CUDA");
+        assertTrue(e.isUnsupported());
+        assertTrue(e.getMessage().contains("liger_attn_forward") && e.getMessage().contains("no CUDA"));
+    }
+}

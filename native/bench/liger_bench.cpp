@@ -1,0 +1,134 @@
+// Native microbenchmark: this machine's fp32 FMA peak and the CPU Liger kernels' throughput.
+//
+// FLOP count of the chunked algorithm (what the kernels must compute; chunk C = 64, per KV head,
+// G = Hq / Hkv query heads per KV head, D = head dim, W = window, full windows assumed):
+//   GRM forward, per chunk:   state update Kd^T V             2 C D^2
+//                             per query head: Q h (inter)     2 C D^2
+//                                             causal scores   C^2 D   (lower triangle)
+//                                             scores x V      C^2 D
+//   SWA forward, per query row: scores 2 W D, probabilities x V 2 W D
+//   GRM backward, per chunk:  state recompute 2 C D^2; V dH^T and Kd dH 4 C D^2;
+//                             per query head: dO h^T, Qe^T dO 4 C D^2; scores, dA, dq, dk, dv
+//                             intra terms 5 C^2 D
+//   SWA backward, per query row: scores, output, dP, dq, dk, dv: 12 W D
+// Elementwise work (feature maps, gates, exps, RoPE) is not counted.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "liger/liger.h"
+
+namespace {
+
+typedef float v16 __attribute__((vector_size(64)));
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// 12 independent FMA chains of 16 lanes (enough to cover FMA latency x throughput).
+float fma_loop(int64_t iters) {
+  v16 a[12], m = v16{} + 1.0000001f, c = v16{} + 1e-7f;
+  for (int i = 0; i < 12; ++i) a[i] = v16{} + float(i);
+  for (int64_t it = 0; it < iters; ++it)
+    for (int i = 0; i < 12; ++i) a[i] = a[i] * m + c;
+  float s = 0;
+  for (int i = 0; i < 12; ++i) s += a[i][0];
+  return s;
+}
+
+double fma_peak(int threads) {
+  const int64_t iters = 20000000;
+  std::vector<double> runs;
+  for (int rep = 0; rep < 5; ++rep) {
+    std::vector<std::thread> ts;
+    std::vector<float> sink(static_cast<size_t>(threads), 0.f);
+    double t0 = now();
+    for (int t = 0; t < threads; ++t) ts.emplace_back([&, t] { sink[size_t(t)] = fma_loop(iters); });
+    for (auto& t : ts) t.join();
+    double dt = now() - t0;
+    if (sink[0] == 12345.f) std::printf(" ");
+    runs.push_back(2.0 * 16 * 12 * double(iters) * threads / dt / 1e9);
+  }
+  std::sort(runs.begin(), runs.end());
+  return runs[runs.size() - 1];  // best of 5: the peak
+}
+
+liger_tensor view(std::vector<float>& b, int64_t B, int64_t T, int64_t H, int64_t D) {
+  liger_tensor t{};
+  t.data = b.data();
+  t.dtype = LIGER_F32;
+  t.ndim = 4;
+  t.shape[0] = B, t.shape[1] = T, t.shape[2] = H, t.shape[3] = D;
+  t.stride[3] = 1, t.stride[2] = D, t.stride[1] = H * D, t.stride[0] = T * H * D;
+  return t;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = argc > 1 ? std::atoi(argv[1]) : 2;
+  int reps = argc > 2 ? std::atoi(argv[2]) : 5;
+  double p1 = fma_peak(1), p2 = fma_peak(2);
+  std::printf("fp32 FMA peak: 1 thread %.1f GFLOP/s, 2 threads %.1f GFLOP/s\n", p1, p2);
+  const double peak = threads >= 2 ? p2 : p1;
+  const int64_t B = 1, Hq = 32, Hkv = 8, D = 128, W = 64, C = 64, G = Hq / Hkv;
+  std::printf("Liger attention, B=%lld Hq=%lld Hkv=%lld D=%lld W=%lld fp32, %d threads, median of %d\n",
+              (long long)B, (long long)Hq, (long long)Hkv, (long long)D, (long long)W, threads, reps);
+  std::printf("%6s %10s %10s %10s %12s %12s %8s %8s\n", "T", "fwd ms", "fwd+bwd ms", "GFLOP f", "GFLOP/s f",
+              "GFLOP/s f+b", "peak/f", "peak/fb");
+  for (int64_t T : {2048, 8192}) {
+    std::mt19937 rng(1);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    std::vector<float> q(size_t(T * Hq * D)), k(size_t(T * Hkv * D)), v(size_t(T * Hkv * D)), o(q.size()),
+        dO(q.size()), dq(q.size()), dk(k.size()), dv(v.size()), cs(size_t(T * D / 2)), sn(cs.size());
+    for (auto* a : {&q, &k, &v, &dO})
+      for (auto& x : *a) x = nd(rng);
+    for (int64_t p = 0; p < T; ++p)
+      for (int64_t j = 0; j < D / 2; ++j) {
+        double ang = double(p) * std::pow(10000.0, -2.0 * double(j) / double(D));
+        cs[size_t(p * D / 2 + j)] = float(std::cos(ang)), sn[size_t(p * D / 2 + j)] = float(std::sin(ang));
+      }
+    liger_attn_params a{};
+    a.device = LIGER_CPU, a.num_threads = threads;
+    a.B = B, a.T = T, a.Hq = Hq, a.Hkv = Hkv, a.D = D;
+    a.use_gate = 1, a.gate_norm = 16, a.mix = 0.5f, a.window = int32_t(W), a.swa_scale = float(1 / std::sqrt(double(D)));
+    a.q = view(q, B, T, Hq, D), a.k = view(k, B, T, Hkv, D), a.v = view(v, B, T, Hkv, D), a.o = view(o, B, T, Hq, D);
+    a.rope_cos = view(cs, 1, 1, T, D / 2), a.rope_sin = view(sn, 1, 1, T, D / 2);
+    a.rope_cos.ndim = a.rope_sin.ndim = 2;
+    a.rope_cos.shape[0] = a.rope_sin.shape[0] = T, a.rope_cos.shape[1] = a.rope_sin.shape[1] = D / 2;
+    a.rope_cos.stride[0] = a.rope_sin.stride[0] = D / 2, a.rope_cos.stride[1] = a.rope_sin.stride[1] = 1;
+    a.do_ = view(dO, B, T, Hq, D), a.dq = view(dq, B, T, Hq, D), a.dk = view(dk, B, T, Hkv, D),
+    a.dv = view(dv, B, T, Hkv, D);
+    std::vector<double> tf, tb;
+    for (int r = 0; r < reps + 1; ++r) {
+      double t0 = now();
+      if (liger_attn_forward(&a) != LIGER_OK) { std::printf("error: %s\n", liger_last_error()); return 1; }
+      double t1 = now();
+      if (liger_attn_backward(&a) != LIGER_OK) { std::printf("error: %s\n", liger_last_error()); return 1; }
+      double t2 = now();
+      if (r > 0) tf.push_back(t1 - t0), tb.push_back(t2 - t0);  // first call warms up
+    }
+    const double chunks = double(T) / C;
+    const double grm_f = double(Hkv) * chunks * (2.0 * C * D * D + G * (2.0 * C * D * D + 2.0 * C * C * D));
+    const double swa_f = double(Hq) * T * 4.0 * W * D;
+    const double grm_b = double(Hkv) * chunks * (6.0 * C * D * D + G * (4.0 * C * D * D + 5.0 * C * C * D));
+    const double swa_b = double(Hq) * T * 12.0 * W * D;
+    const double ff = (grm_f + swa_f) / 1e9, fb = (grm_f + swa_f + grm_b + swa_b) / 1e9;
+    const double mf = median(tf), mb = median(tb);
+    std::printf("%6lld %10.1f %10.1f %10.2f %12.1f %12.1f %8.2f %8.2f\n", (long long)T, mf * 1e3, mb * 1e3, ff,
+                ff / mf, fb / mb, peak / (ff / mf), peak / (fb / mb));
+  }
+  return 0;
+}

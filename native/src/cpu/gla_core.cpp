@@ -1,0 +1,236 @@
+// Chunked GLA building blocks (see gla_core.h for the stability argument).
+#include "gla_core.h"
+
+#include <algorithm>
+
+#include "cpu_common.h"
+
+namespace liger::cpu {
+
+namespace {
+constexpr int64_t kPairs = kSub * (kSub + 1) / 2;  // lower-triangular pairs of a diagonal block
+constexpr int64_t kKgRows = kChunk * (kChunk / kSub - 1) / 2;  // 96
+inline int64_t pair(int64_t ii, int64_t jj) { return ii * (ii + 1) / 2 + jj; }
+inline int64_t pad16(int64_t n) { return (n + 15) / 16 * 16; }
+}  // namespace
+
+int64_t GlaChunk::floats(int64_t Dk, int64_t Dv) {
+  int64_t dk = pad16(Dk), dv = pad16(Dv), m = std::max(dk, dv);
+  return kChunk * dk * 7 + kChunk * dv * 2 + dk * kChunk + dk + kKgRows * dk * 3 +
+         (kChunk / kSub) * kPairs * dk + dv * kChunk + kChunk * m;
+}
+
+void GlaChunk::bind(float* mem, int64_t Dk_, int64_t Dv_) {
+  Dk = Dk_;
+  Dv = Dv_;
+  int64_t dk = pad16(Dk), dv = pad16(Dv), m = std::max(dk, dv);
+  auto take = [&](int64_t n) { float* p = mem; mem += n; return p; };
+  k = take(kChunk * dk);
+  v = take(kChunk * dv);
+  G = take(kChunk * dk);
+  eG = take(kChunk * dk);
+  fL = take(kChunk * dk);
+  Kd = take(kChunk * dk);
+  KdT = take(dk * kChunk);
+  gl = take(dk);
+  QF = take(kChunk * dk);
+  KgF = take(kKgRows * dk);
+  Kg = take(kKgRows * dk);
+  KgT = take(kKgRows * dk);
+  EG = take((kChunk / kSub) * kPairs * dk);
+  vT = take(dv * kChunk);
+  tmp = take(kChunk * m);
+  (void)Kd;
+}
+
+// Arrays are stored with row length Dk (k, G, ...) or Dv (v); the padding above is slack only.
+void GlaChunk::prepare(bool need_intra, bool need_vT) {
+  // inclusive cumulative sum of the log-gates along rows
+  for (int64_t i = 1; i < c; ++i) {
+    float* r = G + i * Dk;
+    const float* p = G + (i - 1) * Dk;
+    for (int64_t d = 0; d < Dk; ++d) r[d] += p[d];
+  }
+  const float* Gl = G + (c - 1) * Dk;
+  vexp(Gl, gl, Dk);
+  vexp(G, eG, c * Dk);
+  for (int64_t j = 0; j < c; ++j) {
+    float* f = fL + j * Dk;
+    const float* g = G + j * Dk;
+    for (int64_t d = 0; d < Dk; ++d) f[d] = Gl[d] - g[d];
+  }
+  vexp(fL, fL, c * Dk);
+  for (int64_t i = 0; i < c * Dk; ++i) Kd[i] = k[i] * fL[i];
+  transpose(c, Dk, Kd, Dk, KdT, c);
+  if (need_vT) transpose(c, Dv, v, Dv, vT, c);
+  if (!need_intra) return;
+  int64_t nb = (c + kSub - 1) / kSub;
+  for (int64_t b = 0; b < nb; ++b) {
+    int64_t i0 = b * kSub, i1 = std::min(c, i0 + kSub);
+    const float* Gr = G + i0 * Dk;
+    for (int64_t i = i0; i < i1; ++i) {
+      float* f = QF + i * Dk;
+      const float* g = G + i * Dk;
+      for (int64_t d = 0; d < Dk; ++d) f[d] = g[d] - Gr[d];
+    }
+    vexp(QF + i0 * Dk, QF + i0 * Dk, (i1 - i0) * Dk);
+    if (b > 0) {
+      float* F = KgF + kg_offset(b) * Dk;
+      float* K = Kg + kg_offset(b) * Dk;
+      for (int64_t j = 0; j < i0; ++j) {
+        const float* g = G + j * Dk;
+        for (int64_t d = 0; d < Dk; ++d) F[j * Dk + d] = Gr[d] - g[d];
+      }
+      vexp(F, F, i0 * Dk);
+      for (int64_t x = 0; x < i0 * Dk; ++x) K[x] = k[x] * F[x];
+      transpose(i0, Dk, K, Dk, KgT + kg_offset(b) * Dk, i0);
+    }
+    float* E = EG + b * kPairs * Dk;
+    for (int64_t i = i0; i < i1; ++i)
+      for (int64_t j = i0; j <= i; ++j) {
+        float* e = E + pair(i - i0, j - i0) * Dk;
+        const float *gi = G + i * Dk, *gj = G + j * Dk;
+        for (int64_t d = 0; d < Dk; ++d) e[d] = gi[d] - gj[d];
+      }
+    int64_t n = i1 - i0;
+    vexp(E, E, n * (n + 1) / 2 * Dk);
+  }
+}
+
+int64_t GlaHead::floats(int64_t Dk, int64_t Dv) {
+  int64_t dk = pad16(Dk), dv = pad16(Dv);
+  return kChunk * dk * 6 + kChunk * kChunk * 3 + kChunk * dv * 2;
+}
+
+void GlaHead::bind(float* mem, int64_t Dk, int64_t Dv) {
+  int64_t dk = pad16(Dk), dv = pad16(Dv);
+  auto take = [&](int64_t n) { float* p = mem; mem += n; return p; };
+  q = take(kChunk * dk);
+  Qe = take(kChunk * dk);
+  QeT = take(kChunk * dk);
+  Qg = take(kChunk * dk);
+  dq = take(kChunk * dk);
+  tmp = take(kChunk * dk);
+  A = take(kChunk * kChunk);
+  AT = take(kChunk * kChunk);
+  dA = take(kChunk * kChunk);
+  o = take(kChunk * dv);
+  dO = take(kChunk * dv);
+}
+
+namespace {
+// A = scale * tril(q_i . (k_j exp(G_i - G_j))) for the chunk (zero above the diagonal); also fills
+// hd.Qg and hd.Qe.
+void intra_scores(const GlaChunk& ch, GlaHead& hd, float scale) {
+  const int64_t c = ch.c, Dk = ch.Dk;
+  for (int64_t x = 0; x < c * Dk; ++x) {
+    hd.Qe[x] = scale * hd.q[x] * ch.eG[x];
+    hd.Qg[x] = hd.q[x] * ch.QF[x];
+  }
+  int64_t nb = (c + kSub - 1) / kSub;
+  for (int64_t i = 0; i < c; ++i) std::fill(hd.A + i * c, hd.A + (i + 1) * c, 0.f);
+  for (int64_t b = 0; b < nb; ++b) {
+    int64_t i0 = b * kSub, i1 = std::min(c, i0 + kSub);
+    if (b > 0)
+      gemm(i1 - i0, i0, Dk, hd.Qg + i0 * Dk, Dk, ch.KgT + GlaChunk::kg_offset(b) * Dk, i0,
+           hd.A + i0 * c, c, false);
+    const float* E = ch.EG + b * kPairs * Dk;
+    for (int64_t i = i0; i < i1; ++i) {
+      const float* qi = hd.q + i * Dk;
+      for (int64_t j = i0; j <= i; ++j) {
+        const float* e = E + pair(i - i0, j - i0) * Dk;
+        const float* kj = ch.k + j * Dk;
+        v16 s{};
+        int64_t d = 0;
+        for (; d + 16 <= Dk; d += 16) s += load16(qi + d) * load16(kj + d) * load16(e + d);
+        float t = hsum(s);
+        for (; d < Dk; ++d) t += qi[d] * kj[d] * e[d];
+        hd.A[i * c + j] = t;
+      }
+    }
+  }
+  for (int64_t x = 0; x < c * c; ++x) hd.A[x] *= scale;
+}
+}  // namespace
+
+void gla_chunk_out(const GlaChunk& ch, GlaHead& hd, const float* h, float scale) {
+  intra_scores(ch, hd, scale);
+  gemm(ch.c, ch.Dv, ch.Dk, hd.Qe, ch.Dk, h, ch.Dv, hd.o, ch.Dv, false);
+  gemm(ch.c, ch.Dv, ch.c, hd.A, ch.c, ch.v, ch.Dv, hd.o, ch.Dv, true);
+}
+
+void gla_chunk_state(const GlaChunk& ch, float* h) {
+  const int64_t Dk = ch.Dk, Dv = ch.Dv;
+  for (int64_t d = 0; d < Dk; ++d) {
+    float a = ch.gl[d];
+    float* r = h + d * Dv;
+    for (int64_t e = 0; e < Dv; ++e) r[e] *= a;
+  }
+  gemm(Dk, Dv, ch.c, ch.KdT, ch.c, ch.v, Dv, h, Dv, true);
+}
+
+void gla_chunk_head_bwd(const GlaChunk& ch, GlaHead& hd, const float* hT, float scale, float* dk,
+                        float* dv, float* dHacc) {
+  const int64_t c = ch.c, Dk = ch.Dk, Dv = ch.Dv;
+  intra_scores(ch, hd, scale);
+  // dA = scale * tril(dO v^T)
+  gemm(c, c, Dv, hd.dO, Dv, ch.vT, c, hd.dA, c, false);
+  for (int64_t i = 0; i < c; ++i) {
+    float* r = hd.dA + i * c;
+    for (int64_t j = 0; j <= i; ++j) r[j] *= scale;
+    for (int64_t j = i + 1; j < c; ++j) r[j] = 0.f;
+  }
+  // inter: dq = scale * exp(G) * (dO h^T)
+  gemm(c, Dk, Dv, hd.dO, Dv, hT, Dk, hd.dq, Dk, false);
+  for (int64_t x = 0; x < c * Dk; ++x) hd.dq[x] *= scale * ch.eG[x];
+  int64_t nb = (c + kSub - 1) / kSub;
+  for (int64_t b = 0; b < nb; ++b) {
+    int64_t i0 = b * kSub, i1 = std::min(c, i0 + kSub), n = i1 - i0;
+    if (b > 0) {
+      // off-diagonal: dq_i += exp(G_i - G_r) (dA[i, :i0] Kg); dk_j += exp(G_r - G_j) (dA[:, j]^T Qg)
+      const float* Kg = ch.Kg + GlaChunk::kg_offset(b) * Dk;
+      const float* KgF = ch.KgF + GlaChunk::kg_offset(b) * Dk;
+      gemm(n, Dk, i0, hd.dA + i0 * c, c, Kg, Dk, hd.tmp, Dk, false);
+      for (int64_t x = 0; x < n * Dk; ++x) hd.dq[i0 * Dk + x] += hd.tmp[x] * ch.QF[i0 * Dk + x];
+      transpose(n, i0, hd.dA + i0 * c, c, hd.AT, n);  // [i0, n]
+      gemm(i0, Dk, n, hd.AT, n, hd.Qg + i0 * Dk, Dk, hd.tmp, Dk, false);
+      for (int64_t x = 0; x < i0 * Dk; ++x) dk[x] += hd.tmp[x] * KgF[x];
+    }
+    const float* E = ch.EG + b * kPairs * Dk;
+    for (int64_t i = i0; i < i1; ++i) {
+      const float* qi = hd.q + i * Dk;
+      float* dqi = hd.dq + i * Dk;
+      for (int64_t j = i0; j <= i; ++j) {
+        float a = hd.dA[i * c + j];
+        const float* e = E + pair(i - i0, j - i0) * Dk;
+        const float* kj = ch.k + j * Dk;
+        float* dkj = dk + j * Dk;
+        int64_t d = 0;
+        for (; d + 16 <= Dk; d += 16) {
+          v16 ae = a * load16(e + d);
+          store16(dqi + d, load16(dqi + d) + ae * load16(kj + d));
+          store16(dkj + d, load16(dkj + d) + ae * load16(qi + d));
+        }
+        for (; d < Dk; ++d) {
+          dqi[d] += a * e[d] * kj[d];
+          dkj[d] += a * e[d] * qi[d];
+        }
+      }
+    }
+  }
+  // dv += A^T dO
+  transpose(c, c, hd.A, c, hd.AT, c);
+  gemm(c, Dv, c, hd.AT, c, hd.dO, Dv, dv, Dv, true);
+  // dH_acc += Qe^T dO
+  transpose(c, Dk, hd.Qe, Dk, hd.QeT, c);
+  gemm(Dk, Dv, c, hd.QeT, c, hd.dO, Dv, dHacc, Dv, true);
+}
+
+void gla_chunk_kv_bwd(const GlaChunk& ch, const float* dH, const float* dHT, float* dk, float* dv) {
+  const int64_t c = ch.c, Dk = ch.Dk, Dv = ch.Dv;
+  gemm(c, Dk, Dv, ch.v, Dv, dHT, Dk, ch.tmp, Dk, false);
+  for (int64_t x = 0; x < c * Dk; ++x) dk[x] += ch.tmp[x] * ch.fL[x];
+  gemm(c, Dv, Dk, ch.Kd, Dk, dH, Dv, dv, Dv, true);
+}
+
+}  // namespace liger::cpu

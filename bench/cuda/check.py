@@ -290,6 +290,38 @@ def case_errors(lib):
         print(f"{'PASS' if ok else 'FAIL'} error: {what} -> {m!r}", flush=True)
 
 
+def case_cpu_vs_cuda(lib, dtype, B, T, Hq, Hkv, D, cu=None, variant=GLA):
+    """The same call on the CPU backend (host tensors) and on CUDA: forward, cache and gradients agree."""
+    from liger_abi import CPU
+    name = f"cpu-vs-cuda B={B} T={T} Hq={Hq} Hkv={Hkv} D={D} cu={cu is not None} {'GLA' if variant == GLA else 'HGRN2'}"
+    q = torch.randn(B, T, Hq, D, device=dev).to(dtype)
+    k = torch.randn(B, T, Hkv, D, device=dev).to(dtype)
+    v = torch.randn(B, T, Hkv, D, device=dev).to(dtype)
+    do = torch.randn(B, T, Hq, D, device=dev).to(dtype)
+    cos, sin = rope_tables(T + 8, D)
+    N = B if cu is None else cu.numel() - 1
+    outs = {}
+    for where in ("cpu", "cuda"):
+        cast = (lambda x: x.cpu()) if where == "cpu" else (lambda x: x)
+        qq, kk, vv, dd, cc, ss = (cast(x) for x in (q, k, v, do, cos, sin))
+        cuu = cast(cu) if cu is not None else None
+        o = torch.full_like(qq, float("nan"))
+        cache = {key: cast(val) for key, val in new_cache(N, Hkv, D, 64).items()}
+        p = attn_params(qq, kk, vv, cc, ss, variant, 1, 16.0, 0.5, 64, o=o, cu=cuu, cache_out=cache)
+        if where == "cpu":
+            p.device, p.stream = CPU, None
+        lib.call("liger_attn_forward", p)
+        dq, dk, dv = torch.full_like(qq, float("nan")), torch.full_like(kk, float("nan")), torch.full_like(vv, float("nan"))
+        p = attn_params(qq, kk, vv, cc, ss, variant, 1, 16.0, 0.5, 64, cu=cuu, do=dd, dq=dq, dk=dk, dv=dv)
+        if where == "cpu":
+            p.device, p.stream = CPU, None
+        lib.call("liger_attn_backward", p)
+        torch.cuda.synchronize()
+        outs[where] = {"o": o, "state": cache["state"], "win_k": cache["win_k"], "dq": dq, "dk": dk, "dv": dv}
+    errs = {key: rel(outs["cuda"][key].cpu(), outs["cpu"][key]) for key in outs["cpu"] if key != "win_k"}
+    report(name, errs, dtype, tol=TOL[dtype] * 2)
+
+
 def main():
     lib = Lib(sys.argv[1])
     torch.manual_seed(int(torch.randint(0, 1 << 30, (1,))))
@@ -311,6 +343,10 @@ def main():
     case_continue_and_decode(lib, torch.float32, 3, 70, 12, 8, 2, 128)
     case_continue_and_decode(lib, torch.bfloat16, 2, 5, 70, 4, 4, 64, W=16)
     case_continue_and_decode(lib, torch.float32, 2, 40, 8, 4, 1, 64, variant=HGRN2, mix=1.0)
+    cu_cpu = torch.tensor([0, 64, 64, 190, 300], device=dev)
+    for dt in (torch.float32, torch.bfloat16):
+        case_cpu_vs_cuda(lib, dt, 2, 200, 8, 2, 128)
+        case_cpu_vs_cuda(lib, dt, 1, 300, 4, 4, 64, cu=cu_cpu, variant=HGRN2)
     n_ok = sum(results)
     print(f"SUMMARY {n_ok}/{len(results)} passed", flush=True)
     sys.exit(0 if n_ok == len(results) else 1)

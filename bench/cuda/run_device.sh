@@ -9,8 +9,9 @@ OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 root=$(pwd)
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem --format=csv,noheader
 t0=$(date +%s)
-cmake -S native -B build -G Ninja -DLIGER_CUDA=ON -DLIGER_CUDA_ARCHITECTURES=90a -DBUILD_TESTING=OFF \
-  -DCMAKE_BUILD_TYPE=Release >"$OUT/build.log" 2>&1 && cmake --build build -j 16 >>"$OUT/build.log" 2>&1 \
+cmake -S native -B build -G Ninja -DLIGER_CUDA=ON -DLIGER_CUDA_ARCHITECTURES=90a -DBUILD_TESTING=ON \
+  -DCMAKE_BUILD_TYPE=Release >"$OUT/build.log" 2>&1 \
+  && cmake --build build -j 16 --target liger liger_cuda_test >>"$OUT/build.log" 2>&1 \
   || { tail -40 "$OUT/build.log"; exit 1; }
 extra=""
 if ! nm -C build/libliger.a 2>/dev/null | grep -q " T liger::fail("; then
@@ -25,6 +26,7 @@ echo "build: $(( $(date +%s) - t0 )) s"
 cuobjdump -sass build/libliger_dev.so > "$OUT/sass.txt" 2>/dev/null
 echo "SASS: HMMA $(grep -c HMMA "$OUT/sass.txt") HGMMA $(grep -c HGMMA "$OUT/sass.txt") FFMA $(grep -c FFMA "$OUT/sass.txt") LDL $(grep -c LDL "$OUT/sass.txt")"
 gzip -f "$OUT/sass.txt"
+(cd build && ctest -R liger_cuda_test --output-on-failure 2>&1 | tee "$OUT/ctest.log" | tail -25)
 lib=$root/build/libliger_dev.so
 cd bench/cuda
 export PYTHONUNBUFFERED=1

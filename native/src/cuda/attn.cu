@@ -137,23 +137,23 @@ __device__ void swa_load_keys(const Attn& a, const Chunk& ch, const SeqInfo& s, 
                               const float* wk, const float* wv, float* K, float* V, int LD) {
   const int D = (int)a.D;
   const int64_t Wm = a.W - 1;
-  for (int idx = threadIdx.x; idx < t.nk4 * D; idx += blockDim.x) {
-    const int kk = idx / D, d = idx - kk * D;
-    float kv = 0.f, vv = 0.f;
-    if (kk < t.nk) {
-      const int64_t kp = t.klo + kk;
-      if (kp >= s.pos0) {
-        const int64_t o = ((s.start + (kp - s.pos0)) * a.Hkv + hh) * D + d;
-        kv = a.kr[o];
-        vv = a.vf[o];
-      } else {
-        const int64_t o = (((int64_t)ch.seq * a.Hkv + hh) * Wm + kp % Wm) * D + d;
-        kv = wk[o];
-        vv = wv[o];
-      }
-    }
-    K[kk * LD + d] = kv;
-    V[kk * LD + d] = vv;
+  for (int which = 0; which < 2; ++which) {
+    const float* ws = which ? a.vf : a.kr;
+    const float* rs = which ? wv : wk;
+    float* dst = which ? V : K;
+    batched_copy(
+        t.nk4 * D,
+        [&](int idx) {
+          const int kk = idx / D, d = idx - kk * D;
+          if (kk >= t.nk) return 0.f;
+          const int64_t kp = t.klo + kk;
+          if (kp >= s.pos0) return ws[((s.start + (kp - s.pos0)) * a.Hkv + hh) * D + d];
+          return rs[(((int64_t)ch.seq * a.Hkv + hh) * Wm + kp % Wm) * D + d];
+        },
+        [&](int idx, float x) {
+          const int kk = idx / D, d = idx - kk * D;
+          dst[kk * LD + d] = x;
+        });
   }
 }
 
@@ -198,10 +198,13 @@ __global__ void __launch_bounds__(kThreads) k_swa_fwd(Attn a, const float* wk, c
   float* K = Q + kSwaRows * LD;
   float* V = K + t.nk4 * LD;
   float* S = V + t.nk4 * LD;
-  for (int idx = threadIdx.x; idx < kSwaRows * D; idx += blockDim.x) {
-    const int m = idx / D, d = idx - m * D;
-    Q[m * LD + d] = m < t.nr ? a.qr[((ch.start + t.r0 + m) * a.Hq + h) * D + d] : 0.f;
-  }
+  batched_copy(
+      kSwaRows * D,
+      [&](int idx) {
+        const int m = idx / D, d = idx - m * D;
+        return m < t.nr ? a.qr[((ch.start + t.r0 + m) * a.Hq + h) * D + d] : 0.f;
+      },
+      [&](int idx, float x) { Q[(idx / D) * LD + idx % D] = x; });
   swa_load_keys(a, ch, s, t, hh, wk, wv, K, V, LD);
   __syncthreads();
   swa_probs(a, t, Q, K, S, LD, LS);
@@ -271,12 +274,20 @@ __global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* 
   float* dS = P + kSwaRows * LS;
   float* delta = dS + kSwaRows * LS;
   const float wd = 1.f - a.mix;
-  for (int idx = threadIdx.x; idx < kSwaRows * D; idx += blockDim.x) {
-    const int m = idx / D, d = idx - m * D;
-    const int64_t tok = ch.start + t.r0 + m;
-    Q[m * LD + d] = m < t.nr ? a.qr[(tok * a.Hq + h) * D + d] : 0.f;
-    dO[m * LD + d] = m < t.nr ? wd * load_as_float(dout, voff(dout, tok, a.T, h, d)) : 0.f;
-  }
+  batched_copy(
+      kSwaRows * D,
+      [&](int idx) {
+        const int m = idx / D, d = idx - m * D;
+        return m < t.nr ? a.qr[((ch.start + t.r0 + m) * a.Hq + h) * D + d] : 0.f;
+      },
+      [&](int idx, float x) { Q[(idx / D) * LD + idx % D] = x; });
+  batched_copy(
+      kSwaRows * D,
+      [&](int idx) {
+        const int m = idx / D, d = idx - m * D;
+        return m < t.nr ? wd * load_as_float(dout, voff(dout, ch.start + t.r0 + m, a.T, h, d)) : 0.f;
+      },
+      [&](int idx, float x) { dO[(idx / D) * LD + idx % D] = x; });
   if (threadIdx.x < kSwaRows) delta[threadIdx.x] = 0.f;
   swa_load_keys(a, ch, s, t, hh, nullptr, nullptr, K, V, LD);
   __syncthreads();

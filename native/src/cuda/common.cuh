@@ -183,6 +183,25 @@ __device__ __forceinline__ void block_mm(int M, int N, int K, const float* A, in
   }
 }
 
+// Block-wide element copy with U loads in flight per thread: ld(idx) -> value, st(idx, value).
+// A plain loop would wait for each global load before issuing the next.
+template <int U = 8, class Ld, class St>
+__device__ __forceinline__ void batched_copy(int n, Ld ld, St st) {
+  for (int base = threadIdx.x; base < n; base += U * blockDim.x) {
+    float v[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int idx = base + u * blockDim.x;
+      v[u] = idx < n ? ld(idx) : 0.f;
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int idx = base + u * blockDim.x;
+      if (idx < n) st(idx, v[u]);
+    }
+  }
+}
+
 __device__ __forceinline__ float logsigmoidf(float x) {
   return fminf(x, 0.f) - log1pf(__expf(-fabsf(x)));
 }

@@ -14,20 +14,31 @@ constexpr int LA = kChunk + 1;  // row stride of the 64x64 score tiles (odd: no 
 
 __device__ __forceinline__ void load_rows(float* dst, int ld, const float* src, int64_t rs, int D,
                                           int len, float mul = 1.f) {
-  for (int idx = threadIdx.x; idx < kChunk * D; idx += blockDim.x) {
-    const int r = idx / D, d = idx - r * D;
-    dst[r * ld + d] = r < len ? mul * src[(int64_t)r * rs + d] : 0.f;
-  }
+  batched_copy(
+      kChunk * D,
+      [&](int idx) {
+        const int r = idx / D, d = idx - r * D;
+        return r < len ? mul * src[(int64_t)r * rs + d] : 0.f;
+      },
+      [&](int idx, float x) {
+        const int r = idx / D, d = idx - r * D;
+        dst[r * ld + d] = x;
+      });
 }
 
 // In-chunk cumulative gates (already cumulated by the state pass); rows past len repeat the last.
 __device__ __forceinline__ void load_gate(float* dst, int ld, const float* src, int64_t rs, int D,
                                           int len) {
-  for (int idx = threadIdx.x; idx < kChunk * D; idx += blockDim.x) {
-    const int r = idx / D, d = idx - r * D;
-    const int rr = r < len ? r : len - 1;
-    dst[r * ld + d] = src[(int64_t)rr * rs + d];
-  }
+  batched_copy(
+      kChunk * D,
+      [&](int idx) {
+        const int r = idx / D, d = idx - r * D;
+        return src[(int64_t)(r < len ? r : len - 1) * rs + d];
+      },
+      [&](int idx, float x) {
+        const int r = idx / D, d = idx - r * D;
+        dst[r * ld + d] = x;
+      });
 }
 
 // A[i][j] = sum_d Q[i][d] K[j][d] exp(G[i][d] - G[j][d]) for j <= i < len, else 0.
@@ -256,8 +267,9 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dq(Core c) {
   });
   const float* Hc = c.h + ((int64_t)blockIdx.x * c.Hkv + hh) * Dk * Dv;
   float* DQ = c.dq + (int64_t)ch.start * rq + (int64_t)h * Dk;
-  block_mm(kChunk, Dk, Dv, dO, LV, 1, Hc, 1, Dv, [&](int m, int n, float v) {
-    if (m < len) DQ[(int64_t)m * rq + n] = v * __expf(G[m * LK + n]);
+  // (do h^T)^T = h do^T: the state is the A operand, read along its rows.
+  block_mm(Dk, kChunk, Dv, Hc, Dv, 1, dO, 1, LV, [&](int m, int n, float v) {
+    if (n < len) DQ[(int64_t)n * rq + m] = v * __expf(G[n * LK + m]);
   });
   __syncthreads();
   for (int idx = threadIdx.x; idx < kChunk * Dk; idx += blockDim.x) {
@@ -310,8 +322,8 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dkv(Core c) {
     load_rows(Q, LK, c.q + (int64_t)ch.start * rq + (int64_t)h * Dk, rq, Dk, len);
     load_rows(dO, LV, c.dO + (int64_t)ch.start * ro + (int64_t)h * Dv, ro, Dv, len);
     __syncthreads();
-    block_mm(kChunk, kChunk, Dv, dO, LV, 1, Vg, 1, rv, [&](int m, int n, float v) {
-      Bm[m * LA + n] = (n <= m && m < len) ? v : 0.f;
+    block_mm(kChunk, kChunk, Dv, Vg, (int)rv, 1, dO, 1, LV, [&](int m, int n, float v) {
+      Bm[n * LA + m] = (m <= n && n < len) ? v : 0.f;  // m = key row s, n = query row i
     });
     gated_scores(A, Q, Qs, K, Ks, G, len, Dk, LK);
     __syncthreads();
@@ -348,8 +360,11 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dkv(Core c) {
     if (m < len) DV[(int64_t)m * rv + n] += v;
   });
   __syncthreads();
-  block_mm(kChunk, Dk, Dv, Vg, (int)rv, 1, DHc, 1, Dv, [&](int m, int n, float v) {
-    if (m < len) DK[(int64_t)m * rk + n] += v * __expf(G[(kChunk - 1) * LK + n] - G[m * LK + n]);
+  // dk_s += exp(G_last - G_s) (v_s dh^T): computed as dh v^T with v staged in the free dO tile.
+  load_rows(dO, LV, c.v + (int64_t)ch.start * rv + hh * Dv, rv, Dv, len);
+  __syncthreads();
+  block_mm(Dk, kChunk, Dv, DHc, Dv, 1, dO, 1, LV, [&](int m, int n, float v) {
+    if (n < len) DK[(int64_t)n * rk + m] += v * __expf(G[(kChunk - 1) * LK + m] - G[n * LK + m]);
   });
 }
 

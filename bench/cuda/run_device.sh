@@ -14,7 +14,7 @@ cmake -S native -B build -G Ninja -DLIGER_CUDA=ON -DLIGER_CUDA_ARCHITECTURES=90a
   && cmake --build build -j 16 --target liger liger_cuda_test >>"$OUT/build.log" 2>&1 \
   || { tail -40 "$OUT/build.log"; exit 1; }
 extra=""
-if ! nm -C build/libliger.a 2>/dev/null | grep -q " T liger::fail("; then
+if ! nm -C build/libliger.a 2>/dev/null | grep " T liger::fail(" >/dev/null; then
   # the dispatcher in this tree does not route to CUDA yet: link the test shim
   g++ -std=c++17 -fPIC -O2 -c -Inative/src -Inative/include -DLIGER_WITH_CUDA=1 bench/cuda/abi_shim.cpp -o build/shim.o || exit 1
   extra=build/shim.o
@@ -31,10 +31,15 @@ lib=$root/build/libliger_dev.so
 cd bench/cuda
 export PYTHONUNBUFFERED=1
 rc=0
-if [[ $what == check || $what == all ]]; then
+if [[ $what == check || $what == all || $what == check+ncu ]]; then
   t1=$(date +%s)
   python3 check.py "$lib" 2>&1 | tee "$OUT/check.log"; rc=${PIPESTATUS[0]}
   echo "check: $(( $(date +%s) - t1 )) s, rc=$rc"
+fi
+if [[ $what == ncu || $what == check+ncu ]]; then
+  ncu --kernel-name regex:'k_chunk_output|k_swa_fwd' --launch-count 2 --section SpeedOfLight \
+    --section WarpStateStats --section Occupancy --section MemoryWorkloadAnalysis \
+    python3 ncu_fwd.py "$lib" 2>&1 | tee "$OUT/ncu.log" | grep -E "k_chunk_output|k_swa_fwd|Throughput|Duration|Stall|Warp Cycles|Achieved Occupancy|Bank|Registers|Block Limit|L1/TEX Hit|L2 Hit" | head -80
 fi
 if [[ $what == bench || $what == all ]]; then
   t2=$(date +%s)

@@ -20,8 +20,10 @@ if ! nm -C build/libliger.a 2>/dev/null | grep " T liger::fail(" >/dev/null; the
   extra=build/shim.o
   echo "linked bench/cuda/abi_shim.cpp (dispatcher without CUDA routing)"
 fi
-nvcc -shared -o build/libliger_dev.so $extra -Xlinker --whole-archive build/libliger.a -Xlinker --no-whole-archive \
-  -lcudart_static -Xlinker --allow-multiple-definition >>"$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
+# whole archive: the C ABI symbols are not referenced from anything else in the shared library
+g++ -shared -o build/libliger_dev.so $extra -Wl,--whole-archive build/libliger.a -Wl,--no-whole-archive \
+  -Wl,--allow-multiple-definition -L"$(dirname "$(readlink -f "$(command -v nvcc)")")/../lib64" -L/usr/local/cuda/lib64 -lcudart_static -ldl -lrt -lpthread \
+  >>"$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
 echo "build: $(( $(date +%s) - t0 )) s"
 cuobjdump -sass build/libliger_dev.so > "$OUT/sass.txt" 2>/dev/null
 echo "SASS: HMMA $(grep -c HMMA "$OUT/sass.txt") HGMMA $(grep -c HGMMA "$OUT/sass.txt") FFMA $(grep -c FFMA "$OUT/sass.txt") LDL $(grep -c LDL "$OUT/sass.txt")"

@@ -13,7 +13,8 @@ namespace liger {
 namespace cuda {
 namespace {
 
-constexpr int kSwaRows = 32;  // query rows per sliding-window block
+constexpr int kSwaRows = 16;  // query rows per sliding-window block (small tiles: 2 blocks per SM)
+constexpr int kSwaTiles = kChunk / kSwaRows;
 
 struct Attn {
   int64_t T, Hq, Hkv, D;
@@ -118,9 +119,9 @@ struct SwaTile {
   int64_t qpos0, klo;
 };
 
-__device__ __forceinline__ SwaTile swa_tile(const Attn& a, const Chunk& ch, const SeqInfo& s, int half) {
+__device__ __forceinline__ SwaTile swa_tile(const Attn& a, const Chunk& ch, const SeqInfo& s, int tile) {
   SwaTile t;
-  t.r0 = half * kSwaRows;
+  t.r0 = tile * kSwaRows;
   t.nr = min(kSwaRows, ch.len - t.r0);
   t.qpos0 = s.pos0 + (ch.start + t.r0 - s.start);
   const int64_t qlast = t.qpos0 + t.nr - 1;
@@ -185,14 +186,14 @@ __device__ void swa_probs(const Attn& a, const SwaTile& t, const float* Q, const
   __syncthreads();
 }
 
-// Grid (2 * chunks, Hq): sliding-window softmax attention and the mix, written to the output.
+// Grid (kSwaTiles * chunks, Hq): sliding-window softmax attention and the mix, written to the output.
 __global__ void __launch_bounds__(kThreads) k_swa_fwd(Attn a, const float* wk, const float* wv, const float* ogrm,
                                                       View out) {
   extern __shared__ float sm[];
-  const Chunk ch = a.chunks[blockIdx.x >> 1];
-  if ((int)(blockIdx.x & 1) * kSwaRows >= ch.len) return;
+  const Chunk ch = a.chunks[blockIdx.x / kSwaTiles];
+  if ((int)(blockIdx.x % kSwaTiles) * kSwaRows >= ch.len) return;
   const SeqInfo s = a.seqs[ch.seq];
-  const SwaTile t = swa_tile(a, ch, s, blockIdx.x & 1);
+  const SwaTile t = swa_tile(a, ch, s, blockIdx.x % kSwaTiles);
   const int h = blockIdx.y, hh = (int)(h / (a.Hq / a.Hkv)), D = (int)a.D, LD = D + 1, LS = t.nk4 + 1;
   float* Q = sm;
   float* K = Q + kSwaRows * LD;
@@ -258,13 +259,13 @@ __global__ void k_mix_only(View out, const float* ogrm, int64_t T, int64_t Hq, i
 // ---------------------------------------------------------------------------------------------
 // Backward
 
-// Grid (2 * chunks, Hq): sliding-window backward. dqr written, dkr and dv accumulated (atomics).
+// Grid (kSwaTiles * chunks, Hq): sliding-window backward. dqr written, dkr and dv accumulated (atomics).
 __global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* dqr, float* dkr, float* dv) {
   extern __shared__ float sm[];
-  const Chunk ch = a.chunks[blockIdx.x >> 1];
-  if ((int)(blockIdx.x & 1) * kSwaRows >= ch.len) return;
+  const Chunk ch = a.chunks[blockIdx.x / kSwaTiles];
+  if ((int)(blockIdx.x % kSwaTiles) * kSwaRows >= ch.len) return;
   const SeqInfo s = a.seqs[ch.seq];
-  const SwaTile t = swa_tile(a, ch, s, blockIdx.x & 1);
+  const SwaTile t = swa_tile(a, ch, s, blockIdx.x % kSwaTiles);
   const int h = blockIdx.y, hh = (int)(h / (a.Hq / a.Hkv)), D = (int)a.D, LD = D + 1, LS = t.nk4 + 1;
   float* Q = sm;
   float* dO = Q + kSwaRows * LD;
@@ -686,7 +687,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     if (rope && nch) {
       const size_t sm = swa_smem((int)D, p.window, false);
       LIGER_TRY(set_smem((const void*)k_swa_fwd, sm, "swa_fwd"));
-      k_swa_fwd<<<dim3((unsigned)(2 * nch), (unsigned)Hq), kThreads, sm, st>>>(
+      k_swa_fwd<<<dim3((unsigned)(kSwaTiles * nch), (unsigned)Hq), kThreads, sm, st>>>(
           a, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data), c.o, out);
       LIGER_CK_LAUNCH("swa_fwd");
     } else if (NT) {
@@ -719,7 +720,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     LIGER_CK(cudaMemsetAsync(dkr, 0, fk, st));
     const size_t sm = swa_smem((int)D, p.window, true);
     LIGER_TRY(set_smem((const void*)k_swa_bwd, sm, "swa_bwd"));
-    k_swa_bwd<<<dim3((unsigned)(2 * nch), (unsigned)Hq), kThreads, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv);
+    k_swa_bwd<<<dim3((unsigned)(kSwaTiles * nch), (unsigned)Hq), kThreads, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv);
     LIGER_CK_LAUNCH("swa_bwd");
   }
   LIGER_TRY(core_backward(c));

@@ -13,16 +13,9 @@ cmake -S native -B build -G Ninja -DLIGER_CUDA=ON -DLIGER_CUDA_ARCHITECTURES=90a
   -DCMAKE_BUILD_TYPE=Release >"$OUT/build.log" 2>&1 \
   && cmake --build build -j 16 --target liger liger_cuda_test >>"$OUT/build.log" 2>&1 \
   || { tail -40 "$OUT/build.log"; exit 1; }
-extra=""
-if ! nm -C build/libliger.a 2>/dev/null | grep " T liger::fail(" >/dev/null; then
-  # the dispatcher in this tree does not route to CUDA yet: link the test shim
-  g++ -std=c++17 -fPIC -O2 -c -Inative/src -Inative/include -DLIGER_WITH_CUDA=1 bench/cuda/abi_shim.cpp -o build/shim.o || exit 1
-  extra=build/shim.o
-  echo "linked bench/cuda/abi_shim.cpp (dispatcher without CUDA routing)"
-fi
 # whole archive: the C ABI symbols are not referenced from anything else in the shared library
-g++ -shared -o build/libliger_dev.so $extra -Wl,--whole-archive build/libliger.a -Wl,--no-whole-archive \
-  -Wl,--allow-multiple-definition -L"$(dirname "$(readlink -f "$(command -v nvcc)")")/../lib64" -L/usr/local/cuda/lib64 -lcudart_static -ldl -lrt -lpthread \
+g++ -shared -o build/libliger_dev.so -Wl,--whole-archive build/libliger.a -Wl,--no-whole-archive \
+  -L"$(dirname "$(readlink -f "$(command -v nvcc)")")/../lib64" -L/usr/local/cuda/lib64 -lcudart_static -ldl -lrt -lpthread \
   >>"$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
 echo "build: $(( $(date +%s) - t0 )) s"
 cuobjdump -sass build/libliger_dev.so > "$OUT/sass.txt" 2>/dev/null

@@ -246,7 +246,7 @@ def case_continue_and_decode(lib, dtype, N, T0, T1, Hq, Hkv, D, W=64, mix=0.5, v
     lib.call("liger_attn_forward", attn_params(q, k, v, cos, sin, variant, 1, 16.0, mix, W, o=full))
     ref, _ = ref_attn(q.double(), k.double(), v.double(), cos, sin, variant, 1, 16.0, mix, W, None)
     report(name + " full", {"o": rel(full, ref)}, dtype)
-    c0 = new_cache(N, Hkv, D, W)
+    c0 = new_cache(N, Hkv, D, W if mix < 1 else 1)  # mix == 1: no window ring in the cache
     o0 = poison(N, T0, Hq, D, dtype=dtype)
     lib.call("liger_attn_forward", attn_params(q[:, :T0], k[:, :T0], v[:, :T0], cos, sin, variant, 1, 16.0, mix, W,
                                                o=o0, cache_out=c0))

@@ -414,7 +414,7 @@ __global__ void __launch_bounds__(256) k_decode(Attn a, const int64_t* pos_in, f
     }
     __syncwarp();
   }
-  const int nprev = (int)(p < Wm ? p : Wm), nk = nprev + 1;
+  const int nprev = a.rope ? (int)(p < Wm ? p : Wm) : 0, nk = nprev + 1;  // no ring without the window branch
   for (int idx = threadIdx.x; idx < nprev * D; idx += blockDim.x) {
     const int kk = idx / D, d = idx - kk * D;
     const int64_t kp = p - nprev + kk;
@@ -511,15 +511,15 @@ __global__ void __launch_bounds__(256) k_decode(Attn a, const int64_t* pos_in, f
 
 bool present(const liger_tensor& t) { return t.data != nullptr; }
 
-liger_status check_cache(const liger_cache& c, const char* name, int64_t N, int64_t Hkv, int64_t D, int W) {
+// The window ring is used (and required) only when W > 1 and mix < 1; with mix == 1 it is ignored.
+liger_status check_cache(const liger_cache& c, const char* name, int64_t N, int64_t Hkv, int64_t D, int W,
+                         bool ring) {
   char buf[64];
   const liger_tensor* ts[4] = {&c.state, &c.win_k, &c.win_v, &c.pos};
   const char* nm[4] = {"state", "win_k", "win_v", "pos"};
   const int64_t elems[4] = {N * Hkv * D * D, N * Hkv * (int64_t)(W - 1) * D, N * Hkv * (int64_t)(W - 1) * D, N};
   for (int i = 0; i < 4; ++i) {
-    if (i == 1 || i == 2) {
-      if (W == 1) continue;
-    }
+    if ((i == 1 || i == 2) && !(ring && W > 1)) continue;
     snprintf(buf, sizeof buf, "%s.%s", name, nm[i]);
     if (!ts[i]->data) return fail(LIGER_ERR_INVALID_ARGUMENT, "%s is required", buf);
     LIGER_TRY(check_device_ptr(ts[i]->data, buf));
@@ -610,7 +610,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   const liger_cache& co = p.cache_out;
   if (backward && present(ci.state)) return fail(LIGER_ERR_INVALID_ARGUMENT, "attn backward: cache_in must be absent");
   if (present(ci.state)) {
-    LIGER_TRY(check_cache(ci, "cache_in", N, Hkv, D, p.window));
+    LIGER_TRY(check_cache(ci, "cache_in", N, Hkv, D, p.window, rope));
     std::vector<int64_t> pos;
     LIGER_TRY(read_positions(ci.pos, N, plan, P, rope, st, pos));
     for (int64_t n = 0; n < N; ++n) plan.seqs[n].pos0 = pos[n];
@@ -620,7 +620,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
         return fail(LIGER_ERR_INVALID_ARGUMENT, "sequence %lld has %lld tokens but rope_cos/rope_sin have %lld rows",
                     (long long)n, (long long)plan.seqs[n].len, (long long)P);
   }
-  if (!backward && present(co.state)) LIGER_TRY(check_cache(co, "cache_out", N, Hkv, D, p.window));
+  if (!backward && present(co.state)) LIGER_TRY(check_cache(co, "cache_out", N, Hkv, D, p.window, rope));
   if (!backward) LIGER_TRY(check_device_ptr(p.o.data, "o"));
   if (backward) {
     LIGER_TRY(check_device_ptr(p.do_.data, "do"));
@@ -746,7 +746,7 @@ liger_status attn_decode(const liger_attn_params& p) {
   if (present(p.cache_out.state) && (p.cache_out.state.data != c.state.data || p.cache_out.pos.data != c.pos.data ||
                                      p.cache_out.win_k.data != c.win_k.data || p.cache_out.win_v.data != c.win_v.data))
     return fail(LIGER_ERR_INVALID_ARGUMENT, "attn decode updates cache_in in place: cache_out must be absent or identical");
-  LIGER_TRY(check_cache(c, "cache_in", N, Hkv, D, p.window));
+  LIGER_TRY(check_cache(c, "cache_in", N, Hkv, D, p.window, p.mix < 1.f));
   LIGER_TRY(check_device_ptr(p.o.data, "o"));
   cudaStream_t st = static_cast<cudaStream_t>(p.stream);
   const bool rope = p.mix < 1.f;

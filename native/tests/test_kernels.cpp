@@ -229,7 +229,6 @@ TEST(forward, sizes_heads_dtypes) {
     for (int64_t D : {64, 128})
       for (auto hh : {std::pair<int64_t, int64_t>{1, 1}, {4, 1}, {4, 4}})
         for (int64_t T : kTs) {
-          if (T == 1000 && hh.second == 4 && D == 128 && dt == LIGER_BF16) continue;  // time budget
           AttnCase c;
           c.cfg.Hq = hh.first, c.cfg.Hkv = hh.second, c.cfg.D = D;
           c.T = T, c.dtype = dt;
@@ -244,7 +243,6 @@ TEST(backward, sizes_heads_dtypes) {
     for (int64_t D : {64, 128})
       for (auto hh : {std::pair<int64_t, int64_t>{1, 1}, {4, 1}, {4, 4}})
         for (int64_t T : kTs) {
-          if (T == 1000 && (hh.second == 4 || dt == LIGER_BF16 || D == 128)) continue;  // time budget
           AttnCase c;
           c.cfg.Hq = hh.first, c.cfg.Hkv = hh.second, c.cfg.D = D;
           c.T = T, c.dtype = dt;

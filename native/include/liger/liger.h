@@ -18,6 +18,22 @@
  *  - Every entry point validates all arguments before touching memory and returns a status; on
  *    failure liger_last_error() returns a readable message (thread-local, valid until the next call
  *    on the same thread). Nothing aborts.
+ *
+ * Rules the checks enforce (and the caller guarantees where memory cannot be checked)
+ *  - Strides are in elements and non-negative; a view touches offsets 0 .. sum((shape[i]-1)*stride[i])
+ *    and the caller's buffer must cover them. Sequence tensors ([B,T,H,D]) may have any such strides;
+ *    states, caches and pos must be contiguous. ndim must equal the documented rank exactly.
+ *  - An output never overlaps any input or another output, and no output writes one element twice
+ *    (its strides make it injective). The only exception is a cache component given as the very
+ *    same view in cache_in and cache_out (in-place update).
+ *  - cu_seqlens may contain empty sequences (equal consecutive offsets).
+ *  - On LIGER_CPU the contents of cu_seqlens and cache_in.pos are checked too (offsets as above,
+ *    positions >= 0, RoPE table long enough for every position used); for LIGER_CUDA they are device
+ *    memory and the CUDA backend checks them.
+ *  - bf16 outputs and gradients are rounded to nearest even from the fp32 results.
+ *  - CPU work runs on the calling thread plus a pool of std::threads (not OpenMP). Concurrent calls
+ *    from several threads are safe; while one call uses the pool another runs on its own thread.
+ *    Each thread keeps its scratch buffer between calls (released when a call needs over 256 MiB).
  */
 #ifndef LIGER_LIGER_H
 #define LIGER_LIGER_H
@@ -117,6 +133,13 @@ typedef struct liger_cache {
  * Decode (liger_attn_decode): one token per sequence, T == 1, B == N, no cu_seqlens; reads and
  *   updates cache_in in place (cache_out must be absent or identical to cache_in).
  *   N decode steps give the same outputs as one forward over the same N tokens.
+ *
+ * Cache details: a cache is given by state and pos (both required when any component is given);
+ *   win_k/win_v are required when window > 1 and mix < 1, must be absent when window == 1, and are
+ *   left untouched when mix == 1 (no SWA, no RoPE tables). Ring slot of position p is p % (W-1); only
+ *   the last min(W-1, pos) positions are meaningful. cache_out.pos[n] = cache_in.pos[n] (or 0) + the
+ *   sequence's length. The GRM state is kept even when mix == 0, so a cache can be continued.
+ *   swa_scale is used as given (callers pass 1/sqrt(D) for the default).
  */
 typedef struct liger_attn_params {
   int32_t device;

@@ -55,13 +55,23 @@ void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const fl
   int64_t j = 0;
   for (; j + 32 <= N; j += 32) rows<2>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate);
   for (; j + 16 <= N; j += 16) rows<1>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate);
-  if (j < N) {  // scalar column tail
+  if (j < N) {
+    // column tail (< 16): through zero-padded 16-wide copies of B's and C's tail columns
+    const int64_t w = N - j;
+    static thread_local std::vector<float> tb, tc;
+    if (int64_t(tb.size()) < K * 16) tb.resize(size_t(K * 16));
+    if (int64_t(tc.size()) < M * 16) tc.resize(size_t(M * 16));
+    for (int64_t k = 0; k < K; ++k) {
+      float* r = tb.data() + k * 16;
+      std::fill(r + w, r + 16, 0.f);
+      for (int64_t x = 0; x < w; ++x) r[x] = B[k * ldb + j + x];
+    }
+    if (accumulate)
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t x = 0; x < w; ++x) tc[size_t(i * 16 + x)] = C[i * ldc + j + x];
+    rows<1>(M, K, A, lda, tb.data(), 16, tc.data(), 16, accumulate);
     for (int64_t i = 0; i < M; ++i)
-      for (int64_t jj = j; jj < N; ++jj) {
-        float s = accumulate ? C[i * ldc + jj] : 0.f;
-        for (int64_t k = 0; k < K; ++k) s += A[i * lda + k] * B[k * ldb + jj];
-        C[i * ldc + jj] = s;
-      }
+      for (int64_t x = 0; x < w; ++x) C[i * ldc + j + x] = tc[size_t(i * 16 + x)];
   }
 }
 

@@ -1,3 +1,5 @@
+// Blocked sliding-window attention. The chunk's query rows are processed in sub-blocks of 16 so
+// that each sub-block's key range (16 + W - 1 keys) wastes little work on masked scores.
 #include "swa_chunk.h"
 
 #include <algorithm>
@@ -9,49 +11,71 @@
 namespace liger::cpu {
 
 namespace {
-// P = row-wise softmax of scale * Qr K^T restricted to each row's window (zeros elsewhere).
-void probs(const SwaBlock& b, const float* Qr, float* P) {
-  gemm(b.c, b.nk, b.D, Qr, b.D, b.KT, b.nk, P, b.nk, false);
-  for (int64_t i = 0; i < b.c; ++i) {
-    float* r = P + i * b.nk;
-    const int64_t j0 = b.first(i), j1 = b.last(i) + 1;
+
+constexpr int64_t kRows = 16;
+
+// Query rows [i0, i1) of the chunk and their key range [j0, j1) (block indices).
+struct Sub {
+  int64_t i0, i1, j0, j1;
+  int64_t rows() const { return i1 - i0; }
+  int64_t keys() const { return j1 - j0; }
+};
+Sub sub(const SwaBlock& b, int64_t i0) {
+  const int64_t i1 = std::min(b.c, i0 + kRows);
+  return {i0, i1, b.first(i0), b.last(i1 - 1) + 1};
+}
+
+// P [rows, keys] = softmax over each row's window of scale * Qr K^T (zeros outside the window).
+void probs(const SwaBlock& b, const Sub& s, const float* Qr, float* P) {
+  const int64_t nk = s.keys();
+  gemm(s.rows(), nk, b.D, Qr + s.i0 * b.D, b.D, b.KT + s.j0, b.nk, P, nk, false);
+  for (int64_t i = s.i0; i < s.i1; ++i) {
+    float* r = P + (i - s.i0) * nk;
+    const int64_t j0 = b.first(i) - s.j0, j1 = b.last(i) + 1 - s.j0;
     float m = -INFINITY;
     for (int64_t j = j0; j < j1; ++j) m = std::max(m, r[j] *= b.scale);
     std::fill(r, r + j0, 0.f);
-    std::fill(r + j1, r + b.nk, 0.f);
-    const float* src = r + j0;
-    map16(src, r + j0, j1 - j0, [m](v16 x) { return exp16(x - m); });
-    float s = 0.f;
-    for (int64_t j = j0; j < j1; ++j) s += r[j];
-    const float inv = 1.f / s;
+    std::fill(r + j1, r + nk, 0.f);
+    map16(r + j0, r + j0, j1 - j0, [m](v16 x) { return exp16(x - m); });
+    float sum = 0.f;
+    for (int64_t j = j0; j < j1; ++j) sum += r[j];
+    const float inv = 1.f / sum;
     for (int64_t j = j0; j < j1; ++j) r[j] *= inv;
   }
 }
+
 }  // namespace
 
 void swa_chunk_fwd(const SwaBlock& b, const float* Qr, float* P, float* out) {
-  probs(b, Qr, P);
-  gemm(b.c, b.D, b.nk, P, b.nk, b.V, b.D, out, b.D, false);
+  for (int64_t i0 = 0; i0 < b.c; i0 += kRows) {
+    const Sub s = sub(b, i0);
+    probs(b, s, Qr, P);
+    gemm(s.rows(), b.D, s.keys(), P, s.keys(), b.V + s.j0 * b.D, b.D, out + s.i0 * b.D, b.D, false);
+  }
 }
 
 void swa_chunk_bwd(const SwaBlock& b, const float* Qr, const float* dOs, float* P, float* dP, float* T,
                    float* dQr, float* dK, float* dV) {
-  probs(b, Qr, P);
-  gemm(b.c, b.nk, b.D, dOs, b.D, b.VT, b.nk, dP, b.nk, false);
-  // dS = P (dP - rowsum(P dP)) scale, kept in dP
-  for (int64_t i = 0; i < b.c; ++i) {
-    float* p = P + i * b.nk;
-    float* d = dP + i * b.nk;
-    const int64_t j0 = b.first(i), j1 = b.last(i) + 1;
-    float Di = 0.f;
-    for (int64_t j = j0; j < j1; ++j) Di += p[j] * d[j];
-    for (int64_t j = 0; j < b.nk; ++j) d[j] = (j >= j0 && j < j1) ? p[j] * (d[j] - Di) * b.scale : 0.f;
+  for (int64_t i0 = 0; i0 < b.c; i0 += kRows) {
+    const Sub s = sub(b, i0);
+    const int64_t nk = s.keys(), m = s.rows();
+    probs(b, s, Qr, P);
+    gemm(m, nk, b.D, dOs + s.i0 * b.D, b.D, b.VT + s.j0, b.nk, dP, nk, false);
+    // dS = P (dP - rowsum(P dP)) scale, kept in dP
+    for (int64_t i = s.i0; i < s.i1; ++i) {
+      float* p = P + (i - s.i0) * nk;
+      float* d = dP + (i - s.i0) * nk;
+      const int64_t j0 = b.first(i) - s.j0, j1 = b.last(i) + 1 - s.j0;
+      float Di = 0.f;
+      for (int64_t j = j0; j < j1; ++j) Di += p[j] * d[j];
+      for (int64_t j = 0; j < nk; ++j) d[j] = (j >= j0 && j < j1) ? p[j] * (d[j] - Di) * b.scale : 0.f;
+    }
+    gemm(m, b.D, nk, dP, nk, b.K + s.j0 * b.D, b.D, dQr + s.i0 * b.D, b.D, false);
+    transpose(m, nk, dP, nk, T, m);
+    gemm(nk, b.D, m, T, m, Qr + s.i0 * b.D, b.D, dK + s.j0 * b.D, b.D, true);
+    transpose(m, nk, P, nk, T, m);
+    gemm(nk, b.D, m, T, m, dOs + s.i0 * b.D, b.D, dV + s.j0 * b.D, b.D, true);
   }
-  gemm(b.c, b.D, b.nk, dP, b.nk, b.K, b.D, dQr, b.D, false);
-  transpose(b.c, b.nk, dP, b.nk, T, b.c);
-  gemm(b.nk, b.D, b.c, T, b.c, Qr, b.D, dK, b.D, true);
-  transpose(b.c, b.nk, P, b.nk, T, b.c);
-  gemm(b.nk, b.D, b.c, T, b.c, dOs, b.D, dV, b.D, true);
 }
 
 }  // namespace liger::cpu

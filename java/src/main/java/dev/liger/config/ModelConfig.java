@@ -82,6 +82,9 @@ public record ModelConfig(
     public static ModelConfig parse(JsonNode c) {
         String type = text(c, "model_type", null);
         if (type == null) throw new ConfigException("missing key 'model_type'");
+        if (!SUPPORTED_TYPES.contains(type)) {
+            throw new ConfigException("unsupported model_type '" + type + "' (supported: " + String.join(", ", SUPPORTED_TYPES) + ")");
+        }
         int hidden = integer(c, "hidden_size");
         int heads = integer(c, "num_attention_heads");
         positive("num_attention_heads", heads); // divides hidden_size below
@@ -112,7 +115,7 @@ public record ModelConfig(
                 headDim,
                 c.hasNonNull("rms_norm_eps") ? c.get("rms_norm_eps").asDouble() : 1e-6,
                 maxPos,
-                c.path("tie_word_embeddings").asBoolean(type.equals("llama") ? false : false),
+                c.path("tie_word_embeddings").asBoolean(false),
                 bias,
                 c.path("mlp_bias").asBoolean(false),
                 window,

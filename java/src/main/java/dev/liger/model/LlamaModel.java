@@ -24,6 +24,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * <p>Methods allocate temporaries; callers run them inside a {@link PointerScope} and copy out what they need.
  */
 public final class LlamaModel implements AutoCloseable {
+    private java.util.function.UnaryOperator<Tensor> layerInputHook;
     private final ModelConfig config;
     private final Device device;
     private final ScalarType dtype;
@@ -163,6 +164,7 @@ public final class LlamaModel implements AutoCloseable {
         if (ids.dim() != 2) throw new IllegalArgumentException("token ids must be [B, T], got " + ids.dim() + "-D");
         Tensor x = torch.embedding(embed, ids.to(device, ScalarType.Long));
         for (int i = 0; i < layers.size(); i++) {
+            if (layerInputHook != null) x = layerInputHook.apply(x);
             x = layers.get(i).forward(x, positions, caches == null ? null : caches.get(i));
         }
         return norm.forward(x);
@@ -204,6 +206,14 @@ public final class LlamaModel implements AutoCloseable {
 
     public void setLmHead(Linear l) {
         lmHead = l;
+    }
+
+    /**
+     * A function applied to the residual stream before every layer (null for none). Training through native
+     * ops uses it to cut the autograd graph into per-layer segments (see dev.liger.surgery.Linearizer#setTape).
+     */
+    public void setLayerInputHook(java.util.function.UnaryOperator<Tensor> hook) {
+        layerInputHook = hook;
     }
 
     public Rope rope() {

@@ -80,10 +80,12 @@ public final class SoftmaxAttention implements TokenMixer, AttentionProjections 
         boolean windowBinds = window > 0 && p.maxPosition() >= window;
         TensorOptional mask = new TensorOptional();
         boolean causal = false;
-        if (keyValid == null && !windowBinds && offset == 0) {
+        Tensor documents = cache == null ? documentMask(p) : null;
+        if (keyValid == null && !windowBinds && offset == 0 && documents == null) {
             causal = true;
-        } else if (!(keyValid == null && !windowBinds && t == 1)) {
-            mask = new TensorOptional(mask(p, offset, t, s, keyPos, keyValid, x));
+        } else if (!(keyValid == null && !windowBinds && t == 1 && documents == null)) {
+            Tensor m = mask(p, offset, t, s, keyPos, keyValid, x);
+            mask = new TensorOptional(documents == null ? m : m.logical_and(documents));
         }
         if (heads != kvHeads) {
             keys = keys.repeat_interleave(heads / kvHeads, new org.bytedeco.pytorch.LongOptional(1), new org.bytedeco.pytorch.LongOptional());
@@ -91,6 +93,22 @@ public final class SoftmaxAttention implements TokenMixer, AttentionProjections 
         }
         Tensor out = torch.scaled_dot_product_attention(qh, keys, values, mask, 0.0, causal, new DoubleOptional(), false);
         return o.forward(out.transpose(1, 2).reshape(b, t, (long) heads * headDim));
+    }
+
+    /**
+     * Packed documents: a position that does not follow its predecessor by one starts a new document, and no
+     * query sees keys of another document. Bool [B, 1, T, T], or null when every row is one document.
+     */
+    private static Tensor documentMask(Positions p) {
+        long t = p.length();
+        if (t < 2) return null;
+        Tensor pos = p.positions();
+        Tensor restart = pos.narrow(1, 1, t - 1).ne(pos.narrow(1, 0, t - 1).add(new Scalar(1L)));
+        if (p.valid() != null) restart = restart.logical_and(p.valid().narrow(1, 1, t - 1)).logical_and(p.valid().narrow(1, 0, t - 1));
+        if (!restart.any().item_bool()) return null;
+        Tensor seg = torch.cat(new org.bytedeco.pytorch.TensorVector(torch.zeros_like(pos.narrow(1, 0, 1)),
+                restart.to(ScalarType.Long).cumsum(1)), 1); // [B, T]
+        return seg.unsqueeze(2).eq(seg.unsqueeze(1)).unsqueeze(1);
     }
 
     /** Bool [B, 1, T, S], true = attend. A query always sees its own key, so padded rows never go all-masked. */

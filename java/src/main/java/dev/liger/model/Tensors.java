@@ -13,13 +13,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 public final class Tensors {
     private Tensors() {}
 
-    /** Retained: class initialisation may run inside a caller's PointerScope, which must not free it. */
-    public static final Device CPU = keepDevice(new Device(torch.DeviceType.CPU));
-
-    private static Device keepDevice(Device d) {
-        d.retainReference();
-        return d;
-    }
+    /** The CPU device. Retained so that it survives the PointerScope that may be open when this class initializes. */
+    public static final Device CPU = (Device) new Device(torch.DeviceType.CPU).retainReference();
 
     /**
      * Marks a tensor as owned by a long-lived object: it then survives the closing of any PointerScope it
@@ -58,6 +53,7 @@ public final class Tensors {
     public static float[] toFloats(Tensor t) {
         Tensor c = t.detach().to(CPU, ScalarType.Float).contiguous();
         float[] out = new float[(int) c.numel()];
+        if (out.length == 0) return out;
         new FloatPointer(c.data_ptr()).get(out);
         return out;
     }
@@ -65,6 +61,7 @@ public final class Tensors {
     public static long[] toLongs(Tensor t) {
         Tensor c = t.detach().to(CPU, ScalarType.Long).contiguous();
         long[] out = new long[(int) c.numel()];
+        if (out.length == 0) return out;
         new LongPointer(c.data_ptr()).get(out);
         return out;
     }

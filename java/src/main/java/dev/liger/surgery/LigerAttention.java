@@ -13,6 +13,7 @@ import dev.liger.model.MixerCache;
 import dev.liger.model.Positions;
 import dev.liger.model.Rope;
 import dev.liger.model.TokenMixer;
+import dev.liger.model.Tensors;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -124,7 +125,7 @@ public final class LigerAttention implements TokenMixer, AttentionProjections {
             LigerOps.AttnResult r = backend == Backend.NATIVE
                     ? LigerOps.attnForward(pq, pk, pv, config, tables, cu, c.state, true)
                     : toOps(LigerReference.attention(pq, pk, pv, config, tables, cu, c.state, LigerReference.Mode.CHUNKED));
-            c.state = r.cache();
+            c.set(r.cache());
             out = pack.unpack(r.o(), b, t);
         }
         c.length += t;
@@ -178,7 +179,22 @@ public final class LigerAttention implements TokenMixer, AttentionProjections {
         long length;
 
         Cache(LigerCache state) {
-            this.state = state;
+            set(state);
+        }
+
+        /**
+         * Holds the cache tensors beyond the PointerScope they were made in (a generator scopes every step) and
+         * lets go of the previous ones.
+         */
+        void set(LigerCache next) {
+            LigerCache old = state;
+            forEach(next, Tensors::keep);
+            state = next;
+            if (old != null) forEach(old, Tensors::release);
+        }
+
+        private static void forEach(LigerCache c, java.util.function.Consumer<Tensor> f) {
+            for (Tensor x : new Tensor[] {c.state(), c.winK(), c.winV(), c.pos()}) if (x != null) f.accept(x);
         }
 
         @Override
@@ -195,6 +211,9 @@ public final class LigerAttention implements TokenMixer, AttentionProjections {
         }
 
         @Override
-        public void close() {}
+        public void close() {
+            if (state != null) forEach(state, Tensors::release);
+            state = null;
+        }
     }
 }

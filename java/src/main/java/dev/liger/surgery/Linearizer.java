@@ -62,5 +62,7 @@ public final class Linearizer {
     /** Native Liger layers record on {@code tape} while grad mode is on; null stops recording. */
     public static void setTape(LlamaModel model, Tape tape) {
         for (LigerAttention la : ligerLayers(model)) la.setTape(tape);
+        ResidualBoundary boundary = new ResidualBoundary();
+        model.setLayerInputHook(tape == null ? null : x -> tape.apply(boundary, x)[0]);
     }
 }

@@ -101,10 +101,17 @@ class LinearizerTest {
         }
     }
 
-    /** Two documents packed in one row (positions restart) give the logits of two separate forwards. */
-    @Test
-    void packedDocumentsDoNotLeak() {
-        try (PointerScope scope = new PointerScope(); LlamaModel m = liger(LigerConfig.defaults().withWindow(8), LigerAttention.Backend.NATIVE)) {
+    /**
+     * Two documents packed in one row (positions restart) give the logits of two separate forwards: for the
+     * Transformer (0 = no conversion), a pure Liger model (1) and an inter-layer hybrid (2).
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1, 2})
+    void packedDocumentsDoNotLeak(int kind) {
+        LlamaModel model = LlamaModel.load(DefaultModel.path(), Tensors.CPU, ScalarType.Float);
+        if (kind > 0) Linearizer.linearize(model, LigerConfig.defaults().withWindow(8)
+                .withFullAttentionLayers(kind == 2 ? List.of(0, 2) : List.of()), LigerAttention.Backend.NATIVE);
+        try (PointerScope scope = new PointerScope(); LlamaModel m = model) {
             Tensor a = randomIds(1, 40, m.config().vocabSize(), 3), b = randomIds(1, 30, m.config().vocabSize(), 4);
             Tensor la = m.forward(a, Positions.contiguous(1, 40, 0, Tensors.CPU));
             Tensor lb = m.forward(b, Positions.contiguous(1, 30, 0, Tensors.CPU));

@@ -103,25 +103,36 @@ public final class LigerReference {
             Tensor o = torch.stack(vec(outs), 2); // [Hkv, G, T, Dv]
             return new Tensor[] {o.permute(2, 0, 1, 3).reshape(t, hq, dv).mul(new Scalar(scale)), state};
         }
+        // Chunked: rows of a chunk are (token, query head of the group) pairs so that every product is
+        // a plain batched matmul over KV heads (broadcasting batch matmuls are slow on CPU).
+        Tensor qr = q.reshape(t, hkv, grp, dk).permute(1, 0, 2, 3).contiguous(); // [Hkv, T, G, Dk]
+        Tensor kc0 = kh.contiguous(), vc0 = vh.contiguous(), gc0 = gh.contiguous();
         for (long c0 = 0; c0 < t; c0 += CHUNK) {
             long len = Math.min(CHUNK, t - c0);
-            Tensor qc = qh.narrow(2, c0, len), kc = kh.narrow(1, c0, len), vc = vh.narrow(1, c0, len);
-            Tensor gcum = gh.narrow(1, c0, len).cumsum(1); // inclusive, [Hkv, L, Dk]
+            Tensor qc = qr.narrow(1, c0, len), kc = kc0.narrow(1, c0, len), vc = vc0.narrow(1, c0, len);
+            Tensor gcum = gc0.narrow(1, c0, len).cumsum(1); // inclusive, [Hkv, L, Dk]
             Tensor glast = gcum.narrow(1, len - 1, 1);
             Tensor ref = gcum.narrow(1, (len - 1) / 2, 1);
             // inter-chunk: (q * exp(G)) S_prev, exponents <= 0
-            Tensor inter = torch.matmul(qc.mul(gcum.exp().unsqueeze(1)), state.unsqueeze(1));
+            Tensor inter = torch.matmul(qc.mul(gcum.exp().unsqueeze(2)).reshape(hkv, len * grp, dk), state);
             // intra-chunk: sum_{j<=i} (q_i exp(G_i - G_j)) . k_j v_j, split at the middle row
-            Tensor qg = qc.mul(gcum.sub(ref).exp().unsqueeze(1));
+            Tensor qg = qc.mul(gcum.sub(ref).exp().unsqueeze(2)).reshape(hkv, len * grp, dk);
             Tensor kg = kc.mul(ref.sub(gcum).exp());
-            Tensor a = torch.matmul(qg, kg.unsqueeze(1).mT());
-            Tensor mask = torch.tril(torch.ones_like(a.select(0, 0).select(0, 0))).to(ScalarType.Bool).logical_not();
-            a = a.masked_fill(mask, new Scalar(0.0));
-            outs.add(inter.add(torch.matmul(a, vc.unsqueeze(1))));
+            Tensor a = torch.matmul(qg, kg.mT()); // [Hkv, L*G, L]
+            a = a.masked_fill(causalMask(len, grp), new Scalar(0.0));
+            outs.add(inter.add(torch.matmul(a, vc)).reshape(hkv, len, grp, dv));
             state = glast.exp().mT().mul(state).add(torch.matmul(kc.mul(glast.sub(gcum).exp()).mT(), vc));
         }
-        Tensor o = torch.cat(vec(outs), 2);
-        return new Tensor[] {o.permute(2, 0, 1, 3).reshape(t, hq, dv).mul(new Scalar(scale)), state};
+        Tensor o = torch.cat(vec(outs), 1); // [Hkv, T, G, Dv]
+        return new Tensor[] {o.permute(1, 0, 2, 3).reshape(t, hq, dv).mul(new Scalar(scale)), state};
+    }
+
+    /** True where key j lies after query row (l, g): rows are (token, group member) pairs. */
+    private static Tensor causalMask(long len, long grp) {
+        TensorOptions i64 = new TensorOptions(ScalarType.Long);
+        Tensor rows = torch.arange(new Scalar(0L), new Scalar(len), i64).unsqueeze(1);
+        Tensor cols = torch.arange(new Scalar(0L), new Scalar(len), i64).unsqueeze(0);
+        return torch.gt(cols, rows).unsqueeze(1).expand(len, grp, len).reshape(len * grp, len);
     }
 
     // ---------------------------------------------------------------- fused Liger attention
@@ -129,7 +140,7 @@ public final class LigerReference {
     /**
      * Fused Liger attention from raw q [B,T,Hq,D], k, v [B,T,Hkv,D], optionally continuing from
      * {@code cacheIn}; always returns the cache after the last token (in the input dtype; window
-     * slots never written keep their previous content).
+     * slots never written keep their previous content, and with mix == 1 the window is not touched).
      */
     public static AttnResult attention(Tensor q, Tensor k, Tensor v, LigerAttnConfig config, RopeTables rope,
                                        Tensor cuSeqlens, LigerCache cacheIn, Mode mode) {
@@ -174,21 +185,21 @@ public final class LigerReference {
         Tensor[] g = grm(f.phiQ(), f.phiK(), v, f.g(), 1.0, s0, mode);
         Tensor o = g[0];
         Tensor newWk = winK, newWv = winV;
-        if (c.mix() < 1 || (w > 1 && rope != null)) {
+        if (c.mix() < 1) { // with mix == 1 there is no SWA: the window buffers are left as they are
             // keys: the cached previous min(pos0, W-1) tokens (ordered by position), then this call's
             long m = w > 1 ? Math.min(pos0, w - 1) : 0;
-            Tensor kr = rope(k, rope, pos0).permute(1, 0, 2); // [Hkv, T, D]
-            Tensor vh = v.permute(1, 0, 2);
+            Tensor kr = rope(k, rope, pos0).permute(1, 0, 2).contiguous(); // [Hkv, T, D]
+            Tensor vh = v.permute(1, 0, 2).contiguous();
             Tensor allK = kr, allV = vh;
             if (m > 0) {
                 Tensor idx = slots(pos0 - m, pos0, w - 1);
                 allK = torch.cat(new TensorVector(torch.index_select(winK, 1, idx), kr), 1);
                 allV = torch.cat(new TensorVector(torch.index_select(winV, 1, idx), vh), 1);
             }
-            if (c.mix() < 1 && t > 0) {
-                Tensor qr = rope(q, rope, pos0).reshape(t, hkv, grp, d).permute(1, 2, 0, 3); // [Hkv, G, T, D]
-                Tensor swa = windowAttention(qr, allK, allV, m, w, c.swaScaleFor(d)); // [Hkv, G, T, D]
-                swa = swa.permute(2, 0, 1, 3).reshape(t, hq, d);
+            if (t > 0) {
+                Tensor qr = rope(q, rope, pos0).reshape(t, hkv, grp, d).permute(1, 0, 2, 3).contiguous(); // [Hkv, T, G, D]
+                Tensor swa = windowAttention(qr, allK, allV, m, w, c.swaScaleFor(d)); // [Hkv, T, G, D]
+                swa = swa.permute(1, 0, 2, 3).reshape(t, hq, d);
                 o = o.mul(new Scalar((double) c.mix())).add(swa.mul(new Scalar(1.0 - c.mix())));
             }
             if (w > 1) {
@@ -202,26 +213,27 @@ public final class LigerReference {
     }
 
     /**
-     * Softmax attention of queries qr [Hkv,G,T,D] (query t sits at key index t + m) over keys
+     * Softmax attention of queries qr [Hkv,T,G,D] (query t sits at key index t + m) over keys
      * allK/allV [Hkv, m+T, D], each query seeing the W keys ending at itself; in blocks of 64 queries.
      */
     private static Tensor windowAttention(Tensor qr, Tensor allK, Tensor allV, long m, int w, double scale) {
-        long t = qr.size(2);
+        long hkv = qr.size(0), t = qr.size(1), grp = qr.size(2), d = qr.size(3);
         List<Tensor> outs = new ArrayList<>();
         TensorOptions i64 = new TensorOptions(ScalarType.Long);
         for (long s = 0; s < t; s += CHUNK) {
-            long e = Math.min(t, s + CHUNK);
+            long e = Math.min(t, s + CHUNK), lq = e - s;
             long j0 = Math.max(0, s + m - w + 1), j1 = e + m;
-            Tensor scores = torch.matmul(qr.narrow(2, s, e - s), allK.narrow(1, j0, j1 - j0).unsqueeze(1).mT())
-                    .mul(new Scalar(scale));
+            Tensor scores = torch.matmul(qr.narrow(1, s, lq).reshape(hkv, lq * grp, d), allK.narrow(1, j0, j1 - j0).mT())
+                    .mul(new Scalar(scale)); // [Hkv, Lq*G, Lk]
             Tensor rows = torch.arange(new Scalar(s + m), new Scalar(e + m), i64).unsqueeze(1);
             Tensor cols = torch.arange(new Scalar(j0), new Scalar(j1), i64).unsqueeze(0);
             Tensor diff = rows.sub(cols);
-            Tensor outside = torch.lt(diff, new Scalar(0L)).logical_or(torch.gt(diff, new Scalar((long) w - 1)));
+            Tensor outside = torch.lt(diff, new Scalar(0L)).logical_or(torch.gt(diff, new Scalar((long) w - 1)))
+                    .unsqueeze(1).expand(lq, grp, j1 - j0).reshape(lq * grp, j1 - j0);
             Tensor p = torch.softmax(scores.masked_fill(outside, new Scalar(Double.NEGATIVE_INFINITY)), -1);
-            outs.add(torch.matmul(p, allV.narrow(1, j0, j1 - j0).unsqueeze(1)));
+            outs.add(torch.matmul(p, allV.narrow(1, j0, j1 - j0)).reshape(hkv, lq, grp, d));
         }
-        return torch.cat(vec(outs), 2);
+        return torch.cat(vec(outs), 1); // [Hkv, T, G, D]
     }
 
     /** Ring slots p % ring for positions from..to-1. */

@@ -68,6 +68,11 @@ public final class LlamaModel implements AutoCloseable {
         if (!(dtype == ScalarType.Float || dtype == ScalarType.BFloat16 || dtype == ScalarType.Half)) {
             throw new IllegalArgumentException("unsupported model dtype " + dtype + " (use float32, bfloat16 or float16)");
         }
+        if (device.is_cpu()) {
+            int bytes = dtype == ScalarType.Float ? 4 : 2;
+            dev.liger.resources.MemoryBudget.require("model " + ckpt.source() + " (" + dev.liger.resources.MemoryBudget.parameters(c)
+                    + " parameters as " + dtype + ")", dev.liger.resources.MemoryBudget.modelBytes(c, bytes));
+        }
         Map<String, Tensor> w = new LinkedHashMap<>();
         Loader ld = new Loader(ckpt, device, dtype, w);
         long hidden = c.hiddenSize(), qDim = (long) c.numHeads() * c.headDim(), kvDim = (long) c.numKvHeads() * c.headDim();

@@ -57,7 +57,7 @@ class LigerCommandsTest {
         // score on the converted model equals the logits of the in-memory conversion (logits parity for others)
         CliTest.Run score = run("score", "--model", out.toString(), "--ids", "1,341,446,1250,626", "--logits-at", "-1");
         assertEquals(0, score.code(), score.err());
-        JsonNode logits = new ObjectMapper().readTree(score.out()).get("logits").get(0).get("values");
+        JsonNode logits = new ObjectMapper().readTree(score.out()).get("logits").get(0).get("logits");
         try (PointerScope s = new PointerScope();
              LlamaModel m = LigerModels.load(out, Tensors.CPU, ScalarType.Float, LigerAttention.Backend.REFERENCE)) {
             Tensor l = m.forward(Tensors.longs(new long[] {1, 341, 446, 1250, 626}, 1, 5), Positions.contiguous(1, 5, 0, Tensors.CPU));

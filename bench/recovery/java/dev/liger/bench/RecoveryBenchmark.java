@@ -42,13 +42,13 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * lines (last n // 20 non-blank lines of each file).
  */
 public final class RecoveryBenchmark {
-    static final int SEQ = 256, BATCH = 4, EVAL_TOKENS = 32768;
+    static final int SEQ = 256, BATCH = 4, EVAL_TOKENS = 16384;
 
     public static void main(String[] args) throws Exception {
         Path data = Path.of(args[0]);
         List<Long> budgets = new ArrayList<>();
         for (int i = 1; i < args.length; i++) budgets.add(Long.parseLong(args[i]));
-        if (budgets.isEmpty()) budgets = List.of(16_384L, 65_536L, 262_144L);
+        if (budgets.isEmpty()) budgets = List.of(8_192L, 32_768L, 131_072L);
         long ablationBudget = budgets.get(Math.min(1, budgets.size() - 1));
 
         Path dir = DefaultModel.path();

@@ -26,8 +26,8 @@ import org.bytedeco.pytorch.global.torch;
  * The training loop over any {@link Objective}: gradient accumulation normalised by the step's total
  * number of targets (so it equals one big batch), global-norm clipping, AdamW, a learning-rate
  * schedule, periodic validation and atomic checkpoints, and a resume that continues the same run
- * bit-for-bit on CPU. After every micro-batch's {@code loss.backward()} the {@link #afterBackward}
- * hook runs, which is where a native-op tape pushes gradients through ops libtorch cannot see.
+ * bit-for-bit on CPU. Each micro-batch's loss goes through the pluggable {@link Backward} (a native-op
+ * tape's backward when the model records native ops) and then the {@link #afterBackward} hook.
  */
 public final class Trainer<B> {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -37,6 +37,7 @@ public final class Trainer<B> {
   private final Objective<B> objective;
   private final BatchSource<B> source;
   private final AdamW optimizer;
+  private Backward backward = Tensor::backward;
   private Runnable afterBackward = () -> {};
   private Evaluator evaluator;
   private Generator rng;
@@ -44,6 +45,9 @@ public final class Trainer<B> {
   private java.io.PrintStream progressOut = System.err;
   private long step;
   private boolean started;
+  private double spikeFactor;
+  private int spikeWindow;
+  private final java.util.ArrayDeque<Double> recentLosses = new java.util.ArrayDeque<>();
 
   /** params: the trainable leaves (requires_grad), by name; everything else is frozen by the caller. */
   public Trainer(TrainConfig config, Map<String, Tensor> params, Objective<B> objective, BatchSource<B> source) {
@@ -55,7 +59,18 @@ public final class Trainer<B> {
     this.optimizer = new AdamW(this.params, config.optimizer());
   }
 
-  /** Runs after each micro-batch's loss.backward() (e.g. the native-op tape's backward). */
+  /**
+   * How a micro-batch's (scaled) loss is back-propagated; plain {@code loss.backward()} by default. With
+   * native ops recorded on a tape this is {@code tape::backward}, which keeps the graph for the tape's
+   * walk through shared segments.
+   */
+  public interface Backward {
+    void backward(Tensor loss);
+  }
+
+  public Trainer<B> backward(Backward b) { this.backward = b; return this; }
+
+  /** Runs after each micro-batch's backward (before the next forward). */
   public Trainer<B> afterBackward(Runnable hook) { this.afterBackward = hook; return this; }
 
   public Trainer<B> evaluator(Evaluator e) { this.evaluator = e; return this; }
@@ -64,6 +79,18 @@ public final class Trainer<B> {
   public Trainer<B> rng(Generator g) { this.rng = g; return this; }
 
   public Trainer<B> onStep(Consumer<StepStats> listener) { this.onStep = listener; return this; }
+
+  /**
+   * Treats a step whose mean loss exceeds {@code factor} x the mean of the last {@code window} applied steps
+   * as a fault, handled by the non-finite policy (STOP throws {@link LossSpikeException}, SKIP drops the
+   * step). The window restarts after a resume. factor &lt;= 0 disables the check (the default).
+   */
+  public Trainer<B> lossSpike(double factor, int window) {
+    if (factor > 0 && (window < 1 || !(factor > 1))) throw new IllegalArgumentException("loss spike needs factor > 1 and window >= 1");
+    this.spikeFactor = factor;
+    this.spikeWindow = window;
+    return this;
+  }
 
   /** Where the live progress line goes (stderr by default; null for none). */
   public Trainer<B> progressTo(java.io.PrintStream out) { this.progressOut = out; return this; }
@@ -200,27 +227,60 @@ public final class Trainer<B> {
           badValue = v;
           break;
         }
-        loss.div(new Scalar((double) total)).backward();
+        backward.backward(loss.div(new Scalar((double) total)));
         afterBackward.run();
         lossSum += v;
       }
     }
     double norm = bad == null ? clipGradients() : Double.NaN;
     if (bad == null && !Double.isFinite(norm)) {
-      bad = "gradient norm";
+      bad = "gradient norm" + NonFiniteAudit.where("non-finite gradients", NonFiniteAudit.gradients(params));
       badValue = norm;
+    } else if (bad != null) {
+      bad += NonFiniteAudit.where("non-finite parameters", NonFiniteAudit.values(params));
     }
     step++;
     if (bad != null) {
       optimizer.zeroGrad();
+      release(micro);
       if (config.nonFinite() == NonFinitePolicy.STOP) {
         step--;
         throw new NonFiniteLossException(index + 1, bad, badValue);
       }
       return new StepStats(step, badValue, lr, norm, total, (System.nanoTime() - t0) / 1e9, true);
     }
+    double mean = lossSum / total;
+    if (spikeFactor > 0 && recentLosses.size() == spikeWindow) {
+      double recent = recentLosses.stream().mapToDouble(Double::doubleValue).average().orElse(mean);
+      if (mean > spikeFactor * recent) {
+        optimizer.zeroGrad();
+        if (config.nonFinite() == NonFinitePolicy.STOP) {
+          step--;
+          throw new LossSpikeException(index + 1, mean, recent, spikeFactor);
+        }
+        return new StepStats(step, mean, lr, norm, total, (System.nanoTime() - t0) / 1e9, true);
+      }
+    }
+    if (spikeFactor > 0) {
+      recentLosses.addLast(mean);
+      if (recentLosses.size() > spikeWindow) recentLosses.removeFirst();
+    }
     optimizer.step(lr);
+    release(micro);
     return new StepStats(step, lossSum / total, lr, norm, total, (System.nanoTime() - t0) / 1e9, false);
+  }
+
+  /** Batches that hold native memory (AutoCloseable) are freed as soon as their step is done. */
+  private static void release(List<?> batches) {
+    for (Object b : batches) {
+      if (b instanceof AutoCloseable c) {
+        try {
+          c.close();
+        } catch (Exception e) {
+          throw new IllegalStateException("cannot release a batch", e);
+        }
+      }
+    }
   }
 
   private double clipGradients() {

@@ -48,8 +48,8 @@ public final class RecoveryBenchmark {
         Path data = Path.of(args[0]);
         List<Long> budgets = new ArrayList<>();
         for (int i = 1; i < args.length; i++) budgets.add(Long.parseLong(args[i]));
-        if (budgets.isEmpty()) budgets = List.of(8_192L, 32_768L, 131_072L);
-        long ablationBudget = budgets.get(Math.min(1, budgets.size() - 1));
+        if (budgets.isEmpty()) budgets = List.of(16_384L, 49_152L, 98_304L);
+        long ablationBudget = budgets.get(0);
 
         Path dir = DefaultModel.path();
         Path work = Files.createTempDirectory("liger-recovery");

@@ -87,6 +87,7 @@ public record ModelConfig(
         }
         int hidden = integer(c, "hidden_size");
         int heads = integer(c, "num_attention_heads");
+        positive("num_attention_heads", heads); // divides hidden_size below
         int kvHeads = c.hasNonNull("num_key_value_heads") ? integer(c, "num_key_value_heads") : heads;
         int headDim = c.hasNonNull("head_dim") ? integer(c, "head_dim") : hidden / heads;
         if (!c.hasNonNull("head_dim") && hidden % heads != 0) {
@@ -161,6 +162,7 @@ public record ModelConfig(
         JsonNode v = c.get(key);
         if (v == null || v.isNull()) throw new ConfigException("missing key '" + key + "'");
         if (!v.isIntegralNumber()) throw new ConfigException("key '" + key + "' must be an integer, got " + v);
+        if (!v.canConvertToInt()) throw new ConfigException("key '" + key + "' = " + v + " is out of the 32-bit integer range");
         return v.asInt();
     }
 

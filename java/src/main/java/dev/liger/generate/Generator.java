@@ -54,6 +54,7 @@ public final class Generator {
         }
         if (params.maxNewTokens() == 0) return results(out, reason);
 
+        requireCachesFit(b, len + (long) params.maxNewTokens());
         List<MixerCache> caches = model.newCaches(b, len + params.maxNewTokens());
         try {
             float[] logits;
@@ -92,6 +93,17 @@ public final class Generator {
             caches.forEach(MixerCache::close);
         }
         return results(out, reason);
+    }
+
+    /** Refuses a batch whose growing softmax-attention caches would not fit (Liger layers are constant-size). */
+    private void requireCachesFit(long batch, long tokens) {
+        if (!model.device().is_cpu()) return;
+        int softmax = 0;
+        for (dev.liger.model.DecoderLayer l : model.layers()) if (l.mixer() instanceof dev.liger.model.SoftmaxAttention) softmax++;
+        if (softmax == 0) return;
+        int bytes = model.dtype() == org.bytedeco.pytorch.global.torch.ScalarType.Float ? 4 : 2;
+        dev.liger.resources.MemoryBudget.require("generation of " + batch + " sequence(s) x " + tokens + " tokens (KV-cache of "
+                + softmax + " softmax-attention layers)", dev.liger.resources.MemoryBudget.kvCacheBytes(model.config(), softmax, batch, tokens, bytes));
     }
 
     private static List<GenerationResult> results(List<List<Long>> out, GenerationResult.StopReason[] reason) {

@@ -183,6 +183,8 @@ public final class SafetensorsFile implements AutoCloseable {
     /** Reads one tensor into a new CPU tensor of its stored dtype. */
     public Tensor load(String name) {
         TensorInfo t = info(name);
+        dev.liger.resources.MemoryBudget.require(path + ": tensor '" + name + "' (" + t.dtype() + " "
+                + java.util.Arrays.toString(t.shape()) + ")", t.byteSize());
         Tensor out = torch.empty(t.shape(), new TensorOptions(t.dtype().scalarType()), null);
         long n = t.byteSize();
         if (n == 0) return out;

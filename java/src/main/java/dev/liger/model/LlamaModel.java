@@ -3,7 +3,6 @@ package dev.liger.model;
 import dev.liger.config.ModelConfig;
 import dev.liger.io.Checkpoint;
 import dev.liger.io.TensorInfo;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -68,6 +67,11 @@ public final class LlamaModel implements AutoCloseable {
     public static LlamaModel load(ModelConfig c, Checkpoint ckpt, Device device, ScalarType dtype) {
         if (!(dtype == ScalarType.Float || dtype == ScalarType.BFloat16 || dtype == ScalarType.Half)) {
             throw new IllegalArgumentException("unsupported model dtype " + dtype + " (use float32, bfloat16 or float16)");
+        }
+        if (device.is_cpu()) {
+            int bytes = dtype == ScalarType.Float ? 4 : 2;
+            dev.liger.resources.MemoryBudget.require("model " + ckpt.source() + " (" + dev.liger.resources.MemoryBudget.parameters(c)
+                    + " parameters as " + dtype + ")", dev.liger.resources.MemoryBudget.modelBytes(c, bytes));
         }
         Map<String, Tensor> w = new LinkedHashMap<>();
         Loader ld = new Loader(ckpt, device, dtype, w);
@@ -238,9 +242,5 @@ public final class LlamaModel implements AutoCloseable {
         lmHead.close();
         Tensors.release(embed);
         rope.close();
-    }
-
-    static boolean exists(Path p) {
-        return Files.exists(p);
     }
 }

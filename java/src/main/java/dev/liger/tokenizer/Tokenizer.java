@@ -111,9 +111,21 @@ public final class Tokenizer implements AutoCloseable {
         return hf.encode(text, addSpecial, false).getIds();
     }
 
+    /**
+     * Text of {@code ids}. Ids the vocabulary does not hold decode to nothing (the HF tokenizers rule);
+     * ids that are not 32-bit unsigned values are refused, since the native tokenizer would silently
+     * wrap them onto other tokens.
+     */
     public String decode(long[] ids, boolean skipSpecial) {
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] > MAX_ID)
+                throw new IllegalArgumentException("token id " + ids[i] + " at index " + i + " is outside [0, " + MAX_ID + "]");
+        }
         return hf.decode(ids, skipSpecial);
     }
+
+    /** The largest id the native tokenizer represents (u32). */
+    static final long MAX_ID = 0xFFFF_FFFFL;
 
     public String decode(List<Long> ids, boolean skipSpecial) {
         long[] a = new long[ids.size()];

@@ -45,6 +45,9 @@ public final class Trainer<B> {
   private java.io.PrintStream progressOut = System.err;
   private long step;
   private boolean started;
+  private double spikeFactor;
+  private int spikeWindow;
+  private final java.util.ArrayDeque<Double> recentLosses = new java.util.ArrayDeque<>();
 
   /** params: the trainable leaves (requires_grad), by name; everything else is frozen by the caller. */
   public Trainer(TrainConfig config, Map<String, Tensor> params, Objective<B> objective, BatchSource<B> source) {
@@ -76,6 +79,18 @@ public final class Trainer<B> {
   public Trainer<B> rng(Generator g) { this.rng = g; return this; }
 
   public Trainer<B> onStep(Consumer<StepStats> listener) { this.onStep = listener; return this; }
+
+  /**
+   * Treats a step whose mean loss exceeds {@code factor} x the mean of the last {@code window} applied steps
+   * as a fault, handled by the non-finite policy (STOP throws {@link LossSpikeException}, SKIP drops the
+   * step). The window restarts after a resume. factor &lt;= 0 disables the check (the default).
+   */
+  public Trainer<B> lossSpike(double factor, int window) {
+    if (factor > 0 && (window < 1 || !(factor > 1))) throw new IllegalArgumentException("loss spike needs factor > 1 and window >= 1");
+    this.spikeFactor = factor;
+    this.spikeWindow = window;
+    return this;
+  }
 
   /** Where the live progress line goes (stderr by default; null for none). */
   public Trainer<B> progressTo(java.io.PrintStream out) { this.progressOut = out; return this; }
@@ -223,8 +238,10 @@ public final class Trainer<B> {
     }
     double norm = bad == null ? clipGradients() : Double.NaN;
     if (bad == null && !Double.isFinite(norm)) {
-      bad = "gradient norm";
+      bad = "gradient norm" + NonFiniteAudit.where("non-finite gradients", NonFiniteAudit.gradients(params));
       badValue = norm;
+    } else if (bad != null) {
+      bad += NonFiniteAudit.where("non-finite parameters", NonFiniteAudit.values(params));
     }
     step++;
     if (bad != null) {
@@ -235,6 +252,22 @@ public final class Trainer<B> {
         throw new NonFiniteLossException(index + 1, bad, badValue);
       }
       return new StepStats(step, badValue, lr, norm, total, (System.nanoTime() - t0) / 1e9, true);
+    }
+    double mean = lossSum / total;
+    if (spikeFactor > 0 && recentLosses.size() == spikeWindow) {
+      double recent = recentLosses.stream().mapToDouble(Double::doubleValue).average().orElse(mean);
+      if (mean > spikeFactor * recent) {
+        optimizer.zeroGrad();
+        if (config.nonFinite() == NonFinitePolicy.STOP) {
+          step--;
+          throw new LossSpikeException(index + 1, mean, recent, spikeFactor);
+        }
+        return new StepStats(step, mean, lr, norm, total, (System.nanoTime() - t0) / 1e9, true);
+      }
+    }
+    if (spikeFactor > 0) {
+      recentLosses.addLast(mean);
+      if (recentLosses.size() > spikeWindow) recentLosses.removeFirst();
     }
     optimizer.step(lr);
     release(micro);

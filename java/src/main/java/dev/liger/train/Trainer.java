@@ -109,16 +109,17 @@ public final class Trainer<B> {
     if (latest.isEmpty()) return Optional.empty();
     Checkpoint c = Checkpoint.load(latest.get());
     try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-      for (var e : params.entrySet()) {
-        Tensor src = c.params().get(e.getKey());
-        if (src == null) throw new IOException(latest.get() + ": checkpoint lacks trainable tensor " + e.getKey());
-        Tensors.requireShape(e.getKey() + " in " + latest.get(), src, Tensors.shape(e.getValue()));
-        e.getValue().copy_(src);
-      }
+      // Check everything before changing anything, so a mismatched checkpoint leaves the model as it was.
       if (c.params().size() != params.size()) {
         throw new IOException(latest.get() + ": checkpoint has " + c.params().size() + " trainable tensors, the model "
             + params.size());
       }
+      for (var e : params.entrySet()) {
+        Tensor src = c.params().get(e.getKey());
+        if (src == null) throw new IOException(latest.get() + ": checkpoint lacks trainable tensor " + e.getKey());
+        Tensors.requireShape(e.getKey() + " in " + latest.get(), src, Tensors.shape(e.getValue()));
+      }
+      for (var e : params.entrySet()) e.getValue().copy_(c.params().get(e.getKey()));
     }
     optimizer.load(c.optimizer(), c.optimizerStep());
     Tensor defaultRng = c.rng().get("torch_default");
@@ -152,8 +153,11 @@ public final class Trainer<B> {
         progress.update(st);
         onStep.accept(st);
         ObjectNode line = JSON.createObjectNode();
-        line.put("step", st.step()).put("loss", st.loss()).put("lr", st.lr()).put("grad_norm", st.gradNorm())
-            .put("tokens", st.tokens()).put("seconds", st.seconds()).put("tokens_per_s", progress.tokensPerSecond());
+        line.put("step", st.step());
+        number(line, "loss", st.loss());
+        line.put("lr", st.lr());
+        number(line, "grad_norm", st.gradNorm());
+        line.put("tokens", st.tokens()).put("seconds", st.seconds()).put("tokens_per_s", progress.tokensPerSecond());
         if (st.skipped()) line.put("skipped", true);
         writeLine(log, line);
         if (config.evalEvery() > 0 && (step % config.evalEvery() == 0 || step == config.steps()) && evaluator != null) {
@@ -316,6 +320,12 @@ public final class Trainer<B> {
     return Tensors.deviceType(params.values().iterator().next());
   }
 
+
+  /** JSON has no NaN or Infinity: a non-finite value is logged as null. */
+  private static void number(ObjectNode node, String key, double v) {
+    if (Double.isFinite(v)) node.put(key, v);
+    else node.putNull(key);
+  }
 
   private static void writeLine(BufferedWriter w, ObjectNode node) {
     try {

@@ -23,3 +23,12 @@ function(liger_cuda_flags target)
   target_compile_definitions(${target} PRIVATE LIGER_WITH_CUDA=1)
   target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-O3 --use_fast_math -lineinfo>)
 endfunction()
+
+# CUDA tests (native/tests/cuda) join the build at the end of the including directory, once CTest
+# has defined BUILD_TESTING; they skip at test time on a machine without a GPU.
+function(_liger_cuda_add_tests)
+  if(LIGER_CUDA_ENABLED AND BUILD_TESTING AND EXISTS "${CMAKE_CURRENT_SOURCE_DIR}/tests/cuda/cuda_tests.cmake")
+    include("${CMAKE_CURRENT_SOURCE_DIR}/tests/cuda/cuda_tests.cmake")
+  endif()
+endfunction()
+cmake_language(DEFER CALL _liger_cuda_add_tests)

@@ -130,5 +130,38 @@ int main(int argc, char** argv) {
     std::printf("%6lld %10.1f %10.1f %10.2f %12.1f %12.1f %8.2f %8.2f\n", (long long)T, mf * 1e3, mb * 1e3, ff,
                 ff / mf, fb / mb, peak / (ff / mf), peak / (fb / mb));
   }
+  // One-token decode step with a full window ring (position 4096), B = 1 and 16.
+  for (int64_t Bd : {1, 16}) {
+    const int64_t P = 4097;
+    std::mt19937 rng(2);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    std::vector<float> q(size_t(Bd * Hq * D)), k(size_t(Bd * Hkv * D)), v(k.size()), o(q.size()),
+        cs(size_t(P * D / 2)), sn(cs.size()), st(size_t(Bd * Hkv * D * D)), wk(size_t(Bd * Hkv * (W - 1) * D)),
+        wv(wk.size());
+    for (auto* a : {&q, &k, &v, &st, &wk, &wv})
+      for (auto& x : *a) x = nd(rng);
+    std::vector<int64_t> pos(size_t(Bd), 4096);
+    liger_attn_params a{};
+    a.device = LIGER_CPU, a.num_threads = threads;
+    a.B = Bd, a.T = 1, a.Hq = Hq, a.Hkv = Hkv, a.D = D;
+    a.use_gate = 1, a.gate_norm = 16, a.mix = 0.5f, a.window = int32_t(W), a.swa_scale = float(1 / std::sqrt(double(D)));
+    a.q = view(q, Bd, 1, Hq, D), a.k = view(k, Bd, 1, Hkv, D), a.v = view(v, Bd, 1, Hkv, D), a.o = view(o, Bd, 1, Hq, D);
+    a.rope_cos = view(cs, 1, 1, P, D / 2), a.rope_sin = view(sn, 1, 1, P, D / 2);
+    a.rope_cos.ndim = a.rope_sin.ndim = 2;
+    a.rope_cos.shape[0] = a.rope_sin.shape[0] = P, a.rope_cos.shape[1] = a.rope_sin.shape[1] = D / 2;
+    a.rope_cos.stride[0] = a.rope_sin.stride[0] = D / 2, a.rope_cos.stride[1] = a.rope_sin.stride[1] = 1;
+    a.cache_in.state = view(st, Bd, Hkv, D, D);
+    a.cache_in.win_k = view(wk, Bd, Hkv, W - 1, D), a.cache_in.win_v = view(wv, Bd, Hkv, W - 1, D);
+    a.cache_in.pos.data = pos.data(), a.cache_in.pos.dtype = LIGER_I64, a.cache_in.pos.ndim = 1;
+    a.cache_in.pos.shape[0] = Bd, a.cache_in.pos.stride[0] = 1;
+    std::vector<double> td;
+    for (int r = 0; r < 51; ++r) {
+      std::fill(pos.begin(), pos.end(), 4096);  // stay inside the RoPE table
+      double t0 = now();
+      if (liger_attn_decode(&a) != LIGER_OK) { std::printf("error: %s\n", liger_last_error()); return 1; }
+      if (r > 0) td.push_back(now() - t0);
+    }
+    std::printf("decode step, B=%lld: %.1f us (median of 50)\n", (long long)Bd, median(td) * 1e6);
+  }
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.h"
@@ -263,6 +264,38 @@ TEST(forward, batch_and_threads) {
   }
 }
 
+// Calls from several threads at once (one gets the pool, the others run on their own thread) give
+// the same results as one at a time.
+TEST(forward, concurrent_calls) {
+  Rng r(20);
+  std::vector<AttnCase> cs(3);
+  for (auto& c : cs) {
+    c.cfg.Hq = 4, c.cfg.Hkv = 2, c.cfg.D = 64, c.cfg.W = 16;
+    c.B = 2, c.T = 150, c.threads = 2;
+    c.init(r);
+    c.o.poison();
+    liger_attn_params p = c.params();
+    CHECK(liger_attn_forward(&p) == LIGER_OK, "%s", liger_last_error());
+  }
+  std::vector<Buf> first;
+  for (auto& c : cs) first.push_back(c.o), c.o.poison();
+  std::vector<std::thread> ts;
+  std::vector<int> st(cs.size(), -1);
+  for (size_t i = 0; i < cs.size(); ++i)
+    ts.emplace_back([&, i] {
+      for (int rep = 0; rep < 5; ++rep) {
+        liger_attn_params p = cs[i].params();
+        st[i] = liger_attn_forward(&p);
+      }
+    });
+  for (auto& t : ts) t.join();
+  for (size_t i = 0; i < cs.size(); ++i) {
+    CHECK(st[i] == LIGER_OK, "thread %zu status %d", i, st[i]);
+    double d = tu::max_abs_diff(cs[i].o, first[i]);
+    CHECK(d == 0.0, "thread %zu: concurrent result differs by %.3g", i, d);
+  }
+}
+
 // HGRN2, mix = 0 / 1, no gate, window 1 and window > T, other gate_norm.
 TEST(variants, forward_and_backward) {
   Rng r(13);
@@ -435,6 +468,56 @@ TEST(cache, prefill_A_then_B_equals_A_plus_B) {
           Cache& out = in_place ? c1 : c2;
           CHECK(out.pos.i64[0] == full.T, "pos after continuation = %lld", (long long)out.pos.i64[0]);
         }
+}
+
+// Two sequences prefilled as a batch, then continued with different lengths packed by cu_seqlens.
+TEST(cache, varlen_continuation) {
+  Rng r(21);
+  for (int32_t dt : {LIGER_F32, LIGER_BF16}) {
+    const int64_t A = 40, L0 = 30, L1 = 75, W = 16, D = 64;
+    AttnCase full;
+    full.cfg.Hq = 4, full.cfg.Hkv = 2, full.cfg.D = D, full.cfg.W = W;
+    full.B = 2, full.T = A + L1, full.dtype = dt;
+    full.init(r);
+    check_forward(full);
+    AttnCase pre = slice(full, 0, A, full.T + 8);
+    Cache cache(2, 2, D, W);
+    cache.poison();
+    liger_attn_params pp = pre.params();
+    pp.cache_out = cache.view();
+    CHECK(liger_attn_forward(&pp) == LIGER_OK, "%s", liger_last_error());
+    AttnCase packed;
+    packed.cfg = full.cfg, packed.B = 1, packed.T = L0 + L1, packed.dtype = dt;
+    packed.cu = {0, L0, L0 + L1};
+    packed.init(r, full.T + 8);
+    for (int64_t t = 0; t < L0 + L1; ++t) {
+      const int64_t b = t < L0 ? 0 : 1, src = A + (t < L0 ? t : t - L0);
+      for (int64_t d = 0; d < D; ++d) {
+        for (int64_t h = 0; h < 4; ++h) packed.q.set(full.q.get(b, src, h, d), 0, t, h, d);
+        for (int64_t h = 0; h < 2; ++h)
+          packed.k.set(full.k.get(b, src, h, d), 0, t, h, d), packed.v.set(full.v.get(b, src, h, d), 0, t, h, d);
+      }
+    }
+    packed.o.poison();
+    liger_attn_params pc = packed.params();
+    pc.cache_in = cache.view();
+    pc.cache_out = cache.view();
+    CHECK(liger_attn_forward(&pc) == LIGER_OK, "%s", liger_last_error());
+    double num = 0, den = 0;
+    for (int64_t t = 0; t < L0 + L1; ++t) {
+      const int64_t b = t < L0 ? 0 : 1, src = A + (t < L0 ? t : t - L0);
+      for (int64_t h = 0; h < 4; ++h)
+        for (int64_t d = 0; d < D; ++d) {
+          double x = packed.o.get(0, t, h, d), y = full.o.get(b, src, h, d);
+          num += std::isfinite(x) ? (x - y) * (x - y) : INFINITY;
+          den += y * y;
+        }
+    }
+    const double e = std::sqrt(num / den), bound = dt == LIGER_F32 ? 1e-5 : 1e-2;
+    CHECK(e <= bound, "%s: varlen continuation rel err %.3g", dtn(dt), e);
+    CHECK(cache.pos.i64[0] == A + L0 && cache.pos.i64[1] == A + L1, "pos after varlen continuation = %lld, %lld",
+          (long long)cache.pos.i64[0], (long long)cache.pos.i64[1]);
+  }
 }
 
 TEST(decode, N_steps_equal_prefill) {

@@ -1,5 +1,5 @@
 // Pieces of the fused Liger attention shared by the chunked forward/backward and the decode step:
-// feature maps, key gate, RoPE and the sliding-window softmax of one query row.
+// feature maps, key gate and RoPE.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -107,7 +107,14 @@ struct Rope {
     const int64_t h = D / 2;
     const float* c = cos + p * s0;
     const float* s = sin + p * s0;
-    for (int64_t j = 0; j < h; ++j) {
+    int64_t j = 0;
+    if (s1 == 1)
+      for (; j + 16 <= h; j += 16) {
+        v16 cj = load16(c + j), sj = load16(s + j), a = load16(x + j), b = load16(x + j + h);
+        store16(out + j, a * cj - b * sj);
+        store16(out + j + h, b * cj + a * sj);
+      }
+    for (; j < h; ++j) {
       float cj = c[j * s1], sj = s[j * s1], a = x[j], b = x[j + h];
       out[j] = a * cj - b * sj;
       out[j + h] = b * cj + a * sj;
@@ -118,31 +125,19 @@ struct Rope {
     const int64_t h = D / 2;
     const float* c = cos + p * s0;
     const float* s = sin + p * s0;
-    for (int64_t j = 0; j < h; ++j) {
+    int64_t j = 0;
+    if (s1 == 1)
+      for (; j + 16 <= h; j += 16) {
+        v16 cj = load16(c + j), sj = load16(s + j), a = load16(dy + j), b = load16(dy + j + h);
+        store16(dx + j, load16(dx + j) + a * cj + b * sj);
+        store16(dx + j + h, load16(dx + j + h) + b * cj - a * sj);
+      }
+    for (; j < h; ++j) {
       float cj = c[j * s1], sj = s[j * s1], a = dy[j], b = dy[j + h];
       dx[j] += a * cj + b * sj;
       dx[j + h] += b * cj - a * sj;
     }
   }
 };
-
-// Softmax attention of one query row over `n` contiguous key/value rows; P gets the probabilities.
-inline void window_row(const float* q, const float* K, const float* V, int64_t n, int64_t D,
-                       float scale, float* P, float* out) {
-  float m = -INFINITY;
-  for (int64_t j = 0; j < n; ++j) {
-    P[j] = scale * dot(q, K + j * D, D);
-    m = std::max(m, P[j]);
-  }
-  map16(P, P, n, [m](v16 a) { return exp16(a - m); });
-  float s = 0.f;
-  for (int64_t j = 0; j < n; ++j) s += P[j];
-  float inv = 1.f / s;
-  std::fill(out, out + D, 0.f);
-  for (int64_t j = 0; j < n; ++j) {
-    P[j] *= inv;
-    axpy(P[j], V + j * D, out, D);
-  }
-}
 
 }  // namespace liger::cpu

@@ -117,6 +117,16 @@ struct View4 {
       for (int64_t d = 0; d < n; ++d) out[d] = bf16_to_f32(p[d * s3]);
     }
   }
+  // Prefetches rows (b, t .. t+c-1, h): rows are strided far apart ([B,T,H,D] layouts), which the
+  // hardware prefetcher does not follow.
+  void prefetch(int64_t b, int64_t t, int64_t c, int64_t h, int64_t n) const {
+    if (!base || s3 != 1) return;
+    const int64_t bytes = n * int64_t(esize());
+    for (int64_t i = 0; i < c; ++i) {
+      const char* p = base + (b * s0 + (t + i) * s1 + h * s2) * int64_t(esize());
+      for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
+    }
+  }
   void write(int64_t b, int64_t t, int64_t h, int64_t n, const float* in) const {
     int64_t off = b * s0 + t * s1 + h * s2;
     if (dtype == LIGER_F32) {

@@ -40,7 +40,6 @@ void GlaChunk::bind(float* mem, int64_t Dk_, int64_t Dv_) {
   EG = take((kChunk / kSub) * kPairs * dk);
   vT = take(dv * kChunk);
   tmp = take(kChunk * m);
-  (void)Kd;
 }
 
 // Arrays are stored with row length Dk (k, G, ...) or Dv (v); the padding above is slack only.

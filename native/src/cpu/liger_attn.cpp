@@ -124,6 +124,14 @@ liger_status attn_forward(const liger_attn_params& p) {
       for (int64_t j = 0; j < a.G; ++j) {
         const int64_t hq = hk * a.G + j;
         for (int64_t i = 0; i < c; ++i) q.read(s.b, s.t0 + c0 + i, hq, D, qraw + i * D);
+        if (j + 1 < a.G) {
+          q.prefetch(s.b, s.t0 + c0, c, hq + 1, D);
+        } else if (c0 + kChunk < s.len) {
+          const int64_t cn = std::min(kChunk, s.len - c0 - kChunk);
+          k.prefetch(s.b, s.t0 + c0 + kChunk, cn, hk, D);
+          v.prefetch(s.b, s.t0 + c0 + kChunk, cn, hk, D);
+          q.prefetch(s.b, s.t0 + c0 + kChunk, cn, hk * a.G, D);
+        }
         if (a.grm_out) {
           for (int64_t i = 0; i < c; ++i) softmax_row(qraw + i * D, hd.q + i * D, D);
           gla_chunk_out(ch, hd, h, 1.f);
@@ -147,7 +155,9 @@ liger_status attn_forward(const liger_attn_params& p) {
       // the last min(W-1, available) positions, each to its ring slot
       const int64_t total = cl + s.len;
       const int64_t keep = std::min(ring, total);
-      for (int64_t r = total - keep; r < total; ++r) {
+      // in place, rows that came from the cache are already in their slots
+      const bool same = p.cache_out.win_k.data == p.cache_in.win_k.data;
+      for (int64_t r = std::max(total - keep, same ? cl : int64_t(0)); r < total; ++r) {
         const int64_t pos = p0 - cl + r, slot = pos % ring;
         const int64_t off = (item * ring + slot) * D;
         std::copy(KR + r * D, KR + (r + 1) * D, static_cast<float*>(p.cache_out.win_k.data) + off);
@@ -195,8 +205,8 @@ liger_status attn_backward(const liger_attn_params& p) {
     float* kraw = dHacc + pad(S);
     float* qraw = kraw + R;
     float* qr = qraw + R;
-    float* dqr = qr + R;
-    float* dOc = dqr + R;
+    float* dqc = qr + R;  // raw-q gradient of the chunk
+    float* dOc = dqc + R;
     float* dkc = dOc + R;
     float* dvc = dkc + R;
     float* r = dvc + R;
@@ -270,7 +280,10 @@ liger_status attn_backward(const liger_attn_params& p) {
           q.read(s.b, s.t0 + c0 + i, hq, D, qraw + i * D);
           dO.read(s.b, s.t0 + c0 + i, hq, D, dOc + i * D);
         }
-        float* dqc = dqr;  // reused below as the raw-q gradient of the chunk
+        if (j + 1 < a.G) {
+          q.prefetch(s.b, s.t0 + c0, c, hq + 1, D);
+          dO.prefetch(s.b, s.t0 + c0, c, hq + 1, D);
+        }
         std::fill(dqc, dqc + c * D, 0.f);
         if (grm) {
           for (int64_t i = 0; i < c; ++i) softmax_row(qraw + i * D, hd.q + i * D, D);

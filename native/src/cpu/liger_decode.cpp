@@ -25,35 +25,43 @@ liger_status attn_decode(const liger_attn_params& p) {
   const int64_t Dp = (D + 15) / 16 * 16;
   int64_t maxpos = 0;
   for (int64_t n = 0; n < N; ++n) maxpos = std::max(maxpos, pos[n]);
-  const int64_t per = 10 * Dp + std::min<int64_t>(W, maxpos + 1) + 64;
+  const int64_t per = 10 * Dp + 2 * G * Dp + std::min<int64_t>(W, maxpos + 1) + 64;
   View4 q(p.q), k(p.k), v(p.v), o(p.o);
   parallel_for(N * p.Hkv, threads, [&](int64_t item, int w) {
     const int64_t n = item / p.Hkv, hk = item % p.Hkv, t = pos[n];
     float* m = thread_scratch(per);
     float *kraw = m, *kf = m + Dp, *g = m + 2 * Dp, *vv = m + 3 * Dp, *kr = m + 4 * Dp;
-    float *qraw = m + 5 * Dp, *qf = m + 6 * Dp, *qr = m + 7 * Dp, *og = m + 8 * Dp, *os = m + 9 * Dp;
-    float* P = m + 10 * Dp;
+    float *qraw = m + 5 * Dp, *qr = m + 7 * Dp , *os = m + 9 * Dp;
+    float* QF = m + 10 * Dp;       // [G, Dp] query features
+    float* OG = QF + G * Dp;       // [G, Dp] GRM outputs
+    float* P = OG + G * Dp;
     k.read(n, 0, hk, D, kraw);
     v.read(n, 0, hk, D, vv);
     float* h = state + item * S;
     // S_t = diag(exp(g)) S_{t-1} + phi(k)^T v  (the state is kept even when mix == 0)
     key_features(km, kraw, kf, g, D);
     vexp(g, g, D);
+    if (grm)
+      for (int64_t j = 0; j < G; ++j) {
+        q.read(n, 0, hk * G + j, D, qraw);
+        softmax_row(qraw, QF + j * Dp, D);
+        std::fill(OG + j * Dp, OG + j * Dp + D, 0.f);
+      }
+    // one pass over the state (memory-bound at large batch): update each row, then let every query
+    // head of the group read it while it is in L1
     for (int64_t d = 0; d < D; ++d) {
       float* row = h + d * D;
       const float a = g[d], b = kf[d];
       for (int64_t e = 0; e < D; ++e) row[e] = a * row[e] + b * vv[e];
+      if (grm)
+        for (int64_t j = 0; j < G; ++j) axpy(QF[j * Dp + d], row, OG + j * Dp, D);
     }
     const int64_t nwin = swa ? std::min(ring, t) : 0;  // cached keys in the window
     if (swa) rope.apply(kraw, kr, D, t);
     for (int64_t j = 0; j < G; ++j) {
       const int64_t hq = hk * G + j;
       q.read(n, 0, hq, D, qraw);
-      if (grm) {
-        softmax_row(qraw, qf, D);
-        std::fill(og, og + D, 0.f);
-        for (int64_t d = 0; d < D; ++d) axpy(qf[d], h + d * D, og, D);
-      }
+      const float* og = OG + j * Dp;
       if (swa) {
         rope.apply(qraw, qr, D, t);
         // scores over positions t - nwin .. t (the last one is the new token)

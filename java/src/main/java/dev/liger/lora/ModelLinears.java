@@ -1,20 +1,16 @@
 package dev.liger.lora;
 
+import dev.liger.model.AttentionProjections;
 import dev.liger.model.DecoderLayer;
-import dev.liger.model.Linear;
 import dev.liger.model.LlamaModel;
 import dev.liger.model.Mlp;
-import dev.liger.model.TokenMixer;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The linear layers of a Llama-family model by Hugging Face module path, with setters. A token mixer
- * exposes its attention projections by the convention {@code qProj()} / {@code setQProj(Linear)} (and
- * k, v, o), which softmax attention and Liger attention both follow; a mixer without them contributes no
- * attention slots.
+ * The linear layers of a Llama-family model by Hugging Face module path, with setters. Attention
+ * projections come from mixers implementing {@link AttentionProjections} (softmax and Liger attention);
+ * other mixers contribute no attention slots.
  */
 public final class ModelLinears {
   private ModelLinears() {}
@@ -23,9 +19,11 @@ public final class ModelLinears {
     Map<String, LinearSlot> out = new LinkedHashMap<>();
     for (DecoderLayer layer : model.layers()) {
       String p = "model.layers." + layer.index() + ".";
-      for (String x : new String[] {"q", "k", "v", "o"}) {
-        LinearSlot s = projection(layer.mixer(), x);
-        if (s != null) out.put(p + "self_attn." + x + "_proj", s);
+      if (layer.mixer() instanceof AttentionProjections a) {
+        out.put(p + "self_attn.q_proj", new LinearSlot(a.qProj(), a::setQProj));
+        out.put(p + "self_attn.k_proj", new LinearSlot(a.kProj(), a::setKProj));
+        out.put(p + "self_attn.v_proj", new LinearSlot(a.vProj(), a::setVProj));
+        out.put(p + "self_attn.o_proj", new LinearSlot(a.oProj(), a::setOProj));
       }
       Mlp mlp = layer.mlp();
       out.put(p + "mlp.gate_proj", new LinearSlot(mlp.gate(), mlp::setGate));
@@ -34,30 +32,5 @@ public final class ModelLinears {
     }
     out.put("lm_head", new LinearSlot(model.lmHead(), model::setLmHead));
     return out;
-  }
-
-  private static LinearSlot projection(TokenMixer mixer, String x) {
-    Method get, set;
-    try {
-      get = mixer.getClass().getMethod(x + "Proj");
-      set = mixer.getClass().getMethod("set" + x.toUpperCase(java.util.Locale.ROOT) + "Proj", Linear.class);
-    } catch (NoSuchMethodException e) {
-      return null;
-    }
-    if (!Linear.class.isAssignableFrom(get.getReturnType())) return null;
-    try {
-      Linear current = (Linear) get.invoke(mixer);
-      return new LinearSlot(current, l -> invoke(set, mixer, l));
-    } catch (IllegalAccessException | InvocationTargetException e) {
-      throw new IllegalStateException("cannot read " + x + "_proj of " + mixer.getClass().getSimpleName(), e);
-    }
-  }
-
-  private static void invoke(Method set, TokenMixer mixer, Linear l) {
-    try {
-      set.invoke(mixer, l);
-    } catch (IllegalAccessException | InvocationTargetException e) {
-      throw new IllegalStateException("cannot install " + set.getName() + " on " + mixer.getClass().getSimpleName(), e);
-    }
   }
 }

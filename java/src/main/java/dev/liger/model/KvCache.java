@@ -9,8 +9,9 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
- * Keys (RoPE'd) and values of every consumed token, [B, Hkv, capacity, D], plus each key's position and
- * validity. Capacity doubles when exceeded. Memory grows with length: the Transformer baseline.
+ * Keys (RoPE'd) and values of consumed tokens, [B, Hkv, capacity, D], plus each key's position and
+ * validity. Capacity doubles when exceeded. Memory grows with length (the Transformer baseline), except
+ * with a sliding window, where keys that no future query can see are dropped.
  */
 public final class KvCache implements MixerCache {
     private final int batch;
@@ -23,6 +24,7 @@ public final class KvCache implements MixerCache {
     private Tensor pos;
     private Tensor valid;
     private long length;
+    private long consumed;
     private boolean anyInvalid;
 
     KvCache(int batch, int kvHeads, int headDim, int capacity, ScalarType dtype, Device device) {
@@ -69,6 +71,30 @@ public final class KvCache implements MixerCache {
             anyInvalid = true;
         }
         length += t;
+        consumed += t;
+    }
+
+    /**
+     * Drops all but the last {@code keep} slots (sliding-window attention never reads older keys again), so
+     * a windowed model's cache stays bounded. Slots keep their order.
+     */
+    void keepLast(long keep) {
+        if (keep >= length) return;
+        long from = length - keep;
+        try (PointerScope scope = new PointerScope()) {
+            if (keep > 0) {
+                k.narrow(2, 0, keep).copy_(k.narrow(2, from, keep).clone());
+                v.narrow(2, 0, keep).copy_(v.narrow(2, from, keep).clone());
+                pos.narrow(1, 0, keep).copy_(pos.narrow(1, from, keep).clone());
+                valid.narrow(1, 0, keep).copy_(valid.narrow(1, from, keep).clone());
+            }
+        }
+        length = keep;
+    }
+
+    /** Key/value slots currently held (at most the tokens consumed). */
+    public long stored() {
+        return length;
     }
 
     Tensor keys() {
@@ -94,7 +120,7 @@ public final class KvCache implements MixerCache {
 
     @Override
     public long length() {
-        return length;
+        return consumed;
     }
 
     @Override

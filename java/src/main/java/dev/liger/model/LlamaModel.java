@@ -3,7 +3,6 @@ package dev.liger.model;
 import dev.liger.config.ModelConfig;
 import dev.liger.io.Checkpoint;
 import dev.liger.io.TensorInfo;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -243,9 +242,5 @@ public final class LlamaModel implements AutoCloseable {
         lmHead.close();
         Tensors.release(embed);
         rope.close();
-    }
-
-    static boolean exists(Path p) {
-        return Files.exists(p);
     }
 }

@@ -69,7 +69,7 @@ public final class SoftmaxAttention implements TokenMixer, AttentionProjections 
         long offset = 0;
         Tensor keys = kh, values = vh, keyPos = p.positions(), keyValid = p.valid();
         if (cache != null) {
-            offset = cache.length();
+            offset = cache.stored();
             cache.append(kh, vh, p.positions(), p.valid());
             keys = cache.keys();
             values = cache.values();
@@ -92,7 +92,11 @@ public final class SoftmaxAttention implements TokenMixer, AttentionProjections 
             values = values.repeat_interleave(heads / kvHeads, new org.bytedeco.pytorch.LongOptional(1), new org.bytedeco.pytorch.LongOptional());
         }
         Tensor out = torch.scaled_dot_product_attention(qh, keys, values, mask, 0.0, causal, new DoubleOptional(), false);
-        return o.forward(out.transpose(1, 2).reshape(b, t, (long) heads * headDim));
+        Tensor y = o.forward(out.transpose(1, 2).reshape(b, t, (long) heads * headDim));
+        // Later queries sit at positions beyond every row's current one, so only each row's last window-1
+        // keys can still be seen. Trim lazily (at twice the window) to amortize the copy.
+        if (cache != null && window > 0 && cache.stored() >= 2L * window) cache.keepLast(window - 1);
+        return y;
     }
 
     /**

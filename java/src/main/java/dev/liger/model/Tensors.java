@@ -2,7 +2,6 @@ package dev.liger.model;
 
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.LongPointer;
-import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -70,13 +69,5 @@ public final class Tensors {
         long[] s = new long[(int) t.dim()];
         for (int i = 0; i < s.length; i++) s[i] = t.size(i);
         return s;
-    }
-
-    public static Tensor to(Tensor t, Device device, ScalarType dtype) {
-        return t.to(device, dtype);
-    }
-
-    static boolean isNull(Pointer p) {
-        return p == null || p.isNull();
     }
 }

@@ -26,8 +26,8 @@ import org.bytedeco.pytorch.global.torch;
  * The training loop over any {@link Objective}: gradient accumulation normalised by the step's total
  * number of targets (so it equals one big batch), global-norm clipping, AdamW, a learning-rate
  * schedule, periodic validation and atomic checkpoints, and a resume that continues the same run
- * bit-for-bit on CPU. After every micro-batch's {@code loss.backward()} the {@link #afterBackward}
- * hook runs, which is where a native-op tape pushes gradients through ops libtorch cannot see.
+ * bit-for-bit on CPU. Each micro-batch's loss goes through the pluggable {@link Backward} (a native-op
+ * tape's backward when the model records native ops) and then the {@link #afterBackward} hook.
  */
 public final class Trainer<B> {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -37,6 +37,7 @@ public final class Trainer<B> {
   private final Objective<B> objective;
   private final BatchSource<B> source;
   private final AdamW optimizer;
+  private Backward backward = Tensor::backward;
   private Runnable afterBackward = () -> {};
   private Evaluator evaluator;
   private Generator rng;
@@ -58,7 +59,18 @@ public final class Trainer<B> {
     this.optimizer = new AdamW(this.params, config.optimizer());
   }
 
-  /** Runs after each micro-batch's loss.backward() (e.g. the native-op tape's backward). */
+  /**
+   * How a micro-batch's (scaled) loss is back-propagated; plain {@code loss.backward()} by default. With
+   * native ops recorded on a tape this is {@code tape::backward}, which keeps the graph for the tape's
+   * walk through shared segments.
+   */
+  public interface Backward {
+    void backward(Tensor loss);
+  }
+
+  public Trainer<B> backward(Backward b) { this.backward = b; return this; }
+
+  /** Runs after each micro-batch's backward (before the next forward). */
   public Trainer<B> afterBackward(Runnable hook) { this.afterBackward = hook; return this; }
 
   public Trainer<B> evaluator(Evaluator e) { this.evaluator = e; return this; }
@@ -97,16 +109,17 @@ public final class Trainer<B> {
     if (latest.isEmpty()) return Optional.empty();
     Checkpoint c = Checkpoint.load(latest.get());
     try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-      for (var e : params.entrySet()) {
-        Tensor src = c.params().get(e.getKey());
-        if (src == null) throw new IOException(latest.get() + ": checkpoint lacks trainable tensor " + e.getKey());
-        Tensors.requireShape(e.getKey() + " in " + latest.get(), src, Tensors.shape(e.getValue()));
-        e.getValue().copy_(src);
-      }
+      // Check everything before changing anything, so a mismatched checkpoint leaves the model as it was.
       if (c.params().size() != params.size()) {
         throw new IOException(latest.get() + ": checkpoint has " + c.params().size() + " trainable tensors, the model "
             + params.size());
       }
+      for (var e : params.entrySet()) {
+        Tensor src = c.params().get(e.getKey());
+        if (src == null) throw new IOException(latest.get() + ": checkpoint lacks trainable tensor " + e.getKey());
+        Tensors.requireShape(e.getKey() + " in " + latest.get(), src, Tensors.shape(e.getValue()));
+      }
+      for (var e : params.entrySet()) e.getValue().copy_(c.params().get(e.getKey()));
     }
     optimizer.load(c.optimizer(), c.optimizerStep());
     Tensor defaultRng = c.rng().get("torch_default");
@@ -140,8 +153,11 @@ public final class Trainer<B> {
         progress.update(st);
         onStep.accept(st);
         ObjectNode line = JSON.createObjectNode();
-        line.put("step", st.step()).put("loss", st.loss()).put("lr", st.lr()).put("grad_norm", st.gradNorm())
-            .put("tokens", st.tokens()).put("seconds", st.seconds()).put("tokens_per_s", progress.tokensPerSecond());
+        line.put("step", st.step());
+        number(line, "loss", st.loss());
+        line.put("lr", st.lr());
+        number(line, "grad_norm", st.gradNorm());
+        line.put("tokens", st.tokens()).put("seconds", st.seconds()).put("tokens_per_s", progress.tokensPerSecond());
         if (st.skipped()) line.put("skipped", true);
         writeLine(log, line);
         if (config.evalEvery() > 0 && (step % config.evalEvery() == 0 || step == config.steps()) && evaluator != null) {
@@ -215,7 +231,7 @@ public final class Trainer<B> {
           badValue = v;
           break;
         }
-        loss.div(new Scalar((double) total)).backward();
+        backward.backward(loss.div(new Scalar((double) total)));
         afterBackward.run();
         lossSum += v;
       }
@@ -230,6 +246,7 @@ public final class Trainer<B> {
     step++;
     if (bad != null) {
       optimizer.zeroGrad();
+      release(micro);
       if (config.nonFinite() == NonFinitePolicy.STOP) {
         step--;
         throw new NonFiniteLossException(index + 1, bad, badValue);
@@ -253,7 +270,21 @@ public final class Trainer<B> {
       if (recentLosses.size() > spikeWindow) recentLosses.removeFirst();
     }
     optimizer.step(lr);
+    release(micro);
     return new StepStats(step, lossSum / total, lr, norm, total, (System.nanoTime() - t0) / 1e9, false);
+  }
+
+  /** Batches that hold native memory (AutoCloseable) are freed as soon as their step is done. */
+  private static void release(List<?> batches) {
+    for (Object b : batches) {
+      if (b instanceof AutoCloseable c) {
+        try {
+          c.close();
+        } catch (Exception e) {
+          throw new IllegalStateException("cannot release a batch", e);
+        }
+      }
+    }
   }
 
   private double clipGradients() {
@@ -289,6 +320,12 @@ public final class Trainer<B> {
     return Tensors.deviceType(params.values().iterator().next());
   }
 
+
+  /** JSON has no NaN or Infinity: a non-finite value is logged as null. */
+  private static void number(ObjectNode node, String key, double v) {
+    if (Double.isFinite(v)) node.put(key, v);
+    else node.putNull(key);
+  }
 
   private static void writeLine(BufferedWriter w, ObjectNode node) {
     try {

@@ -8,6 +8,8 @@ import dev.liger.model.Fixtures;
 import dev.liger.model.LlamaModel;
 import dev.liger.model.Tensors;
 import dev.liger.train.TT;
+import dev.liger.tokenizer.Tokenizer;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
@@ -80,7 +82,7 @@ class PerplexityTest {
   }
 
   @Test
-  void fixtureModelMatchesTransformersLogProbabilities() {
+  void fixtureModelMatchesTransformersLogProbabilities() throws Exception {
     try (SafetensorsFile ref = SafetensorsFile.open(Fixtures.dir("tiny-llama").resolve("reference.safetensors"));
          LlamaModel m = LlamaModel.load(DefaultModel.path(), Tensors.CPU, ScalarType.Float);
          PointerScope scope = new PointerScope()) {
@@ -103,6 +105,27 @@ class PerplexityTest {
       PerplexityResult short16 = Perplexity.nonOverlapping(model, tokens, 16, 4);
       PerplexityResult slide16 = Perplexity.sliding(model, tokens, 16, 4, 4);
       assertTrue(short16.nll() > slide16.nll() && slide16.nll() > full.nll());
+
+      // A text file, one document per line as the fixture's validation protocol.
+      Path text = Path.of(PerplexityTest.class.getResource("/data/brown-excerpt.txt").toURI());
+      try (Tokenizer tok = Tokenizer.load(DefaultModel.path())) {
+        long[] stream = TokenStream.fromFiles(List.of(text), s -> tok.encode(s, false), tok.bosId(), tok.eosIds().get(0), true);
+        assertEquals(tok.bosId().longValue(), stream[0]);
+        PerplexityResult file = Perplexity.nonOverlapping(model, stream, 128, 2);
+        assertEquals(stream.length - 1, file.tokens());
+        System.out.printf("tiny-llama on brown-excerpt.txt (%d tokens): ppl %.2f non-overlapping W=128%n", stream.length, file.perplexity());
+        assertTrue(file.perplexity() > 5 && file.perplexity() < 500, "ppl " + file.perplexity());
+      }
     }
+  }
+
+  @Test
+  void streamsWrapDocumentsInSpecialTokens(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+    Path a = tmp.resolve("a.txt");
+    java.nio.file.Files.writeString(a, "ab\n\n  \ncd\n");
+    TextEncoder chars = s -> s.chars().mapToLong(c -> c).toArray();
+    assertArrayEquals(new long[] {1, 'a', 'b', 2, 1, 'c', 'd', 2}, TokenStream.fromFiles(List.of(a), chars, 1, 2, true));
+    assertArrayEquals(new long[] {'a', 'b', '\n', '\n', ' ', ' ', '\n', 'c', 'd', '\n', 9},
+        TokenStream.fromFiles(List.of(a), chars, -1, 9, false));
   }
 }

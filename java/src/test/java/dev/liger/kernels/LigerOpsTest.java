@@ -25,18 +25,22 @@ import org.junit.jupiter.api.Test;
  *
  * <p>Error measure: ||native - reference||_F / ||reference||_F per output tensor. Bounds: F32 inputs
  * {@value #F32_BOUND} (forward) and {@value #F32_GRAD_BOUND} (gradients); BF16 inputs (compared with the
- * reference run on the same bf16-rounded values, outputs rounded to bf16) {@value #BF16_BOUND}.
+ * reference run on the same bf16-rounded values, outputs rounded to bf16) {@value #BF16_BOUND}; the plain
+ * GLA gate gradient dg in F32 {@value #F32_DG_BOUND}.
  * Every output is NaN-poisoned before the call, so an element the kernel does not write fails the bound.
  */
 class LigerOpsTest {
     static final double F32_BOUND = 1e-5;
     static final double F32_GRAD_BOUND = 1e-5;
     static final double BF16_BOUND = 1e-2;
+    /** dg is a reverse cumulative sum over T, so its fp32 rounding error grows with T (8e-6 seen at T = 1000). */
+    static final double F32_DG_BOUND = 5e-5;
 
     static final int[] LENGTHS = {1, 63, 64, 65, 200, 1000};
     static final long[][] HEADS = {{1, 1}, {4, 1}, {4, 4}};
 
     private final List<String> failures = new ArrayList<>();
+    private final java.util.TreeMap<Double, String> worst = new java.util.TreeMap<>(); // bound -> largest error seen
 
     @BeforeEach
     void seed() {
@@ -50,10 +54,14 @@ class LigerOpsTest {
     /** Records a comparison; all cases run before the test fails, so one run shows the whole picture. */
     private void expectClose(String what, Tensor actual, Tensor expect, double bound) {
         double err = relErr(actual, expect);
+        String entry = String.format("%.3g in %s", err, what);
+        worst.merge(bound, entry, (x, y) -> Double.parseDouble(y.split(" ")[0]) > Double.parseDouble(x.split(" ")[0]) ? y : x);
         if (!(err <= bound)) failures.add(String.format("%s: rel err %.3g > %.1g", what, err, bound));
     }
 
     private void assertNoFailures() {
+        worst.forEach((b, e) -> System.out.printf("%s: largest rel err %s (bound %.1g)%n", getClass().getSimpleName(), e, b));
+        worst.clear();
         assertTrue(failures.isEmpty(), failures.size() + " failing case(s):\n" + String.join("\n", failures));
     }
 
@@ -201,7 +209,7 @@ class LigerOpsTest {
         expectClose(name + " dq", out.dq(), q64.grad(), bound);
         expectClose(name + " dk", out.dk(), k64.grad(), bound);
         expectClose(name + " dv", out.dv(), v64.grad(), bound);
-        expectClose(name + " dg", out.dg(), g64.grad(), bound);
+        expectClose(name + " dg", out.dg(), g64.grad(), dt == ScalarType.Float ? F32_DG_BOUND : bound);
         if (withH0) expectClose(name + " dh0", out.dh0(), h64.grad(), bound);
     }
 

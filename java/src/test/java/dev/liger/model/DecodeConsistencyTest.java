@@ -56,6 +56,39 @@ class DecodeConsistencyTest {
         }
     }
 
+    @org.junit.jupiter.api.Test
+    void slidingWindowCacheStaysBoundedAndExact() {
+        String name = "tiny-mistral"; // window 16
+        try (SafetensorsFile ref = SafetensorsFile.open(Fixtures.dir(name).resolve("reference.safetensors"));
+             LlamaModel m = LlamaModel.load(Fixtures.dir(name), Tensors.CPU, ScalarType.Float);
+             PointerScope scope = new PointerScope()) {
+            long[] a = row(ref.load("input_ids"), 0), b = row(ref.load("input_ids"), 1);
+            int n = 80, v = m.config().vocabSize(), prompt = 10;
+            long[] ids = new long[2 * n];
+            System.arraycopy(a, 0, ids, 0, n);
+            System.arraycopy(b, 0, ids, n, n);
+            float[] full = Tensors.toFloats(m.forward(Tensors.longs(ids, 2, n), Positions.contiguous(2, n, 0, Tensors.CPU)));
+            List<MixerCache> caches = m.newCaches(2, 8);
+            m.step(Tensors.longs(new long[] {a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9],
+                    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9]}, 2, prompt), Positions.contiguous(2, prompt, 0, Tensors.CPU), caches, false);
+            double worst = 0;
+            long maxStored = 0;
+            for (int t = prompt; t < n; t++) {
+                float[] got = Tensors.toFloats(m.step(Tensors.longs(new long[] {a[t], b[t]}, 2, 1), Positions.contiguous(2, 1, t, Tensors.CPU), caches, true));
+                for (int r = 0; r < 2; r++) {
+                    float[] want = java.util.Arrays.copyOfRange(full, (r * n + t) * v, (r * n + t + 1) * v);
+                    worst = Math.max(worst, Fixtures.relativeError(java.util.Arrays.copyOfRange(got, r * v, (r + 1) * v), want));
+                }
+                maxStored = Math.max(maxStored, ((KvCache) caches.get(0)).stored());
+            }
+            System.out.printf("%s: 70 decode steps vs full forward relative error %.3g, at most %d cached keys (window 16)%n", name, worst, maxStored);
+            assertTrue(worst < 1e-5, "decode drifted: " + worst);
+            assertTrue(maxStored < 32, "sliding-window cache kept " + maxStored + " keys");
+            assertEquals(n, caches.get(0).length());
+            caches.forEach(MixerCache::close);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"tiny-qwen2", "tiny-mistral"})
     void leftPaddedBatchMatchesSingleSequences(String name) {

@@ -61,6 +61,13 @@ class NonFiniteAndPrecisionTest {
     for (int i = 0; i < 6; i++) if (i != 3) assertTrue(Double.isFinite(stats.get(i).loss()) && !stats.get(i).skipped());
     assertEquals(5, t.optimizer().stepCount()); // the skipped step did not advance AdamW's bias correction
     for (Tensor p : m.lora.trainable().values()) assertTrue(p.isfinite().all().item().toBool());
+    // Every log line is standard JSON; the skipped step's loss is null.
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    var lines = java.nio.file.Files.readAllLines(t.logFile());
+    var skipped = json.readTree(lines.stream().filter(l -> l.contains("\"skipped\"")).findFirst().orElseThrow());
+    assertEquals(4, skipped.get("step").asInt());
+    assertTrue(skipped.get("loss").isNull());
+    for (String l : lines) json.readTree(l);
   }
 
   @Test

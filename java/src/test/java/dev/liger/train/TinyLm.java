@@ -22,6 +22,17 @@ public final class TinyLm {
   public final Map<String, Linear> linears = new LinkedHashMap<>();
   public final LoraAdapters lora;
   public final Generator rng = torch.createCPUGenerator(0);
+  /** When set, the tanh of the mixing step runs as a native op recorded on this tape. */
+  public dev.liger.autograd.Tape tape;
+
+  /** tanh with a hand-written backward, standing in for a native kernel. */
+  static final dev.liger.autograd.NativeOp TANH = new dev.liger.autograd.NativeOp() {
+    @Override public String name() { return "tanh"; }
+    @Override public Tensor[] forward(Tensor[] in) { return new Tensor[] {in[0].tanh()}; }
+    @Override public Tensor[] backward(Tensor[] in, Tensor[] out, Tensor[] g) {
+      return new Tensor[] {g[0].mul(torch.ones_like(out[0]).sub(out[0].mul(out[0])))};
+    }
+  };
 
   public TinyLm(long seed, LoraConfig config) {
     embed = TT.randn(seed, VOCAB, DIM);
@@ -45,7 +56,10 @@ public final class TinyLm {
     long t = ids.size(1);
     // Causal mixing: position i also sees q of position i-1.
     Tensor prev = torch.constant_pad_nd(q.narrow(1, 0, t - 1), new long[] {0, 0, 1, 0});
-    h = h.add(prev).tanh();
+    h = h.add(prev);
+    // A residual around the op: the segment below it is shared by the loss's backward and the tape's.
+    Tensor mixed = tape == null ? h.tanh() : tape.apply(TANH, h)[0];
+    h = mixed.add(h.mul(new org.bytedeco.pytorch.Scalar(0.1)));
     h = h.add(linears.get("model.layers.0.self_attn.v_proj").forward(h));
     return torch.linear(h.add(linears.get("model.layers.0.mlp.up_proj").forward(h).tanh()), head);
   }

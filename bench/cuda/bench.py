@@ -1,0 +1,180 @@
+"""GPU benchmark (not a test): Liger CUDA kernels beside fla's Triton chunk_gla and PyTorch SDPA
+(FlashAttention and cuDNN backends), same process, same inputs' shapes, bf16.
+
+Usage: python3 bench.py path/to/libliger_dev.so [--quick]
+Times with CUDA events after warm-up; each number is the median of several timed calls.
+Prints a table and writes bench_cuda.json next to the given --out path (default: cwd).
+"""
+import json
+import os
+import statistics
+import sys
+
+import torch
+import torch.nn.functional as F
+
+from liger_abi import Lib, attn_params, GLA
+
+dev = "cuda"
+Hq, Hkv, D, W = 32, 8, 128, 64
+
+
+def timed(fn, reps=20, warm=3):
+    for _ in range(warm):
+        fn()
+    torch.cuda.synchronize()
+    ts = []
+    for _ in range(reps):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        ts.append(a.elapsed_time(b))
+    return statistics.median(ts)
+
+
+def rope_tables(P, D):
+    inv = 1.0 / (10000 ** (torch.arange(0, D // 2, device=dev, dtype=torch.float64) * 2 / D))
+    ang = torch.arange(P, device=dev, dtype=torch.float64)[:, None] * inv[None]
+    return ang.cos().float().contiguous(), ang.sin().float().contiguous()
+
+
+def fwd_flops(B, T):
+    # chunked GRM (per query head: q h, intra scores and their product with v; per KV head: the state
+    # increment) + sliding window (scores and product, W keys)
+    C = 64
+    grm = B * T * Hq * (2 * D * D + 2 * C * D) + B * T * Hkv * 2 * D * D
+    swa = B * T * Hq * 4 * W * D
+    return grm + swa
+
+
+def fwd_bytes(B, T):
+    return B * T * (2 * Hq * D + 2 * Hkv * D) * 2
+
+
+def profile(lib, B, T):
+    """Per-kernel device time of one forward and one backward (CUPTI through torch.profiler)."""
+    q = torch.randn(B, T, Hq, D, device=dev, dtype=torch.bfloat16)
+    k = torch.randn(B, T, Hkv, D, device=dev, dtype=torch.bfloat16)
+    v = torch.randn(B, T, Hkv, D, device=dev, dtype=torch.bfloat16)
+    cos, sin = rope_tables(T, D)
+    o, do = torch.empty_like(q), torch.randn_like(q)
+    dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+    pf = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, o=o)
+    pb = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, do=do, dq=dq, dk=dk, dv=dv)
+    lib.call("liger_attn_forward", pf); lib.call("liger_attn_backward", pb); torch.cuda.synchronize()
+    from torch.profiler import profile as tprof, ProfilerActivity
+    with tprof(activities=[ProfilerActivity.CUDA]) as prof:
+        lib.call("liger_attn_forward", pf)
+        lib.call("liger_attn_backward", pb)
+        torch.cuda.synchronize()
+    print(f"profile B={B} T={T} (one forward + one backward)")
+    print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60), flush=True)
+
+
+def main():
+    lib = Lib(sys.argv[1])
+    quick = "--quick" in sys.argv
+    out_dir = os.environ.get("OUT", ".")
+    rows = []
+
+    try:
+        sys.path.insert(0, os.environ.get("FLA_SRC", ""))
+        from fla.ops.gla import chunk_gla
+        fla_err = None
+    except Exception as e:  # report, keep benchmarking ours
+        chunk_gla, fla_err = None, repr(e)
+        print("fla import failed:", fla_err, flush=True)
+
+    from torch.nn.attention import sdpa_kernel, SDPBackend
+
+    if "--profile" in sys.argv:
+        profile(lib, 1, 8192)
+
+    shapes = [(1, 2048), (1, 8192), (1, 32768), (1, 65536), (8, 2048), (8, 8192)]
+    if quick:
+        shapes = [(1, 2048), (1, 32768)]
+    for B, T in shapes:
+        torch.cuda.empty_cache()
+        reps = 20 if B * T <= 65536 else 7
+        q = torch.randn(B, T, Hq, D, device=dev, dtype=torch.bfloat16)
+        k = torch.randn(B, T, Hkv, D, device=dev, dtype=torch.bfloat16)
+        v = torch.randn(B, T, Hkv, D, device=dev, dtype=torch.bfloat16)
+        o = torch.empty_like(q)
+        cos, sin = rope_tables(T, D)
+        pf = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, o=o)
+        ours = timed(lambda: lib.call("liger_attn_forward", pf), reps)
+        do = torch.randn_like(q)
+        dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+        pb = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, do=do, dq=dq, dk=dk, dv=dv)
+        ours_bwd = timed(lambda: lib.call("liger_attn_backward", pb), max(3, reps // 2))
+        row = {"B": B, "T": T, "ours_fwd_ms": ours, "ours_fwdbwd_ms": ours + ours_bwd,
+               "ours_fwd_TBps": fwd_bytes(B, T) / ours / 1e9, "ours_fwd_TFLOPs": fwd_flops(B, T) / ours / 1e9}
+        del pf, pb
+        if chunk_gla is not None:
+            try:
+                fq = torch.randn(B, T, Hq, D, device=dev, dtype=torch.bfloat16)
+                fk = torch.randn(B, T, Hq, D, device=dev, dtype=torch.bfloat16)
+                fv = torch.randn(B, T, Hq, D, device=dev, dtype=torch.bfloat16)
+                fg = F.logsigmoid(torch.randn(B, T, Hq, D, device=dev)).div(16).to(torch.bfloat16)
+                row["fla_fwd_ms"] = timed(lambda: chunk_gla(fq, fk, fv, fg), reps)
+                leaves = [x.clone().requires_grad_(True) for x in (fq, fk, fv, fg)]
+                fdo = torch.randn_like(fq)
+
+                def fb():
+                    for x in leaves:
+                        x.grad = None
+                    o_, _ = chunk_gla(*leaves)
+                    o_.backward(fdo)
+                row["fla_fwdbwd_ms"] = timed(fb, max(3, reps // 2))
+                del fq, fk, fv, fg, leaves
+            except Exception as e:
+                row["fla_error"] = repr(e)[:200]
+        sq = q.transpose(1, 2).contiguous()
+        sk = torch.randn(B, Hq, T, D, device=dev, dtype=torch.bfloat16)
+        sv = torch.randn(B, Hq, T, D, device=dev, dtype=torch.bfloat16)
+        for name, be in (("sdpa_flash", SDPBackend.FLASH_ATTENTION), ("sdpa_cudnn", SDPBackend.CUDNN_ATTENTION)):
+            try:
+                with sdpa_kernel([be]):
+                    row[name + "_fwd_ms"] = timed(lambda: F.scaled_dot_product_attention(sq, sk, sv, is_causal=True),
+                                                  max(3, reps // 4), warm=2)
+            except Exception as e:
+                row[name + "_error"] = repr(e)[:200]
+        del sq, sk, sv, q, k, v, o, do, dq, dk, dv
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
+    # decode: one layer, one token per sequence, cache of W-1 keys + fp32 state
+    dec = []
+    for N in (1, 16, 64):
+        q = torch.randn(N, 1, Hq, D, device=dev, dtype=torch.bfloat16)
+        k = torch.randn(N, 1, Hkv, D, device=dev, dtype=torch.bfloat16)
+        v = torch.randn(N, 1, Hkv, D, device=dev, dtype=torch.bfloat16)
+        o = torch.empty_like(q)
+        cos, sin = rope_tables(100000, D)
+        cache = {"state": torch.randn(N, Hkv, D, D, device=dev) * 0.01,
+                 "win_k": torch.randn(N, Hkv, W - 1, D, device=dev), "win_v": torch.randn(N, Hkv, W - 1, D, device=dev),
+                 "pos": torch.full((N,), 5000, dtype=torch.int64, device=dev)}
+        p = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, o=o, cache_in=cache)
+        per = timed(lambda: [lib.call("liger_attn_decode", p) for _ in range(50)], 5) / 50
+        state_bytes = N * Hkv * D * D * 4 * 2 + N * Hkv * 2 * (W - 1) * D * 4
+        dec.append({"batch": N, "decode_us": per * 1000, "TBps": state_bytes / (per * 1e-3) / 1e12})
+        print(json.dumps(dec[-1]), flush=True)
+
+    with open(os.path.join(out_dir, "bench_cuda.json"), "w") as f:
+        json.dump({"device": torch.cuda.get_device_name(), "rows": rows, "decode": dec, "fla_error": fla_err}, f, indent=1)
+
+    print("\n| B | T | ours fwd ms | TB/s | TFLOP/s | ours fwd+bwd ms | fla fwd ms | fla fwd+bwd ms | SDPA flash ms | SDPA cuDNN ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        g = lambda key: f"{r[key]:.3f}" if key in r else "-"
+        print(f"| {r['B']} | {r['T']} | {g('ours_fwd_ms')} | {r['ours_fwd_TBps']:.2f} | {r['ours_fwd_TFLOPs']:.1f} | "
+              f"{g('ours_fwdbwd_ms')} | {g('fla_fwd_ms')} | {g('fla_fwdbwd_ms')} | {g('sdpa_flash_fwd_ms')} | "
+              f"{g('sdpa_cudnn_fwd_ms')} |")
+    for d in dec:
+        print(f"decode batch {d['batch']}: {d['decode_us']:.1f} us ({d['TBps']:.2f} TB/s of cache)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,356 @@
+"""GPU correctness check of the CUDA kernels through the C ABI against float64 references.
+
+Usage: python3 check.py path/to/libliger_dev.so
+Fresh random inputs every run; outputs are poisoned (NaN) before each call, so an unwritten element
+fails. Prints one line per case and exits non-zero when any case fails.
+"""
+import math
+import sys
+
+import torch
+import torch.nn.functional as F
+
+from liger_abi import Lib, gla_params, attn_params, GLA, HGRN2
+
+torch.backends.cuda.matmul.allow_tf32 = False
+dev = "cuda"
+TOL = {torch.float32: 2e-4, torch.bfloat16: 1.5e-2, torch.float16: 3e-3}
+results = []
+
+
+def rel(a, b):
+    a, b = a.double(), b.double()
+    if not torch.isfinite(a).all():
+        return float("inf")
+    return ((a - b).norm() / b.norm().clamp_min(1e-30)).item()
+
+
+def report(name, errs, dtype, tol=None):
+    tol = tol or TOL[dtype]
+    worst = max(errs.values())
+    ok = worst <= tol
+    results.append(ok)
+    detail = " ".join(f"{k}={v:.2e}" for k, v in errs.items())
+    print(f"{'PASS' if ok else 'FAIL'} {name} [{str(dtype).split('.')[-1]}] {detail} (tol {tol:.0e})", flush=True)
+
+
+def poison(*shape, dtype):
+    return torch.full(shape, float("nan"), dtype=dtype, device=dev)
+
+
+def seq_list(B, T, cu):
+    if cu is None:
+        return [(b, 0, T) for b in range(B)]
+    c = cu.tolist()
+    return [(0, c[i], c[i + 1]) for i in range(len(c) - 1)]
+
+
+def strided(shape, dtype, mode):
+    """Random tensor [B,T,H,D] in the given layout: contiguous, head-major (transposed) or stride-2 D."""
+    B, T, H, D = shape
+    if mode == "contig":
+        return torch.randn(B, T, H, D, device=dev).to(dtype)
+    if mode == "headmajor":
+        return torch.randn(B, H, T, D, device=dev).to(dtype).transpose(1, 2)
+    return torch.randn(B, T, H, 2 * D, device=dev).to(dtype)[..., ::2]
+
+
+# ------------------------------------------------------------------ references (float64)
+def ref_gla(q, k, v, g, scale, h0, cu):
+    B, T, Hq, Dk = q.shape
+    Hkv, Dv = k.shape[2], v.shape[3]
+    grp = Hq // Hkv
+    outs = {}
+    hts = []
+    for n, (b, s, e) in enumerate(seq_list(B, T, cu)):
+        S = h0[n] if h0 is not None else torch.zeros(Hkv, Dk, Dv, dtype=q.dtype, device=dev)
+        for t in range(s, e):
+            S = S * g[b, t].exp()[..., None] + k[b, t][:, :, None] * v[b, t][:, None, :]
+            outs[(b, t)] = scale * torch.einsum("hd,hde->he", q[b, t], S.repeat_interleave(grp, 0))
+        hts.append(S)
+    o = torch.stack([torch.stack([outs[(b, t)] for t in range(T)]) for b in range(B)])
+    return o, torch.stack(hts)
+
+
+def rope(x, c, s):
+    h = x.shape[-1] // 2
+    x1, x2 = x[..., :h], x[..., h:]
+    return torch.cat([x1 * c - x2 * s, x2 * c + x1 * s], -1)
+
+
+def ref_attn(q, k, v, cos, sin, variant, use_gate, gn, mix, W, cu, cache=None):
+    """Returns o and the cache after the last token (state, window list, pos) per sequence."""
+    B, T, Hq, D = q.shape
+    Hkv = k.shape[2]
+    grp = Hq // Hkv
+    scale = D ** -0.5
+    cos, sin = cos.double(), sin.double()
+    outs = {}
+    caches = []
+    for n, (b, s, e) in enumerate(seq_list(B, T, cu)):
+        if cache is not None:
+            S = cache["state"][n].double()
+            p0 = int(cache["pos"][n])
+            keys = []
+            for p in range(max(0, p0 - (W - 1)), p0):
+                slot = p % (W - 1)
+                keys.append((p, cache["win_k"][n, :, slot].double(), cache["win_v"][n, :, slot].double()))
+        else:
+            S = torch.zeros(Hkv, D, D, dtype=torch.float64, device=dev)
+            p0, keys = 0, []
+        for t in range(s, e):
+            p = p0 + t - s
+            kt, qt, vt = k[b, t], q[b, t], v[b, t]
+            if variant == GLA:
+                fk = torch.softmax(kt, -1)
+                gt = F.logsigmoid(kt) / gn
+            else:
+                fk = 1 - torch.sigmoid(kt)
+                gt = F.logsigmoid(kt)
+            if not use_gate:
+                gt = torch.zeros_like(gt)
+            S = S * gt.exp()[..., None] + fk[:, :, None] * vt[:, None, :]
+            og = torch.einsum("hd,hde->he", torch.softmax(qt, -1), S.repeat_interleave(grp, 0))
+            if mix < 1:
+                qr, kr = rope(qt, cos[p], sin[p]), rope(kt, cos[p], sin[p])
+                keys.append((p, kr, vt))
+                keys = [x for x in keys if x[0] > p - W]
+                K = torch.stack([x[1] for x in keys]).repeat_interleave(grp, 1)
+                V = torch.stack([x[2] for x in keys]).repeat_interleave(grp, 1)
+                P = torch.softmax(torch.einsum("hd,khd->hk", qr, K) * scale, -1)
+                osw = torch.einsum("hk,khd->hd", P, V)
+                outs[(b, t)] = mix * og + (1 - mix) * osw
+            else:
+                outs[(b, t)] = og
+        caches.append((S, keys, p0 + e - s))
+    o = torch.stack([torch.stack([outs[(b, t)] for t in range(T)]) for b in range(B)])
+    return o, caches
+
+
+def rope_tables(P, D):
+    inv = 1.0 / (10000 ** (torch.arange(0, D // 2, device=dev, dtype=torch.float64) * 2 / D))
+    ang = torch.arange(P, device=dev, dtype=torch.float64)[:, None] * inv[None]
+    return ang.cos().float().contiguous(), ang.sin().float().contiguous()
+
+
+def new_cache(N, Hkv, D, W):
+    c = {"state": poison(N, Hkv, D, D, dtype=torch.float32), "pos": torch.full((N,), -7, dtype=torch.int64, device=dev)}
+    if W > 1:
+        c["win_k"] = poison(N, Hkv, W - 1, D, dtype=torch.float32)
+        c["win_v"] = poison(N, Hkv, W - 1, D, dtype=torch.float32)
+    return c
+
+
+def check_cache(name, cache, ref_caches, W, dtype):
+    errs = {}
+    errs["state"] = rel(cache["state"], torch.stack([c[0] for c in ref_caches]))
+    pos_ok = all(int(cache["pos"][n]) == c[2] for n, c in enumerate(ref_caches))
+    errs["pos"] = 0.0 if pos_ok else float("inf")
+    if W > 1:
+        kk, vv, rk, rv = [], [], [], []
+        for n, (_, keys, _) in enumerate(ref_caches):
+            for p, kr, vt in keys[-(W - 1):]:
+                if p < ref_caches[n][2] - (W - 1):
+                    continue
+                slot = p % (W - 1)
+                kk.append(cache["win_k"][n, :, slot]); vv.append(cache["win_v"][n, :, slot])
+                rk.append(kr); rv.append(vt)
+        if kk:
+            errs["win_k"] = rel(torch.stack(kk), torch.stack(rk))
+            errs["win_v"] = rel(torch.stack(vv), torch.stack(rv))
+    report(name + " cache", errs, dtype, tol=max(TOL[dtype], 2e-4))
+
+
+# ------------------------------------------------------------------ plain GLA
+def case_gla(lib, dtype, B, T, Hq, Hkv, Dk, Dv, cu=None, layout="contig", gate=0.3, grads=False, states=True):
+    name = f"gla B={B} T={T} Hq={Hq} Hkv={Hkv} Dk={Dk} Dv={Dv} cu={cu is not None} {layout} gate={gate}"
+    q = strided((B, T, Hq, Dk), dtype, layout)
+    k = strided((B, T, Hkv, Dk), dtype, layout)
+    v = strided((B, T, Hkv, Dv), dtype, layout)
+    g = (-gate * torch.rand(B, T, Hkv, Dk, device=dev)).float()
+    N = B if cu is None else cu.numel() - 1
+    h0 = torch.randn(N, Hkv, Dk, Dv, device=dev) if states else None
+    scale = Dk ** -0.5
+    o = poison(B, T, Hq, Dv, dtype=dtype)
+    ht = poison(N, Hkv, Dk, Dv, dtype=torch.float32) if states else None
+    lib.call("liger_gla_forward", gla_params(q, k, v, g, scale, o=o, cu=cu, h0=h0, ht=ht))
+    torch.cuda.synchronize()
+    qd, kd, vd, gd = (x.double().requires_grad_(grads) for x in (q, k, v, g))
+    h0d = h0.double().requires_grad_(grads) if states else None
+    ro, rht = ref_gla(qd, kd, vd, gd, scale, h0d, cu)
+    errs = {"o": rel(o, ro)}
+    if states:
+        errs["ht"] = rel(ht, rht)
+    report(name + " fwd", errs, dtype)
+    if not grads:
+        return
+    do = torch.randn(B, T, Hq, Dv, device=dev).to(dtype)
+    dht = torch.randn(N, Hkv, Dk, Dv, device=dev) if states else None
+    dq, dk, dv = poison(B, T, Hq, Dk, dtype=dtype), poison(B, T, Hkv, Dk, dtype=dtype), poison(B, T, Hkv, Dv, dtype=dtype)
+    dg = poison(B, T, Hkv, Dk, dtype=torch.float32)
+    dh0 = poison(N, Hkv, Dk, Dv, dtype=torch.float32) if states else None
+    lib.call("liger_gla_backward", gla_params(q, k, v, g, scale, cu=cu, h0=h0, do=do, dht=dht, dq=dq, dk=dk, dv=dv,
+                                              dg=dg, dh0=dh0))
+    torch.cuda.synchronize()
+    loss = (ro * do.double()).sum() + ((rht * dht).sum() if states else 0)
+    loss.backward()
+    errs = {"dq": rel(dq, qd.grad), "dk": rel(dk, kd.grad), "dv": rel(dv, vd.grad), "dg": rel(dg, gd.grad)}
+    if states:
+        errs["dh0"] = rel(dh0, h0d.grad)
+    report(name + " bwd", errs, dtype, tol=TOL[dtype] * 2)
+
+
+# ------------------------------------------------------------------ fused attention
+def case_attn(lib, dtype, B, T, Hq, Hkv, D, variant=GLA, use_gate=1, mix=0.5, W=64, cu=None, layout="contig",
+              grads=False, with_cache=True):
+    name = (f"attn B={B} T={T} Hq={Hq} Hkv={Hkv} D={D} {'GLA' if variant == GLA else 'HGRN2'} gate={use_gate} "
+            f"mix={mix} W={W} cu={cu is not None} {layout}")
+    q = strided((B, T, Hq, D), dtype, layout)
+    k = strided((B, T, Hkv, D), dtype, layout)
+    v = strided((B, T, Hkv, D), dtype, layout)
+    cos, sin = rope_tables(T + 8, D)
+    N = B if cu is None else cu.numel() - 1
+    o = poison(B, T, Hq, D, dtype=dtype)
+    cache = new_cache(N, Hkv, D, W) if with_cache else None
+    lib.call("liger_attn_forward", attn_params(q, k, v, cos, sin, variant, use_gate, 16.0, mix, W, o=o, cu=cu,
+                                               cache_out=cache))
+    torch.cuda.synchronize()
+    qd, kd, vd = (x.double().requires_grad_(grads) for x in (q, k, v))
+    ro, rc = ref_attn(qd, kd, vd, cos, sin, variant, use_gate, 16.0, mix, W, cu)
+    report(name + " fwd", {"o": rel(o, ro)}, dtype)
+    if with_cache:
+        check_cache(name, cache, [(c[0].detach(), [(p, a.detach(), b.detach()) for p, a, b in c[1]], c[2]) for c in rc],
+                    W if mix < 1 else 1, dtype)
+    if not grads:
+        return
+    do = torch.randn(B, T, Hq, D, device=dev).to(dtype)
+    dq, dk, dv = poison(B, T, Hq, D, dtype=dtype), poison(B, T, Hkv, D, dtype=dtype), poison(B, T, Hkv, D, dtype=dtype)
+    lib.call("liger_attn_backward", attn_params(q, k, v, cos, sin, variant, use_gate, 16.0, mix, W, cu=cu, do=do,
+                                                dq=dq, dk=dk, dv=dv))
+    torch.cuda.synchronize()
+    (ro * do.double()).sum().backward()
+    report(name + " bwd", {"dq": rel(dq, qd.grad), "dk": rel(dk, kd.grad), "dv": rel(dv, vd.grad)}, dtype,
+           tol=TOL[dtype] * 2)
+
+
+def case_continue_and_decode(lib, dtype, N, T0, T1, Hq, Hkv, D, W=64, mix=0.5, variant=GLA):
+    """Prefill T0 tokens, continue with T1 tokens from the cache, then decode T1 tokens one by one from the
+    same prefill cache: both must equal one forward over all T0 + T1 tokens."""
+    name = f"continue/decode N={N} T0={T0} T1={T1} Hq={Hq} Hkv={Hkv} D={D} W={W} mix={mix}"
+    T = T0 + T1
+    q = torch.randn(N, T, Hq, D, device=dev).to(dtype)
+    k = torch.randn(N, T, Hkv, D, device=dev).to(dtype)
+    v = torch.randn(N, T, Hkv, D, device=dev).to(dtype)
+    cos, sin = rope_tables(T + 4, D)
+    full = poison(N, T, Hq, D, dtype=dtype)
+    lib.call("liger_attn_forward", attn_params(q, k, v, cos, sin, variant, 1, 16.0, mix, W, o=full))
+    ref, _ = ref_attn(q.double(), k.double(), v.double(), cos, sin, variant, 1, 16.0, mix, W, None)
+    report(name + " full", {"o": rel(full, ref)}, dtype)
+    c0 = new_cache(N, Hkv, D, W if mix < 1 else 1)  # mix == 1: no window ring in the cache
+    o0 = poison(N, T0, Hq, D, dtype=dtype)
+    lib.call("liger_attn_forward", attn_params(q[:, :T0], k[:, :T0], v[:, :T0], cos, sin, variant, 1, 16.0, mix, W,
+                                               o=o0, cache_out=c0))
+    c1 = {key: val.clone() for key, val in c0.items()}
+    o1 = poison(N, T1, Hq, D, dtype=dtype)
+    # continue in place: cache_in and cache_out are the same tensors
+    lib.call("liger_attn_forward", attn_params(q[:, T0:], k[:, T0:], v[:, T0:], cos, sin, variant, 1, 16.0, mix, W,
+                                               o=o1, cache_in=c1, cache_out=c1))
+    torch.cuda.synchronize()
+    report(name + " continue", {"o0": rel(o0, ref[:, :T0]), "o1": rel(o1, ref[:, T0:])}, dtype)
+    steps = []
+    for t in range(T0, T):
+        od = poison(N, 1, Hq, D, dtype=dtype)
+        lib.call("liger_attn_decode", attn_params(q[:, t:t + 1], k[:, t:t + 1], v[:, t:t + 1], cos, sin, variant, 1,
+                                                  16.0, mix, W, o=od, cache_in=c0))
+        steps.append(od)
+    torch.cuda.synchronize()
+    dec = torch.cat(steps, 1)
+    report(name + " decode", {"o": rel(dec, ref[:, T0:]), "vs_prefill": rel(dec, full[:, T0:]),
+                              "state": rel(c0["state"], c1["state"])}, dtype)
+    errs = {"pos": 0.0 if torch.equal(c0["pos"], torch.full((N,), T, device=dev)) else float("inf")}
+    report(name + " decode pos", errs, dtype)
+
+
+def case_errors(lib):
+    q = torch.randn(1, 10, 2, 64, device=dev)
+    k = torch.randn(1, 10, 2, 64, device=dev)
+    g = -torch.rand(1, 10, 2, 64, device=dev)
+    o = torch.empty_like(q)
+    bad_cu = torch.tensor([0, 6, 3, 10], device=dev)
+    st, msg = lib.call("liger_gla_forward", gla_params(q, k, k, g, 0.125, o=o, cu=bad_cu), expect_ok=False)
+    ok1 = st == 1 and "cu_seqlens" in msg
+    host = torch.randn(1, 10, 2, 64)
+    st2, msg2 = lib.call("liger_gla_forward", gla_params(host, k, k, g, 0.125, o=o), expect_ok=False)
+    ok2 = st2 == 1 and "q" in msg2
+    cos, sin = rope_tables(4, 64)  # too few RoPE rows for 10 tokens
+    st3, msg3 = lib.call("liger_attn_forward", attn_params(q, k, k, cos, sin, o=o), expect_ok=False)
+    ok3 = st3 == 1 and "rope" in msg3
+    for ok, what, m in ((ok1, "decreasing cu_seqlens", msg), (ok2, "host pointer", msg2), (ok3, "short RoPE", msg3)):
+        results.append(ok)
+        print(f"{'PASS' if ok else 'FAIL'} error: {what} -> {m!r}", flush=True)
+
+
+def case_cpu_vs_cuda(lib, dtype, B, T, Hq, Hkv, D, cu=None, variant=GLA):
+    """The same call on the CPU backend (host tensors) and on CUDA: forward, cache and gradients agree."""
+    from liger_abi import CPU
+    name = f"cpu-vs-cuda B={B} T={T} Hq={Hq} Hkv={Hkv} D={D} cu={cu is not None} {'GLA' if variant == GLA else 'HGRN2'}"
+    q = torch.randn(B, T, Hq, D, device=dev).to(dtype)
+    k = torch.randn(B, T, Hkv, D, device=dev).to(dtype)
+    v = torch.randn(B, T, Hkv, D, device=dev).to(dtype)
+    do = torch.randn(B, T, Hq, D, device=dev).to(dtype)
+    cos, sin = rope_tables(T + 8, D)
+    N = B if cu is None else cu.numel() - 1
+    outs = {}
+    for where in ("cpu", "cuda"):
+        cast = (lambda x: x.cpu()) if where == "cpu" else (lambda x: x)
+        qq, kk, vv, dd, cc, ss = (cast(x) for x in (q, k, v, do, cos, sin))
+        cuu = cast(cu) if cu is not None else None
+        o = torch.full_like(qq, float("nan"))
+        cache = {key: cast(val) for key, val in new_cache(N, Hkv, D, 64).items()}
+        p = attn_params(qq, kk, vv, cc, ss, variant, 1, 16.0, 0.5, 64, o=o, cu=cuu, cache_out=cache)
+        if where == "cpu":
+            p.device, p.stream = CPU, None
+        lib.call("liger_attn_forward", p)
+        dq, dk, dv = torch.full_like(qq, float("nan")), torch.full_like(kk, float("nan")), torch.full_like(vv, float("nan"))
+        p = attn_params(qq, kk, vv, cc, ss, variant, 1, 16.0, 0.5, 64, cu=cuu, do=dd, dq=dq, dk=dk, dv=dv)
+        if where == "cpu":
+            p.device, p.stream = CPU, None
+        lib.call("liger_attn_backward", p)
+        torch.cuda.synchronize()
+        outs[where] = {"o": o, "state": cache["state"], "win_k": cache["win_k"], "dq": dq, "dk": dk, "dv": dv}
+    errs = {key: rel(outs["cuda"][key].cpu(), outs["cpu"][key]) for key in outs["cpu"] if key != "win_k"}
+    report(name, errs, dtype, tol=TOL[dtype] * 2)
+
+
+def main():
+    lib = Lib(sys.argv[1])
+    torch.manual_seed(int(torch.randint(0, 1 << 30, (1,))))
+    cu = torch.tensor([0, 37, 37, 200, 301], device=dev)
+    case_errors(lib)
+    for dt in (torch.float32, torch.bfloat16, torch.float16):
+        case_gla(lib, dt, 2, 150, 4, 4, 64, 64, grads=True)
+        case_gla(lib, dt, 1, 301, 8, 2, 128, 128, cu=cu, layout="headmajor", grads=True)
+    case_gla(lib, torch.float32, 2, 130, 8, 1, 128, 64, layout="stride2", grads=True)
+    case_gla(lib, torch.float32, 1, 200, 4, 4, 64, 128, gate=8.0, grads=True, states=False)  # strong decay
+    for dt in (torch.float32, torch.bfloat16, torch.float16):
+        case_attn(lib, dt, 2, 150, 4, 4, 64, grads=True)
+        case_attn(lib, dt, 1, 301, 8, 2, 128, cu=cu, layout="headmajor", grads=True)
+    case_attn(lib, torch.float32, 2, 130, 8, 1, 128, variant=HGRN2, layout="stride2", grads=True)
+    case_attn(lib, torch.float32, 1, 100, 4, 1, 64, use_gate=0, W=5, grads=True)
+    case_attn(lib, torch.bfloat16, 1, 100, 4, 2, 64, mix=1.0, grads=True)
+    case_attn(lib, torch.bfloat16, 1, 100, 4, 2, 64, mix=0.0, W=1, grads=True)
+    case_attn(lib, torch.float32, 1, 90, 32, 8, 128, W=64, grads=True)
+    case_continue_and_decode(lib, torch.float32, 3, 70, 12, 8, 2, 128)
+    case_continue_and_decode(lib, torch.bfloat16, 2, 5, 70, 4, 4, 64, W=16)
+    case_continue_and_decode(lib, torch.float32, 2, 40, 8, 4, 1, 64, variant=HGRN2, mix=1.0)
+    cu_cpu = torch.tensor([0, 64, 64, 190, 300], device=dev)
+    for dt in (torch.float32, torch.bfloat16):
+        case_cpu_vs_cuda(lib, dt, 2, 200, 8, 2, 128)
+        case_cpu_vs_cuda(lib, dt, 1, 300, 4, 4, 64, cu=cu_cpu, variant=HGRN2)
+    n_ok = sum(results)
+    print(f"SUMMARY {n_ok}/{len(results)} passed", flush=True)
+    sys.exit(0 if n_ok == len(results) else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""ctypes view of the Liger C ABI (native/include/liger/liger.h) for the GPU checks and benchmarks."""
+import ctypes
+from ctypes import c_void_p, c_int32, c_int64, c_float
+
+import torch
+
+F32, BF16, F16, I64 = 0, 1, 2, 3
+DTYPES = {torch.float32: F32, torch.bfloat16: BF16, torch.float16: F16, torch.int64: I64}
+CPU, CUDA = 0, 1
+GLA, HGRN2 = 0, 1
+STATUS = {0: "OK", 1: "INVALID_ARGUMENT", 2: "UNSUPPORTED", 3: "RUNTIME"}
+
+
+class Tensor(ctypes.Structure):
+    _fields_ = [("data", c_void_p), ("dtype", c_int32), ("ndim", c_int32),
+                ("shape", c_int64 * 4), ("stride", c_int64 * 4)]
+
+
+class GlaParams(ctypes.Structure):
+    _fields_ = [("device", c_int32), ("stream", c_void_p), ("num_threads", c_int32),
+                ("B", c_int64), ("T", c_int64), ("Hq", c_int64), ("Hkv", c_int64), ("Dk", c_int64), ("Dv", c_int64),
+                ("scale", c_float),
+                ("q", Tensor), ("k", Tensor), ("v", Tensor), ("g", Tensor), ("o", Tensor),
+                ("cu_seqlens", Tensor), ("h0", Tensor), ("ht", Tensor),
+                ("do_", Tensor), ("dht", Tensor),
+                ("dq", Tensor), ("dk", Tensor), ("dv", Tensor), ("dg", Tensor), ("dh0", Tensor)]
+
+
+class Cache(ctypes.Structure):
+    _fields_ = [("state", Tensor), ("win_k", Tensor), ("win_v", Tensor), ("pos", Tensor)]
+
+
+class AttnParams(ctypes.Structure):
+    _fields_ = [("device", c_int32), ("stream", c_void_p), ("num_threads", c_int32),
+                ("B", c_int64), ("T", c_int64), ("Hq", c_int64), ("Hkv", c_int64), ("D", c_int64),
+                ("variant", c_int32), ("use_gate", c_int32), ("gate_norm", c_float), ("mix", c_float),
+                ("window", c_int32), ("swa_scale", c_float),
+                ("q", Tensor), ("k", Tensor), ("v", Tensor), ("o", Tensor),
+                ("rope_cos", Tensor), ("rope_sin", Tensor), ("cu_seqlens", Tensor),
+                ("cache_in", Cache), ("cache_out", Cache),
+                ("do_", Tensor), ("dq", Tensor), ("dk", Tensor), ("dv", Tensor)]
+
+
+def tv(t):
+    """A liger_tensor over a torch tensor (None: absent)."""
+    x = Tensor()
+    if t is None:
+        return x
+    x.data = t.data_ptr()
+    x.dtype = DTYPES[t.dtype]
+    x.ndim = t.dim()
+    for i in range(4):
+        x.shape[i] = t.shape[i] if i < t.dim() else 1
+        x.stride[i] = t.stride(i) if i < t.dim() else 1
+    return x
+
+
+def cache_view(c):
+    x = Cache()
+    if c is None:
+        return x
+    x.state, x.win_k, x.win_v, x.pos = tv(c["state"]), tv(c.get("win_k")), tv(c.get("win_v")), tv(c["pos"])
+    return x
+
+
+class Lib:
+    def __init__(self, path):
+        self.lib = ctypes.CDLL(path)
+        for name in ("liger_gla_forward", "liger_gla_backward"):
+            getattr(self.lib, name).argtypes = [ctypes.POINTER(GlaParams)]
+            getattr(self.lib, name).restype = c_int32
+        for name in ("liger_attn_forward", "liger_attn_backward", "liger_attn_decode"):
+            getattr(self.lib, name).argtypes = [ctypes.POINTER(AttnParams)]
+            getattr(self.lib, name).restype = c_int32
+        self.lib.liger_last_error.restype = ctypes.c_char_p
+
+    def call(self, name, p, expect_ok=True):
+        st = getattr(self.lib, name)(ctypes.byref(p))
+        if expect_ok and st != 0:
+            raise RuntimeError(f"{name}: {STATUS.get(st, st)}: {self.lib.liger_last_error().decode()}")
+        return st, self.lib.liger_last_error().decode()
+
+
+def stream():
+    return torch.cuda.current_stream().cuda_stream
+
+
+def gla_params(q, k, v, g, scale, o=None, cu=None, h0=None, ht=None, do=None, dht=None, dq=None, dk=None,
+               dv=None, dg=None, dh0=None):
+    p = GlaParams()
+    p.device, p.stream = CUDA, stream()
+    if cu is None:
+        p.B, p.T = q.shape[0], q.shape[1]
+    else:
+        p.B, p.T = 1, q.shape[1]
+    p.Hq, p.Hkv, p.Dk, p.Dv = q.shape[2], k.shape[2], q.shape[3], v.shape[3]
+    p.scale = scale
+    p.q, p.k, p.v, p.g, p.o = tv(q), tv(k), tv(v), tv(g), tv(o)
+    p.cu_seqlens, p.h0, p.ht = tv(cu), tv(h0), tv(ht)
+    p.do_, p.dht, p.dq, p.dk, p.dv, p.dg, p.dh0 = tv(do), tv(dht), tv(dq), tv(dk), tv(dv), tv(dg), tv(dh0)
+    return p
+
+
+def attn_params(q, k, v, cos, sin, variant=GLA, use_gate=1, gate_norm=16.0, mix=0.5, window=64, o=None,
+                cu=None, cache_in=None, cache_out=None, do=None, dq=None, dk=None, dv=None):
+    p = AttnParams()
+    p.device, p.stream = CUDA, stream()
+    p.B, p.T = q.shape[0], q.shape[1]
+    p.Hq, p.Hkv, p.D = q.shape[2], k.shape[2], q.shape[3]
+    p.variant, p.use_gate, p.gate_norm, p.mix, p.window = variant, use_gate, gate_norm, mix, window
+    p.swa_scale = q.shape[3] ** -0.5
+    p.q, p.k, p.v, p.o = tv(q), tv(k), tv(v), tv(o)
+    p.rope_cos, p.rope_sin, p.cu_seqlens = tv(cos), tv(sin), tv(cu)
+    p.cache_in, p.cache_out = cache_view(cache_in), cache_view(cache_out)
+    p.do_, p.dq, p.dk, p.dv = tv(do), tv(dq), tv(dk), tv(dv)
+    return p

@@ -1,0 +1,777 @@
+// Fused Liger attention on CUDA: forward, backward and the one-token decode step.
+//
+// Forward: a prep kernel reads the raw q, k, v once and writes the feature maps phi(q), phi(k),
+// the key gate g and the RoPE'd q, k (fp32 workspaces); the chunked GLA core runs one state per KV
+// head; the sliding-window kernel reads the RoPE'd q/k, the window and the GRM output, and writes
+// o = mix * o_grm + (1 - mix) * o_swa in the caller's dtype and strides.
+#include "gla_core.cuh"
+#include "util.cuh"
+
+#include <cstdio>
+
+namespace liger {
+namespace cuda {
+namespace {
+
+constexpr int kSwaRows = 16;  // query rows per sliding-window block (small tiles: 2 blocks per SM)
+constexpr int kSwaTiles = kChunk / kSwaRows;
+
+struct Attn {
+  int64_t T, Hq, Hkv, D;
+  int variant, use_gate, W, rope;
+  float gate_norm, mix, swa_scale;
+  View q, k, v, cos, sin;
+  const Chunk* chunks;
+  const SeqInfo* seqs;
+  float *qf, *qr, *kf, *g, *kr, *vf;
+};
+
+__device__ __forceinline__ float warp_max(float x) {
+  for (int o = 16; o; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
+  return x;
+}
+__device__ __forceinline__ float warp_sum(float x) {
+  for (int o = 16; o; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+  return x;
+}
+
+// One warp: in-place softmax of row[0..D).
+__device__ __forceinline__ void warp_softmax(float* row, int D) {
+  const int lane = threadIdx.x & 31;
+  float m = -INFINITY;
+  for (int d = lane; d < D; d += 32) m = fmaxf(m, row[d]);
+  m = warp_max(m);
+  float s = 0.f;
+  for (int d = lane; d < D; d += 32) s += __expf(row[d] - m);
+  s = warp_sum(s);
+  const float inv = 1.f / s;
+  __syncwarp();
+  for (int d = lane; d < D; d += 32) row[d] = __expf(row[d] - m) * inv;
+  __syncwarp();
+}
+
+__device__ __forceinline__ float rope_at(const Attn& a, const float* x, int d, int64_t pos) {
+  const int h2 = (int)(a.D / 2);
+  const int j = d < h2 ? d : d - h2;
+  const float c = load_as_float(a.cos, pos * a.cos.s0 + j * a.cos.s1);
+  const float s = load_as_float(a.sin, pos * a.sin.s0 + j * a.sin.s1);
+  return d < h2 ? x[d] * c - x[d + h2] * s : x[d] * c + x[d - h2] * s;
+}
+
+// Transpose of the rotation (the backward of rope_at).
+__device__ __forceinline__ float rope_back(const Attn& a, const float* y, int d, int64_t pos) {
+  const int h2 = (int)(a.D / 2);
+  const int j = d < h2 ? d : d - h2;
+  const float c = load_as_float(a.cos, pos * a.cos.s0 + j * a.cos.s1);
+  const float s = load_as_float(a.sin, pos * a.sin.s0 + j * a.sin.s1);
+  return d < h2 ? y[d] * c + y[d + h2] * s : y[d] * c - y[d - h2] * s;
+}
+
+// Feature map, gate and RoPE of one raw row (a warp). isq: query row.
+// out_f = phi(x), out_r = RoPE(x) (when a.rope), out_g = gate (key rows).
+__device__ void prep_row(const Attn& a, bool isq, float* x, float* f, int64_t pos, float* out_f, float* out_r,
+                         float* out_g) {
+  const int lane = threadIdx.x & 31, D = (int)a.D;
+  if (a.rope && out_r)
+    for (int d = lane; d < D; d += 32) out_r[d] = rope_at(a, x, d, pos);
+  if (!isq) {
+    const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
+    for (int d = lane; d < D; d += 32) out_g[d] = a.use_gate ? logsigmoidf(x[d]) * gs : 0.f;
+  }
+  if (isq || a.variant == LIGER_VARIANT_GLA) {
+    for (int d = lane; d < D; d += 32) f[d] = x[d];
+    __syncwarp();
+    warp_softmax(f, D);
+    for (int d = lane; d < D; d += 32) out_f[d] = f[d];
+  } else {
+    for (int d = lane; d < D; d += 32) out_f[d] = 1.f - sigmoidf_(x[d]);
+  }
+  __syncwarp();
+}
+
+// Grid (chunks, Hq + Hkv): feature maps, gate, RoPE and v, into the packed workspaces.
+__global__ void __launch_bounds__(256) k_prep(Attn a) {
+  __shared__ float xs[8][kMaxD], fs[8][kMaxD];
+  const Chunk ch = a.chunks[blockIdx.x];
+  const SeqInfo s = a.seqs[ch.seq];
+  const bool isq = blockIdx.y < a.Hq;
+  const int64_t h = isq ? blockIdx.y : blockIdx.y - a.Hq;
+  const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, D = (int)a.D;
+  const int64_t H = isq ? a.Hq : a.Hkv;
+  for (int t = w; t < ch.len; t += 8) {
+    const int64_t tok = ch.start + t, pos = s.pos0 + (tok - s.start);
+    const View& src = isq ? a.q : a.k;
+    for (int d = lane; d < D; d += 32) xs[w][d] = load_as_float(src, voff(src, tok, a.T, h, d));
+    __syncwarp();
+    const int64_t o = (tok * H + h) * D;
+    if (isq) {
+      prep_row(a, true, xs[w], fs[w], pos, a.qf + o, a.qr + o, nullptr);
+    } else {
+      prep_row(a, false, xs[w], fs[w], pos, a.kf + o, a.kr + o, a.g + o);
+      for (int d = lane; d < D; d += 32) a.vf[o + d] = load_as_float(a.v, voff(a.v, tok, a.T, h, d));
+    }
+    __syncwarp();
+  }
+}
+
+struct SwaTile {
+  int r0, nr, nk, nk4;
+  int64_t qpos0, klo;
+};
+
+__device__ __forceinline__ SwaTile swa_tile(const Attn& a, const Chunk& ch, const SeqInfo& s, int tile) {
+  SwaTile t;
+  t.r0 = tile * kSwaRows;
+  t.nr = min(kSwaRows, ch.len - t.r0);
+  t.qpos0 = s.pos0 + (ch.start + t.r0 - s.start);
+  const int64_t qlast = t.qpos0 + t.nr - 1;
+  t.klo = t.qpos0 - a.W + 1;
+  if (t.klo < 0) t.klo = 0;
+  t.nk = (int)(qlast - t.klo + 1);
+  t.nk4 = (t.nk + 3) & ~3;
+  return t;
+}
+
+// Loads the tile's window keys and values: positions >= pos0 from the packed workspaces, earlier
+// ones from the cache's ring (slot = position % (W - 1)).
+__device__ void swa_load_keys(const Attn& a, const Chunk& ch, const SeqInfo& s, const SwaTile& t, int hh,
+                              const float* wk, const float* wv, float* K, float* V, int LD) {
+  const int D = (int)a.D;
+  const int64_t Wm = a.W - 1;
+  for (int which = 0; which < 2; ++which) {
+    const float* ws = which ? a.vf : a.kr;
+    const float* rs = which ? wv : wk;
+    float* dst = which ? V : K;
+    batched_copy(
+        t.nk4 * D,
+        [&](int idx) {
+          const int kk = idx / D, d = idx - kk * D;
+          if (kk >= t.nk) return 0.f;
+          const int64_t kp = t.klo + kk;
+          if (kp >= s.pos0) return ws[((s.start + (kp - s.pos0)) * a.Hkv + hh) * D + d];
+          return rs[(((int64_t)ch.seq * a.Hkv + hh) * Wm + kp % Wm) * D + d];
+        },
+        [&](int idx, float x) {
+          const int kk = idx / D, d = idx - kk * D;
+          dst[kk * LD + d] = x;
+        });
+  }
+}
+
+// S (rows x nk4, stride LS) = masked scaled scores, then row softmax in place.
+__device__ void swa_probs(const Attn& a, const SwaTile& t, const float* Q, const float* K, float* S, int LD, int LS) {
+  const int D = (int)a.D;
+  block_mm<2, 2>(kSwaRows, t.nk4, D, Q, LD, 1, K, 1, LD, [&](int m, int n, float v) {
+    const int64_t qp = t.qpos0 + m, kp = t.klo + n;
+    const bool ok = m < t.nr && n < t.nk && kp <= qp && kp > qp - a.W;
+    S[m * LS + n] = ok ? v * a.swa_scale : -INFINITY;
+  });
+  __syncthreads();
+  const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, nw = blockDim.x >> 5;
+  for (int m = w; m < kSwaRows; m += nw) {
+    float* row = S + m * LS;
+    float mx = -INFINITY;
+    for (int n = lane; n < t.nk4; n += 32) mx = fmaxf(mx, row[n]);
+    mx = warp_max(mx);
+    if (mx == -INFINITY) {
+      for (int n = lane; n < t.nk4; n += 32) row[n] = 0.f;
+      continue;
+    }
+    float sum = 0.f;
+    for (int n = lane; n < t.nk4; n += 32) sum += __expf(row[n] - mx);
+    sum = warp_sum(sum);
+    const float inv = 1.f / sum;
+    for (int n = lane; n < t.nk4; n += 32) row[n] = __expf(row[n] - mx) * inv;
+  }
+  __syncthreads();
+}
+
+// Grid (kSwaTiles * chunks, Hq): sliding-window softmax attention and the mix, written to the output.
+__global__ void __launch_bounds__(kThreads) k_swa_fwd(Attn a, const float* wk, const float* wv, const float* ogrm,
+                                                      View out) {
+  extern __shared__ float sm[];
+  const Chunk ch = a.chunks[blockIdx.x / kSwaTiles];
+  if ((int)(blockIdx.x % kSwaTiles) * kSwaRows >= ch.len) return;
+  const SeqInfo s = a.seqs[ch.seq];
+  const SwaTile t = swa_tile(a, ch, s, blockIdx.x % kSwaTiles);
+  const int h = blockIdx.y, hh = (int)(h / (a.Hq / a.Hkv)), D = (int)a.D, LD = D + 1, LS = t.nk4 + 1;
+  float* Q = sm;
+  float* K = Q + kSwaRows * LD;
+  float* V = K + t.nk4 * LD;
+  float* S = V + t.nk4 * LD;
+  batched_copy(
+      kSwaRows * D,
+      [&](int idx) {
+        const int m = idx / D, d = idx - m * D;
+        return m < t.nr ? a.qr[((ch.start + t.r0 + m) * a.Hq + h) * D + d] : 0.f;
+      },
+      [&](int idx, float x) { Q[(idx / D) * LD + idx % D] = x; });
+  swa_load_keys(a, ch, s, t, hh, wk, wv, K, V, LD);
+  __syncthreads();
+  swa_probs(a, t, Q, K, S, LD, LS);
+  const float mix = a.mix;
+  block_mm<2, 2>(kSwaRows, D, t.nk4, S, LS, 1, V, LD, 1, [&](int m, int n, float v) {
+    if (m < t.nr) {
+      const int64_t tok = ch.start + t.r0 + m;
+      const float o = mix * ogrm[(tok * a.Hq + h) * D + n] + (1.f - mix) * v;
+      store_from_float(out, voff(out, tok, a.T, h, n), o);
+    }
+  });
+}
+
+// Writes the cache after the last token: ring slots of the last W - 1 positions, the position,
+// (the state is written by the GLA core). Grid (N, Hkv).
+__global__ void k_cache_write(Attn a, const float* in_k, const float* in_v, float* out_k, float* out_v,
+                              int64_t* out_pos) {
+  const int n = blockIdx.x, hh = blockIdx.y, D = (int)a.D;
+  const SeqInfo s = a.seqs[n];
+  const int64_t end = s.pos0 + s.len, Wm = a.W - 1;
+  if (Wm > 0 && out_k && a.rope) {
+    const int64_t base = ((int64_t)n * a.Hkv + hh) * Wm;
+    int64_t lo = end - Wm;
+    if (lo < 0) lo = 0;
+    for (int64_t kp = lo; kp < end; ++kp) {
+      const int64_t slot = base + kp % Wm;
+      if (kp >= s.pos0) {
+        const int64_t o = ((s.start + kp - s.pos0) * a.Hkv + hh) * D;
+        for (int d = threadIdx.x; d < D; d += blockDim.x) {
+          out_k[slot * D + d] = a.kr[o + d];
+          out_v[slot * D + d] = a.vf[o + d];
+        }
+      } else if (in_k && in_k != out_k) {
+        for (int d = threadIdx.x; d < D; d += blockDim.x) {
+          out_k[slot * D + d] = in_k[slot * D + d];
+          out_v[slot * D + d] = in_v[slot * D + d];
+        }
+      }
+    }
+  }
+  if (hh == 0 && threadIdx.x == 0 && out_pos) out_pos[n] = end;
+}
+
+__global__ void k_mix_only(View out, const float* ogrm, int64_t T, int64_t Hq, int64_t D, int64_t n) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t d = i % D, r = i / D, h = r % Hq, tok = r / Hq;
+    store_from_float(out, voff(out, tok, T, h, d), ogrm[i]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward
+
+// Grid (kSwaTiles * chunks, Hq): sliding-window backward. dqr written, dkr and dv accumulated (atomics).
+__global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* dqr, float* dkr, float* dv) {
+  extern __shared__ float sm[];
+  const Chunk ch = a.chunks[blockIdx.x / kSwaTiles];
+  if ((int)(blockIdx.x % kSwaTiles) * kSwaRows >= ch.len) return;
+  const SeqInfo s = a.seqs[ch.seq];
+  const SwaTile t = swa_tile(a, ch, s, blockIdx.x % kSwaTiles);
+  const int h = blockIdx.y, hh = (int)(h / (a.Hq / a.Hkv)), D = (int)a.D, LD = D + 1, LS = t.nk4 + 1;
+  float* Q = sm;
+  float* dO = Q + kSwaRows * LD;
+  float* K = dO + kSwaRows * LD;
+  float* V = K + t.nk4 * LD;
+  float* P = V + t.nk4 * LD;
+  float* dS = P + kSwaRows * LS;
+  float* delta = dS + kSwaRows * LS;
+  const float wd = 1.f - a.mix;
+  batched_copy(
+      kSwaRows * D,
+      [&](int idx) {
+        const int m = idx / D, d = idx - m * D;
+        return m < t.nr ? a.qr[((ch.start + t.r0 + m) * a.Hq + h) * D + d] : 0.f;
+      },
+      [&](int idx, float x) { Q[(idx / D) * LD + idx % D] = x; });
+  batched_copy(
+      kSwaRows * D,
+      [&](int idx) {
+        const int m = idx / D, d = idx - m * D;
+        return m < t.nr ? wd * load_as_float(dout, voff(dout, ch.start + t.r0 + m, a.T, h, d)) : 0.f;
+      },
+      [&](int idx, float x) { dO[(idx / D) * LD + idx % D] = x; });
+  if (threadIdx.x < kSwaRows) delta[threadIdx.x] = 0.f;
+  swa_load_keys(a, ch, s, t, hh, nullptr, nullptr, K, V, LD);
+  __syncthreads();
+  swa_probs(a, t, Q, K, P, LD, LS);
+  block_mm<2, 2>(kSwaRows, D, t.nk4, P, LS, 1, V, LD, 1, [&](int m, int n, float v) {
+    atomicAdd(&delta[m], v * dO[m * LD + n]);
+  });
+  __syncthreads();
+  block_mm<2, 2>(kSwaRows, t.nk4, D, dO, LD, 1, V, 1, LD, [&](int m, int n, float v) {
+    dS[m * LS + n] = P[m * LS + n] * (v - delta[m]);
+  });
+  __syncthreads();
+  const float sc = a.swa_scale;
+  block_mm<2, 2>(kSwaRows, D, t.nk4, dS, LS, 1, K, LD, 1, [&](int m, int n, float v) {
+    if (m < t.nr) dqr[((ch.start + t.r0 + m) * a.Hq + h) * D + n] = sc * v;
+  });
+  block_mm(t.nk4, D, kSwaRows, dS, 1, LS, Q, LD, 1, [&](int m, int n, float v) {
+    if (m < t.nk) atomicAdd(&dkr[((s.start + t.klo + m - s.pos0) * a.Hkv + hh) * D + n], sc * v);
+  });
+  block_mm(t.nk4, D, kSwaRows, P, 1, LS, dO, LD, 1, [&](int m, int n, float v) {
+    if (m < t.nk) atomicAdd(&dv[((s.start + t.klo + m - s.pos0) * a.Hkv + hh) * D + n], v);
+  });
+}
+
+// Grid (chunks, Hq + Hkv): chain rule through the feature maps, the gate and RoPE, written in the
+// caller's dtype. dqf/dkf: gradients w.r.t. phi(q)/phi(k); dqr/dkr: w.r.t. the RoPE'd q/k;
+// dg = R + RT[chunk]: w.r.t. the gate.
+__global__ void __launch_bounds__(256) k_bwd_out(Attn a, const float* dqf, const float* dqr, const float* dkf,
+                                                 const float* dkr, const float* R, const float* RT,
+                                                 const float* dvf, View dq, View dk, View dv) {
+  __shared__ float xs[8][kMaxD], fs[8][kMaxD], gr[8][kMaxD];
+  const Chunk ch = a.chunks[blockIdx.x];
+  const SeqInfo s = a.seqs[ch.seq];
+  const bool isq = blockIdx.y < a.Hq;
+  const int64_t h = isq ? blockIdx.y : blockIdx.y - a.Hq;
+  const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, D = (int)a.D;
+  const int64_t H = isq ? a.Hq : a.Hkv;
+  for (int t = w; t < ch.len; t += 8) {
+    const int64_t tok = ch.start + t, pos = s.pos0 + (tok - s.start);
+    const View& src = isq ? a.q : a.k;
+    for (int d = lane; d < D; d += 32) xs[w][d] = load_as_float(src, voff(src, tok, a.T, h, d));
+    const int64_t o = (tok * H + h) * D;
+    const float* gf = isq ? dqf + o : dkf + o;
+    const float* grp = isq ? dqr + o : dkr + o;
+    for (int d = lane; d < D; d += 32) gr[w][d] = a.rope ? grp[d] : 0.f;
+    __syncwarp();
+    float dx[kMaxD / 32];
+    if (isq || a.variant == LIGER_VARIANT_GLA) {
+      for (int d = lane; d < D; d += 32) fs[w][d] = xs[w][d];
+      __syncwarp();
+      warp_softmax(fs[w], D);
+      float dot = 0.f;
+      for (int d = lane; d < D; d += 32) dot += fs[w][d] * gf[d];
+      dot = warp_sum(dot);
+      for (int i = 0, d = lane; d < D; d += 32, ++i) dx[i] = fs[w][d] * (gf[d] - dot);
+    } else {
+      for (int i = 0, d = lane; d < D; d += 32, ++i) {
+        const float sg = sigmoidf_(xs[w][d]);
+        dx[i] = -gf[d] * sg * (1.f - sg);
+      }
+    }
+    if (!isq && a.use_gate) {
+      const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
+      for (int i = 0, d = lane; d < D; d += 32, ++i) {
+        const float dg = R[o + d] + RT[((int64_t)blockIdx.x * a.Hkv + h) * D + d];
+        dx[i] += dg * gs * sigmoidf_(-xs[w][d]);
+      }
+    }
+    for (int i = 0, d = lane; d < D; d += 32, ++i) {
+      const float r = a.rope ? rope_back(a, gr[w], d, pos) : 0.f;
+      if (isq)
+        store_from_float(dq, voff(dq, tok, a.T, h, d), dx[i] + r);
+      else {
+        store_from_float(dk, voff(dk, tok, a.T, h, d), dx[i] + r);
+        store_from_float(dv, voff(dv, tok, a.T, h, d), dvf[o + d]);
+      }
+    }
+    __syncwarp();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decode: grid (N, Hkv), one token per sequence.
+__global__ void k_advance(int64_t* pos, int64_t n) {
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) pos[i] += 1;
+}
+
+__global__ void __launch_bounds__(256) k_decode(Attn a, const int64_t* pos_in, float* state, float* wk, float* wv,
+                                                View out) {
+  extern __shared__ float sm[];
+  const int n = blockIdx.x, hh = blockIdx.y, grp = (int)(a.Hq / a.Hkv), D = (int)a.D, LD = D + 1;
+  const int W = a.W, Wm = W - 1;
+  float* qf = sm;                 // grp x D
+  float* qr = qf + grp * D;       // grp x D
+  float* kf = qr + grp * D;       // D
+  float* eg = kf + D;             // D: exp(gate)
+  float* kr = eg + D;             // D
+  float* vv = kr + D;             // D
+  float* og = vv + D;             // grp x D
+  float* scratch = og + grp * D;  // 8 warps x 2 x D
+  float* Kw = scratch + 16 * D;   // W x LD
+  float* Vw = Kw + W * LD;        // W x LD
+  float* P = Vw + W * LD;         // grp x W
+  const int w = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int64_t p = pos_in[n];
+  for (int row = w; row <= grp; row += 8) {
+    float* x = scratch + w * 2 * D;
+    float* f = x + D;
+    if (row < grp) {
+      const int64_t h = (int64_t)hh * grp + row;
+      for (int d = lane; d < D; d += 32) x[d] = load_as_float(a.q, voff(a.q, n, 1, h, d));
+      __syncwarp();
+      prep_row(a, true, x, f, p, qf + row * D, qr + row * D, nullptr);
+    } else {
+      for (int d = lane; d < D; d += 32) x[d] = load_as_float(a.k, voff(a.k, n, 1, hh, d));
+      __syncwarp();
+      prep_row(a, false, x, f, p, kf, kr, eg);
+      for (int d = lane; d < D; d += 32) {
+        eg[d] = __expf(eg[d]);
+        vv[d] = load_as_float(a.v, voff(a.v, n, 1, hh, d));
+      }
+    }
+    __syncwarp();
+  }
+  const int nprev = a.rope ? (int)(p < Wm ? p : Wm) : 0, nk = nprev + 1;  // no ring without the window branch
+  for (int idx = threadIdx.x; idx < nprev * D; idx += blockDim.x) {
+    const int kk = idx / D, d = idx - kk * D;
+    const int64_t kp = p - nprev + kk;
+    const int64_t o = (((int64_t)n * a.Hkv + hh) * Wm + kp % Wm) * D + d;
+    Kw[kk * LD + d] = wk[o];
+    Vw[kk * LD + d] = wv[o];
+  }
+  __syncthreads();
+  for (int d = threadIdx.x; d < D; d += blockDim.x) {
+    Kw[nprev * LD + d] = kr[d];
+    Vw[nprev * LD + d] = vv[d];
+  }
+  // GRM: S = diag(exp(g)) S + phi(k)^T v, o_grm = phi(q) S. Thread (part, j) owns column j of a
+  // slice of rows; loads go out in batches of 8 so several are in flight.
+  for (int idx = threadIdx.x; idx < grp * D; idx += blockDim.x) og[idx] = 0.f;
+  __syncthreads();
+  float* S = state + ((int64_t)n * a.Hkv + hh) * D * D;
+  const int parts = max(1, (int)blockDim.x / D);
+  if ((int)threadIdx.x < parts * D) {
+    const int j = threadIdx.x % D, part = threadIdx.x / D;
+    const int dlen = (D + parts - 1) / parts, d0 = part * dlen, d1 = min(D, d0 + dlen);
+    const float vj = vv[j];
+    for (int h0 = 0; h0 < grp; h0 += 8) {
+      float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+      for (int d = d0; d < d1; d += 8) {
+        float sv[8];
+#pragma unroll
+        for (int u = 0; u < 8; ++u)
+          if (d + u < d1) sv[u] = S[(d + u) * D + j];
+#pragma unroll
+        for (int u = 0; u < 8; ++u) {
+          if (d + u >= d1) continue;
+          if (h0 == 0) {
+            sv[u] = sv[u] * eg[d + u] + kf[d + u] * vj;
+            S[(d + u) * D + j] = sv[u];
+          }
+#pragma unroll
+          for (int e = 0; e < 8; ++e)
+            if (h0 + e < grp) acc[e] += qf[(h0 + e) * D + d + u] * sv[u];
+        }
+      }
+#pragma unroll
+      for (int e = 0; e < 8; ++e)
+        if (h0 + e < grp) atomicAdd(&og[(h0 + e) * D + j], acc[e]);
+    }
+  }
+  __syncthreads();
+  const float mix = a.mix;
+  if (!a.rope) {  // GRM only: no window branch
+    for (int idx = threadIdx.x; idx < grp * D; idx += blockDim.x) {
+      const int hq = idx / D, j = idx - hq * D;
+      store_from_float(out, voff(out, n, 1, (int64_t)hh * grp + hq, j), og[hq * D + j]);
+    }
+    return;
+  }
+  for (int idx = threadIdx.x; idx < grp * nk; idx += blockDim.x) {
+    const int hq = idx / nk, kk = idx - hq * nk;
+    float sc = 0.f;
+    for (int d = 0; d < D; ++d) sc += qr[hq * D + d] * Kw[kk * LD + d];
+    P[hq * W + kk] = sc * a.swa_scale;
+  }
+  __syncthreads();
+  for (int hq = w; hq < grp; hq += 8) {
+    float* row = P + hq * W;
+    float mx = -INFINITY;
+    for (int kk = lane; kk < nk; kk += 32) mx = fmaxf(mx, row[kk]);
+    mx = warp_max(mx);
+    float sum = 0.f;
+    for (int kk = lane; kk < nk; kk += 32) sum += __expf(row[kk] - mx);
+    sum = warp_sum(sum);
+    const float inv = 1.f / sum;
+    __syncwarp();
+    for (int kk = lane; kk < nk; kk += 32) row[kk] = __expf(row[kk] - mx) * inv;
+  }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < grp * D; idx += blockDim.x) {
+    const int hq = idx / D, j = idx - hq * D;
+    float o = 0.f;
+    for (int kk = 0; kk < nk; ++kk) o += P[hq * W + kk] * Vw[kk * LD + j];
+    const int64_t h = (int64_t)hh * grp + hq;
+    store_from_float(out, voff(out, n, 1, h, j), mix * og[hq * D + j] + (1.f - mix) * o);
+  }
+  if (Wm > 0) {
+    const int64_t o = (((int64_t)n * a.Hkv + hh) * Wm + p % Wm) * D;
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+      wk[o + d] = kr[d];
+      wv[o + d] = vv[d];
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host side
+
+bool present(const liger_tensor& t) { return t.data != nullptr; }
+
+// The window ring is used (and required) only when W > 1 and mix < 1; with mix == 1 it is ignored.
+liger_status check_cache(const liger_cache& c, const char* name, int64_t N, int64_t Hkv, int64_t D, int W,
+                         bool ring) {
+  char buf[64];
+  const liger_tensor* ts[4] = {&c.state, &c.win_k, &c.win_v, &c.pos};
+  const char* nm[4] = {"state", "win_k", "win_v", "pos"};
+  const int64_t elems[4] = {N * Hkv * D * D, N * Hkv * (int64_t)(W - 1) * D, N * Hkv * (int64_t)(W - 1) * D, N};
+  for (int i = 0; i < 4; ++i) {
+    if ((i == 1 || i == 2) && !(ring && W > 1)) continue;
+    snprintf(buf, sizeof buf, "%s.%s", name, nm[i]);
+    if (!ts[i]->data) return fail(LIGER_ERR_INVALID_ARGUMENT, "%s is required", buf);
+    LIGER_TRY(check_device_ptr(ts[i]->data, buf));
+    // The kernels index caches as contiguous arrays: check the strides say so.
+    int64_t expect = 1, count = 1;
+    for (int d = ts[i]->ndim - 1; d >= 0; --d) {
+      if (ts[i]->shape[d] != 1 && ts[i]->stride[d] != expect)
+        return fail(LIGER_ERR_INVALID_ARGUMENT, "%s must be contiguous", buf);
+      expect *= ts[i]->shape[d];
+      count *= ts[i]->shape[d];
+    }
+    if (count != elems[i])
+      return fail(LIGER_ERR_INVALID_ARGUMENT, "%s has %lld elements, expected %lld", buf, (long long)count,
+                  (long long)elems[i]);
+  }
+  return LIGER_OK;
+}
+
+liger_status check_attn(const liger_attn_params& p) {
+  if (p.D > kMaxD || p.D % 4)
+    return fail(LIGER_ERR_UNSUPPORTED, "CUDA attention kernels need D a multiple of 4 and at most %d (got %lld)", kMaxD,
+                (long long)p.D);
+  if (p.Hkv <= 0 || p.Hq % p.Hkv)
+    return fail(LIGER_ERR_INVALID_ARGUMENT, "Hq (%lld) must be a multiple of Hkv (%lld)", (long long)p.Hq,
+                (long long)p.Hkv);
+  if (p.window < 1) return fail(LIGER_ERR_INVALID_ARGUMENT, "window must be >= 1 (got %d)", p.window);
+  if (p.variant != LIGER_VARIANT_GLA && p.variant != LIGER_VARIANT_HGRN2)
+    return fail(LIGER_ERR_INVALID_ARGUMENT, "variant %d unknown", p.variant);
+  LIGER_TRY(check_device_ptr(p.q.data, "q"));
+  LIGER_TRY(check_device_ptr(p.k.data, "k"));
+  LIGER_TRY(check_device_ptr(p.v.data, "v"));
+  if (p.mix < 1.f) {
+    if (!p.rope_cos.data || !p.rope_sin.data)
+      return fail(LIGER_ERR_INVALID_ARGUMENT, "rope_cos and rope_sin are required when mix < 1");
+    LIGER_TRY(check_device_ptr(p.rope_cos.data, "rope_cos"));
+    LIGER_TRY(check_device_ptr(p.rope_sin.data, "rope_sin"));
+  }
+  return LIGER_OK;
+}
+
+Attn attn_of(const liger_attn_params& p) {
+  Attn a{};
+  a.T = p.T; a.Hq = p.Hq; a.Hkv = p.Hkv; a.D = p.D;
+  a.variant = p.variant; a.use_gate = p.use_gate; a.W = p.window; a.rope = p.mix < 1.f;
+  a.gate_norm = p.gate_norm; a.mix = p.mix; a.swa_scale = p.swa_scale;
+  a.q = view_of(p.q); a.k = view_of(p.k); a.v = view_of(p.v);
+  if (a.rope) { a.cos = view_of(p.rope_cos); a.sin = view_of(p.rope_sin); }
+  return a;
+}
+
+// Copies the cache positions back and checks them (and that RoPE covers every position used).
+liger_status read_positions(const liger_tensor& pos, int64_t N, const Plan& plan, int64_t P, bool rope,
+                            cudaStream_t st, std::vector<int64_t>& out) {
+  out.assign((size_t)N, 0);
+  if (N) LIGER_CK(cudaMemcpyAsync(out.data(), pos.data, sizeof(int64_t) * N, cudaMemcpyDeviceToHost, st));
+  LIGER_CK(cudaStreamSynchronize(st));
+  for (int64_t n = 0; n < N; ++n) {
+    if (out[n] < 0) return fail(LIGER_ERR_INVALID_ARGUMENT, "cache_in.pos[%lld] = %lld is negative", (long long)n, (long long)out[n]);
+    const int64_t last = out[n] + plan.seqs[n].len;
+    if (rope && last > P)
+      return fail(LIGER_ERR_INVALID_ARGUMENT, "sequence %lld reaches position %lld but rope_cos/rope_sin have %lld rows",
+                  (long long)n, (long long)(last - 1), (long long)P);
+  }
+  return LIGER_OK;
+}
+
+size_t swa_smem(int D, int W, bool bwd) {
+  const int nk4 = ((W - 1 + kSwaRows) + 3) & ~3, LD = D + 1, LS = nk4 + 1;
+  return sizeof(float) * (size_t)((bwd ? 2 : 1) * kSwaRows * LD + 2 * nk4 * LD + (bwd ? 2 : 1) * kSwaRows * LS +
+                                  (bwd ? kSwaRows : 0));
+}
+
+struct AttnBuffers {
+  size_t qf, qr, kf, g, kr, vf, h, gl, o, chunks, seqs;
+  size_t dO, dh, dq, dk, dv, R, RT, dqr, dkr;
+};
+
+liger_status attn_run(const liger_attn_params& p, bool backward) {
+  LIGER_TRY(check_attn(p));
+  cudaStream_t st = static_cast<cudaStream_t>(p.stream);
+  Plan plan;
+  LIGER_TRY(make_plan(p.cu_seqlens, p.B, p.T, st, plan));
+  const int64_t NT = plan.total, Np = NT + kChunk, nch = (int64_t)plan.chunks.size(), N = (int64_t)plan.seqs.size();
+  const int64_t Hq = p.Hq, Hkv = p.Hkv, D = p.D;
+  const bool rope = p.mix < 1.f;
+  const int64_t P = rope ? p.rope_cos.shape[0] : 0;
+  const liger_cache& ci = p.cache_in;
+  const liger_cache& co = p.cache_out;
+  if (backward && present(ci.state)) return fail(LIGER_ERR_INVALID_ARGUMENT, "attn backward: cache_in must be absent");
+  if (present(ci.state)) {
+    LIGER_TRY(check_cache(ci, "cache_in", N, Hkv, D, p.window, rope));
+    std::vector<int64_t> pos;
+    LIGER_TRY(read_positions(ci.pos, N, plan, P, rope, st, pos));
+    for (int64_t n = 0; n < N; ++n) plan.seqs[n].pos0 = pos[n];
+  } else if (rope) {
+    for (int64_t n = 0; n < N; ++n)
+      if (plan.seqs[n].len > P)
+        return fail(LIGER_ERR_INVALID_ARGUMENT, "sequence %lld has %lld tokens but rope_cos/rope_sin have %lld rows",
+                    (long long)n, (long long)plan.seqs[n].len, (long long)P);
+  }
+  if (!backward && present(co.state)) LIGER_TRY(check_cache(co, "cache_out", N, Hkv, D, p.window, rope));
+  if (!backward) LIGER_TRY(check_device_ptr(p.o.data, "o"));
+  if (backward) {
+    LIGER_TRY(check_device_ptr(p.do_.data, "do"));
+    LIGER_TRY(check_device_ptr(p.dq.data, "dq"));
+    LIGER_TRY(check_device_ptr(p.dk.data, "dk"));
+    LIGER_TRY(check_device_ptr(p.dv.data, "dv"));
+  }
+
+  Workspace ws(st);
+  AttnBuffers b{};
+  const size_t fq = sizeof(float) * Np * Hq * D, fk = sizeof(float) * Np * Hkv * D;
+  const size_t fh = sizeof(float) * (nch + 1) * Hkv * D * D, fgl = sizeof(float) * (nch + 1) * Hkv * D;
+  b.qf = ws.reserve_bytes(fq);
+  b.qr = ws.reserve_bytes(rope ? fq : 0);
+  b.kf = ws.reserve_bytes(fk);
+  b.g = ws.reserve_bytes(fk);
+  b.kr = ws.reserve_bytes(rope ? fk : 0);
+  b.vf = ws.reserve_bytes(fk);
+  b.h = ws.reserve_bytes(fh);
+  b.gl = ws.reserve_bytes(fgl);
+  b.chunks = ws.reserve_bytes(sizeof(Chunk) * (nch + 1));
+  b.seqs = ws.reserve_bytes(sizeof(SeqInfo) * (N + 1));
+  if (!backward) {
+    b.o = ws.reserve_bytes(fq);
+  } else {
+    b.dO = ws.reserve_bytes(fq);
+    b.dh = ws.reserve_bytes(fh);
+    b.dq = ws.reserve_bytes(fq);
+    b.dk = ws.reserve_bytes(fk);
+    b.dv = ws.reserve_bytes(fk);
+    b.R = ws.reserve_bytes(fk);
+    b.RT = ws.reserve_bytes(fgl);
+    b.dqr = ws.reserve_bytes(fq);
+    b.dkr = ws.reserve_bytes(fk);
+  }
+  LIGER_TRY(ws.allocate());
+  if (nch) LIGER_CK(cudaMemcpyAsync(ws.at<Chunk>(b.chunks), plan.chunks.data(), sizeof(Chunk) * nch, cudaMemcpyHostToDevice, st));
+  if (N) LIGER_CK(cudaMemcpyAsync(ws.at<SeqInfo>(b.seqs), plan.seqs.data(), sizeof(SeqInfo) * N, cudaMemcpyHostToDevice, st));
+
+  Attn a = attn_of(p);
+  a.T = p.T;
+  a.chunks = ws.at<Chunk>(b.chunks);
+  a.seqs = ws.at<SeqInfo>(b.seqs);
+  a.qf = ws.at<float>(b.qf); a.qr = rope ? ws.at<float>(b.qr) : nullptr;
+  a.kf = ws.at<float>(b.kf); a.g = ws.at<float>(b.g);
+  a.kr = rope ? ws.at<float>(b.kr) : nullptr; a.vf = ws.at<float>(b.vf);
+  if (nch) {
+    k_prep<<<dim3((unsigned)nch, (unsigned)(Hq + Hkv)), 256, 0, st>>>(a);
+    LIGER_CK_LAUNCH("attn_prep");
+  }
+  Core c{};
+  c.Hq = Hq; c.Hkv = Hkv; c.Dk = D; c.Dv = D;
+  c.nchunks = (int)nch; c.nseq = (int)N;
+  c.chunks = a.chunks; c.seqs = a.seqs;
+  c.q = a.qf; c.k = a.kf; c.v = a.vf; c.g = a.g;
+  c.h = ws.at<float>(b.h); c.gl = ws.at<float>(b.gl);
+  c.stream = st;
+  if (!backward) {
+    c.o = ws.at<float>(b.o);
+    c.h0 = present(ci.state) ? static_cast<const float*>(ci.state.data) : nullptr;
+    c.ht = present(co.state) ? static_cast<float*>(co.state.data) : nullptr;
+    LIGER_TRY(core_forward(c, true));
+    View out = view_of(p.o);
+    if (rope && nch) {
+      const size_t sm = swa_smem((int)D, p.window, false);
+      LIGER_TRY(set_smem((const void*)k_swa_fwd, sm, "swa_fwd"));
+      k_swa_fwd<<<dim3((unsigned)(kSwaTiles * nch), (unsigned)Hq), kThreads, sm, st>>>(
+          a, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data), c.o, out);
+      LIGER_CK_LAUNCH("swa_fwd");
+    } else if (NT) {
+      const int64_t n = NT * Hq * D;
+      k_mix_only<<<(unsigned)((n + 255) / 256 > 65536 ? 65536 : (n + 255) / 256), 256, 0, st>>>(out, c.o, p.T, Hq, D, n);
+      LIGER_CK_LAUNCH("mix_only");
+    }
+    if (present(co.state) && N) {
+      k_cache_write<<<dim3((unsigned)N, (unsigned)Hkv), 128, 0, st>>>(
+          a, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data),
+          static_cast<float*>(co.win_k.data), static_cast<float*>(co.win_v.data), static_cast<int64_t*>(co.pos.data));
+      LIGER_CK_LAUNCH("cache_write");
+    }
+    return LIGER_OK;
+  }
+  LIGER_TRY(core_forward(c, false));
+  c.dO = ws.at<float>(b.dO);
+  c.dh = ws.at<float>(b.dh);
+  c.dq = ws.at<float>(b.dq);
+  c.dk = ws.at<float>(b.dk);
+  c.dv = ws.at<float>(b.dv);
+  c.R = ws.at<float>(b.R);
+  c.RT = ws.at<float>(b.RT);
+  LIGER_TRY(gather(c.dO, view_of(p.do_), p.T, NT, Hq, D, p.mix, st));
+  LIGER_CK(cudaMemsetAsync(c.dk, 0, fk, st));
+  LIGER_CK(cudaMemsetAsync(c.dv, 0, fk, st));
+  float* dqr = ws.at<float>(b.dqr);
+  float* dkr = ws.at<float>(b.dkr);
+  if (rope && nch) {
+    LIGER_CK(cudaMemsetAsync(dkr, 0, fk, st));
+    const size_t sm = swa_smem((int)D, p.window, true);
+    LIGER_TRY(set_smem((const void*)k_swa_bwd, sm, "swa_bwd"));
+    k_swa_bwd<<<dim3((unsigned)(kSwaTiles * nch), (unsigned)Hq), kThreads, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv);
+    LIGER_CK_LAUNCH("swa_bwd");
+  }
+  LIGER_TRY(core_backward(c));
+  if (nch) {
+    k_bwd_out<<<dim3((unsigned)nch, (unsigned)(Hq + Hkv)), 256, 0, st>>>(a, c.dq, dqr, c.dk, dkr, c.R, c.RT, c.dv,
+                                                                         view_of(p.dq), view_of(p.dk), view_of(p.dv));
+    LIGER_CK_LAUNCH("attn_bwd_out");
+  }
+  return LIGER_OK;
+}
+
+}  // namespace
+
+liger_status attn_forward(const liger_attn_params& p) { return attn_run(p, false); }
+liger_status attn_backward(const liger_attn_params& p) { return attn_run(p, true); }
+
+liger_status attn_decode(const liger_attn_params& p) {
+  LIGER_TRY(check_attn(p));
+  if (p.T != 1) return fail(LIGER_ERR_INVALID_ARGUMENT, "attn decode: T must be 1 (got %lld)", (long long)p.T);
+  if (present(p.cu_seqlens)) return fail(LIGER_ERR_INVALID_ARGUMENT, "attn decode: cu_seqlens must be absent");
+  const liger_cache& c = p.cache_in;
+  const int64_t N = p.B, Hq = p.Hq, Hkv = p.Hkv, D = p.D;
+  if (present(p.cache_out.state) && (p.cache_out.state.data != c.state.data || p.cache_out.pos.data != c.pos.data ||
+                                     p.cache_out.win_k.data != c.win_k.data || p.cache_out.win_v.data != c.win_v.data))
+    return fail(LIGER_ERR_INVALID_ARGUMENT, "attn decode updates cache_in in place: cache_out must be absent or identical");
+  LIGER_TRY(check_cache(c, "cache_in", N, Hkv, D, p.window, p.mix < 1.f));
+  LIGER_TRY(check_device_ptr(p.o.data, "o"));
+  cudaStream_t st = static_cast<cudaStream_t>(p.stream);
+  const bool rope = p.mix < 1.f;
+  const int64_t P = rope ? p.rope_cos.shape[0] : 0;
+  Plan plan;
+  plan.seqs.resize((size_t)N);
+  for (auto& s : plan.seqs) s.len = 1;
+  std::vector<int64_t> pos;
+  LIGER_TRY(read_positions(c.pos, N, plan, P, rope, st, pos));
+  if (N == 0) return LIGER_OK;
+  Attn a = attn_of(p);
+  const int grp = (int)(Hq / Hkv), W = p.window;
+  const size_t sm = sizeof(float) * (size_t)(3 * grp * D + 4 * D + 16 * D + 2 * W * (D + 1) + grp * W);
+  LIGER_TRY(set_smem((const void*)k_decode, sm, "decode"));
+  // The positions were checked above (host copy, stream synchronized); the kernel reads them in place
+  // and a second launch advances them once every block has read its own.
+  int64_t* pos_dev = static_cast<int64_t*>(c.pos.data);
+  k_decode<<<dim3((unsigned)N, (unsigned)Hkv), 256, sm, st>>>(a, pos_dev, static_cast<float*>(c.state.data),
+                                                               static_cast<float*>(c.win_k.data),
+                                                               static_cast<float*>(c.win_v.data), view_of(p.o));
+  LIGER_CK_LAUNCH("decode");
+  k_advance<<<(unsigned)((N + 255) / 256), 256, 0, st>>>(pos_dev, N);
+  LIGER_CK_LAUNCH("decode");
+  return LIGER_OK;
+}
+
+}  // namespace cuda
+}  // namespace liger

@@ -1,0 +1,214 @@
+// Shared pieces of the CUDA backend: error checking, typed strided loads/stores, the host-side
+// sequence/chunk plan, a stream-ordered workspace, and a small shared-memory matrix product.
+#pragma once
+#include <cuda_runtime.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <stdint.h>
+#include <vector>
+
+#include "../backend.h"
+
+namespace liger {
+namespace cuda {
+
+constexpr int kChunk = 64;   // chunk length C of the chunked recurrence
+constexpr int kSub = 16;     // sub-chunk of the intra-chunk scores (reference rows)
+constexpr int kMaxD = 128;   // largest head dimension the kernels hold in shared memory
+constexpr int kThreads = 512;
+
+#define LIGER_CK(call)                                                                       \
+  do {                                                                                       \
+    cudaError_t e_ = (call);                                                                 \
+    if (e_ != cudaSuccess)                                                                   \
+      return ::liger::fail(LIGER_ERR_RUNTIME, "CUDA error in %s: %s (%s:%d)", #call,          \
+                           cudaGetErrorString(e_), __FILE__, __LINE__);                      \
+  } while (0)
+
+#define LIGER_CK_LAUNCH(what)                                                                \
+  do {                                                                                       \
+    cudaError_t e_ = cudaGetLastError();                                                     \
+    if (e_ != cudaSuccess)                                                                   \
+      return ::liger::fail(LIGER_ERR_RUNTIME, "CUDA launch of %s failed: %s", what,          \
+                           cudaGetErrorString(e_));                                          \
+  } while (0)
+
+#define LIGER_TRY(expr)                  \
+  do {                                   \
+    liger_status s_ = (expr);            \
+    if (s_ != LIGER_OK) return s_;       \
+  } while (0)
+
+// A strided 4-d view passed to kernels by value; element type chosen at run time.
+struct View {
+  void* data;
+  int dtype;
+  int64_t s0, s1, s2, s3;
+};
+
+inline View view_of(const liger_tensor& t) {
+  View v;
+  v.data = t.data;
+  v.dtype = t.dtype;
+  v.s0 = t.stride[0];
+  v.s1 = t.ndim > 1 ? t.stride[1] : 0;
+  v.s2 = t.ndim > 2 ? t.stride[2] : 0;
+  v.s3 = t.ndim > 3 ? t.stride[3] : 0;
+  return v;
+}
+
+__device__ __forceinline__ float load_as_float(const View& v, int64_t off) {
+  switch (v.dtype) {
+    case LIGER_BF16: return __bfloat162float(static_cast<const __nv_bfloat16*>(v.data)[off]);
+    case LIGER_F16: return __half2float(static_cast<const __half*>(v.data)[off]);
+    default: return static_cast<const float*>(v.data)[off];
+  }
+}
+
+__device__ __forceinline__ void store_from_float(const View& v, int64_t off, float x) {
+  switch (v.dtype) {
+    case LIGER_BF16: static_cast<__nv_bfloat16*>(v.data)[off] = __float2bfloat16(x); break;
+    case LIGER_F16: static_cast<__half*>(v.data)[off] = __float2half(x); break;
+    default: static_cast<float*>(v.data)[off] = x; break;
+  }
+}
+
+// Element (token tok of the packed sequence axis, head h, feature d). The packed axis is B*T for
+// dense batches (b = tok / T, t = tok % T) and T for B = 1 varlen batches.
+__device__ __forceinline__ int64_t voff(const View& v, int64_t tok, int64_t T, int64_t h, int64_t d) {
+  return (tok / T) * v.s0 + (tok % T) * v.s1 + h * v.s2 + d * v.s3;
+}
+
+// One chunk of the packed sequence axis: never crosses a sequence boundary.
+struct Chunk {
+  int seq;     // sequence index n
+  int start;   // first packed token
+  int len;     // 1..kChunk
+  int first;   // first chunk of this sequence (so chunk - first is its index inside the sequence)
+};
+
+struct SeqInfo {
+  int64_t start, len;   // packed tokens [start, start+len)
+  int first_chunk, num_chunks;
+  int64_t pos0;         // RoPE position of its first token (0, or the cache's position)
+};
+
+// Host plan of sequences and chunks, mirrored on the device.
+struct Plan {
+  std::vector<SeqInfo> seqs;
+  std::vector<Chunk> chunks;
+  int64_t total = 0;  // packed tokens
+};
+
+// Builds the plan from optional cu_seqlens (device, copied back and checked) and B, T.
+liger_status make_plan(const liger_tensor& cu_seqlens, int64_t B, int64_t T, cudaStream_t stream,
+                       Plan& plan);
+
+// Checks that a non-null data pointer is device-accessible memory of the current device.
+liger_status check_device_ptr(const void* p, const char* name);
+
+// Keeps the current device's default memory pool from returning freed memory to the driver at
+// every synchronization (release threshold 0), which made each workspace allocation cost ~1 ms.
+liger_status keep_pool_memory();
+
+// Stream-ordered scratch memory, freed (stream-ordered) when it goes out of scope.
+class Workspace {
+ public:
+  explicit Workspace(cudaStream_t s) : stream_(s) {}
+  ~Workspace() {
+    if (base_) cudaFreeAsync(base_, stream_);
+  }
+  // Reserve n floats (or bytes for raw) before allocate(); returns the offset.
+  size_t reserve_bytes(size_t n) {
+    size_t off = size_;
+    size_ += (n + 255) & ~size_t(255);
+    return off;
+  }
+  liger_status allocate() {
+    if (size_ == 0) return LIGER_OK;
+    LIGER_TRY(keep_pool_memory());
+    cudaError_t e = cudaMallocAsync(&base_, size_, stream_);
+    if (e != cudaSuccess)
+      return fail(LIGER_ERR_RUNTIME, "CUDA workspace allocation of %zu bytes failed: %s", size_,
+                  cudaGetErrorString(e));
+    return LIGER_OK;
+  }
+  template <class T>
+  T* at(size_t off) const { return reinterpret_cast<T*>(static_cast<char*>(base_) + off); }
+
+ private:
+  cudaStream_t stream_;
+  void* base_ = nullptr;
+  size_t size_ = 0;
+};
+
+// C(m, n) = sum_k A(m, k) B(k, n) with A(m, k) = A[m*am + k*ak] and B(k, n) = B[k*bk + n*bn],
+// computed by the whole block, TM x TN outputs per thread; ep(m, n, value) consumes each output.
+// M must be a multiple of TM and N of TN. Rows of one thread are M/TM apart and columns N/TN apart,
+// so that a warp reads consecutive B elements (no bank conflicts for bn == 1). 32-bit indices:
+// every operand is a shared-memory tile or a workspace slice well under 2^31 elements.
+template <int TM = 4, int TN = 4, class Ep>
+__device__ __forceinline__ void block_mm(int M, int N, int K, const float* A, int am, int ak,
+                                         const float* B, int bk, int bn, Ep ep) {
+  const int tn = N / TN, tm = M / TM;
+  const int tiles = tm * tn;
+  for (int t = threadIdx.x; t < tiles; t += blockDim.x) {
+    const int mt = t / tn, nt = t - mt * tn;
+    float acc[TM][TN];
+#pragma unroll
+    for (int i = 0; i < TM; ++i)
+#pragma unroll
+      for (int j = 0; j < TN; ++j) acc[i][j] = 0.f;
+    const float* a0 = A + mt * am;
+    const float* b0 = B + nt * bn;
+    const int as = tm * am, bs = tn * bn;
+#pragma unroll 4
+    for (int k = 0; k < K; ++k) {
+      float a[TM], b[TN];
+#pragma unroll
+      for (int i = 0; i < TM; ++i) a[i] = a0[i * as];
+#pragma unroll
+      for (int j = 0; j < TN; ++j) b[j] = b0[j * bs];
+      a0 += ak;
+      b0 += bk;
+#pragma unroll
+      for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+#pragma unroll
+    for (int i = 0; i < TM; ++i)
+#pragma unroll
+      for (int j = 0; j < TN; ++j) ep(mt + i * tm, nt + j * tn, acc[i][j]);
+  }
+}
+
+// Block-wide element copy with U loads in flight per thread: ld(idx) -> value, st(idx, value).
+// A plain loop would wait for each global load before issuing the next.
+template <int U = 8, class Ld, class St>
+__device__ __forceinline__ void batched_copy(int n, Ld ld, St st) {
+  for (int base = threadIdx.x; base < n; base += U * blockDim.x) {
+    float v[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int idx = base + u * blockDim.x;
+      v[u] = idx < n ? ld(idx) : 0.f;
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int idx = base + u * blockDim.x;
+      if (idx < n) st(idx, v[u]);
+    }
+  }
+}
+
+__device__ __forceinline__ float logsigmoidf(float x) {
+  return fminf(x, 0.f) - log1pf(__expf(-fabsf(x)));
+}
+__device__ __forceinline__ float sigmoidf_(float x) { return 1.f / (1.f + __expf(-x)); }
+
+// Raises the dynamic shared-memory limit of a kernel and checks the device can give it.
+liger_status set_smem(const void* kernel, size_t bytes, const char* name);
+
+}  // namespace cuda
+}  // namespace liger

@@ -1,0 +1,38 @@
+// The chunked gated linear recurrence on fp32 packed workspaces, shared by the plain GLA entry
+// points and the fused Liger attention.
+//
+// Layout: q [NT, Hq, Dk] (already scaled), k [NT, Hkv, Dk], v [NT, Hkv, Dv], g [NT, Hkv, Dk] raw
+// log-gates (<= 0; the state pass turns them into in-chunk inclusive cumulative sums in place),
+// o [NT, Hq, Dv]. Every per-token buffer has kChunk spare rows at the end so that a chunk may read
+// a full tile. h [nchunks, Hkv, Dk, Dv] holds each chunk's incoming state, gl [nchunks, Hkv, Dk]
+// each chunk's total log-gate.
+#pragma once
+#include "common.cuh"
+
+namespace liger {
+namespace cuda {
+
+struct Core {
+  int64_t Hq, Hkv, Dk, Dv;
+  int nchunks, nseq;
+  const Chunk* chunks;   // device
+  const SeqInfo* seqs;   // device
+  float *q, *k, *v, *g, *h, *gl, *o;
+  const float* h0;       // [N, Hkv, Dk, Dv] or null
+  float* ht;             // [N, Hkv, Dk, Dv] or null
+  // backward
+  float *dO, *dh, *dq, *dk, *dv, *R, *RT;
+  const float* dht;      // or null
+  float* dh0;            // or null
+  cudaStream_t stream;
+};
+
+// Chunk states (h, gl) and, when with_output, o.
+liger_status core_forward(const Core& c, bool with_output);
+// Gradients dq (w.r.t. the scaled q), dk, dv (accumulated into: zero them or pre-fill them), R and
+// RT (dg = R[t] + RT[chunk of t] after the call), dh0. Needs core_forward(c, false) to have run on
+// the same buffers (it leaves the gate cumsums and the chunk states there).
+liger_status core_backward(const Core& c);
+
+}  // namespace cuda
+}  // namespace liger

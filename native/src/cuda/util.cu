@@ -1,0 +1,47 @@
+#include "util.cuh"
+
+namespace liger {
+namespace cuda {
+namespace {
+
+__global__ void k_gather(float* dst, View src, int64_t T, int64_t H, int64_t D, int64_t n, float mul) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t d = i % D, r = i / D, h = r % H, tok = r / H;
+    dst[i] = mul * load_as_float(src, voff(src, tok, T, h, d));
+  }
+}
+
+__global__ void k_scatter(View dst, const float* src, int64_t T, int64_t H, int64_t D, int64_t n, float mul) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t d = i % D, r = i / D, h = r % H, tok = r / H;
+    store_from_float(dst, voff(dst, tok, T, h, d), mul * src[i]);
+  }
+}
+
+unsigned grid_for(int64_t n) {
+  int64_t g = (n + 255) / 256;
+  return (unsigned)(g > 65536 ? 65536 : (g < 1 ? 1 : g));
+}
+
+}  // namespace
+
+liger_status gather(float* dst, const View& src, int64_t T, int64_t NT, int64_t H, int64_t D, float mul,
+                    cudaStream_t st) {
+  const int64_t n = NT * H * D;
+  if (n == 0) return LIGER_OK;
+  k_gather<<<grid_for(n), 256, 0, st>>>(dst, src, T, H, D, n, mul);
+  LIGER_CK_LAUNCH("gather");
+  return LIGER_OK;
+}
+
+liger_status scatter(const View& dst, const float* src, int64_t T, int64_t NT, int64_t H, int64_t D, float mul,
+                     cudaStream_t st) {
+  const int64_t n = NT * H * D;
+  if (n == 0) return LIGER_OK;
+  k_scatter<<<grid_for(n), 256, 0, st>>>(dst, src, T, H, D, n, mul);
+  LIGER_CK_LAUNCH("scatter");
+  return LIGER_OK;
+}
+
+}  // namespace cuda
+}  // namespace liger

@@ -24,7 +24,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Bounded coverage-guided fuzzing inside {@code ./mvnw verify}. In plain JUnit runs the {@code @FuzzTest}
  * methods only replay their committed corpora (regression mode); this test runs a real fuzzing session per
  * target, each in its own JVM under the Jazzer driver (libFuzzer fuzzes one target per process), for
- * {@code -Dliger.fuzz.seconds} seconds each (default 12; 0 skips). A finding fails the test with the
+ * {@code -Dliger.fuzz.seconds} seconds each (default 15; 0 skips). A finding fails the test with the
  * driver's report; the crashing input is kept under target/fuzz/&lt;target&gt;/ to be added to the corpus.
  * Each session's input count and time are appended to target/fuzz/summary.tsv.
  */
@@ -43,7 +43,7 @@ class FuzzCampaignTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("targets")
     void boundedSession(Class<?> target, String method) throws IOException, InterruptedException {
-        int seconds = Integer.getInteger("liger.fuzz.seconds", 12);
+        int seconds = Integer.getInteger("liger.fuzz.seconds", 15);
         assumeTrue(seconds > 0, "fuzzing sessions disabled (-Dliger.fuzz.seconds=0)");
         Path work = Path.of("target", "fuzz", target.getSimpleName()).toAbsolutePath();
         Path corpus = work.resolve("corpus");
@@ -60,14 +60,14 @@ class FuzzCampaignTest {
         cmd.add("--instrumentation_includes=dev.liger.**:com.fasterxml.jackson.**");
         cmd.add("--reproducer_path=" + work);
         cmd.add("-max_total_time=" + seconds);
-        cmd.add("-timeout=30");
+        cmd.add("-timeout=120"); // the first input also pays class loading and native library start-up
         cmd.add("-rss_limit_mb=4096");
         cmd.add("-artifact_prefix=" + work + "/");
         cmd.add(corpus.toString());
         cmd.add(seeds.toString());
         Path log = work.resolve("session.log");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        boolean ended = p.waitFor(seconds + 120L, TimeUnit.SECONDS);
+        boolean ended = p.waitFor(seconds + 300L, TimeUnit.SECONDS);
         if (!ended) p.destroyForcibly().waitFor();
         String out = Files.readString(log, StandardCharsets.UTF_8);
         String tail = out.substring(Math.max(0, out.length() - 6000));

@@ -191,7 +191,7 @@ public final class DemoCommand implements Callable<Integer> {
         ArrayNode a = om.createArrayNode();
         for (DecodeProfile.Point p : pts)
             a.addObject().put("tokens", p.length()).put("cache_bytes", p.cacheBytes()).put("rss_bytes", p.rssBytes())
-                    .put("ms_per_token", p.msPerToken());
+                    .put("heap_bytes", p.heapBytes()).put("ms_per_token", p.msPerToken());
         return a;
     }
 

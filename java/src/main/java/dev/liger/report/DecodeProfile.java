@@ -27,9 +27,15 @@ public final class DecodeProfile {
      * @param length     tokens in context when measured
      * @param cacheBytes bytes of tensor memory held by all layers' caches
      * @param rssBytes   resident set size of this process
+     * @param heapBytes  committed Java heap (part of the resident set; garbage-collected, not native)
      * @param msPerToken median milliseconds per decoded token over the last {@code window} tokens
      */
-    public record Point(int length, long cacheBytes, long rssBytes, double msPerToken) {}
+    public record Point(int length, long cacheBytes, long rssBytes, long heapBytes, double msPerToken) {
+        /** Resident memory outside the Java heap: libtorch tensors, native caches, code. */
+        public long nativeBytes() {
+            return rssBytes - heapBytes;
+        }
+    }
 
     /** Decodes up to the largest checkpoint, measuring at each; {@code window} tokens are timed before each point. */
     public static List<Point> run(LlamaModel model, int[] checkpoints, int window, long firstToken) {
@@ -56,7 +62,9 @@ public final class DecodeProfile {
                     int n = Math.min(len, times.length);
                     double[] w = Arrays.copyOf(times, n);
                     Arrays.sort(w);
-                    out.add(new Point(len, bytes, residentBytes(), w[n / 2]));
+                    System.gc(); // let unreachable wrappers release their native memory before reading RSS
+                    Runtime rt = Runtime.getRuntime();
+                    out.add(new Point(len, bytes, residentBytes(), rt.totalMemory(), w[n / 2]));
                     next++;
                 }
             }

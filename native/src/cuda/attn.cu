@@ -24,6 +24,7 @@ struct Attn {
   const Chunk* chunks;
   const SeqInfo* seqs;
   float *qf, *qr, *kf, *g, *kr, *vf;
+  bool tc;  // tensor-core (tf32) products: 16-bit inputs
 };
 
 __device__ __forceinline__ float warp_max(float x) {
@@ -161,7 +162,7 @@ __device__ void swa_load_keys(const Attn& a, const Chunk& ch, const SeqInfo& s, 
 // S (rows x nk4, stride LS) = masked scaled scores, then row softmax in place.
 __device__ void swa_probs(const Attn& a, const SwaTile& t, const float* Q, const float* K, float* S, int LD, int LS) {
   const int D = (int)a.D;
-  block_mm<2, 2>(kSwaRows, t.nk4, D, Q, LD, 1, K, 1, LD, [&](int m, int n, float v) {
+  mm<2, 2, 2>(a.tc, kSwaRows, t.nk4, D, Q, LD, 1, K, 1, LD, [&](int m, int n, float v) {
     const int64_t qp = t.qpos0 + m, kp = t.klo + n;
     const bool ok = m < t.nr && n < t.nk && kp <= qp && kp > qp - a.W;
     S[m * LS + n] = ok ? v * a.swa_scale : -INFINITY;
@@ -194,7 +195,7 @@ __global__ void __launch_bounds__(kThreads) k_swa_fwd(Attn a, const float* wk, c
   if ((int)(blockIdx.x % kSwaTiles) * kSwaRows >= ch.len) return;
   const SeqInfo s = a.seqs[ch.seq];
   const SwaTile t = swa_tile(a, ch, s, blockIdx.x % kSwaTiles);
-  const int h = blockIdx.y, hh = (int)(h / (a.Hq / a.Hkv)), D = (int)a.D, LD = D + 1, LS = t.nk4 + 1;
+  const int h = blockIdx.y, hh = (int)(h / (a.Hq / a.Hkv)), D = (int)a.D, LD = tile_stride(D, a.tc), LS = tile_stride(t.nk4, a.tc);
   float* Q = sm;
   float* K = Q + kSwaRows * LD;
   float* V = K + t.nk4 * LD;
@@ -210,7 +211,7 @@ __global__ void __launch_bounds__(kThreads) k_swa_fwd(Attn a, const float* wk, c
   __syncthreads();
   swa_probs(a, t, Q, K, S, LD, LS);
   const float mix = a.mix;
-  block_mm<2, 2>(kSwaRows, D, t.nk4, S, LS, 1, V, LD, 1, [&](int m, int n, float v) {
+  mm<2, 2, 2>(a.tc, kSwaRows, D, t.nk4, S, LS, 1, V, LD, 1, [&](int m, int n, float v) {
     if (m < t.nr) {
       const int64_t tok = ch.start + t.r0 + m;
       const float o = mix * ogrm[(tok * a.Hq + h) * D + n] + (1.f - mix) * v;
@@ -260,13 +261,16 @@ __global__ void k_mix_only(View out, const float* ogrm, int64_t T, int64_t Hq, i
 // Backward
 
 // Grid (kSwaTiles * chunks, Hq): sliding-window backward. dqr written, dkr and dv accumulated (atomics).
+// Stays on CUDA cores: delta = rowsum((P V) o dO) must cancel dO V^T to fp32 rounding (a row with one
+// key has dS = 0 exactly), which tf32 products of differently rounded operands do not give; the tf32
+// version also measured slower (6.1 vs 4.2 ms at T = 8K).
 __global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* dqr, float* dkr, float* dv) {
   extern __shared__ float sm[];
   const Chunk ch = a.chunks[blockIdx.x / kSwaTiles];
   if ((int)(blockIdx.x % kSwaTiles) * kSwaRows >= ch.len) return;
   const SeqInfo s = a.seqs[ch.seq];
   const SwaTile t = swa_tile(a, ch, s, blockIdx.x % kSwaTiles);
-  const int h = blockIdx.y, hh = (int)(h / (a.Hq / a.Hkv)), D = (int)a.D, LD = D + 1, LS = t.nk4 + 1;
+  const int h = blockIdx.y, hh = (int)(h / (a.Hq / a.Hkv)), D = (int)a.D, LD = tile_stride(D, false), LS = tile_stride(t.nk4, false);
   float* Q = sm;
   float* dO = Q + kSwaRows * LD;
   float* K = dO + kSwaRows * LD;
@@ -293,22 +297,22 @@ __global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* 
   swa_load_keys(a, ch, s, t, hh, nullptr, nullptr, K, V, LD);
   __syncthreads();
   swa_probs(a, t, Q, K, P, LD, LS);
-  block_mm<2, 2>(kSwaRows, D, t.nk4, P, LS, 1, V, LD, 1, [&](int m, int n, float v) {
+  mm<2, 2, 2>(false, kSwaRows, D, t.nk4, P, LS, 1, V, LD, 1, [&](int m, int n, float v) {
     atomicAdd(&delta[m], v * dO[m * LD + n]);
   });
   __syncthreads();
-  block_mm<2, 2>(kSwaRows, t.nk4, D, dO, LD, 1, V, 1, LD, [&](int m, int n, float v) {
+  mm<2, 2, 2>(false, kSwaRows, t.nk4, D, dO, LD, 1, V, 1, LD, [&](int m, int n, float v) {
     dS[m * LS + n] = P[m * LS + n] * (v - delta[m]);
   });
   __syncthreads();
   const float sc = a.swa_scale;
-  block_mm<2, 2>(kSwaRows, D, t.nk4, dS, LS, 1, K, LD, 1, [&](int m, int n, float v) {
+  mm<2, 2, 2>(false, kSwaRows, D, t.nk4, dS, LS, 1, K, LD, 1, [&](int m, int n, float v) {
     if (m < t.nr) dqr[((ch.start + t.r0 + m) * a.Hq + h) * D + n] = sc * v;
   });
-  block_mm(t.nk4, D, kSwaRows, dS, 1, LS, Q, LD, 1, [&](int m, int n, float v) {
+  mm(false, t.nk4, D, kSwaRows, dS, 1, LS, Q, LD, 1, [&](int m, int n, float v) {
     if (m < t.nk) atomicAdd(&dkr[((s.start + t.klo + m - s.pos0) * a.Hkv + hh) * D + n], sc * v);
   });
-  block_mm(t.nk4, D, kSwaRows, P, 1, LS, dO, LD, 1, [&](int m, int n, float v) {
+  mm(false, t.nk4, D, kSwaRows, P, 1, LS, dO, LD, 1, [&](int m, int n, float v) {
     if (m < t.nk) atomicAdd(&dv[((s.start + t.klo + m - s.pos0) * a.Hkv + hh) * D + n], v);
   });
 }
@@ -566,6 +570,7 @@ Attn attn_of(const liger_attn_params& p) {
   a.variant = p.variant; a.use_gate = p.use_gate; a.W = p.window; a.rope = p.mix < 1.f;
   a.gate_norm = p.gate_norm; a.mix = p.mix; a.swa_scale = p.swa_scale;
   a.q = view_of(p.q); a.k = view_of(p.k); a.v = view_of(p.v);
+  a.tc = p.q.dtype != LIGER_F32;
   if (a.rope) { a.cos = view_of(p.rope_cos); a.sin = view_of(p.rope_sin); }
   return a;
 }
@@ -586,8 +591,8 @@ liger_status read_positions(const liger_tensor& pos, int64_t N, const Plan& plan
   return LIGER_OK;
 }
 
-size_t swa_smem(int D, int W, bool bwd) {
-  const int nk4 = ((W - 1 + kSwaRows) + 3) & ~3, LD = D + 1, LS = nk4 + 1;
+size_t swa_smem(int D, int W, bool bwd, bool tc) {
+  const int nk4 = ((W - 1 + kSwaRows) + 3) & ~3, LD = tile_stride(D, tc), LS = tile_stride(nk4, tc);
   return sizeof(float) * (size_t)((bwd ? 2 : 1) * kSwaRows * LD + 2 * nk4 * LD + (bwd ? 2 : 1) * kSwaRows * LS +
                                   (bwd ? kSwaRows : 0));
 }
@@ -677,6 +682,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   c.chunks = a.chunks; c.seqs = a.seqs;
   c.q = a.qf; c.k = a.kf; c.v = a.vf; c.g = a.g;
   c.h = ws.at<float>(b.h); c.gl = ws.at<float>(b.gl);
+  c.tc = a.tc;
   c.stream = st;
   if (!backward) {
     c.o = ws.at<float>(b.o);
@@ -685,7 +691,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     LIGER_TRY(core_forward(c, true));
     View out = view_of(p.o);
     if (rope && nch) {
-      const size_t sm = swa_smem((int)D, p.window, false);
+      const size_t sm = swa_smem((int)D, p.window, false, a.tc);
       LIGER_TRY(set_smem((const void*)k_swa_fwd, sm, "swa_fwd"));
       k_swa_fwd<<<dim3((unsigned)(kSwaTiles * nch), (unsigned)Hq), kThreads, sm, st>>>(
           a, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data), c.o, out);
@@ -718,7 +724,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   float* dkr = ws.at<float>(b.dkr);
   if (rope && nch) {
     LIGER_CK(cudaMemsetAsync(dkr, 0, fk, st));
-    const size_t sm = swa_smem((int)D, p.window, true);
+    const size_t sm = swa_smem((int)D, p.window, true, false);
     LIGER_TRY(set_smem((const void*)k_swa_bwd, sm, "swa_bwd"));
     k_swa_bwd<<<dim3((unsigned)(kSwaTiles * nch), (unsigned)Hq), kThreads, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv);
     LIGER_CK_LAUNCH("swa_bwd");

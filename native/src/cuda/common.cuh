@@ -183,6 +183,119 @@ __device__ __forceinline__ void block_mm(int M, int N, int K, const float* A, in
   }
 }
 
+// Row stride of a shared-memory tile with n columns. CUDA-core products read along rows and
+// columns, so an odd stride (n + 1) avoids bank conflicts; the tensor-core fragment loads read 8 rows
+// x 4 columns per instruction, which are conflict-free when the stride is 4 mod 8.
+__host__ __device__ __forceinline__ int tile_stride(int n, bool tc) {
+  return tc ? n + ((n & 4) ? 8 : 4) : n + 1;
+}
+
+__device__ __forceinline__ uint32_t to_tf32(float x) {
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+  return r;
+}
+
+// One operand pair of a tensor-core product: A(m, k) = A[m*am + k*ak], B(k, n) = B[k*bk + n*bn].
+struct MmOperands {
+  int K;
+  const float* A;
+  int am, ak;
+  const float* B;
+  int bk, bn;
+};
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+// acc (16 x 8 NA warp tile at rows m0, columns n0) += A B over the pair's K, tails zero-filled.
+template <int NA>
+__device__ __forceinline__ void mma_tile_tf32(float (&acc)[NA][4], const MmOperands& o, int m0, int n0, int N) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+  const float* alo = o.A + (m0 + g) * o.am;
+  const float* ahi = alo + 8 * o.am;
+  const float* bp[NA];
+  bool nok[NA];
+#pragma unroll
+  for (int j = 0; j < NA; ++j) {
+    const int n = n0 + j * 8 + g;
+    nok[j] = n < N;
+    bp[j] = o.B + (nok[j] ? n : 0) * o.bn;
+  }
+  auto step = [&](int k0, bool guard) {
+    const int ka = k0 + tq, kb = ka + 4;
+    const bool oka = !guard || ka < o.K, okb = !guard || kb < o.K;
+    const uint32_t a0 = oka ? to_tf32(alo[ka * o.ak]) : 0u, a1 = oka ? to_tf32(ahi[ka * o.ak]) : 0u;
+    const uint32_t a2 = okb ? to_tf32(alo[kb * o.ak]) : 0u, a3 = okb ? to_tf32(ahi[kb * o.ak]) : 0u;
+#pragma unroll
+    for (int j = 0; j < NA; ++j) {
+      const uint32_t b0 = (nok[j] && oka) ? to_tf32(bp[j][ka * o.bk]) : 0u;
+      const uint32_t b1 = (nok[j] && okb) ? to_tf32(bp[j][kb * o.bk]) : 0u;
+      asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+          "{%0,%1,%2,%3};"
+          : "+f"(acc[j][0]), "+f"(acc[j][1]), "+f"(acc[j][2]), "+f"(acc[j][3])
+          : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+    }
+  };
+  const int kfull = o.K & ~7;
+  // Unrolled so that several steps' operand loads (global ones included) are in flight at once.
+#pragma unroll 4
+  for (int k0 = 0; k0 < kfull; k0 += 8) step(k0, false);
+  if (kfull < o.K) step(kfull, true);
+}
+#endif
+
+// Sum of up to two products (p1 + p2, same M x N) on tensor cores: mma.sync m16n8k8 with tf32
+// operands (10-bit mantissa, rounded to nearest from the fp32 tiles) and fp32 accumulators, sm_80+.
+// Each warp owns 16 x (8 NA) outputs and calls ep(m, n, value) once per output. M must be a
+// multiple of 16; N and K may be ragged (zero-filled tails). p2.K == 0: a single product.
+template <int NA = 4, class Ep>
+__device__ __forceinline__ void block_mm_tc2(int M, int N, const MmOperands& p1, const MmOperands& p2, Ep ep) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+  const int g = lane >> 2, tq = lane & 3;
+  const int tm = M >> 4, tn = (N + 8 * NA - 1) / (8 * NA);
+  for (int t = warp; t < tm * tn; t += nwarps) {
+    const int m0 = (t / tn) * 16, n0 = (t % tn) * (8 * NA);
+    float acc[NA][4];
+#pragma unroll
+    for (int j = 0; j < NA; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+    mma_tile_tf32<NA>(acc, p1, m0, n0, N);
+    if (p2.K > 0) mma_tile_tf32<NA>(acc, p2, m0, n0, N);
+#pragma unroll
+    for (int j = 0; j < NA; ++j) {
+      const int n = n0 + j * 8 + 2 * tq;
+      if (n < N) {
+        ep(m0 + g, n, acc[j][0]);
+        ep(m0 + g + 8, n, acc[j][2]);
+      }
+      if (n + 1 < N) {
+        ep(m0 + g, n + 1, acc[j][1]);
+        ep(m0 + g + 8, n + 1, acc[j][3]);
+      }
+    }
+  }
+#endif
+}
+
+template <int NA = 4, class Ep>
+__device__ __forceinline__ void block_mm_tc(int M, int N, int K, const float* A, int am, int ak,
+                                            const float* B, int bk, int bn, Ep ep) {
+  block_mm_tc2<NA>(M, N, MmOperands{K, A, am, ak, B, bk, bn}, MmOperands{0, nullptr, 0, 0, nullptr, 0, 0}, ep);
+}
+
+// Tensor cores when tc (16-bit inputs: tf32 rounding is below their own precision) and the shape
+// allows, else the fp32 CUDA-core product (fp32 inputs keep full precision).
+template <int TM = 4, int TN = 4, int NA = 4, class Ep>
+__device__ __forceinline__ void mm(bool tc, int M, int N, int K, const float* A, int am, int ak,
+                                   const float* B, int bk, int bn, Ep ep) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if (tc && (M & 15) == 0) {
+    block_mm_tc<NA>(M, N, K, A, am, ak, B, bk, bn, ep);
+    return;
+  }
+#endif
+  block_mm<TM, TN>(M, N, K, A, am, ak, B, bk, bn, ep);
+}
+
 // Block-wide element copy with U loads in flight per thread: ld(idx) -> value, st(idx, value).
 // A plain loop would wait for each global load before issuing the next.
 template <int U = 8, class Ld, class St>

@@ -44,7 +44,7 @@ __device__ __forceinline__ void load_gate(float* dst, int ld, const float* src, 
 // A[i][j] = sum_d Q[i][d] K[j][d] exp(G[i][d] - G[j][d]) for j <= i < len, else 0.
 // Leaves Qs[i][d] = Q[i][d] exp(G[i][d] - G[r(i)][d]) (r(i) = start of i's sub-chunk).
 __device__ void gated_scores(float* A, const float* Q, float* Qs, const float* K, float* Ks,
-                             const float* G, int len, int Dk, int LK) {
+                             const float* G, int len, int Dk, int LK, bool tc) {
   for (int p = threadIdx.x; p < kChunk * kChunk; p += blockDim.x) {
     const int i = p >> 6, j = p & 63;
     if ((j >> 4) > (i >> 4) || i >= len) A[i * LA + j] = 0.f;
@@ -73,7 +73,7 @@ __device__ void gated_scores(float* A, const float* Q, float* Qs, const float* K
       Ks[j * LK + d] = K[j * LK + d] * __expf(G[r * LK + d] - G[j * LK + d]);
     }
     __syncthreads();
-    block_mm<1, 1>(kSub, r, Dk, Qs + r * LK, LK, 1, Ks, 1, LK, [&](int m, int n, float v) {
+    mm<1, 1, 2>(tc, kSub, r, Dk, Qs + r * LK, LK, 1, Ks, 1, LK, [&](int m, int n, float v) {
       A[(r + m) * LA + n] = (r + m < len) ? v : 0.f;
     });
     __syncthreads();
@@ -81,7 +81,9 @@ __device__ void gated_scores(float* A, const float* Q, float* Qs, const float* K
 }
 
 // Phase A: per chunk and KV head, the in-chunk gate cumsum (written back) and the state increment
-// sum_s diag(exp(G_last - G_s)) k_s^T v_s into h.
+// sum_s diag(exp(G_last - G_s)) k_s^T v_s into h. CUDA cores: the tf32 version measured slower here
+// (0.41 vs 0.25 ms per call at T = 8K; its fragment-ordered stores of the 128 x 128 increment are
+// half-coalesced).
 __global__ void __launch_bounds__(kThreads) k_chunk_state(Core c) {
   extern __shared__ float sm[];
   const Chunk ch = c.chunks[blockIdx.x];
@@ -151,7 +153,7 @@ __global__ void __launch_bounds__(kThreads) k_chunk_output(Core c) {
   extern __shared__ float sm[];
   const Chunk ch = c.chunks[blockIdx.x];
   const int h = blockIdx.y, hh = (int)(h / (c.Hq / c.Hkv));
-  const int Dk = (int)c.Dk, Dv = (int)c.Dv, LK = Dk + 1, LV = Dv + 1, len = ch.len;
+  const int Dk = (int)c.Dk, Dv = (int)c.Dv, LK = tile_stride(Dk, c.tc), LV = tile_stride(Dv, c.tc), len = ch.len;
   float* Q = sm;
   float* Qs = Q + kChunk * LK;
   float* K = Qs + kChunk * LK;
@@ -165,7 +167,7 @@ __global__ void __launch_bounds__(kThreads) k_chunk_output(Core c) {
   load_rows(V, LV, c.v + (int64_t)ch.start * rv + hh * Dv, rv, Dv, len);
   load_gate(G, LK, c.g + (int64_t)ch.start * rk + hh * Dk, rk, Dk, len);
   __syncthreads();
-  gated_scores(A, Q, Qs, K, Ks, G, len, Dk, LK);
+  gated_scores(A, Q, Qs, K, Ks, G, len, Dk, LK, c.tc);
   for (int idx = threadIdx.x; idx < kChunk * Dk; idx += blockDim.x) {
     const int i = idx / Dk, d = idx - i * Dk;
     Qs[i * LK + d] = i < len ? Q[i * LK + d] * __expf(G[i * LK + d]) : 0.f;
@@ -173,6 +175,16 @@ __global__ void __launch_bounds__(kThreads) k_chunk_output(Core c) {
   __syncthreads();
   const float* Hc = c.h + ((int64_t)blockIdx.x * c.Hkv + hh) * Dk * Dv;
   float* O = c.o + (int64_t)ch.start * ro + (int64_t)h * Dv;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if (c.tc) {
+    // Both products into one accumulator: a single store of o, no read-modify-write.
+    block_mm_tc2<4>(kChunk, Dv, MmOperands{Dk, Qs, LK, 1, Hc, Dv, 1}, MmOperands{kChunk, A, LA, 1, V, LV, 1},
+                    [&](int m, int n, float v) {
+                      if (m < len) O[(int64_t)m * ro + n] = v;
+                    });
+    return;
+  }
+#endif
   block_mm(kChunk, Dv, Dk, Qs, LK, 1, Hc, Dv, 1, [&](int m, int n, float v) {
     if (m < len) O[(int64_t)m * ro + n] = v;
   });
@@ -187,7 +199,7 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dstate(Core c) {
   extern __shared__ float sm[];
   const Chunk ch = c.chunks[blockIdx.x];
   const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv);
-  const int Dk = (int)c.Dk, Dv = (int)c.Dv, LK = Dk + 1, LV = Dv + 1, len = ch.len;
+  const int Dk = (int)c.Dk, Dv = (int)c.Dv, LK = tile_stride(Dk, c.tc), LV = tile_stride(Dv, c.tc), len = ch.len;
   float* G = sm;
   float* Qx = G + kChunk * LK;
   float* dO = Qx + kChunk * LK;
@@ -205,7 +217,7 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dstate(Core c) {
     }
     load_rows(dO, LV, c.dO + (int64_t)ch.start * ro + (int64_t)h * Dv, ro, Dv, len);
     __syncthreads();
-    block_mm(Dk, Dv, kChunk, Qx, 1, LK, dO, LV, 1, [&](int m, int n, float v) { acc[m * Dv + n] += v; });
+    mm(c.tc, Dk, Dv, kChunk, Qx, 1, LK, dO, LV, 1, [&](int m, int n, float v) { acc[m * Dv + n] += v; });
     __syncthreads();
   }
   float* DH = c.dh + ((int64_t)blockIdx.x * c.Hkv + hh) * Dk * Dv;
@@ -249,7 +261,7 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dq(Core c) {
   extern __shared__ float sm[];
   const Chunk ch = c.chunks[blockIdx.x];
   const int h = blockIdx.y, hh = (int)(h / (c.Hq / c.Hkv));
-  const int Dk = (int)c.Dk, Dv = (int)c.Dv, LK = Dk + 1, LV = Dv + 1, len = ch.len;
+  const int Dk = (int)c.Dk, Dv = (int)c.Dv, LK = tile_stride(Dk, c.tc), LV = tile_stride(Dv, c.tc), len = ch.len;
   float* dO = sm;
   float* V = dO + kChunk * LV;
   float* K = V + kChunk * LV;
@@ -262,13 +274,13 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dq(Core c) {
   load_rows(K, LK, c.k + (int64_t)ch.start * rk + hh * Dk, rk, Dk, len);
   load_gate(G, LK, c.g + (int64_t)ch.start * rk + hh * Dk, rk, Dk, len);
   __syncthreads();
-  block_mm(kChunk, kChunk, Dv, dO, LV, 1, V, 1, LV, [&](int m, int n, float v) {
+  mm<4, 4, 2>(c.tc, kChunk, kChunk, Dv, dO, LV, 1, V, 1, LV, [&](int m, int n, float v) {
     Bm[m * LA + n] = (n <= m && m < len) ? v : 0.f;
   });
   const float* Hc = c.h + ((int64_t)blockIdx.x * c.Hkv + hh) * Dk * Dv;
   float* DQ = c.dq + (int64_t)ch.start * rq + (int64_t)h * Dk;
   // (do h^T)^T = h do^T: the state is the A operand, read along its rows.
-  block_mm(Dk, kChunk, Dv, Hc, Dv, 1, dO, 1, LV, [&](int m, int n, float v) {
+  mm(c.tc, Dk, kChunk, Dv, Hc, Dv, 1, dO, 1, LV, [&](int m, int n, float v) {
     if (n < len) DQ[(int64_t)n * rq + m] = v * __expf(G[n * LK + m]);
   });
   __syncthreads();
@@ -288,7 +300,7 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dq(Core c) {
       Ks[j * LK + d] = K[j * LK + d] * __expf(G[r * LK + d] - G[j * LK + d]);
     }
     __syncthreads();
-    block_mm<2, 2>(kSub, Dk, r, Bm + r * LA, LA, 1, Ks, LK, 1, [&](int m, int n, float v) {
+    mm<2, 2, 2>(c.tc, kSub, Dk, r, Bm + r * LA, LA, 1, Ks, LK, 1, [&](int m, int n, float v) {
       if (r + m < len) DQ[(int64_t)(r + m) * rq + n] += v * __expf(G[(r + m) * LK + n] - G[r * LK + n]);
     });
     __syncthreads();
@@ -301,7 +313,7 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dkv(Core c) {
   extern __shared__ float sm[];
   const Chunk ch = c.chunks[blockIdx.x];
   const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv);
-  const int Dk = (int)c.Dk, Dv = (int)c.Dv, LK = Dk + 1, LV = Dv + 1, len = ch.len;
+  const int Dk = (int)c.Dk, Dv = (int)c.Dv, LK = tile_stride(Dk, c.tc), LV = tile_stride(Dv, c.tc), len = ch.len;
   float* Q = sm;
   float* Qs = Q + kChunk * LK;
   float* K = Qs + kChunk * LK;
@@ -322,12 +334,12 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dkv(Core c) {
     load_rows(Q, LK, c.q + (int64_t)ch.start * rq + (int64_t)h * Dk, rq, Dk, len);
     load_rows(dO, LV, c.dO + (int64_t)ch.start * ro + (int64_t)h * Dv, ro, Dv, len);
     __syncthreads();
-    block_mm(kChunk, kChunk, Dv, Vg, (int)rv, 1, dO, 1, LV, [&](int m, int n, float v) {
+    mm<4, 4, 2>(c.tc, kChunk, kChunk, Dv, Vg, (int)rv, 1, dO, 1, LV, [&](int m, int n, float v) {
       Bm[n * LA + m] = (m <= n && n < len) ? v : 0.f;  // m = key row s, n = query row i
     });
-    gated_scores(A, Q, Qs, K, Ks, G, len, Dk, LK);
+    gated_scores(A, Q, Qs, K, Ks, G, len, Dk, LK, c.tc);
     __syncthreads();
-    block_mm(kChunk, Dv, kChunk, A, 1, LA, dO, LV, 1, [&](int m, int n, float v) {
+    mm(c.tc, kChunk, Dv, kChunk, A, 1, LA, dO, LV, 1, [&](int m, int n, float v) {
       if (m < len) DV[(int64_t)m * rv + n] += v;
     });
     __syncthreads();
@@ -343,7 +355,7 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dkv(Core c) {
     __syncthreads();
     for (int a = 1; a < 4 && a * kSub < len; ++a) {
       const int r = a * kSub;
-      block_mm(r, Dk, kSub, Bm + r * LA, 1, LA, Qs + r * LK, LK, 1, [&](int m, int n, float v) {
+      mm(c.tc, r, Dk, kSub, Bm + r * LA, 1, LA, Qs + r * LK, LK, 1, [&](int m, int n, float v) {
         DK[(int64_t)m * rk + n] += v * __expf(G[r * LK + n] - G[m * LK + n]);
       });
       __syncthreads();
@@ -356,14 +368,14 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dkv(Core c) {
   }
   __syncthreads();
   const float* DHc = c.dh + ((int64_t)blockIdx.x * c.Hkv + hh) * Dk * Dv;
-  block_mm(kChunk, Dv, Dk, Qs, LK, 1, DHc, Dv, 1, [&](int m, int n, float v) {
+  mm(c.tc, kChunk, Dv, Dk, Qs, LK, 1, DHc, Dv, 1, [&](int m, int n, float v) {
     if (m < len) DV[(int64_t)m * rv + n] += v;
   });
   __syncthreads();
   // dk_s += exp(G_last - G_s) (v_s dh^T): computed as dh v^T with v staged in the free dO tile.
   load_rows(dO, LV, c.v + (int64_t)ch.start * rv + hh * Dv, rv, Dv, len);
   __syncthreads();
-  block_mm(Dk, kChunk, Dv, DHc, Dv, 1, dO, 1, LV, [&](int m, int n, float v) {
+  mm(c.tc, Dk, kChunk, Dv, DHc, Dv, 1, dO, 1, LV, [&](int m, int n, float v) {
     if (n < len) DK[(int64_t)n * rk + m] += v * __expf(G[(kChunk - 1) * LK + m] - G[n * LK + m]);
   });
 }
@@ -420,10 +432,10 @@ size_t rows_bytes(int rows, int ld) { return (size_t)rows * ld * sizeof(float); 
 }  // namespace
 
 liger_status core_forward(const Core& c, bool with_output) {
-  const int LK = (int)c.Dk + 1, LV = (int)c.Dv + 1;
+  const int LK = tile_stride((int)c.Dk, c.tc), LV = tile_stride((int)c.Dv, c.tc);
   const int64_t DD = c.Dk * c.Dv;
   if (c.nchunks > 0) {
-    const size_t smA = rows_bytes(2 * kChunk, LK) + rows_bytes(kChunk, LV);
+    const size_t smA = rows_bytes(2 * kChunk, (int)c.Dk + 1) + rows_bytes(kChunk, (int)c.Dv + 1);
     LIGER_TRY(set_smem((const void*)k_chunk_state, smA, "chunk_state"));
     k_chunk_state<<<dim3(c.nchunks, (unsigned)c.Hkv), kThreads, smA, c.stream>>>(c);
     LIGER_CK_LAUNCH("chunk_state");
@@ -442,7 +454,7 @@ liger_status core_forward(const Core& c, bool with_output) {
 }
 
 liger_status core_backward(const Core& c) {
-  const int LK = (int)c.Dk + 1, LV = (int)c.Dv + 1;
+  const int LK = tile_stride((int)c.Dk, c.tc), LV = tile_stride((int)c.Dv, c.tc);
   const int64_t DD = c.Dk * c.Dv;
   if (c.nchunks > 0) {
     const size_t sm = rows_bytes(2 * kChunk, LK) + rows_bytes(kChunk, LV) + DD * sizeof(float);

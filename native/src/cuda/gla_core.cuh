@@ -24,6 +24,7 @@ struct Core {
   float *dO, *dh, *dq, *dk, *dv, *R, *RT;
   const float* dht;      // or null
   float* dh0;            // or null
+  bool tc;              // tensor-core (tf32) products: set for 16-bit inputs
   cudaStream_t stream;
 };
 

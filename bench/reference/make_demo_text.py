@@ -20,7 +20,9 @@ def split(path):
 def main(data, out):
     nlp_train, nlp_val = split(os.path.join(data, "nlp.txt"))
     brown_train, brown_val = split(os.path.join(data, "brown.txt"))
-    train = nlp_train[:3000] + brown_train[:300]
+    # Training lines spread over the whole training split (every k-th line), so the short demo run
+    # sees the same mix of sources the held-out text has.
+    train = nlp_train[:: len(nlp_train) // 3000][:3000] + brown_train[:: len(brown_train) // 300][:300]
     held = nlp_val[:500] + brown_val[:120]
     os.makedirs(out, exist_ok=True)
     for name, rows in (("demo-train.txt", train), ("demo-heldout.txt", held)):

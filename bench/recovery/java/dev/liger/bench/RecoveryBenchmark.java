@@ -38,6 +38,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * <pre>
  * java -cp target/test-classes:target/classes:target/lib/* dev.liger.bench.RecoveryBenchmark DATA_DIR [budgets...]
  * </pre>
+ * With {@code -Dliger.recovery.ablations=false} only Liger-GLA runs (for long budgets).
  * DATA_DIR holds brown.txt and nlp.txt; training uses their training lines, evaluation the fixture's held-out
  * lines (last n // 20 non-blank lines of each file).
  */
@@ -84,6 +85,8 @@ public final class RecoveryBenchmark {
             variants.put("no gate", base.withUseGate(false));
             variants.put("Liger-HGRN2", base.withVariant(LigerConfig.Variant.HGRN2));
             variants.put("hybrid: softmax in layer 3", base.withFullAttentionLayers(List.of(3)));
+            if (!Boolean.parseBoolean(System.getProperty("liger.recovery.ablations", "true")))
+                variants.keySet().retainAll(List.of("Liger-GLA"));
             for (var v : variants.entrySet()) {
                 List<Long> bs = v.getKey().equals("Liger-GLA") ? budgets : List.of(ablationBudget);
                 double zero = Double.NaN;

@@ -53,6 +53,9 @@ public final class AlpacaReader {
             JsonLocation at = e.getLocation();
             throw new MalformedRecordException(new Problem(records.file(), at == null ? 0 : at.getLineNr(),
                     "invalid JSON: " + e.getOriginalMessage()));
+        } catch (java.io.CharConversionException e) {
+            // the parser guessed a UTF-16/32 encoding from the first bytes and met an impossible character
+            throw new MalformedRecordException(new Problem(records.file(), 0, "invalid text encoding: " + e.getMessage()));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot parse " + records.file() + ": " + e.getMessage(), e);
         }

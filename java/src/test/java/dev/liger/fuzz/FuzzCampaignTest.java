@@ -60,6 +60,9 @@ class FuzzCampaignTest {
         cmd.add("--instrumentation_includes=dev.liger.**:com.fasterxml.jackson.**");
         cmd.add("--reproducer_path=" + work);
         cmd.add("-max_total_time=" + seconds);
+        // a fixed seed keeps CI's session reproducible; -Dliger.fuzz.seed=0 lets libFuzzer pick one
+        int seed = Integer.getInteger("liger.fuzz.seed", 1);
+        if (seed != 0) cmd.add("-seed=" + seed);
         cmd.add("-timeout=120"); // the first input also pays class loading and native library start-up
         // libtorch and the JVM alone hold several GiB resident once loaded; a leak still shows long before 12 GiB
         cmd.add("-rss_limit_mb=12288");

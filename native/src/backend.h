@@ -19,6 +19,9 @@ liger_status gla_backward(const liger_gla_params& p);
 liger_status attn_forward(const liger_attn_params& p);
 liger_status attn_backward(const liger_attn_params& p);
 liger_status attn_decode(const liger_attn_params& p);
+liger_status gdn_forward(const liger_gdn_params& p);
+liger_status gdn_backward(const liger_gdn_params& p);
+liger_status gdn_decode(const liger_gdn_params& p);
 }  // namespace cpu
 
 #if defined(LIGER_WITH_CUDA)
@@ -28,6 +31,9 @@ liger_status gla_backward(const liger_gla_params& p);
 liger_status attn_forward(const liger_attn_params& p);
 liger_status attn_backward(const liger_attn_params& p);
 liger_status attn_decode(const liger_attn_params& p);
+liger_status gdn_forward(const liger_gdn_params& p);
+liger_status gdn_backward(const liger_gdn_params& p);
+liger_status gdn_decode(const liger_gdn_params& p);
 }  // namespace cuda
 #endif
 

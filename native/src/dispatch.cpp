@@ -444,6 +444,75 @@ liger_status check_attn(const char* fn, const liger_attn_params& p, AttnOp op) {
   return LIGER_OK;
 }
 
+// ---------------------------------------------------------------- gated delta rule
+enum class GdnOp { Forward, Backward, Decode };
+
+liger_status check_gdn(const char* fn, const liger_gdn_params& p, GdnOp op) {
+  LIGER_TRY(check_device(fn, p.device, p.num_threads));
+  LIGER_TRY(check_sizes(fn, p.B, p.T, p.Hq, p.Hkv));
+  if (p.Dk < 1 || p.Dv < 1 || p.Dk > 4096 || p.Dv > 4096)
+    return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: Dk = %lld and Dv = %lld must be in [1, 4096]", fn,
+                (long long)p.Dk, (long long)p.Dv);
+  if (!std::isfinite(p.scale)) return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: scale is not finite", fn);
+  int64_t N = 0;
+  if (op == GdnOp::Decode) {
+    if (p.T != 1) return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: T = %lld but decode takes one token (T == 1)", fn,
+                              (long long)p.T);
+    if (p.cu_seqlens.data) return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: cu_seqlens must be absent in decode", fn);
+    N = p.B;
+  } else {
+    LIGER_TRY(check_seqlens(fn, p.device, p.cu_seqlens, p.B, p.T, &N));
+  }
+  const unsigned in = input_dtypes(p.device);
+  const Dim B{p.B, "B"}, T{p.T, "T"}, Hq{p.Hq, "Hq"}, Hkv{p.Hkv, "Hkv"}, Dk{p.Dk, "Dk"}, Dv{p.Dv, "Dv"},
+      Nd{N, "N"};
+  LIGER_TRY(check_tensor(fn, "q", p.q, true, {B, T, Hq, Dk}, in));
+  const unsigned same = 1u << p.q.dtype, gdt = kF32 | same;
+  LIGER_TRY(check_tensor(fn, "k", p.k, true, {B, T, Hkv, Dk}, same));
+  LIGER_TRY(check_tensor(fn, "v", p.v, true, {B, T, Hkv, Dv}, same));
+  LIGER_TRY(check_tensor(fn, "g", p.g, true, {B, T, Hkv}, gdt));
+  LIGER_TRY(check_tensor(fn, "beta", p.beta, true, {B, T, Hkv}, gdt));
+  const bool decode = op == GdnOp::Decode;
+  LIGER_TRY(check_tensor(fn, "h0", p.h0, decode, {Nd, Hkv, Dk, Dv}, kF32));
+  LIGER_TRY(check_contiguous(fn, "h0", p.h0));
+  std::vector<Extent> ins, outs;
+  add(ins, "q", p.q), add(ins, "k", p.k), add(ins, "v", p.v), add(ins, "g", p.g), add(ins, "beta", p.beta);
+  add(ins, "cu_seqlens", p.cu_seqlens);
+  if (op != GdnOp::Backward) {
+    LIGER_TRY(check_tensor(fn, "o", p.o, true, {B, T, Hq, Dv}, same));
+    LIGER_TRY(check_tensor(fn, "ht", p.ht, decode, {Nd, Hkv, Dk, Dv}, kF32));
+    LIGER_TRY(check_contiguous(fn, "ht", p.ht));
+    add(outs, "o", p.o);
+    // h0 == ht (the very same view) is an in-place state update; any other overlap is an error
+    if (p.h0.data && p.ht.data && p.h0.data == p.ht.data) {
+      if (!same_view(p.h0, p.ht))
+        return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: h0 and ht share memory but not the same view", fn);
+      add(outs, "ht", p.ht);
+    } else {
+      add(ins, "h0", p.h0), add(outs, "ht", p.ht);
+    }
+    if (p.do_.data || p.dq.data || p.dk.data || p.dv.data || p.dg.data || p.dbeta.data || p.dh0.data || p.dht.data)
+      return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: gradient tensors must be absent outside backward", fn);
+  } else {
+    if (p.ht.data) return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: ht must be absent in backward", fn);
+    add(ins, "h0", p.h0);
+    LIGER_TRY(check_tensor(fn, "do_", p.do_, true, {B, T, Hq, Dv}, same));
+    LIGER_TRY(check_tensor(fn, "dht", p.dht, false, {Nd, Hkv, Dk, Dv}, kF32));
+    LIGER_TRY(check_contiguous(fn, "dht", p.dht));
+    LIGER_TRY(check_tensor(fn, "dq", p.dq, true, {B, T, Hq, Dk}, same));
+    LIGER_TRY(check_tensor(fn, "dk", p.dk, true, {B, T, Hkv, Dk}, same));
+    LIGER_TRY(check_tensor(fn, "dv", p.dv, true, {B, T, Hkv, Dv}, same));
+    LIGER_TRY(check_tensor(fn, "dg", p.dg, true, {B, T, Hkv}, 1u << p.g.dtype));
+    LIGER_TRY(check_tensor(fn, "dbeta", p.dbeta, true, {B, T, Hkv}, 1u << p.beta.dtype));
+    LIGER_TRY(check_tensor(fn, "dh0", p.dh0, false, {Nd, Hkv, Dk, Dv}, kF32));
+    LIGER_TRY(check_contiguous(fn, "dh0", p.dh0));
+    add(ins, "do_", p.do_), add(ins, "dht", p.dht);
+    add(outs, "dq", p.dq), add(outs, "dk", p.dk), add(outs, "dv", p.dv), add(outs, "dg", p.dg);
+    add(outs, "dbeta", p.dbeta), add(outs, "dh0", p.dh0);
+  }
+  return check_aliasing(fn, ins, outs);
+}
+
 }  // namespace
 }  // namespace liger
 
@@ -493,6 +562,16 @@ liger_status liger_attn_backward(const liger_attn_params* p) {
 liger_status liger_attn_decode(const liger_attn_params* p) {
   LIGER_ENTRY("liger_attn_decode", liger::check_attn("liger_attn_decode", *p, liger::AttnOp::Decode),
               attn_decode);
+}
+liger_status liger_gdn_forward(const liger_gdn_params* p) {
+  LIGER_ENTRY("liger_gdn_forward", liger::check_gdn("liger_gdn_forward", *p, liger::GdnOp::Forward), gdn_forward);
+}
+liger_status liger_gdn_backward(const liger_gdn_params* p) {
+  LIGER_ENTRY("liger_gdn_backward", liger::check_gdn("liger_gdn_backward", *p, liger::GdnOp::Backward),
+              gdn_backward);
+}
+liger_status liger_gdn_decode(const liger_gdn_params* p) {
+  LIGER_ENTRY("liger_gdn_decode", liger::check_gdn("liger_gdn_decode", *p, liger::GdnOp::Decode), gdn_decode);
 }
 
 }  // extern "C"

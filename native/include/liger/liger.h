@@ -1,7 +1,7 @@
 /*
  * Liger kernels: C ABI.
  *
- * One parameter struct per kernel family (plain chunked GLA, fused Liger attention), argument
+ * One parameter struct per kernel family (plain chunked GLA, gated delta rule, fused Liger attention), argument
  * checking and dispatch in one place (native/src/dispatch.cpp), per-device implementations behind it.
  * No libtorch dependency: tensors are raw pointers with explicit shapes and element strides.
  *
@@ -102,6 +102,42 @@ typedef struct liger_gla_params {
 } liger_gla_params;
 
 /*
+ * Chunked gated delta rule (GDN; DESIGN.md 1.1 Liger-GDN and section 2), caller-supplied q and k (the
+ * Liger-GDN layer L2-normalizes them first), a scalar log-gate g (<= 0, finite) and a write strength
+ * beta per token and KV head:
+ *
+ *   S_t = exp(g_t) (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T     S: [Dk, Dv], one per KV head
+ *   o_t = scale * S_t^T q_t                                               (query head i reads KV head
+ *                                                                           i / (Hq / Hkv))
+ * Chunked in the UT/WY form: per chunk T = (I + strict_tril(diag(beta) K K^T * Gamma))^-1 with
+ * Gamma_ij = exp(G_i - G_j), every exponent <= 0.
+ *
+ * Forward (liger_gdn_forward): q [B,T,Hq,Dk], k [B,T,Hkv,Dk], v [B,T,Hkv,Dv], g and beta [B,T,Hkv]
+ *   (F32 or the input dtype) -> o [B,T,Hq,Dv]. Optional h0 / ht [N,Hkv,Dk,Dv] F32, may be the same
+ *   tensor (in-place update of a cache). cu_seqlens as for GLA.
+ * Backward (liger_gdn_backward): given do_ (and optional dht) writes dq, dk, dv, dg, dbeta (same shapes
+ *   and dtypes as q, k, v, g, beta) and optional dh0. States are recomputed.
+ * Decode (liger_gdn_decode): one token per sequence (T == 1, B == N, no cu_seqlens): reads h0, writes
+ *   o and ht (both required; ht may be the very same tensor as h0). N decode steps equal one forward.
+ */
+typedef struct liger_gdn_params {
+  int32_t device;
+  void* stream;
+  int32_t num_threads;
+
+  int64_t B, T, Hq, Hkv, Dk, Dv;
+  float scale;
+
+  liger_tensor q, k, v, g, beta, o;
+  liger_tensor cu_seqlens; /* optional, I64 [N+1] */
+  liger_tensor h0, ht;     /* F32 [N,Hkv,Dk,Dv]; optional except in decode */
+
+  /* backward only */
+  liger_tensor do_, dht;                   /* do_ required, dht optional */
+  liger_tensor dq, dk, dv, dg, dbeta, dh0; /* dh0 optional */
+} liger_gdn_params;
+
+/*
  * The recurrent cache of one layer for N sequences (DESIGN.md 1.3): constant size whatever the length.
  *   state  F32 [N, Hkv, D, D]      GRM states
  *   win_k  F32 [N, Hkv, W-1, D]    RoPE'd keys of the last W-1 tokens, ring slot = position % (W-1)
@@ -179,6 +215,10 @@ liger_status liger_gla_backward(const liger_gla_params* p);
 liger_status liger_attn_forward(const liger_attn_params* p);
 liger_status liger_attn_backward(const liger_attn_params* p);
 liger_status liger_attn_decode(const liger_attn_params* p);
+
+liger_status liger_gdn_forward(const liger_gdn_params* p);
+liger_status liger_gdn_backward(const liger_gdn_params* p);
+liger_status liger_gdn_decode(const liger_gdn_params* p);
 
 #ifdef __cplusplus
 }

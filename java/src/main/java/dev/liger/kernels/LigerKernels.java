@@ -140,6 +140,43 @@ public final class LigerKernels {
         @MemberGetter public native @ByRef liger_tensor dv();
     }
 
+    /** {@code liger_gdn_params}: chunked gated delta rule forward/backward and the decode step. */
+    @Name("liger_gdn_params")
+    public static class liger_gdn_params extends Pointer {
+        static { Loader.load(); }
+        public liger_gdn_params() { super((Pointer) null); allocate(); }
+        public liger_gdn_params(Pointer p) { super(p); }
+        private native void allocate();
+
+        public native int device(); public native liger_gdn_params device(int v);
+        public native Pointer stream(); public native liger_gdn_params stream(Pointer v);
+        public native int num_threads(); public native liger_gdn_params num_threads(int v);
+        public native long B(); public native liger_gdn_params B(long v);
+        public native long T(); public native liger_gdn_params T(long v);
+        public native long Hq(); public native liger_gdn_params Hq(long v);
+        public native long Hkv(); public native liger_gdn_params Hkv(long v);
+        public native long Dk(); public native liger_gdn_params Dk(long v);
+        public native long Dv(); public native liger_gdn_params Dv(long v);
+        public native float scale(); public native liger_gdn_params scale(float v);
+        @MemberGetter public native @ByRef liger_tensor q();
+        @MemberGetter public native @ByRef liger_tensor k();
+        @MemberGetter public native @ByRef liger_tensor v();
+        @MemberGetter public native @ByRef liger_tensor g();
+        @MemberGetter public native @ByRef liger_tensor beta();
+        @MemberGetter public native @ByRef liger_tensor o();
+        @MemberGetter public native @ByRef liger_tensor cu_seqlens();
+        @MemberGetter public native @ByRef liger_tensor h0();
+        @MemberGetter public native @ByRef liger_tensor ht();
+        @MemberGetter public native @ByRef liger_tensor do_();
+        @MemberGetter public native @ByRef liger_tensor dht();
+        @MemberGetter public native @ByRef liger_tensor dq();
+        @MemberGetter public native @ByRef liger_tensor dk();
+        @MemberGetter public native @ByRef liger_tensor dv();
+        @MemberGetter public native @ByRef liger_tensor dg();
+        @MemberGetter public native @ByRef liger_tensor dbeta();
+        @MemberGetter public native @ByRef liger_tensor dh0();
+    }
+
     public static native @Cast("const char*") BytePointer liger_last_error();
     public static native @Cast("const char*") BytePointer liger_version();
     public static native int liger_set_num_threads(int n);
@@ -151,4 +188,7 @@ public final class LigerKernels {
     public static native int liger_attn_forward(@Const liger_attn_params p);
     public static native int liger_attn_backward(@Const liger_attn_params p);
     public static native int liger_attn_decode(@Const liger_attn_params p);
+    public static native int liger_gdn_forward(@Const liger_gdn_params p);
+    public static native int liger_gdn_backward(@Const liger_gdn_params p);
+    public static native int liger_gdn_decode(@Const liger_gdn_params p);
 }

@@ -285,7 +285,26 @@ def case_errors(lib):
     cos, sin = rope_tables(4, 64)  # too few RoPE rows for 10 tokens
     st3, msg3 = lib.call("liger_attn_forward", attn_params(q, k, k, cos, sin, o=o), expect_ok=False)
     ok3 = st3 == 1 and "rope" in msg3
-    for ok, what, m in ((ok1, "decreasing cu_seqlens", msg), (ok2, "host pointer", msg2), (ok3, "short RoPE", msg3)):
+    # Decode positions are checked on the device (no host copy, no synchronisation): a bad one makes that
+    # sequence's outputs NaN and leaves its cache alone; the next decode call reports it.
+    N, W = 3, 8
+    cos, sin = rope_tables(32, 64)
+    qd = torch.randn(N, 1, 4, 64, device=dev).to(torch.bfloat16)
+    kd = torch.randn(N, 1, 2, 64, device=dev).to(torch.bfloat16)
+    cache = {"state": torch.zeros(N, 2, 64, 64, device=dev), "win_k": torch.zeros(N, 2, W - 1, 64, device=dev),
+             "win_v": torch.zeros(N, 2, W - 1, 64, device=dev),
+             "pos": torch.tensor([3, -5, 32], dtype=torch.int64, device=dev)}
+    od = torch.zeros(N, 1, 4, 64, device=dev).to(torch.bfloat16)
+    pd = attn_params(qd, kd, kd, cos, sin, GLA, 1, 16.0, 0.5, W, o=od, cache_in=cache)
+    st4, _ = lib.call("liger_attn_decode", pd, expect_ok=False)
+    torch.cuda.synchronize()
+    ok4 = (st4 == 0 and bool(od[1:].isnan().all()) and bool(torch.isfinite(od[0].float()).all())
+           and cache["pos"].tolist() == [4, -5, 32] and float(cache["state"][1:].abs().sum()) == 0.0)
+    st5, msg5 = lib.call("liger_attn_decode", pd, expect_ok=False)
+    ok5 = st5 == 1 and ("pos[1] = -5" in msg5 or "pos[2] = 32" in msg5)
+    for ok, what, m in ((ok1, "decreasing cu_seqlens", msg), (ok2, "host pointer", msg2), (ok3, "short RoPE", msg3),
+                        (ok4, "bad decode position: NaN outputs, cache kept", f"status {st4}"),
+                        (ok5, "bad decode position reported by the next call", msg5)):
         results.append(ok)
         print(f"{'PASS' if ok else 'FAIL'} error: {what} -> {m!r}", flush=True)
 

@@ -279,15 +279,37 @@ struct FT {
   static constexpr int NT = D / 8;   // n8 tiles across D
 };
 
-// Raw rows of a warp, loaded in batches so that several global loads are in flight.
+// Offset of (token tok of the packed axis, head h) in a view: 32-bit division (the plan keeps the packed
+// length under 2^30), once per row instead of per element.
+__device__ __forceinline__ int64_t row_off(const View& v, int64_t tok, int64_t T, int64_t h) {
+  const int b = (int)tok / (int)T;
+  return (int64_t)b * v.s0 + (tok - (int64_t)b * T) * v.s1 + h * v.s2;
+}
+
+// Raw bf16 rows of a warp (lane has d = lane + 32 u), loaded in batches so that several global loads
+// are in flight.
 template <int D, int R>
 __device__ __forceinline__ void load_rows_raw(const View& v, int64_t T, int64_t h, const int64_t (&tok)[R],
                                               const bool (&ok)[R], float (&x)[R][D / 32]) {
   const int lane = threadIdx.x & 31;
+  const bf16* base = static_cast<const bf16*>(v.data);
 #pragma unroll
-  for (int r = 0; r < R; ++r)
+  for (int r = 0; r < R; ++r) {
+    const bf16* row = base + (ok[r] ? row_off(v, tok[r], T, h) : 0);
 #pragma unroll
-    for (int u = 0; u < D / 32; ++u) x[r][u] = ok[r] ? load_as_float(v, voff(v, tok[r], T, h, lane + 32 * u)) : 0.f;
+    for (int u = 0; u < D / 32; ++u) x[r][u] = ok[r] ? __bfloat162float(row[(lane + 32 * u) * v.s3]) : 0.f;
+  }
+}
+
+// Two adjacent output columns (n, n + 1) of a bf16 view row.
+__device__ __forceinline__ void store_pair(const View& v, int64_t off, int n, float x0, float x1) {
+  bf16* row = static_cast<bf16*>(v.data) + off;
+  if (v.s3 == 1 && (reinterpret_cast<uintptr_t>(row + n) & 3) == 0) {
+    *reinterpret_cast<__nv_bfloat162*>(row + n) = __floats2bfloat162_rn(x0, x1);
+  } else {
+    row[n * v.s3] = __float2bfloat16(x0);
+    row[(n + 1) * v.s3] = __float2bfloat16(x1);
+  }
 }
 
 template <int D>
@@ -449,10 +471,16 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fgrm(Attn a, const float* h
   const Chunk ch = a.chunks[blockIdx.x];
   const int hh = blockIdx.y, len = ch.len, grp = (int)(a.Hq / a.Hkv);
   const float* Hg = hbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
-  for (int idx = threadIdx.x * 4; idx < D * D; idx += blockDim.x * 4) {
-    const float4 h4 = *reinterpret_cast<const float4*>(Hg + idx);
-    const int m = idx / D, n = idx - m * D;
-    *reinterpret_cast<uint2*>(Hs + m * LDB + n) = make_uint2(pack_bf16(h4.x, h4.y), pack_bf16(h4.z, h4.w));
+  {
+    constexpr int kIt = D * D / 4 / (kFWarps * 32);  // every float4 load of the thread in flight at once
+    float4 h4[kIt];
+#pragma unroll
+    for (int it = 0; it < kIt; ++it) h4[it] = reinterpret_cast<const float4*>(Hg)[threadIdx.x + it * kFWarps * 32];
+#pragma unroll
+    for (int it = 0; it < kIt; ++it) {
+      const int idx = 4 * (threadIdx.x + it * kFWarps * 32), m = idx / D, n = idx - m * D;
+      *reinterpret_cast<uint2*>(Hs + m * LDB + n) = make_uint2(pack_bf16(h4[it].x, h4[it].y), pack_bf16(h4[it].z, h4[it].w));
+    }
   }
   fast_key_side<D>(a, ch, hh, G2, Kf, Vs, nullptr);
   for (int idx = threadIdx.x; idx < 96 * D; idx += blockDim.x) {
@@ -607,13 +635,13 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fgrm(Attn a, const float* h
       const int i = r + g + 8 * hr;
       if (i >= len) continue;
       const int64_t tok = ch.start + i;
+      const int64_t ooff = final ? row_off(out, tok, a.T, h) : 0;
 #pragma unroll
       for (int j = 0; j < NT; ++j) {
         const int n = j * 8 + 2 * tq;
         const float v0 = oacc[j][2 * hr], v1 = oacc[j][2 * hr + 1];
         if (final) {
-          store_from_float(out, voff(out, tok, a.T, h, n), v0);
-          store_from_float(out, voff(out, tok, a.T, h, n + 1), v1);
+          store_pair(out, ooff, n, v0, v1);
         } else {
           *reinterpret_cast<float2*>(ogrm + (tok * a.Hq + h) * D + n) = make_float2(a.mix * v0, a.mix * v1);
         }
@@ -781,12 +809,12 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa(Attn a, const float* w
       if (i >= len) continue;
       const int64_t tok = ch.start + i;
       const float inv = keep / sum[hr];
+      const int64_t ooff = row_off(out, tok, a.T, h);
 #pragma unroll
       for (int j = 0; j < NT; ++j) {
         const int n = j * 8 + 2 * tq;
         const float2 og = *reinterpret_cast<const float2*>(ogrm + (tok * a.Hq + h) * D + n);
-        store_from_float(out, voff(out, tok, a.T, h, n), og.x + inv * oacc[j][2 * hr]);
-        store_from_float(out, voff(out, tok, a.T, h, n + 1), og.y + inv * oacc[j][2 * hr + 1]);
+        store_pair(out, ooff, n, og.x + inv * oacc[j][2 * hr], og.y + inv * oacc[j][2 * hr + 1]);
       }
     }
     __syncwarp();
@@ -794,18 +822,18 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa(Attn a, const float* w
 }
 
 // Cache after the last token for the fast path: ring slots of the last W - 1 positions rotated
-// from the raw keys (no packed workspaces), the position. Grid (N, Hkv), one warp.
+// from the raw keys (no packed workspaces), the position. Grid (N, Hkv), a warp per slot.
 template <int D>
 __global__ void k_fcache_write(Attn a, const float* in_k, const float* in_v, float* out_k, float* out_v,
                                int64_t* out_pos) {
-  const int n = blockIdx.x, hh = blockIdx.y, lane = threadIdx.x;
+  const int n = blockIdx.x, hh = blockIdx.y, lane = threadIdx.x & 31;
   const SeqInfo s = a.seqs[n];
   const int64_t end = s.pos0 + s.len, Wm = a.W - 1;
   if (Wm > 0 && out_k && a.rope) {
     const int64_t base = ((int64_t)n * a.Hkv + hh) * Wm;
     int64_t lo = end - Wm;
     if (lo < 0) lo = 0;
-    for (int64_t kp = lo; kp < end; ++kp) {
+    for (int64_t kp = lo + (threadIdx.x >> 5); kp < end; kp += blockDim.x >> 5) {
       const int64_t slot = (base + kp % Wm) * D;
       if (kp >= s.pos0) {
         int64_t tok[1] = {s.start + kp - s.pos0};
@@ -827,7 +855,7 @@ __global__ void k_fcache_write(Attn a, const float* in_k, const float* in_v, flo
       }
     }
   }
-  if (hh == 0 && lane == 0 && out_pos) out_pos[n] = end;
+  if (hh == 0 && threadIdx.x == 0 && out_pos) out_pos[n] = end;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1009,50 +1037,86 @@ __global__ void __launch_bounds__(256) k_decode(Attn a, const int64_t* pos_in, f
     __syncwarp();
   }
   const int nprev = a.rope ? (int)(p < Wm ? p : Wm) : 0, nk = nprev + 1;  // no ring without the window branch
-  for (int idx = threadIdx.x; idx < nprev * D; idx += blockDim.x) {
-    const int kk = idx / D, d = idx - kk * D;
-    const int64_t kp = p - nprev + kk;
-    const int64_t o = (((int64_t)n * a.Hkv + hh) * Wm + kp % Wm) * D + d;
-    Kw[kk * LD + d] = wk[o];
-    Vw[kk * LD + d] = wv[o];
+  // Ring rows as float4 (the host checked 16-byte alignment), all of a thread's loads in flight at once.
+  const int D4 = D / 4;
+  {
+    const float4* wk4 = reinterpret_cast<const float4*>(wk + ((int64_t)n * a.Hkv + hh) * Wm * D);
+    const float4* wv4 = reinterpret_cast<const float4*>(wv + ((int64_t)n * a.Hkv + hh) * Wm * D);
+    const int slot0 = Wm > 0 ? (int)((p - nprev) % Wm) : 0, tot = nprev * D4;
+    for (int base = threadIdx.x; base < tot; base += 8 * blockDim.x) {
+      float4 kx[8], vx[8];
+#pragma unroll
+      for (int u = 0; u < 8; ++u) {
+        const int idx = base + u * blockDim.x;
+        if (idx < tot) {
+          const int kk = idx / D4, c = idx - kk * D4;
+          int slot = slot0 + kk;
+          if (slot >= Wm) slot -= Wm;
+          kx[u] = wk4[slot * D4 + c];
+          vx[u] = wv4[slot * D4 + c];
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < 8; ++u) {
+        const int idx = base + u * blockDim.x;
+        if (idx < tot) {
+          const int kk = idx / D4, c = idx - kk * D4;
+          float* kd = Kw + kk * LD + 4 * c;
+          float* vd = Vw + kk * LD + 4 * c;
+          kd[0] = kx[u].x; kd[1] = kx[u].y; kd[2] = kx[u].z; kd[3] = kx[u].w;
+          vd[0] = vx[u].x; vd[1] = vx[u].y; vd[2] = vx[u].z; vd[3] = vx[u].w;
+        }
+      }
+    }
   }
   __syncthreads();
   for (int d = threadIdx.x; d < D; d += blockDim.x) {
     Kw[nprev * LD + d] = kr[d];
     Vw[nprev * LD + d] = vv[d];
   }
-  // GRM: S = diag(exp(g)) S + phi(k)^T v, o_grm = phi(q) S. Thread (part, j) owns column j of a
-  // slice of rows; loads go out in batches of 8 so several are in flight.
+  // GRM: S = diag(exp(g)) S + phi(k)^T v, o_grm = phi(q) S. Lane c owns columns 4c..4c+3 of the rows
+  // w, w + 8, ... of warp w: every state load of the thread is in flight at once (float4).
   for (int idx = threadIdx.x; idx < grp * D; idx += blockDim.x) og[idx] = 0.f;
   __syncthreads();
-  float* S = state + ((int64_t)n * a.Hkv + hh) * D * D;
-  const int parts = max(1, (int)blockDim.x / D);
-  if ((int)threadIdx.x < parts * D) {
-    const int j = threadIdx.x % D, part = threadIdx.x / D;
-    const int dlen = (D + parts - 1) / parts, d0 = part * dlen, d1 = min(D, d0 + dlen);
-    const float vj = vv[j];
-    for (int h0 = 0; h0 < grp; h0 += 8) {
-      float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-      for (int d = d0; d < d1; d += 8) {
-        float sv[8];
+  float4* S4 = reinterpret_cast<float4*>(state + ((int64_t)n * a.Hkv + hh) * D * D);
+  if (lane < D4) {
+    float4 sv[kMaxD / 8];
 #pragma unroll
-        for (int u = 0; u < 8; ++u)
-          if (d + u < d1) sv[u] = S[(d + u) * D + j];
+    for (int i = 0; i < kMaxD / 8; ++i) {
+      const int d = w + 8 * i;
+      if (d < D) sv[i] = S4[d * D4 + lane];
+    }
+    const float v0 = vv[4 * lane], v1 = vv[4 * lane + 1], v2 = vv[4 * lane + 2], v3 = vv[4 * lane + 3];
 #pragma unroll
-        for (int u = 0; u < 8; ++u) {
-          if (d + u >= d1) continue;
-          if (h0 == 0) {
-            sv[u] = sv[u] * eg[d + u] + kf[d + u] * vj;
-            S[(d + u) * D + j] = sv[u];
-          }
+    for (int i = 0; i < kMaxD / 8; ++i) {
+      const int d = w + 8 * i;
+      if (d < D) {
+        const float e = eg[d], k = kf[d];
+        sv[i] = make_float4(sv[i].x * e + k * v0, sv[i].y * e + k * v1, sv[i].z * e + k * v2, sv[i].w * e + k * v3);
+        S4[d * D4 + lane] = sv[i];
+      }
+    }
+    for (int h0 = 0; h0 < grp; h0 += 4) {
+      float acc[4][4] = {};
 #pragma unroll
-          for (int e = 0; e < 8; ++e)
-            if (h0 + e < grp) acc[e] += qf[(h0 + e) * D + d + u] * sv[u];
+      for (int i = 0; i < kMaxD / 8; ++i) {
+        const int d = w + 8 * i;
+        if (d >= D) continue;
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          if (h0 + e >= grp) continue;
+          const float q = qf[(h0 + e) * D + d];
+          acc[e][0] += q * sv[i].x;
+          acc[e][1] += q * sv[i].y;
+          acc[e][2] += q * sv[i].z;
+          acc[e][3] += q * sv[i].w;
         }
       }
 #pragma unroll
-      for (int e = 0; e < 8; ++e)
-        if (h0 + e < grp) atomicAdd(&og[(h0 + e) * D + j], acc[e]);
+      for (int e = 0; e < 4; ++e)
+        if (h0 + e < grp)
+#pragma unroll
+          for (int z = 0; z < 4; ++z) atomicAdd(&og[(h0 + e) * D + 4 * lane + z], acc[e][z]);
     }
   }
   __syncthreads();
@@ -1194,7 +1258,8 @@ struct AttnBuffers {
 
 // The bf16 fast forward (see k_fgrm): D 64 or 128, a window of at most 65 keys.
 bool fast_forward_ok(const liger_attn_params& p) {
-  return p.q.dtype == LIGER_BF16 && p.k.dtype == LIGER_BF16 && p.v.dtype == LIGER_BF16 && (p.D == 64 || p.D == 128) &&
+  return p.q.dtype == LIGER_BF16 && p.k.dtype == LIGER_BF16 && p.v.dtype == LIGER_BF16 && p.o.dtype == LIGER_BF16 &&
+         (p.D == 64 || p.D == 128) &&
          (p.mix >= 1.f || p.window <= kChunk + 1);
 }
 
@@ -1251,7 +1316,7 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
     }
   }
   if (present(co.state) && N) {
-    k_fcache_write<D><<<dim3((unsigned)N, (unsigned)Hkv), 32, 0, st>>>(
+    k_fcache_write<D><<<dim3((unsigned)N, (unsigned)Hkv), 256, 0, st>>>(
         a, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data),
         static_cast<float*>(co.win_k.data), static_cast<float*>(co.win_v.data), static_cast<int64_t*>(co.pos.data));
     LIGER_CK_LAUNCH("fcache_write");
@@ -1427,6 +1492,9 @@ liger_status attn_decode(const liger_attn_params& p) {
                 "rows); that call left the sequence's cache unchanged and its outputs NaN",
                 seq, bad);
   }
+  for (const liger_tensor* t : {&c.state, &c.win_k, &c.win_v})
+    if (reinterpret_cast<uintptr_t>(t->data) % 16)
+      return fail(LIGER_ERR_UNSUPPORTED, "attn decode on CUDA needs 16-byte aligned cache tensors (state, win_k, win_v)");
   Attn a = attn_of(p);
   const int grp = (int)(Hq / Hkv), W = p.window;
   const size_t sm = sizeof(float) * (size_t)(3 * grp * D + 4 * D + 16 * D + 2 * W * (D + 1) + grp * W);

@@ -75,8 +75,11 @@ __device__ __forceinline__ void store_from_float(const View& v, int64_t off, flo
 
 // Element (token tok of the packed sequence axis, head h, feature d). The packed axis is B*T for
 // dense batches (b = tok / T, t = tok % T) and T for B = 1 varlen batches.
+// 32-bit division: make_plan keeps the packed length under 2^30 (a 64-bit division per element cost
+// more than the loads it addressed).
 __device__ __forceinline__ int64_t voff(const View& v, int64_t tok, int64_t T, int64_t h, int64_t d) {
-  return (tok / T) * v.s0 + (tok % T) * v.s1 + h * v.s2 + d * v.s3;
+  const int b = (int)tok / (int)T;
+  return (int64_t)b * v.s0 + (tok - (int64_t)b * T) * v.s1 + h * v.s2 + d * v.s3;
 }
 
 // One chunk of the packed sequence axis: never crosses a sequence boundary.

@@ -271,6 +271,7 @@ __global__ void k_mix_only(View out, const float* ogrm, int64_t T, int64_t Hq, i
 using bf16 = __nv_bfloat16;
 constexpr int kFWarps = 8;
 constexpr float kLog2e = 1.4426950408889634f;
+constexpr int kSwaPairs = 5;  // 16-key steps a 16-row window tile spans when W <= 65
 
 template <int D>
 struct FT {
@@ -660,7 +661,7 @@ size_t fswa_smem() {
 // chunk's window keys (tile row kk = position cpos0 - 64 + kk: 64 positions before the chunk, then
 // the chunk), loaded and rotated once; out = ogrm + (1 - mix) o_swa.
 template <int D>
-__global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa(Attn a, const float* wk, const float* wv, const float* ogrm,
+__global__ void __launch_bounds__(kFWarps * 32, 2) k_fswa(Attn a, const float* wk, const float* wv, const float* ogrm,
                                                        View out) {
   using F = FT<D>;
   constexpr int LDB = F::LDB, NT = F::NT;
@@ -675,24 +676,24 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa(Attn a, const float* w
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
   // window keys and values: 16 rows per warp
 #pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    int64_t tok[8], kp[8];
-    bool raw[8], ring[8];
+  for (int part = 0; part < 4; ++part) {  // 4 rows at a time: registers for two blocks per SM
+    int64_t tok[4], kp[4];
+    bool raw[4], ring[4];
 #pragma unroll
-    for (int e = 0; e < 8; ++e) {
-      const int kk = warp * 16 + half * 8 + e;
+    for (int e = 0; e < 4; ++e) {
+      const int kk = warp * 16 + part * 4 + e;
       kp[e] = cpos0 - kChunk + kk;
       const bool need = kk < kChunk + len && kp[e] >= 0 && kp[e] > cpos0 - W;
       raw[e] = need && kp[e] >= s.pos0;
       ring[e] = need && !raw[e];
       tok[e] = s.start + (kp[e] - s.pos0);
     }
-    float x[8][D / 32], y[8][D / 32];
-    load_rows_raw<D, 8>(a.k, a.T, hh, tok, raw, x);
-    load_rows_raw<D, 8>(a.v, a.T, hh, tok, raw, y);
+    float x[4][D / 32], y[4][D / 32];
+    load_rows_raw<D, 4>(a.k, a.T, hh, tok, raw, x);
+    load_rows_raw<D, 4>(a.v, a.T, hh, tok, raw, y);
 #pragma unroll
-    for (int e = 0; e < 8; ++e) {
-      const int kk = warp * 16 + half * 8 + e;
+    for (int e = 0; e < 4; ++e) {
+      const int kk = warp * 16 + part * 4 + e;
       if (raw[e]) rope_regs<D>(a, x[e], kp[e]);
       if (ring[e]) {
         const int64_t o = (((int64_t)ch.seq * a.Hkv + hh) * Wm + kp[e] % Wm) * D;
@@ -739,29 +740,29 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa(Attn a, const float* w
     __syncwarp();
     // key tile rows this warp can see: [r + 65 - W, r + 79]
     const int lo = max(0, r + kChunk + 1 - W), hi = r + kChunk + 15;
-    const int p_lo = lo >> 4, p_hi = hi >> 4;
-    float sacc[16][4];
+    const int p_lo = lo >> 4, p_hi = hi >> 4;  // at most kSwaPairs 16-key steps (W <= 65)
+    float sacc[2 * kSwaPairs][4];
 #pragma unroll
-    for (int j = 0; j < 16; ++j) sacc[j][0] = sacc[j][1] = sacc[j][2] = sacc[j][3] = 0.f;
+    for (int j = 0; j < 2 * kSwaPairs; ++j) sacc[j][0] = sacc[j][1] = sacc[j][2] = sacc[j][3] = 0.f;
 #pragma unroll
     for (int k0 = 0; k0 < D; k0 += 16) {
       uint32_t af[4];
       ld_a(af, Qr, LDB, 0, k0);
 #pragma unroll
-      for (int np = 0; np < 8; ++np) {
-        if (np < p_lo || np > p_hi) continue;
+      for (int rp = 0; rp < kSwaPairs; ++rp) {
+        if (p_lo + rp > p_hi) continue;
         uint32_t bf[4];
-        ld_b_nk(bf, Kw, LDB, np * 16, k0);
-        mma_bf16(sacc[2 * np], af, bf[0], bf[1]);
-        mma_bf16(sacc[2 * np + 1], af, bf[2], bf[3]);
+        ld_b_nk(bf, Kw, LDB, (p_lo + rp) * 16, k0);
+        mma_bf16(sacc[2 * rp], af, bf[0], bf[1]);
+        mma_bf16(sacc[2 * rp + 1], af, bf[2], bf[3]);
       }
     }
     float mx[2] = {-INFINITY, -INFINITY}, sum[2] = {0.f, 0.f};
 #pragma unroll
-    for (int j = 0; j < 16; ++j)
+    for (int j = 0; j < 2 * kSwaPairs; ++j)
 #pragma unroll
       for (int z = 0; z < 4; ++z) {
-        const int qi = r + g + (z >> 1) * 8, kk = j * 8 + 2 * tq + (z & 1);
+        const int qi = r + g + (z >> 1) * 8, kk = p_lo * 16 + j * 8 + 2 * tq + (z & 1);
         const bool ok = kk <= qi + kChunk && kk > qi + kChunk - W && cpos0 - kChunk + kk >= 0;
         sacc[j][z] = ok ? sacc[j][z] * sc : -INFINITY;
         mx[z >> 1] = fmaxf(mx[z >> 1], sacc[j][z]);
@@ -772,49 +773,53 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa(Attn a, const float* w
       mx[x] = fmaxf(mx[x], __shfl_xor_sync(0xffffffffu, mx[x], 2));
       if (mx[x] == -INFINITY) mx[x] = 0.f;
     }
+    uint32_t pf[kSwaPairs][4];  // probabilities as bf16 A fragments of the 16-key steps
 #pragma unroll
-    for (int j = 0; j < 16; ++j)
+    for (int j = 0; j < 2 * kSwaPairs; ++j) {
+      float e[4];
 #pragma unroll
       for (int z = 0; z < 4; ++z) {
-        sacc[j][z] = exp2f(sacc[j][z] - mx[z >> 1]);
-        sum[z >> 1] += sacc[j][z];
+        e[z] = exp2f(sacc[j][z] - mx[z >> 1]);
+        sum[z >> 1] += e[z];
       }
+      pf[j >> 1][(j & 1) * 2] = pack_bf16(e[0], e[1]);
+      pf[j >> 1][(j & 1) * 2 + 1] = pack_bf16(e[2], e[3]);
+    }
 #pragma unroll
     for (int x = 0; x < 2; ++x) {
       sum[x] += __shfl_xor_sync(0xffffffffu, sum[x], 1);
       sum[x] += __shfl_xor_sync(0xffffffffu, sum[x], 2);
     }
-    float oacc[NT][4];
+    // P V in two halves of the value columns: half the accumulators, two blocks per SM.
 #pragma unroll
-    for (int j = 0; j < NT; ++j) oacc[j][0] = oacc[j][1] = oacc[j][2] = oacc[j][3] = 0.f;
+    for (int vh = 0; vh < 2; ++vh) {
+      float oacc[NT / 2][4];
 #pragma unroll
-    for (int ks = 0; ks < 8; ++ks) {
-      if (ks < p_lo || ks > p_hi) continue;
-      uint32_t af[4];
-      af[0] = pack_bf16(sacc[2 * ks][0], sacc[2 * ks][1]);
-      af[1] = pack_bf16(sacc[2 * ks][2], sacc[2 * ks][3]);
-      af[2] = pack_bf16(sacc[2 * ks + 1][0], sacc[2 * ks + 1][1]);
-      af[3] = pack_bf16(sacc[2 * ks + 1][2], sacc[2 * ks + 1][3]);
+      for (int j = 0; j < NT / 2; ++j) oacc[j][0] = oacc[j][1] = oacc[j][2] = oacc[j][3] = 0.f;
 #pragma unroll
-      for (int np = 0; np < NT / 2; ++np) {
-        uint32_t bf[4];
-        ld_b_kn(bf, Vw, LDB, np * 16, ks * 16);
-        mma_bf16(oacc[2 * np], af, bf[0], bf[1]);
-        mma_bf16(oacc[2 * np + 1], af, bf[2], bf[3]);
+      for (int rp = 0; rp < kSwaPairs; ++rp) {
+        if (p_lo + rp > p_hi) continue;
+#pragma unroll
+        for (int np = 0; np < NT / 4; ++np) {
+          uint32_t bf[4];
+          ld_b_kn(bf, Vw, LDB, vh * (D / 2) + np * 16, (p_lo + rp) * 16);
+          mma_bf16(oacc[2 * np], pf[rp], bf[0], bf[1]);
+          mma_bf16(oacc[2 * np + 1], pf[rp], bf[2], bf[3]);
+        }
       }
-    }
 #pragma unroll
-    for (int hr = 0; hr < 2; ++hr) {
-      const int i = r + g + 8 * hr;
-      if (i >= len) continue;
-      const int64_t tok = ch.start + i;
-      const float inv = keep / sum[hr];
-      const int64_t ooff = row_off(out, tok, a.T, h);
+      for (int hr = 0; hr < 2; ++hr) {
+        const int i = r + g + 8 * hr;
+        if (i >= len) continue;
+        const int64_t tok = ch.start + i;
+        const float inv = keep / sum[hr];
+        const int64_t ooff = row_off(out, tok, a.T, h);
 #pragma unroll
-      for (int j = 0; j < NT; ++j) {
-        const int n = j * 8 + 2 * tq;
-        const float2 og = *reinterpret_cast<const float2*>(ogrm + (tok * a.Hq + h) * D + n);
-        store_pair(out, ooff, n, og.x + inv * oacc[j][2 * hr], og.y + inv * oacc[j][2 * hr + 1]);
+        for (int j = 0; j < NT / 2; ++j) {
+          const int n = vh * (D / 2) + j * 8 + 2 * tq;
+          const float2 og = *reinterpret_cast<const float2*>(ogrm + (tok * a.Hq + h) * D + n);
+          store_pair(out, ooff, n, og.x + inv * oacc[j][2 * hr], og.y + inv * oacc[j][2 * hr + 1]);
+        }
       }
     }
     __syncwarp();

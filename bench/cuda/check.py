@@ -202,21 +202,23 @@ def case_gla(lib, dtype, B, T, Hq, Hkv, Dk, Dv, cu=None, layout="contig", gate=0
 
 # ------------------------------------------------------------------ fused attention
 def case_attn(lib, dtype, B, T, Hq, Hkv, D, variant=GLA, use_gate=1, mix=0.5, W=64, cu=None, layout="contig",
-              grads=False, with_cache=True):
+              grads=False, with_cache=True, gn=16.0, kmul=1.0):
     name = (f"attn B={B} T={T} Hq={Hq} Hkv={Hkv} D={D} {'GLA' if variant == GLA else 'HGRN2'} gate={use_gate} "
-            f"mix={mix} W={W} cu={cu is not None} {layout}")
+            f"mix={mix} W={W} cu={cu is not None} {layout}" + (f" N={gn} k*{kmul}" if kmul != 1.0 else ""))
     q = strided((B, T, Hq, D), dtype, layout)
     k = strided((B, T, Hkv, D), dtype, layout)
+    if kmul != 1.0:  # strong gates: logsigmoid(k) / N far below zero
+        k = (k.float() * kmul).to(dtype)
     v = strided((B, T, Hkv, D), dtype, layout)
     cos, sin = rope_tables(T + 8, D)
     N = B if cu is None else cu.numel() - 1
     o = poison(B, T, Hq, D, dtype=dtype)
     cache = new_cache(N, Hkv, D, W) if with_cache else None
-    lib.call("liger_attn_forward", attn_params(q, k, v, cos, sin, variant, use_gate, 16.0, mix, W, o=o, cu=cu,
+    lib.call("liger_attn_forward", attn_params(q, k, v, cos, sin, variant, use_gate, gn, mix, W, o=o, cu=cu,
                                                cache_out=cache))
     torch.cuda.synchronize()
     qd, kd, vd = (x.double().requires_grad_(grads) for x in (q, k, v))
-    ro, rc = ref_attn(qd, kd, vd, cos, sin, variant, use_gate, 16.0, mix, W, cu)
+    ro, rc = ref_attn(qd, kd, vd, cos, sin, variant, use_gate, gn, mix, W, cu)
     report(name + " fwd", {"o": rel(o, ro)}, dtype)
     if with_cache:
         check_cache(name, cache, [(c[0].detach(), [(p, a.detach(), b.detach()) for p, a, b in c[1]], c[2]) for c in rc],
@@ -225,7 +227,7 @@ def case_attn(lib, dtype, B, T, Hq, Hkv, D, variant=GLA, use_gate=1, mix=0.5, W=
         return
     do = torch.randn(B, T, Hq, D, device=dev).to(dtype)
     dq, dk, dv = poison(B, T, Hq, D, dtype=dtype), poison(B, T, Hkv, D, dtype=dtype), poison(B, T, Hkv, D, dtype=dtype)
-    lib.call("liger_attn_backward", attn_params(q, k, v, cos, sin, variant, use_gate, 16.0, mix, W, cu=cu, do=do,
+    lib.call("liger_attn_backward", attn_params(q, k, v, cos, sin, variant, use_gate, gn, mix, W, cu=cu, do=do,
                                                 dq=dq, dk=dk, dv=dv))
     torch.cuda.synchronize()
     (ro * do.double()).sum().backward()
@@ -359,6 +361,9 @@ def main():
     case_attn(lib, torch.bfloat16, 1, 100, 4, 2, 64, mix=1.0, grads=True)
     case_attn(lib, torch.bfloat16, 1, 100, 4, 2, 64, mix=0.0, W=1, grads=True)
     case_attn(lib, torch.float32, 1, 90, 32, 8, 128, W=64, grads=True)
+    # gates strong enough that the bf16 forward's tensor-core diagonal blocks would leave the exponent
+    # range: its element-wise fallback
+    case_attn(lib, torch.bfloat16, 1, 200, 8, 2, 128, gn=1.0, kmul=8.0)
     case_continue_and_decode(lib, torch.float32, 3, 70, 12, 8, 2, 128)
     case_continue_and_decode(lib, torch.bfloat16, 2, 5, 70, 4, 4, 64, W=16)
     case_continue_and_decode(lib, torch.float32, 2, 40, 8, 4, 1, 64, variant=HGRN2, mix=1.0)

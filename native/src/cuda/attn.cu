@@ -450,7 +450,7 @@ template <int D>
 size_t fgrm_smem() {
   using F = FT<D>;
   return sizeof(float) * (kChunk * F::LG + 4 * D) +
-         sizeof(bf16) * F::LDB * (size_t)(kChunk + 96 + kChunk + D + kFWarps * 32);
+         sizeof(bf16) * F::LDB * (size_t)(kChunk + 96 + kChunk + D + kFWarps * 32 + kChunk);
 }
 
 // Grid (chunks, Hkv): o_grm = (phi(q) exp(G)) h_chunk + tril(A) v for every query head of the group.
@@ -469,6 +469,12 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fgrm(Attn a, const float* h
   bf16* Vs = Ks + 96 * LDB;                            // [64][LDB]
   bf16* Hs = Vs + kChunk * LDB;                        // [D][LDB]
   bf16* Qw = Hs + D * LDB;                             // per warp: Qf [16][LDB], Qs [16][LDB]
+  bf16* Kd = Qw + kFWarps * 32 * LDB;                  // [64][LDB] k_j exp(G_r(j) - G_j), r(j) = j's sub-chunk start
+  // The diagonal 16 x 16 blocks go through tensor cores as Qs Kd^T when every column's gate falls by
+  // less than 2^-100 inside a sub-chunk (Kd = 2^(G_r - G_j) stays finite, Qs does not underflow);
+  // otherwise element by element with exponents <= 0.
+  __shared__ int diag_unsafe;
+  if (threadIdx.x == 0) diag_unsafe = 0;
   const Chunk ch = a.chunks[blockIdx.x];
   const int hh = blockIdx.y, len = ch.len, grp = (int)(a.Hq / a.Hkv);
   const float* Hg = hbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
@@ -492,8 +498,15 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fgrm(Attn a, const float* h
   for (int idx = threadIdx.x; idx < 4 * D; idx += blockDim.x) {
     const int b = idx / D, d = idx - b * D;
     Er[idx] = exp2f(G2[b * 16 * LG + d]);
+    if (G2[b * 16 * LG + d] - G2[(b * 16 + 15) * LG + d] > 100.f) diag_unsafe = 1;
+  }
+  for (int idx = threadIdx.x; idx < kChunk * D; idx += blockDim.x) {
+    const int j = idx / D, d = idx - j * D;
+    const float e = fminf(G2[(j & ~15) * LG + d] - G2[j * LG + d], 126.f);  // finite even when unsafe (unused then)
+    Kd[j * LDB + d] = __float2bfloat16(__bfloat162float(Kf[j * LDB + d]) * exp2f(e));
   }
   __syncthreads();
+  const bool diag_tc = !diag_unsafe;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
   bf16* Qf = Qw + warp * 32 * LDB;
   bf16* Qs = Qf + 16 * LDB;
@@ -529,15 +542,23 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fgrm(Attn a, const float* h
     }
     __syncwarp();
     // off-diagonal scores: keys 0..r-1
-    float sacc[6][4];
+    float sacc[6][4], dacc[2][4];
 #pragma unroll
     for (int j = 0; j < 6; ++j) sacc[j][0] = sacc[j][1] = sacc[j][2] = sacc[j][3] = 0.f;
-    if (blk > 0) {
+#pragma unroll
+    for (int j = 0; j < 2; ++j) dacc[j][0] = dacc[j][1] = dacc[j][2] = dacc[j][3] = 0.f;
+    if (blk > 0 || diag_tc) {
       const bf16* K = Ks + (blk == 1 ? 0 : (blk == 2 ? 16 : 48)) * LDB;
 #pragma unroll
       for (int k0 = 0; k0 < D; k0 += 16) {
         uint32_t af[4];
         ld_a(af, Qs, LDB, 0, k0);
+        if (diag_tc) {
+          uint32_t bf[4];
+          ld_b_nk(bf, Kd, LDB, r, k0);
+          mma_bf16(dacc[0], af, bf[0], bf[1]);
+          mma_bf16(dacc[1], af, bf[2], bf[3]);
+        }
 #pragma unroll
         for (int np = 0; np < 3; ++np) {
           if (np < blk) {
@@ -556,13 +577,13 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fgrm(Attn a, const float* h
 #pragma unroll
       for (int x = 0; x < 2; ++x)
 #pragma unroll
-        for (int y = 0; y < 4; ++y) dg[x][y] = 0.f;
+        for (int y = 0; y < 4; ++y) dg[x][y] = diag_tc ? dacc[y >> 1][2 * x + (y & 1)] : 0.f;
       const bf16* q0 = Qf + g * LDB;
       const bf16* q1 = q0 + 8 * LDB;
       const float* g0 = G2 + (r + g) * LG;
       const float* g1 = g0 + 8 * LG;
 #pragma unroll 2
-      for (int d = 0; d < D; d += 2) {
+      for (int d = 0; d < (diag_tc ? 0 : D); d += 2) {
         const float2 qa = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(q0 + d));
         const float2 qb = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(q1 + d));
         const float2 ga = *reinterpret_cast<const float2*>(g0 + d);

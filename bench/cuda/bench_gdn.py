@@ -68,9 +68,13 @@ def ours(lib, B, T, Hq, Hkv, reps):
     return f, f + b
 
 
-def fla(chunk, B, T, H, reps):
+def fla_fwd(chunk, B, T, H, reps):
     q, k, v, g, beta = make(B, T, H, H)
-    f = timed(lambda: chunk(q, k, v, g, beta, scale=D ** -0.5), reps)
+    return timed(lambda: chunk(q, k, v, g, beta, scale=D ** -0.5), reps)
+
+
+def fla_fwdbwd(chunk, B, T, H, reps):
+    q, k, v, g, beta = make(B, T, H, H)
     leaves = [x.clone().float().to(torch.bfloat16).requires_grad_(True) for x in (q, k, v, g, beta)]
     do = torch.randn_like(q)
 
@@ -79,7 +83,7 @@ def fla(chunk, B, T, H, reps):
             x.grad = None
         o, _ = chunk(*leaves, scale=D ** -0.5)
         o.backward(do)
-    return f, timed(fb, max(3, reps // 2))
+    return timed(fb, max(3, reps // 2))
 
 
 def profile(lib, B, T, Hq, Hkv):
@@ -106,6 +110,11 @@ def main():
     try:
         sys.path.insert(0, os.environ.get("FLA_SRC", ""))
         from fla.ops.gated_delta_rule import chunk_gated_delta_rule, fused_recurrent_gated_delta_rule
+        import fla.ops.common.chunk_o as fla_chunk_o
+        # fla refuses its gated backward on Hopper with this Triton (3.6; its issue #640: wrong results,
+        # fixed in Triton 3.7.1) unless tilelang is installed; neither is on the device. Only the time is
+        # used here, so the guard is lifted for timing; fla's backward numbers carry that caveat.
+        fla_chunk_o.TRITON_ABOVE_3_7_1 = True
         fla_err = None
     except Exception as e:  # report it, keep benchmarking ours
         chunk_gated_delta_rule = fused_recurrent_gated_delta_rule = None
@@ -133,12 +142,14 @@ def main():
             torch.cuda.empty_cache()
         if chunk_gated_delta_rule is not None:
             try:
-                f, fb = fla(chunk_gated_delta_rule, B, T, 32, reps)
-                row["fla_fwd_ms"], row["fla_fwdbwd_ms"] = f, fb
+                f = fla_fwd(chunk_gated_delta_rule, B, T, 32, reps)
+                row["fla_fwd_ms"] = f
                 row["fla_fwd_TFLOPs"] = fwd_flops(B, T, 32, 32) / f / 1e9
                 row["fla_fwd_TBps"] = fwd_bytes(B, T, 32, 32) / f / 1e9
+                row["fla_fwdbwd_ms"] = fla_fwdbwd(chunk_gated_delta_rule, B, T, 32, reps)
             except Exception as e:
                 row["fla_error"] = repr(e)[:300]
+            torch.cuda.empty_cache()
         rows.append(row)
         print(json.dumps(row), flush=True)
 

@@ -18,11 +18,11 @@ TOL = {torch.float32: 1e-4, torch.bfloat16: 2e-2, torch.float16: 5e-3}
 results = []
 
 
-def rel(a, b):
+def rel(a, b, floor=1e-30):
     a, b = a.double(), b.double()
     if not torch.isfinite(a).all():
         return float("inf")
-    return ((a - b).norm() / b.norm().clamp_min(1e-30)).item()
+    return ((a - b).norm() / max(b.norm().item(), floor)).item()
 
 
 def report(name, errs, dtype, tol=None):
@@ -154,7 +154,12 @@ def case_backward(lib, name, B, T, Hq, Hkv, Dk, Dv, dtype, gdt=None, cu=None, wi
     ro, rht = ref_gdn(*leaves, scale, h0r, cu)
     loss = (ro * do.double()).sum() + ((rht * dht.double()).sum() if with_dht else 0.0)
     want = torch.autograd.grad(loss, leaves + ([h0r] if with_h0 else []))
-    errs = {n_: rel(a, b) for n_, a, b in zip(("dq", "dk", "dv", "dg", "dbeta"), grads, want)}
+    errs = {n_: rel(a, b) for n_, a, b in zip(("dq", "dk", "dv", "dbeta"), (grads[0], grads[1], grads[2], grads[4]),
+                                              (want[0], want[1], want[2], want[4]))}
+    # dg_t is a sum of terms such as q_t . dq_t - k_t . dk_t that cancel exactly when exp(g) underflows (g near
+    # -1e4: the true dg is 0); measure it against the size of those terms instead of its own.
+    terms = (q.double() * want[0]).sum(-1).view(B, T, Hkv, -1).sum(-1)
+    errs["dg"] = rel(grads[3], want[3], floor=terms.norm().item())
     if with_h0:
         errs["dh0"] = rel(dh0, want[5])
     report(f"bwd {name} B={B} T={T} Hq={Hq} Hkv={Hkv} Dk={Dk} Dv={Dv} {mode} gate={gate} beta={betamode}"

@@ -35,7 +35,7 @@ struct Gp {
   float scale;
   const Chunk* chunks;
   const SeqInfo* seqs;
-  float *Gc, *W, *U, *h, *Tm, *dvn, *dhn, *dW, *dkw, *dgw;
+  float *Gc, *W, *U, *Kb, *h, *Tm, *dvn, *dhn, *dW, *dkw, *dgw;
   const float* h0;
   float* ht;
   const float* dht;
@@ -147,7 +147,9 @@ __global__ void __launch_bounds__(NT_) k_wy(Gp P, bool tc) {
   }
   for (int i = tid; i < C * Dk; i += NT_) {
     const int r = i / Dk, d = i - r * Dk;
-    sK[r * LDK + d] *= sB[r] * __expf(sG[r]);
+    const float x = sK[r * LDK + d];
+    if (r < len) P.Kb[((tok0 + r) * P.Hkv + h) * Dk + d] = x * __expf(sG[C - 1] - sG[r]);
+    sK[r * LDK + d] = x * sB[r] * __expf(sG[r]);
   }
   for (int i = tid; i < C * Dv; i += NT_) {
     const int r = i / Dv, d = i - r * Dv;
@@ -165,50 +167,102 @@ __global__ void __launch_bounds__(NT_) k_wy(Gp P, bool tc) {
   });
 }
 
+// 16-byte asynchronous global -> shared copy (zero-filled when !ok), sm_80+; a plain copy before.
+__device__ __forceinline__ void cp16(float* dst, const float* src, bool ok) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(d), "l"(src), "r"(ok ? 16 : 0));
+#else
+  for (int i = 0; i < 4; ++i) dst[i] = ok ? src[i] : 0.f;
+#endif
+}
+__device__ __forceinline__ void cp_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;");
+#endif
+}
+template <int N>
+__device__ __forceinline__ void cp_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;" ::"n"(N));
+#endif
+}
+
+// Asynchronous copy of rows [tok0, tok0 + C) of a [tok][H][ldsrc] fp32 workspace, columns col0 .. col0 + D
+// (D % 4 == 0), into s (row stride ld); rows past len are zero.
+__device__ __forceinline__ void stage_rows(float* s, int ld, const float* src, int64_t tok0, int len, int H, int h,
+                                           int ldsrc, int col0, int D) {
+  const int d4 = D >> 2;
+  for (int i = threadIdx.x; i < C * d4; i += blockDim.x) {
+    const int r = i / d4, c = (i - r * d4) * 4;
+    const int rr = r < len ? r : len - 1;
+    cp16(s + r * ld + c, src + ((tok0 + rr) * H + h) * (int64_t)ldsrc + col0 + c, r < len);
+  }
+}
+
+// Asynchronous copy of a Dk x nv state tile (rows of Dv floats at src) into s (row stride ld).
+__device__ __forceinline__ void stage_state(float* s, int ld, const float* src, int Dk, int Dv, int nv) {
+  const int n4 = nv >> 2;
+  for (int i = threadIdx.x; i < Dk * n4; i += blockDim.x) {
+    const int r = i / n4, c = (i - r * n4) * 4;
+    cp16(s + r * ld + c, src + (int64_t)r * Dv + c, true);
+  }
+}
+
 template <int BV>
-size_t smem_state() { return sizeof(float) * (128 * (BV + 4) + C * (BV + 4) + 2 * C * LDK + C) + sizeof(int64_t) * C; }
+size_t smem_state() { return sizeof(float) * (128 * (BV + 4) + 2 * C * (BV + 4) + 4 * C * LDK); }
 
 // Sequential chunk states of one sequence, KV head and value tile: h[c] = state entering chunk c,
-// U overwritten by V' = U - W S; the final state to ht.
+// U overwritten by V' = U - W S; the final state to ht. The next chunk's W, Kbar and U tiles are copied
+// asynchronously (double buffer) while this chunk computes: the loop is latency-bound, not bandwidth-bound.
 template <int BV>
 __global__ void __launch_bounds__(NT_) k_state(Gp P, bool tc) {
   constexpr int LDB = BV + 4, NA = BV >= 32 ? 4 : BV / 8;
-  extern __shared__ float sm[];
-  float *sS = sm, *sU = sS + 128 * LDB, *sW = sU + C * LDB, *sKb = sW + C * LDK, *sG = sKb + C * LDK;
-  int64_t* ro = reinterpret_cast<int64_t*>(sG + C);
+  extern __shared__ __align__(16) float sm[];
+  float* sS = sm;
+  float* sU[2] = {sS + 128 * LDB, sS + 128 * LDB + C * LDB};
+  float* sW[2] = {sU[1] + C * LDB, sU[1] + C * LDB + C * LDK};
+  float* sKb[2] = {sW[1] + C * LDK, sW[1] + 2 * C * LDK};
   const int n = blockIdx.y / P.Hkv, h = blockIdx.y % P.Hkv, tid = threadIdx.x, Dk = P.Dk, Dv = P.Dv;
   const int v0 = blockIdx.x * BV, nv = min(BV, Dv - v0);
   const SeqInfo s = P.seqs[n];
   const int64_t sbase = ((int64_t)n * P.Hkv + h) * Dk * Dv + v0;
+  auto stage = [&](int c, int b) {
+    const Chunk ch = P.chunks[c];
+    stage_rows(sW[b], LDK, P.W, ch.start, ch.len, P.Hkv, h, Dk, 0, Dk);
+    stage_rows(sKb[b], LDK, P.Kb, ch.start, ch.len, P.Hkv, h, Dk, 0, Dk);
+    stage_rows(sU[b], LDB, P.U, ch.start, ch.len, P.Hkv, h, Dv, v0, nv);
+    cp_commit();
+  };
+  const int c0 = s.first_chunk, c1 = s.first_chunk + s.num_chunks;
+  if (c0 < c1) stage(c0, 0);
   for (int i = tid; i < Dk * nv; i += NT_) {
     const int r = i / nv, j = i - r * nv;
     sS[r * LDB + j] = P.h0 ? P.h0[sbase + (int64_t)r * Dv + j] : 0.f;
   }
-  for (int c = s.first_chunk; c < s.first_chunk + s.num_chunks; ++c) {
+  for (int c = c0; c < c1; ++c) {
+    const int b = (c - c0) & 1;
     const Chunk ch = P.chunks[c];
     const int len = ch.len;
     const int64_t tok0 = ch.start;
-    __syncthreads();
+    const float eg = __expf(P.Gc[(tok0 + len - 1) * P.Hkv + h]);
+    __syncthreads();  // sS complete; buffers b ^ 1 no longer read
+    if (c + 1 < c1) stage(c + 1, b ^ 1);
     float* hc = P.h + ((int64_t)c * P.Hkv + h) * Dk * Dv + v0;
     for (int i = tid; i < Dk * nv; i += NT_) {
       const int r = i / nv, j = i - r * nv;
       hc[(int64_t)r * Dv + j] = sS[r * LDB + j];
     }
-    chunk_gates(P, sG, ro, P.k, tok0, len, h);
+    if (c + 1 < c1) cp_wait<1>(); else cp_wait<0>();
     __syncthreads();
-    const float gl = sG[C - 1];
-    fill_ws(sW, LDK, len, Dk, P.W, tok0, P.Hkv, h, Dk);
-    fill(sKb, LDK, len, Dk, [&](int r, int d) { return load_as_float(P.k, ro[r] + d * P.k.s3) * __expf(gl - sG[r]); });
-    fill_ws(sU, LDB, len, nv, P.U, tok0, P.Hkv, h, Dv, v0);
-    __syncthreads();
-    mm<NA>(tc, C, nv, Op{Dk, sW, LDK, 1, sS, LDB, 1}, [&](int i, int j, float x) {
-      const float y = sU[i * LDB + j] - x;
-      sU[i * LDB + j] = y;
+    float *W = sW[b], *U = sU[b], *Kb = sKb[b];
+    mm<NA>(tc, C, nv, Op{Dk, W, LDK, 1, sS, LDB, 1}, [&](int i, int j, float x) {
+      const float y = U[i * LDB + j] - x;
+      U[i * LDB + j] = y;
       if (i < len) P.U[((tok0 + i) * P.Hkv + h) * Dv + v0 + j] = y;
     });
     __syncthreads();
-    const float eg = __expf(gl);
-    mm<NA>(tc, Dk, nv, Op{C, sKb, 1, LDK, sU, LDB, 1}, [&](int i, int j, float x) {
+    mm<NA>(tc, Dk, nv, Op{C, Kb, 1, LDK, U, LDB, 1}, [&](int i, int j, float x) {
       sS[i * LDB + j] = fmaf(eg, sS[i * LDB + j], x);
     });
   }
@@ -316,53 +370,62 @@ __global__ void __launch_bounds__(NT_) k_bwd_local(Gp P, bool tc) {
 }
 
 template <int BV>
-size_t smem_dhu() { return sizeof(float) * (2 * 128 * (BV + 4) + C * (BV + 4) + 2 * C * LDK + C) + sizeof(int64_t) * C; }
+size_t smem_dhu() { return sizeof(float) * (3 * 128 * (BV + 4) + 2 * C * (BV + 4) + 4 * C * LDK); }
 
 // Reverse over the chunks of one sequence, KV head and value tile: dhn[c] (gradient of the state
 // leaving chunk c; the buffer held the local term), dvn completed to dV' = dvn + Kbar dH, dh0.
+// Double-buffered asynchronous tile copies as in k_state.
 template <int BV>
 __global__ void __launch_bounds__(NT_) k_dhu(Gp P, bool tc) {
   constexpr int LDB = BV + 4, NA = BV >= 32 ? 4 : BV / 8;
-  extern __shared__ float sm[];
-  float *sH = sm, *sL = sH + 128 * LDB, *sdV = sL + 128 * LDB, *sW = sdV + C * LDB, *sKb = sW + C * LDK,
-        *sG = sKb + C * LDK;
-  int64_t* ro = reinterpret_cast<int64_t*>(sG + C);
+  extern __shared__ __align__(16) float sm[];
+  float* sH = sm;
+  float* sL[2] = {sH + 128 * LDB, sH + 2 * 128 * LDB};
+  float* sdV[2] = {sL[1] + 128 * LDB, sL[1] + 128 * LDB + C * LDB};
+  float* sW[2] = {sdV[1] + C * LDB, sdV[1] + C * LDB + C * LDK};
+  float* sKb[2] = {sW[1] + C * LDK, sW[1] + 2 * C * LDK};
   const int n = blockIdx.y / P.Hkv, h = blockIdx.y % P.Hkv, tid = threadIdx.x, Dk = P.Dk, Dv = P.Dv;
   const int v0 = blockIdx.x * BV, nv = min(BV, Dv - v0);
   const SeqInfo s = P.seqs[n];
   const int64_t sbase = ((int64_t)n * P.Hkv + h) * Dk * Dv + v0;
+  auto stage = [&](int c, int b) {
+    const Chunk ch = P.chunks[c];
+    stage_rows(sW[b], LDK, P.W, ch.start, ch.len, P.Hkv, h, Dk, 0, Dk);
+    stage_rows(sKb[b], LDK, P.Kb, ch.start, ch.len, P.Hkv, h, Dk, 0, Dk);
+    stage_rows(sdV[b], LDB, P.dvn, ch.start, ch.len, P.Hkv, h, Dv, v0, nv);
+    stage_state(sL[b], LDB, P.dhn + ((int64_t)c * P.Hkv + h) * Dk * Dv + v0, Dk, Dv, nv);
+    cp_commit();
+  };
+  const int c0 = s.first_chunk, c1 = s.first_chunk + s.num_chunks;
+  if (c0 < c1) stage(c1 - 1, 0);
   for (int i = tid; i < Dk * nv; i += NT_) {
     const int r = i / nv, j = i - r * nv;
     sH[r * LDB + j] = P.dht ? P.dht[sbase + (int64_t)r * Dv + j] : 0.f;
   }
-  for (int c = s.first_chunk + s.num_chunks - 1; c >= s.first_chunk; --c) {
+  for (int c = c1 - 1; c >= c0; --c) {
+    const int b = (c1 - 1 - c) & 1;
     const Chunk ch = P.chunks[c];
     const int len = ch.len;
     const int64_t tok0 = ch.start;
+    const float eg = __expf(P.Gc[(tok0 + len - 1) * P.Hkv + h]);
     __syncthreads();
+    if (c > c0) stage(c - 1, b ^ 1);
+    if (c > c0) cp_wait<1>(); else cp_wait<0>();
+    __syncthreads();  // the local term of chunk c is in sL[b]: its slot in dhn may be overwritten now
     float* hc = P.dhn + ((int64_t)c * P.Hkv + h) * Dk * Dv + v0;
     for (int i = tid; i < Dk * nv; i += NT_) {
       const int r = i / nv, j = i - r * nv;
-      const float l = hc[(int64_t)r * Dv + j];
       hc[(int64_t)r * Dv + j] = sH[r * LDB + j];
-      sL[r * LDB + j] = l;
     }
-    chunk_gates(P, sG, ro, P.k, tok0, len, h);
-    __syncthreads();
-    const float gl = sG[C - 1];
-    fill_ws(sW, LDK, len, Dk, P.W, tok0, P.Hkv, h, Dk);
-    fill(sKb, LDK, len, Dk, [&](int r, int d) { return load_as_float(P.k, ro[r] + d * P.k.s3) * __expf(gl - sG[r]); });
-    fill_ws(sdV, LDB, len, nv, P.dvn, tok0, P.Hkv, h, Dv, v0);
-    __syncthreads();
-    mm<NA>(tc, C, nv, Op{Dk, sKb, LDK, 1, sH, LDB, 1}, [&](int i, int j, float x) {
-      const float y = sdV[i * LDB + j] + x;
-      sdV[i * LDB + j] = y;
+    float *W = sW[b], *Kb = sKb[b], *dV = sdV[b], *L = sL[b];
+    mm<NA>(tc, C, nv, Op{Dk, Kb, LDK, 1, sH, LDB, 1}, [&](int i, int j, float x) {
+      const float y = dV[i * LDB + j] + x;
+      dV[i * LDB + j] = y;
       if (i < len) P.dvn[((tok0 + i) * P.Hkv + h) * Dv + v0 + j] = y;
     });
     __syncthreads();
-    const float eg = __expf(gl);
-    mm<NA>(tc, Dk, nv, Op{C, sW, 1, LDK, sdV, LDB, 1}, [&](int i, int j, float x) {
-      sH[i * LDB + j] = fmaf(eg, sH[i * LDB + j], sL[i * LDB + j] - x);
+    mm<NA>(tc, Dk, nv, Op{C, W, 1, LDK, dV, LDB, 1}, [&](int i, int j, float x) {
+      sH[i * LDB + j] = fmaf(eg, sH[i * LDB + j], L[i * LDB + j] - x);
     });
   }
   __syncthreads();
@@ -697,18 +760,17 @@ int pick_bv(int64_t N, int64_t Hkv, int64_t Dv) {
 }
 
 liger_status run_state(bool dhu, int bv, int64_t rows, const Gp& P, bool tc, cudaStream_t st) {
-  const unsigned nvt = (unsigned)((P.Dv + bv - 1) / bv);
-  const dim3 grid(nvt, (unsigned)rows);
-#define LIGER_GDN_BV(B)                                                                              \
-  if (bv == B)                                                                                       \
-    return dhu ? launch(k_dhu<B>, grid, smem_dhu<B>(), st, "gdn k_dhu", P, tc)                       \
-               : launch(k_state<B>, grid, smem_state<B>(), st, "gdn k_state", P, tc);
-  LIGER_GDN_BV(64)
-  LIGER_GDN_BV(32)
-  LIGER_GDN_BV(16)
-  LIGER_GDN_BV(8)
-#undef LIGER_GDN_BV
-  return fail(LIGER_ERR_RUNTIME, "gdn: no value tile width %d", bv);
+  if (dhu && bv > 32) bv = 32;  // k_dhu's double-buffered tiles do not fit in shared memory at 64
+  const dim3 grid((unsigned)((P.Dv + bv - 1) / bv), (unsigned)rows);
+  switch (bv) {
+    case 64: return launch(k_state<64>, grid, smem_state<64>(), st, "gdn k_state", P, tc);
+    case 32: return dhu ? launch(k_dhu<32>, grid, smem_dhu<32>(), st, "gdn k_dhu", P, tc)
+                        : launch(k_state<32>, grid, smem_state<32>(), st, "gdn k_state", P, tc);
+    case 16: return dhu ? launch(k_dhu<16>, grid, smem_dhu<16>(), st, "gdn k_dhu", P, tc)
+                        : launch(k_state<16>, grid, smem_state<16>(), st, "gdn k_state", P, tc);
+    default: return dhu ? launch(k_dhu<8>, grid, smem_dhu<8>(), st, "gdn k_dhu", P, tc)
+                        : launch(k_state<8>, grid, smem_state<8>(), st, "gdn k_state", P, tc);
+  }
 }
 
 liger_status gdn_run(const liger_gdn_params& p, Mode mode) {
@@ -733,6 +795,7 @@ liger_status gdn_run(const liger_gdn_params& p, Mode mode) {
   Workspace ws(st);
   const size_t oG = ws.reserve_bytes(sizeof(float) * NT * Hkv), oW = ws.reserve_bytes(sizeof(float) * NT * Hkv * Dk),
                oU = ws.reserve_bytes(sizeof(float) * NT * Hkv * Dv),
+               oKb = ws.reserve_bytes(sizeof(float) * NT * Hkv * Dk),
                oH = ws.reserve_bytes(sizeof(float) * nch * Hkv * Dk * Dv),
                oC = ws.reserve_bytes(sizeof(Chunk) * (nch + 1)), oS = ws.reserve_bytes(sizeof(SeqInfo) * (N + 1));
   size_t oT = 0, odv = 0, odh = 0, odW = 0, odk = 0, odg = 0;
@@ -749,7 +812,7 @@ liger_status gdn_run(const liger_gdn_params& p, Mode mode) {
   if (N) LIGER_CK(cudaMemcpyAsync(ws.at<SeqInfo>(oS), plan.seqs.data(), sizeof(SeqInfo) * N, cudaMemcpyHostToDevice, st));
   P.chunks = ws.at<Chunk>(oC);
   P.seqs = ws.at<SeqInfo>(oS);
-  P.Gc = ws.at<float>(oG), P.W = ws.at<float>(oW), P.U = ws.at<float>(oU), P.h = ws.at<float>(oH);
+  P.Gc = ws.at<float>(oG), P.W = ws.at<float>(oW), P.U = ws.at<float>(oU), P.Kb = ws.at<float>(oKb), P.h = ws.at<float>(oH);
   P.ht = bwd ? nullptr : static_cast<float*>(p.ht.data);
   if (bwd) {
     P.Tm = ws.at<float>(oT), P.dvn = ws.at<float>(odv), P.dhn = ws.at<float>(odh), P.dW = ws.at<float>(odW);

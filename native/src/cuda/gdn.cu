@@ -318,13 +318,16 @@ __global__ void __launch_bounds__(NT_) k_output(Gp P, bool tc) {
 }
 
 // ------------------------------------------------------------------ backward pieces
-size_t smem_bwd_local() { return sizeof(float) * (3 * C * LDK + C * LDC + C) + sizeof(int64_t) * 3 * C; }
+size_t smem_bwd_local() { return sizeof(float) * (4 * C * LDK + 128 * LDK + C * LDC + C) + sizeof(int64_t) * 3 * C; }
 
 // dV' from the outputs (sum over the group of scale tril(Q K^T Gamma)^T dO) into dvn, and the state
-// gradient's local term scale sum (Q * b)^T dO into dhn[c].
+// gradient's local term scale sum (Q * b)^T dO into dhn[c]. Both are summed over the group's query
+// heads in shared memory and written once (a read-modify-write of global memory per head and element
+// serialised the epilogues on load latency).
 __global__ void __launch_bounds__(NT_) k_bwd_local(Gp P, bool tc) {
   extern __shared__ float sm[];
-  float *sK = sm, *sQ = sK + C * LDK, *sdO = sQ + C * LDK, *sM = sdO + C * LDK, *sG = sM + C * LDC;
+  float *sK = sm, *sQ = sK + C * LDK, *sdO = sQ + C * LDK, *aV = sdO + C * LDK, *aL = aV + C * LDK,
+        *sM = aL + 128 * LDK, *sG = sM + C * LDC;
   int64_t *rok = reinterpret_cast<int64_t*>(sG + C), *roq = rok + C, *rod = roq + C;
   const int c = blockIdx.x, h = blockIdx.y, tid = threadIdx.x, Dk = P.Dk, Dv = P.Dv;
   const Chunk ch = P.chunks[c];
@@ -333,7 +336,6 @@ __global__ void __launch_bounds__(NT_) k_bwd_local(Gp P, bool tc) {
   chunk_gates(P, sG, rok, P.k, tok0, len, h);
   __syncthreads();
   fill_view(sK, len, Dk, P.k, rok);
-  float* loc = P.dhn + ((int64_t)c * P.Hkv + h) * Dk * Dv;
   for (int gi = 0; gi < P.grp; ++gi) {
     const int hq = h * P.grp + gi;
     const bool first = gi == 0;
@@ -351,10 +353,8 @@ __global__ void __launch_bounds__(NT_) k_bwd_local(Gp P, bool tc) {
     });
     __syncthreads();
     mm(tc, C, Dv, Op{C, sM, 1, LDC, sdO, LDK, 1}, [&](int i, int n, float x) {
-      if (i < len) {
-        float* p = P.dvn + ((tok0 + i) * P.Hkv + h) * Dv + n;
-        *p = first ? x : *p + x;
-      }
+      float* e = aV + i * LDK + n;
+      *e = first ? x : *e + x;
     });
     for (int i = tid; i < C * Dk; i += NT_) {
       const int r = i / Dk, d = i - r * Dk;
@@ -362,11 +362,17 @@ __global__ void __launch_bounds__(NT_) k_bwd_local(Gp P, bool tc) {
     }
     __syncthreads();
     mm(tc, Dk, Dv, Op{C, sQ, 1, LDK, sdO, LDK, 1}, [&](int i, int n, float x) {
-      float* p = loc + (int64_t)i * Dv + n;
-      *p = first ? x : *p + x;
+      float* e = aL + i * LDK + n;
+      *e = first ? x : *e + x;
     });
     __syncthreads();
   }
+  for (int i = tid; i < len * Dv; i += NT_) {
+    const int r = i / Dv, d = i - r * Dv;
+    P.dvn[((tok0 + r) * P.Hkv + h) * Dv + d] = aV[r * LDK + d];
+  }
+  float* loc = P.dhn + ((int64_t)c * P.Hkv + h) * Dk * Dv;
+  for (int i = tid; i < Dk * Dv; i += NT_) loc[i] = aL[(i / Dv) * LDK + i % Dv];
 }
 
 template <int BV>
@@ -491,14 +497,15 @@ __global__ void __launch_bounds__(NT_) k_bwd_dkw(Gp P, bool tc) {
   }
 }
 
-size_t smem_bwd_dq() { return sizeof(float) * (4 * C * LDK + 128 * LDK + C * LDC + 3 * C) + sizeof(int64_t) * 4 * C; }
+size_t smem_bwd_dq() { return sizeof(float) * (5 * C * LDK + C * LDC + 3 * C) + sizeof(int64_t) * 4 * C; }
 
 // dq = scale (b dO) S^T + dS K with dS = tril(scale dO V'^T * Gamma); dk += dS^T Q (summed over the
-// group) into dkw; dg += q.dq - k.dk(score path) into dgw.
+// group in shared memory, added to dkw once); dg += q.dq - k.dk(score path) into dgw. The chunk state
+// S is read from global memory (L1/L2) by the product: shared memory holds the dk accumulator instead.
 __global__ void __launch_bounds__(NT_) k_bwd_dq(Gp P, bool tc) {
   extern __shared__ float sm[];
-  float *sK = sm, *sVn = sK + C * LDK, *sQ = sVn + C * LDK, *sdO = sQ + C * LDK, *sS = sdO + C * LDK,
-        *sD = sS + 128 * LDK, *sG = sD + C * LDC, *sRow = sG + C, *sRowK = sRow + C;
+  float *sK = sm, *sVn = sK + C * LDK, *sQ = sVn + C * LDK, *sdO = sQ + C * LDK, *aK = sdO + C * LDK,
+        *sD = aK + C * LDK, *sG = sD + C * LDC, *sRow = sG + C, *sRowK = sRow + C;
   int64_t *rok = reinterpret_cast<int64_t*>(sRowK + C), *roq = rok + C, *rod = roq + C, *rodq = rod + C;
   const int c = blockIdx.x, h = blockIdx.y, tid = threadIdx.x, Dk = P.Dk, Dv = P.Dv;
   const Chunk ch = P.chunks[c];
@@ -510,9 +517,9 @@ __global__ void __launch_bounds__(NT_) k_bwd_dq(Gp P, bool tc) {
   fill_view(sK, len, Dk, P.k, rok);
   fill_ws(sVn, LDK, len, Dv, P.U, tok0, P.Hkv, h, Dv);
   const float* hc = P.h + ((int64_t)c * P.Hkv + h) * Dk * Dv;
-  bcopy(Dk * Dv, [&](int i) { return hc[i]; }, [&](int i, float x) { sS[(i / Dv) * LDK + i % Dv] = x; });
   for (int gi = 0; gi < P.grp; ++gi) {
     const int hq = h * P.grp + gi;
+    const bool first = gi == 0;
     if (tid < C) {
       const int64_t tok = tok0 + (tid < len ? tid : len - 1);
       roq[tid] = rowoff(P.q, tok, P.T, hq);
@@ -532,24 +539,28 @@ __global__ void __launch_bounds__(NT_) k_bwd_dq(Gp P, bool tc) {
       sdO[r * LDK + d] *= P.scale * __expf(sG[r]);
     }
     __syncthreads();
-    mm2(tc, C, Dk, Op{Dv, sdO, LDK, 1, sS, 1, LDK}, Op{C, sD, LDC, 1, sK, LDK, 1}, [&](int i, int n, float x) {
+    mm2(tc, C, Dk, Op{Dv, sdO, LDK, 1, hc, 1, Dv}, Op{C, sD, LDC, 1, sK, LDK, 1}, [&](int i, int n, float x) {
       if (i < len) {
         store_from_float(P.dq, rodq[i] + n * P.dq.s3, x);
         atomicAdd(sRow + i, sQ[i * LDK + n] * x);
       }
     });
     mm(tc, C, Dk, Op{C, sD, 1, LDC, sQ, LDK, 1}, [&](int i, int n, float x) {
-      if (i < len) {
-        P.dkw[((tok0 + i) * P.Hkv + h) * Dk + n] += x;
-        atomicAdd(sRowK + i, sK[i * LDK + n] * x);
-      }
+      float* e = aK + i * LDK + n;
+      *e = first ? x : *e + x;
+      if (i < len) atomicAdd(sRowK + i, sK[i * LDK + n] * x);
     });
     __syncthreads();
   }
+  bcopy(len * Dk, [&](int i) { const int r = i / Dk, d = i - r * Dk; return P.dkw[((tok0 + r) * P.Hkv + h) * Dk + d]; },
+        [&](int i, float x) {
+          const int r = i / Dk, d = i - r * Dk;
+          P.dkw[((tok0 + r) * P.Hkv + h) * Dk + d] = x + aK[r * LDK + d];
+        });
   if (tid < len) P.dgw[(tok0 + tid) * P.Hkv + h] += sRow[tid] - sRowK[tid];
 }
 
-size_t smem_wy_bwd() { return sizeof(float) * (4 * C * LDK + 4 * C * LDC + 5 * C) + sizeof(int64_t) * 3 * C; }
+size_t smem_wy_bwd() { return sizeof(float) * (4 * C * LDK + 4 * C * LDC + 5 * C) + sizeof(int64_t) * 4 * C; }
 
 // Through W = T diag(beta) (K * b), U = T diag(beta) V and T = (I + A)^-1 to dk, dv, dbeta and dg
 // (with the partial dk, dg of the other kernels), written in the caller's dtypes.
@@ -558,7 +569,7 @@ __global__ void __launch_bounds__(NT_) k_wy_bwd(Gp P, bool tc) {
   float *sK = sm, *sV = sK + C * LDK, *sdW = sV + C * LDK, *sdU = sdW + C * LDK, *sT = sdU + C * LDK,
         *sdT = sT + C * LDC, *sKK = sdT + C * LDC, *sZ = sKK + C * LDC, *sG = sZ + C * LDC, *sB = sG + C,
         *sRowB = sB + C, *sRowX = sRowB + C, *sRowG = sRowX + C;
-  int64_t *rok = reinterpret_cast<int64_t*>(sRowG + C), *rov = rok + C, *rodv = rov + C;
+  int64_t *rok = reinterpret_cast<int64_t*>(sRowG + C), *rov = rok + C, *rodv = rov + C, *rodk = rodv + C;
   const int c = blockIdx.x, h = blockIdx.y, tid = threadIdx.x, Dk = P.Dk, Dv = P.Dv;
   const Chunk ch = P.chunks[c];
   const int len = ch.len;
@@ -568,6 +579,7 @@ __global__ void __launch_bounds__(NT_) k_wy_bwd(Gp P, bool tc) {
     const int64_t tok = tok0 + (tid < len ? tid : len - 1);
     rov[tid] = rowoff(P.v, tok, P.T, h);
     rodv[tid] = rowoff(P.dv, tok, P.T, h);
+    rodk[tid] = rowoff(P.dk, tok, P.T, h);
     sB[tid] = tid < len ? load_as_float(P.beta, rowoff(P.beta, tok, P.T, h)) : 0.f;
     sRowB[tid] = sRowX[tid] = sRowG[tid] = 0.f;
   }
@@ -597,7 +609,7 @@ __global__ void __launch_bounds__(NT_) k_wy_bwd(Gp P, bool tc) {
   mm(tc, C, C, Op{C, sdT, LDC, 1, sT, 1, LDC}, [&](int i, int j, float x) { sZ[i * LDC + j] = x; });
   mm(tc, C, Dk, Op{C, sT, 1, LDC, sdW, LDK, 1}, [&](int i, int n, float x) {
     if (i < len) {
-      sdU[i * LDK + n] = P.dkw[((tok0 + i) * P.Hkv + h) * Dk + n] + sB[i] * __expf(sG[i]) * x;
+      sdU[i * LDK + n] = sB[i] * __expf(sG[i]) * x;
       atomicAdd(sRowX + i, x * sK[i * LDK + n]);
     } else {
       sdU[i * LDK + n] = 0.f;
@@ -622,10 +634,12 @@ __global__ void __launch_bounds__(NT_) k_wy_bwd(Gp P, bool tc) {
   mm2(tc, C, Dk, Op{C, sdT, LDC, 1, sK, LDK, 1}, Op{C, sdT, 1, LDC, sK, LDK, 1},
       [&](int i, int n, float x) { sdU[i * LDK + n] += x; });
   __syncthreads();
-  for (int i = tid; i < len * Dk; i += NT_) {
-    const int r = i / Dk, d = i - r * Dk;
-    store_from_float(P.dk, rowoff(P.dk, tok0 + r, P.T, h) + d * P.dk.s3, sdU[r * LDK + d]);
-  }
+  // dk = the other kernels' part (dkw, read here with many loads in flight) + this kernel's
+  bcopy(len * Dk, [&](int i) { const int r = i / Dk, d = i - r * Dk; return P.dkw[((tok0 + r) * P.Hkv + h) * Dk + d]; },
+        [&](int i, float x) {
+          const int r = i / Dk, d = i - r * Dk;
+          store_from_float(P.dk, rodk[r] + d * P.dk.s3, x + sdU[r * LDK + d]);
+        });
   if (tid < len) {
     const float b = __expf(sG[tid]);
     const int64_t tok = tok0 + tid;

@@ -95,7 +95,7 @@ int gdn_bench(int threads, int reps, double peak) {
               " cpu = process CPU time / threads\n", (long long)B, (long long)Hq, (long long)Hkv, (long long)D,
               threads, reps);
   // rates from CPU time: wall time on a shared machine counts other processes' work
-  std::printf("%6s %5s %9s %9s %9s %9s %9s %11s %11s %8s %8s\n", "T", "", "GFLOP f", "GFLOP fb", "fwd ms",
+  std::printf("%6s %5s %9s %9s %9s %9s %9s %9s %11s %11s %8s %8s\n", "T", "", "GFLOP f", "GFLOP fb", "fwd ms",
               "fwd cpu", "f+b ms", "f+b cpu", "GFLOP/s f", "GFLOP/s fb", "%peak f", "%peak fb");
   for (int64_t T : {2048, 8192}) {
     std::mt19937 rng(3);

@@ -81,7 +81,10 @@ double median(std::vector<double> v) {
 //   forward: A = K K^T 2C^2D; T = (I + A)^-1 by substitution C^3/3; W, U 4C^2D; W h 2CD^2;
 //            state update 2CD^2; per query head Q K^T 2C^2D, Q h 2CD^2, scores x V' 2C^2D
 //   backward: chunk-start states (the forward without outputs) 4CD^2 + 6C^2D + C^3/3;
-//            per token: state recompute 4D^2, reverse step 13D^2, per query head 4D^2
+//            chunk recompute (A, T, W, U, V') 2CD^2 + 6C^2D + C^3/3;
+//            state-update terms Kd dH, V' dH^T 4CD^2; W^T dV', dV' h^T 4CD^2; T^T dW, T^T dU,
+//            dT 8C^2D; dA = -T^T dT T^T 4C^3; (dKK + dKK^T) K 2C^2D;
+//            per query head: Q K^T, P^T dO, dO V'^T, dS K, dS^T Q 10C^2D; dO h^T, Qe^T dO 4CD^2
 // Plain GLA at the same shape is timed beside it (its FLOPs as in the header).
 double cpu_seconds() {
   timespec ts;
@@ -159,7 +162,8 @@ int gdn_bench(int threads, int reps, double peak) {
       if (which == 0) {
         const double fwd = 4 * Cd * Dd * Dd + 6 * Cd * Cd * Dd + Cd * Cd * Cd / 3 +
                            G * (2 * Cd * Dd * Dd + 4 * Cd * Cd * Dd);
-        const double bwd = 4 * Cd * Dd * Dd + 6 * Cd * Cd * Dd + Cd * Cd * Cd / 3 + Cd * (17 + 4.0 * G) * Dd * Dd;
+        const double bwd = 14 * Cd * Dd * Dd + 22 * Cd * Cd * Dd + 14 * Cd * Cd * Cd / 3 +
+                           G * (4 * Cd * Dd * Dd + 10 * Cd * Cd * Dd);
         ff = double(Hkv) * chunks * fwd / 1e9, fb = double(Hkv) * chunks * (fwd + bwd) / 1e9;
       } else {
         const double fwd = 2 * Cd * Dd * Dd + G * (2 * Cd * Dd * Dd + 2 * Cd * Cd * Dd);

@@ -66,6 +66,7 @@ struct Case {
   std::vector<int64_t> cu;
   bool normalize = true, strided = false;
   double qk_scale = 1;  // multiplies q and k after normalization (small-norm case)
+  int64_t key_pool = 0;  // > 0: keys drawn from this many fixed vectors (repeated keys, the delta rule's worst case)
   Gates gates = Gates::Normal;
   Betas betas = Betas::Sigmoid;
   int32_t threads = 0;
@@ -104,6 +105,13 @@ struct Case {
     const int64_t Hq = cfg.Hq, Hkv = cfg.Hkv, Dk = cfg.Dk, Dv = cfg.Dv;
     q = seqbuf(dtype, Hq, Dk, 0), fill_qk(q, r);
     k = seqbuf(dtype, Hkv, Dk, 1), fill_qk(k, r);
+    if (key_pool > 0)
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t h = 0; h < Hkv; ++h) {
+            const int64_t src = int64_t(r.uniform(0, double(key_pool))) % key_pool;
+            for (int64_t d = 0; d < Dk; ++d) k.set(k.get(0, src, h, d), b, t, h, d);
+          }
     v = seqbuf(dtype, Hkv, Dv, 2), v.randn(r);
     g = gatebuf(gdtype), beta = gatebuf(gdtype);
     for (int64_t b = 0; b < B; ++b)
@@ -307,6 +315,17 @@ TEST(gdn, extreme_gates_and_betas) {
         c.init(r);
         check(c, true, true);
       }
+}
+
+TEST(gdn, repeated_keys_full_writes) {
+  Rng r(61);
+  for (int32_t dt : {LIGER_F32, LIGER_BF16}) {
+    Case c;
+    c.cfg.Hq = 2, c.cfg.Hkv = 1, c.cfg.Dk = 64, c.cfg.Dv = 64, c.cfg.scale = 0.125;
+    c.T = 200, c.dtype = dt, c.key_pool = 3, c.betas = Betas::ZeroOne, c.gates = Gates::NearZero;
+    c.init(r);
+    check(c, true, true);
+  }
 }
 
 TEST(gdn, unnormalized_small_norm_inputs) {

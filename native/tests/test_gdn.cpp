@@ -358,6 +358,8 @@ TEST(gdn, varlen_with_empty_sequence) {
     c.init(r);
     check(c, true, true);
     check(c, false, true);
+    c.threads = 32;  // more threads than (sequence, KV head) items: value tiles, chunk-parallel backward
+    check(c, true, true);
   }
   Case b;  // a plain batch
   b.cfg.Hq = 2, b.cfg.Hkv = 1, b.cfg.Dk = 32, b.cfg.Dv = 48, b.B = 3, b.T = 66;

@@ -15,9 +15,14 @@
 // The columns of the state evolve independently, so the forward splits Dv into tiles when there are
 // fewer (sequence, KV head) items than threads.
 //
-// Backward: the chunk-start states come from the chunked forward; inside each chunk, going backward,
-// the per-token states are recomputed and the gradient of the per-token recurrence is applied token
-// by token (dg is then directly the gradient w.r.t. the per-token log-gate).
+// Backward, per chunk from the last, with dH the gradient w.r.t. the chunk-end state (h recomputed by
+// a forward state pass):
+//   dV' = (K * exp(G_last - G)) dH + P^T dO          (P = tril(scale Q K^T * Gamma), per query head)
+//   dh  = exp(G_last) dH + (scale Q * exp(G))^T dO - W^T dV'
+//   dW  = -dV' h^T, dU = dV';  dR = T^T d(W|U), dT = dW R1^T + dU R2^T, dA = -T^T dT T^T
+// then dq, dk, dv, dbeta from the products, and dG (w.r.t. the cumulative gate) from every factor
+// exp(G_a - G_b) as +x at a and -x at b; dg is its reverse cumulative sum inside the chunk (each
+// chunk restarts G, and the cross-chunk part travels in dh).
 #include <algorithm>
 #include <cmath>
 #include <memory>

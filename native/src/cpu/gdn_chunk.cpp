@@ -181,11 +181,16 @@ void forward_item(const Ctx& x, FwdBufs& f, int64_t n, int64_t hk, int64_t v0, i
     if (states) store(ci);
     const int64_t c = std::min(C, s.len - c0);
     prepare_chunk(x, f, cs, s, hk, vv, dv, c0, c, nullptr);
+    // rows are far apart in [B, T, H, D] layouts: prefetch the next chunk's k and v
+    const int64_t cn = std::min(C, s.len - c0 - C);
+    if (cn > 0) x.k.prefetch(s.b, s.t0 + c0 + C, cn, hk, Dk), vv.prefetch(s.b, s.t0 + c0 + C, cn, hk, dv);
     // V' = U - W h (in U)
     gemm(c, dv, Dk, f.Wn, Dk, h, dv, f.U, dv, true);
     if (write_o) {
       for (int64_t j = 0; j < x.G; ++j) {
         const int64_t hq = hk * x.G + j;
+        if (j + 1 < x.G) x.q.prefetch(s.b, s.t0 + c0, c, hq + 1, Dk);
+        else if (cn > 0) x.q.prefetch(s.b, s.t0 + c0 + C, cn, hk * x.G, Dk);
         for (int64_t i = 0; i < c; ++i) x.q.read(s.b, s.t0 + c0 + i, hq, Dk, f.Q + i * Dk);
         gemm(c, c, Dk, f.Q, Dk, f.KT, C, f.QK, C, false);
         for (int64_t i = 0; i < c; ++i) {
@@ -359,8 +364,10 @@ void chunk_backward(const Ctx& x, const GradViews& gv, FwdBufs& f, BwdBufs& w, c
   if (dHn)
     for (int64_t e = 0; e < S; ++e) dHn[e] = gl * dH[e];
   // query heads: o = (scale Q exp(G)) h + P V'
+  if (c0 >= C) x.k.prefetch(s.b, s.t0 + c0 - C, C, hk, Dk), x.v.prefetch(s.b, s.t0 + c0 - C, C, hk, Dv);
   for (int64_t j = 0; j < G; ++j) {
     const int64_t hq = hk * G + j;
+    if (j + 1 < G) x.q.prefetch(s.b, s.t0 + c0, c, hq + 1, Dk), gv.dO.prefetch(s.b, s.t0 + c0, c, hq + 1, Dv);
     for (int64_t i = 0; i < c; ++i) {
       x.q.read(s.b, s.t0 + c0 + i, hq, Dk, f.Q + i * Dk);
       gv.dO.read(s.b, s.t0 + c0 + i, hq, Dv, w.dOc + i * Dv);

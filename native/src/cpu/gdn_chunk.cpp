@@ -261,31 +261,30 @@ liger_status gdn_decode(const liger_gdn_params& p) {
   const View4 q(p.q), k(p.k), v(p.v), g(p.g), beta(p.beta), o(p.o);
   const float* h0 = static_cast<const float*>(p.h0.data);
   float* ht = static_cast<float*>(p.ht.data);
-  const int64_t per = S + 2 * pad16(Dk) + 3 * pad16(Dv) + 64;
+  const int64_t per = (G + 1) * pad16(Dk) + (G + 2) * pad16(Dv) + 64;
   parallel_for(p.B * p.Hkv, threads, [&](int64_t item, int) {
     const int64_t n = item / p.Hkv, hk = item % p.Hkv;
     float* m = thread_scratch(per);
-    float *h = m, *kk = h + S, *qq = kk + pad16(Dk), *vv = qq + pad16(Dk), *u = vv + pad16(Dv), *oo = u + pad16(Dv);
-    std::copy(h0 + item * S, h0 + (item + 1) * S, h);  // h0 may be ht: work on a copy
+    float *kk = m, *qq = kk + pad16(Dk), *vv = qq + G * pad16(Dk), *u = vv + pad16(Dv), *oo = u + pad16(Dv);
+    const float* src = h0 + item * S;
+    float* dst = ht + item * S;  // may be src: every row is read before it is written
     k.read(n, 0, hk, Dk, kk);
     v.read(n, 0, hk, Dv, vv);
+    for (int64_t j = 0; j < G; ++j) q.read(n, 0, hk * G + j, Dk, qq + j * pad16(Dk));
     const float e = float(std::exp(double(read1(g, n, 0, hk)))), b = read1(beta, n, 0, hk);
-    // u = S^T k; S <- e S + k (beta (v - e u))^T
+    // u = S^T k; then row by row S_d <- e S_d + k_d beta (v - e u) and o_j += scale q_jd S_d: two
+    // passes over the state (decode is memory bound)
     std::fill(u, u + Dv, 0.f);
-    for (int64_t d = 0; d < Dk; ++d) axpy(kk[d], h + d * Dv, u, Dv);
+    for (int64_t d = 0; d < Dk; ++d) axpy(kk[d], src + d * Dv, u, Dv);
     for (int64_t c = 0; c < Dv; ++c) u[c] = b * (vv[c] - e * u[c]);
+    std::fill(oo, oo + G * pad16(Dv), 0.f);
     for (int64_t d = 0; d < Dk; ++d) {
-      float* hr = h + d * Dv;
-      for (int64_t c = 0; c < Dv; ++c) hr[c] = e * hr[c] + kk[d] * u[c];
+      const float* sr = src + d * Dv;
+      float* hr = dst + d * Dv;
+      for (int64_t c = 0; c < Dv; ++c) hr[c] = e * sr[c] + kk[d] * u[c];
+      for (int64_t j = 0; j < G; ++j) axpy(p.scale * qq[j * pad16(Dk) + d], hr, oo + j * pad16(Dv), Dv);
     }
-    for (int64_t j = 0; j < G; ++j) {
-      const int64_t hq = hk * G + j;
-      q.read(n, 0, hq, Dk, qq);
-      std::fill(oo, oo + Dv, 0.f);
-      for (int64_t d = 0; d < Dk; ++d) axpy(p.scale * qq[d], h + d * Dv, oo, Dv);
-      o.write(n, 0, hq, Dv, oo);
-    }
-    std::copy(h, h + S, ht + item * S);
+    for (int64_t j = 0; j < G; ++j) o.write(n, 0, hk * G + j, Dv, oo + j * pad16(Dv));
   });
   return LIGER_OK;
 }

@@ -1,9 +1,10 @@
 """GPU benchmark (not a test): Liger CUDA kernels beside fla's Triton chunk_gla and PyTorch SDPA
 (FlashAttention and cuDNN backends), same process, same inputs' shapes, bf16.
 
-Usage: python3 bench.py path/to/libliger_dev.so [--quick] [--ours] [--profile]
+Usage: python3 bench.py path/to/libliger_dev.so [--quick] [--ours] [--ours-bwd] [--profile]
 --ours: only our forward at 2K/8K/32K and the decode (no baselines, no backward): a cheap
 intermediate run; numbers to compare with baselines come from a run without it.
+--ours-bwd: the same with our forward + backward.
 Times with CUDA events after warm-up; each number is the median of several timed calls.
 Prints a table and writes bench_cuda.json next to the given --out path (default: cwd).
 """
@@ -78,7 +79,8 @@ def profile(lib, B, T):
 def main():
     lib = Lib(sys.argv[1])
     quick = "--quick" in sys.argv
-    ours_only = "--ours" in sys.argv
+    ours_bwd = "--ours-bwd" in sys.argv
+    ours_only = "--ours" in sys.argv or ours_bwd
     out_dir = os.environ.get("OUT", ".")
     rows = []
 
@@ -116,7 +118,7 @@ def main():
         pb = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, do=do, dq=dq, dk=dk, dv=dv)
         row = {"B": B, "T": T, "ours_fwd_ms": ours,
                "ours_fwd_TBps": fwd_bytes(B, T) / ours / 1e9, "ours_fwd_TFLOPs": fwd_flops(B, T) / ours / 1e9}
-        if not ours_only:
+        if not ours_only or ours_bwd:
             row["ours_fwdbwd_ms"] = ours + timed(lambda: lib.call("liger_attn_backward", pb), max(3, reps // 2))
         del pf, pb
         if chunk_gla is not None:

@@ -944,6 +944,272 @@ __global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* 
   });
 }
 
+// A fragment of a 16 x 16 block (m0.., k0..) from a tile stored [k][m] (m contiguous), through the
+// transposing load: the window backward's P^T and dS^T come from the row-major P and dS tiles.
+__device__ __forceinline__ void ld_a_km(uint32_t (&a)[4], const bf16* t, int ld, int m0, int k0) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const int lane = threadIdx.x & 31;
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+               : "=r"(a[0]), "=r"(a[1]), "=r"(a[2]), "=r"(a[3])
+               : "r"(smem_addr(t + (k0 + (lane & 7) + (lane >> 4) * 8) * ld + m0 + ((lane >> 3) & 1) * 8)));
+#endif
+}
+
+// Two adjacent fp32 gradients added to global memory (one vector reduction on sm_90).
+__device__ __forceinline__ void red_pair(float* p, float x0, float x1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  atomicAdd(reinterpret_cast<float2*>(p), make_float2(x0, x1));
+#else
+  atomicAdd(p, x0);
+  atomicAdd(p + 1, x1);
+#endif
+}
+
+constexpr int kBwdLP = kSwaPairs * 16 + 8;  // row stride of the per-warp P / dS tiles (16-byte rows, odd)
+
+template <int D>
+size_t fswa_bwd_smem() {
+  return sizeof(bf16) * ((size_t)2 * 2 * kChunk * FT<D>::LDB + (size_t)kFWarps * 16 * (2 * FT<D>::LDB + 2 * kBwdLP));
+}
+
+// Grid (chunks, Hkv): sliding-window backward for bf16 inputs (D 64/128, W <= 65), every query head
+// of the group over the chunk's window keys (tile row kk = position cpos0 - 64 + kk, as in k_fswa),
+// loaded once per block from the RoPE'd workspaces. A warp owns 16 query rows of one head: scores,
+// probabilities, dP = dO V^T and dS stay in registers; delta = rowsum(P o dP) is taken from the same
+// dP registers, so that a row with a single key gets dS = 0 exactly. dqr is written; dK = dS^T Q and
+// dV = P^T dO go through per-warp bf16 P / dS tiles and are added to dkr / dv (fp32 reductions).
+template <int D>
+__global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout, float* dqr, float* dkr, float* dv) {
+  using F = FT<D>;
+  constexpr int LDB = F::LDB, NT = F::NT, LP = kBwdLP;
+  extern __shared__ __align__(16) unsigned char smraw[];
+  bf16* Kw = reinterpret_cast<bf16*>(smraw);  // [128][LDB]
+  bf16* Vw = Kw + 2 * kChunk * LDB;           // [128][LDB]
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+  bf16* Qr = Vw + 2 * kChunk * LDB + warp * 16 * (2 * LDB + 2 * LP);  // per warp [16][LDB]
+  bf16* dOs = Qr + 16 * LDB;                                          // [16][LDB], times (1 - mix)
+  bf16* Ps = dOs + 16 * LDB;                                          // [16][LP]
+  bf16* dSs = Ps + 16 * LP;                                           // [16][LP], times swa_scale
+  const Chunk ch = a.chunks[blockIdx.x];
+  const SeqInfo s = a.seqs[ch.seq];
+  const int hh = blockIdx.y, len = ch.len, grp = (int)(a.Hq / a.Hkv), W = a.W;
+  const int64_t cpos0 = s.pos0 + (ch.start - s.start);
+  const int64_t Hkv = a.Hkv, Hq = a.Hq;
+  // window keys and values (the backward has no cache: every position is in the workspaces)
+  for (int kk = warp; kk < 2 * kChunk; kk += kFWarps) {
+    const int64_t kp = cpos0 - kChunk + kk;
+    const bool need = kk < kChunk + len && kp >= s.pos0 && kp > cpos0 - W;
+    const int64_t o = ((s.start + (kp - s.pos0)) * Hkv + hh) * D;
+    float x[D / 32], y[D / 32];
+#pragma unroll
+    for (int u = 0; u < D / 32; ++u) {
+      x[u] = need ? a.kr[o + lane + 32 * u] : 0.f;
+      y[u] = need ? a.vf[o + lane + 32 * u] : 0.f;
+    }
+#pragma unroll
+    for (int u = 0; u < D / 32; ++u) {
+      Kw[kk * LDB + lane + 32 * u] = __float2bfloat16(x[u]);
+      Vw[kk * LDB + lane + 32 * u] = __float2bfloat16(y[u]);
+    }
+  }
+  __syncthreads();
+  const float sc = a.swa_scale * kLog2e, wd = 1.f - a.mix, ssc = a.swa_scale;
+  for (int unit = warp; unit < grp * 4; unit += kFWarps) {
+    const int r = (unit & 3) * 16;
+    if (r >= len) continue;
+    const int64_t h = (int64_t)hh * grp + (unit >> 2);
+    {
+      int64_t tok[16];
+      bool ok[16];
+#pragma unroll
+      for (int e = 0; e < 16; ++e) {
+        ok[e] = r + e < len;
+        tok[e] = ch.start + r + e;
+      }
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        float x[8][D / 32];
+#pragma unroll
+        for (int e = 0; e < 8; ++e)
+#pragma unroll
+          for (int u = 0; u < D / 32; ++u)
+            x[e][u] = ok[half * 8 + e] ? a.qr[(tok[half * 8 + e] * Hq + h) * D + lane + 32 * u] : 0.f;
+#pragma unroll
+        for (int e = 0; e < 8; ++e)
+#pragma unroll
+          for (int u = 0; u < D / 32; ++u) Qr[(half * 8 + e) * LDB + lane + 32 * u] = __float2bfloat16(x[e][u]);
+      }
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        int64_t t8[8];
+        bool o8[8];
+#pragma unroll
+        for (int e = 0; e < 8; ++e) {
+          t8[e] = tok[half * 8 + e];
+          o8[e] = ok[half * 8 + e];
+        }
+        float x[8][D / 32];
+        load_rows_raw<D, 8>(dout, a.T, h, t8, o8, x);
+#pragma unroll
+        for (int e = 0; e < 8; ++e)
+#pragma unroll
+          for (int u = 0; u < D / 32; ++u) dOs[(half * 8 + e) * LDB + lane + 32 * u] = __float2bfloat16(wd * x[e][u]);
+      }
+    }
+    __syncwarp();
+    const int lo = max(0, r + kChunk + 1 - W), hi = r + kChunk + 15;
+    const int p_lo = lo >> 4, p_hi = hi >> 4;
+    float sacc[2 * kSwaPairs][4], dp[2 * kSwaPairs][4];
+#pragma unroll
+    for (int j = 0; j < 2 * kSwaPairs; ++j)
+#pragma unroll
+      for (int z = 0; z < 4; ++z) sacc[j][z] = dp[j][z] = 0.f;
+#pragma unroll
+    for (int k0 = 0; k0 < D; k0 += 16) {
+      uint32_t aq[4], ao[4];
+      ld_a(aq, Qr, LDB, 0, k0);
+      ld_a(ao, dOs, LDB, 0, k0);
+#pragma unroll
+      for (int rp = 0; rp < kSwaPairs; ++rp) {
+        if (p_lo + rp > p_hi) continue;
+        uint32_t bk[4], bv[4];
+        ld_b_nk(bk, Kw, LDB, (p_lo + rp) * 16, k0);
+        ld_b_nk(bv, Vw, LDB, (p_lo + rp) * 16, k0);
+        mma_bf16(sacc[2 * rp], aq, bk[0], bk[1]);
+        mma_bf16(sacc[2 * rp + 1], aq, bk[2], bk[3]);
+        mma_bf16(dp[2 * rp], ao, bv[0], bv[1]);
+        mma_bf16(dp[2 * rp + 1], ao, bv[2], bv[3]);
+      }
+    }
+    float mx[2] = {-INFINITY, -INFINITY}, sum[2] = {0.f, 0.f};
+#pragma unroll
+    for (int j = 0; j < 2 * kSwaPairs; ++j)
+#pragma unroll
+      for (int z = 0; z < 4; ++z) {
+        const int qi = r + g + (z >> 1) * 8, kk = p_lo * 16 + j * 8 + 2 * tq + (z & 1);
+        const bool ok = kk <= qi + kChunk && kk > qi + kChunk - W && cpos0 - kChunk + kk >= 0;
+        sacc[j][z] = ok ? sacc[j][z] * sc : -INFINITY;
+        mx[z >> 1] = fmaxf(mx[z >> 1], sacc[j][z]);
+      }
+#pragma unroll
+    for (int x = 0; x < 2; ++x) {
+      mx[x] = fmaxf(mx[x], __shfl_xor_sync(0xffffffffu, mx[x], 1));
+      mx[x] = fmaxf(mx[x], __shfl_xor_sync(0xffffffffu, mx[x], 2));
+      if (mx[x] == -INFINITY) mx[x] = 0.f;
+    }
+#pragma unroll
+    for (int j = 0; j < 2 * kSwaPairs; ++j)
+#pragma unroll
+      for (int z = 0; z < 4; ++z) {
+        sacc[j][z] = exp2f(sacc[j][z] - mx[z >> 1]);
+        sum[z >> 1] += sacc[j][z];
+      }
+    float delta[2] = {0.f, 0.f};
+#pragma unroll
+    for (int x = 0; x < 2; ++x) {
+      sum[x] += __shfl_xor_sync(0xffffffffu, sum[x], 1);
+      sum[x] += __shfl_xor_sync(0xffffffffu, sum[x], 2);
+      sum[x] = sum[x] > 0.f ? 1.f / sum[x] : 0.f;
+    }
+#pragma unroll
+    for (int j = 0; j < 2 * kSwaPairs; ++j)
+#pragma unroll
+      for (int z = 0; z < 4; ++z) {
+        sacc[j][z] *= sum[z >> 1];
+        delta[z >> 1] += sacc[j][z] * dp[j][z];
+      }
+#pragma unroll
+    for (int x = 0; x < 2; ++x) {
+      delta[x] += __shfl_xor_sync(0xffffffffu, delta[x], 1);
+      delta[x] += __shfl_xor_sync(0xffffffffu, delta[x], 2);
+    }
+    // dS = P o (dP - delta), then P and dS scaled by swa_scale into the warp's tiles (columns
+    // relative to step p_lo) and dS as bf16 A fragments for dQ = dS K.
+    uint32_t sf[kSwaPairs][4];
+#pragma unroll
+    for (int j = 0; j < 2 * kSwaPairs; ++j) {
+#pragma unroll
+      for (int z = 0; z < 4; ++z) dp[j][z] = sacc[j][z] * (dp[j][z] - delta[z >> 1]) * ssc;
+      sf[j >> 1][(j & 1) * 2] = pack_bf16(dp[j][0], dp[j][1]);
+      sf[j >> 1][(j & 1) * 2 + 1] = pack_bf16(dp[j][2], dp[j][3]);
+      const int c = j * 8 + 2 * tq;
+      *reinterpret_cast<uint32_t*>(Ps + g * LP + c) = pack_bf16(sacc[j][0], sacc[j][1]);
+      *reinterpret_cast<uint32_t*>(Ps + (g + 8) * LP + c) = pack_bf16(sacc[j][2], sacc[j][3]);
+      *reinterpret_cast<uint32_t*>(dSs + g * LP + c) = sf[j >> 1][(j & 1) * 2];
+      *reinterpret_cast<uint32_t*>(dSs + (g + 8) * LP + c) = sf[j >> 1][(j & 1) * 2 + 1];
+    }
+    // dQ (RoPE'd space) in two halves of the columns
+#pragma unroll
+    for (int vh = 0; vh < 2; ++vh) {
+      float acc[NT / 2][4];
+#pragma unroll
+      for (int j = 0; j < NT / 2; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+#pragma unroll
+      for (int rp = 0; rp < kSwaPairs; ++rp) {
+        if (p_lo + rp > p_hi) continue;
+#pragma unroll
+        for (int np = 0; np < NT / 4; ++np) {
+          uint32_t bf[4];
+          ld_b_kn(bf, Kw, LDB, vh * (D / 2) + np * 16, (p_lo + rp) * 16);
+          mma_bf16(acc[2 * np], sf[rp], bf[0], bf[1]);
+          mma_bf16(acc[2 * np + 1], sf[rp], bf[2], bf[3]);
+        }
+      }
+#pragma unroll
+      for (int hr = 0; hr < 2; ++hr) {
+        const int i = r + g + 8 * hr;
+        if (i >= len) continue;
+        float* row = dqr + ((ch.start + i) * Hq + h) * D;
+#pragma unroll
+        for (int j = 0; j < NT / 2; ++j) {
+          const int n = vh * (D / 2) + j * 8 + 2 * tq;
+          *reinterpret_cast<float2*>(row + n) = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
+        }
+      }
+    }
+    __syncwarp();
+    // dV += P^T dO and dK += dS^T Q, 16 keys at a time
+#pragma unroll 1
+    for (int rp = 0; rp < kSwaPairs; ++rp) {
+      if (p_lo + rp > p_hi) continue;
+      const int kk0 = (p_lo + rp) * 16;
+      int64_t koff[2];
+      bool kok[2];
+#pragma unroll
+      for (int hr = 0; hr < 2; ++hr) {
+        const int kk = kk0 + g + 8 * hr;
+        const int64_t kp = cpos0 - kChunk + kk;
+        kok[hr] = kk < kChunk + len && kp >= s.pos0 && kp > cpos0 - W;
+        koff[hr] = ((s.start + (kp - s.pos0)) * Hkv + hh) * D;
+      }
+#pragma unroll
+      for (int which = 0; which < 2; ++which) {
+        uint32_t af[4];
+        ld_a_km(af, which ? dSs : Ps, LP, rp * 16, 0);
+        const bf16* B = which ? Qr : dOs;
+        float* dst = which ? dkr : dv;
+        float acc[NT][4];
+#pragma unroll
+        for (int j = 0; j < NT; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+#pragma unroll
+        for (int np = 0; np < NT / 2; ++np) {
+          uint32_t bf[4];
+          ld_b_kn(bf, B, LDB, np * 16, 0);
+          mma_bf16(acc[2 * np], af, bf[0], bf[1]);
+          mma_bf16(acc[2 * np + 1], af, bf[2], bf[3]);
+        }
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) {
+          if (!kok[hr]) continue;
+#pragma unroll
+          for (int j = 0; j < NT; ++j) red_pair(dst + koff[hr] + j * 8 + 2 * tq, acc[j][2 * hr], acc[j][2 * hr + 1]);
+        }
+      }
+    }
+    __syncwarp();
+  }
+}
+
 // Grid (chunks, Hq + Hkv): chain rule through the feature maps, the gate and RoPE, written in the
 // caller's dtype. dqf/dkf: gradients w.r.t. phi(q)/phi(k); dqr/dkr: w.r.t. the RoPE'd q/k;
 // dg = R + RT[chunk]: w.r.t. the gate.
@@ -1289,6 +1555,12 @@ bool fast_forward_ok(const liger_attn_params& p) {
          (p.mix >= 1.f || p.window <= kChunk + 1);
 }
 
+// The bf16 window backward (k_fswa_bwd): bf16 q, k, v and do, D 64 or 128, a window of at most 65 keys.
+bool fast_backward_ok(const liger_attn_params& p) {
+  return p.q.dtype == LIGER_BF16 && p.k.dtype == LIGER_BF16 && p.v.dtype == LIGER_BF16 && p.do_.dtype == LIGER_BF16 &&
+         (p.D == 64 || p.D == 128) && p.mix < 1.f && p.window <= kChunk + 1;
+}
+
 template <int D>
 liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cudaStream_t st) {
   const int64_t NT = plan.total, nch = (int64_t)plan.chunks.size(), N = (int64_t)plan.seqs.size();
@@ -1474,10 +1746,21 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   float* dkr = ws.at<float>(b.dkr);
   if (rope && nch) {
     LIGER_CK(cudaMemsetAsync(dkr, 0, fk, st));
-    const size_t sm = swa_smem((int)D, p.window, true, false);
-    LIGER_TRY(set_smem((const void*)k_swa_bwd, sm, "swa_bwd"));
-    k_swa_bwd<<<dim3((unsigned)(kSwaTiles * nch), (unsigned)Hq), kThreads, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv);
-    LIGER_CK_LAUNCH("swa_bwd");
+    if (fast_backward_ok(p)) {
+      const size_t sm = D == 64 ? fswa_bwd_smem<64>() : fswa_bwd_smem<128>();
+      const void* kern = D == 64 ? (const void*)k_fswa_bwd<64> : (const void*)k_fswa_bwd<128>;
+      LIGER_TRY(set_smem(kern, sm, "fswa_bwd"));
+      if (D == 64)
+        k_fswa_bwd<64><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv);
+      else
+        k_fswa_bwd<128><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv);
+      LIGER_CK_LAUNCH("fswa_bwd");
+    } else {
+      const size_t sm = swa_smem((int)D, p.window, true, false);
+      LIGER_TRY(set_smem((const void*)k_swa_bwd, sm, "swa_bwd"));
+      k_swa_bwd<<<dim3((unsigned)(kSwaTiles * nch), (unsigned)Hq), kThreads, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv);
+      LIGER_CK_LAUNCH("swa_bwd");
+    }
   }
   LIGER_TRY(core_backward(c));
   if (nch) {

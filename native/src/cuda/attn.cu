@@ -944,17 +944,6 @@ __global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* 
   });
 }
 
-// A fragment of a 16 x 16 block (m0.., k0..) from a tile stored [k][m] (m contiguous), through the
-// transposing load: the window backward's P^T and dS^T come from the row-major P and dS tiles.
-__device__ __forceinline__ void ld_a_km(uint32_t (&a)[4], const bf16* t, int ld, int m0, int k0) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  const int lane = threadIdx.x & 31;
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
-               : "=r"(a[0]), "=r"(a[1]), "=r"(a[2]), "=r"(a[3])
-               : "r"(smem_addr(t + (k0 + (lane & 7) + (lane >> 4) * 8) * ld + m0 + ((lane >> 3) & 1) * 8)));
-#endif
-}
-
 // Two adjacent fp32 gradients added to global memory (one vector reduction on sm_90).
 __device__ __forceinline__ void red_pair(float* p, float x0, float x1) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -1705,6 +1694,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   c.q = a.qf; c.k = a.kf; c.v = a.vf; c.g = a.g;
   c.h = ws.at<float>(b.h); c.gl = ws.at<float>(b.gl);
   c.tc = a.tc;
+  c.bf16 = backward && fast_backward_ok(p);
   c.stream = st;
   if (!backward) {
     c.o = ws.at<float>(b.o);

@@ -365,6 +365,17 @@ __device__ __forceinline__ void ld_b_kn(uint32_t (&b)[4], const __nv_bfloat16* t
 #endif
 }
 
+// A fragment of a 16 x 16 block (m0.., k0..) from a tile stored [k][m] (m contiguous), through the
+// transposing load (products with a transposed left operand: P^T dO, Q^T dO).
+__device__ __forceinline__ void ld_a_km(uint32_t (&a)[4], const __nv_bfloat16* t, int ld, int m0, int k0) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const int lane = threadIdx.x & 31;
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+               : "=r"(a[0]), "=r"(a[1]), "=r"(a[2]), "=r"(a[3])
+               : "r"(smem_addr(t + (k0 + (lane & 7) + (lane >> 4) * 8) * ld + m0 + ((lane >> 3) & 1) * 8)));
+#endif
+}
+
 __device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile(

@@ -224,6 +224,71 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dstate(Core c) {
   for (int e = threadIdx.x; e < Dk * Dv; e += blockDim.x) DH[e] = acc[e];
 }
 
+// Phase A' for bf16 inputs (Dk = Dv = 64 or 128): the same sum on bf16 tiles with bf16 mma.sync and
+// fp32 accumulators in registers across the group's heads (no shared accumulator, no read-modify-
+// write per head). A warp owns 16 rows of dh (and half the columns when D = 64).
+template <int D>
+__global__ void __launch_bounds__(256) k_fdstate(Core c) {
+  constexpr int LDB = D + 8, RB = D / 16, SPLIT = 8 / RB, NTW = D / SPLIT / 8;
+  extern __shared__ __align__(16) unsigned char smraw[];
+  __nv_bfloat16* Qx = reinterpret_cast<__nv_bfloat16*>(smraw);  // [64][LDB]: q exp(G), rows t
+  __nv_bfloat16* dOs = Qx + kChunk * LDB;                       // [64][LDB]
+  const Chunk ch = c.chunks[blockIdx.x];
+  const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv), len = ch.len;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+  const int m0 = (warp % RB) * 16, nb = (warp / RB) * (D / SPLIT);
+  const int64_t rq = c.Hq * D, rk = c.Hkv * D;
+  const float* G = c.g + (int64_t)ch.start * rk + hh * D;
+  float acc[NTW][4];
+#pragma unroll
+  for (int j = 0; j < NTW; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+  for (int j = 0; j < grp; ++j) {
+    const int64_t h = (int64_t)hh * grp + j;
+    const float* q = c.q + (int64_t)ch.start * rq + h * D;
+    const float* dO = c.dO + (int64_t)ch.start * rq + h * D;
+    constexpr int kIt = kChunk * D / 4 / 256;
+    float4 xq[kIt], xg[kIt], xo[kIt];
+#pragma unroll
+    for (int it = 0; it < kIt; ++it) {
+      const int idx = 4 * (threadIdx.x + it * 256), t = idx / D, d = idx - t * D;
+      const bool ok = t < len;
+      xq[it] = ok ? *reinterpret_cast<const float4*>(q + (int64_t)t * rq + d) : make_float4(0.f, 0.f, 0.f, 0.f);
+      xg[it] = ok ? *reinterpret_cast<const float4*>(G + (int64_t)t * rk + d) : make_float4(0.f, 0.f, 0.f, 0.f);
+      xo[it] = ok ? *reinterpret_cast<const float4*>(dO + (int64_t)t * rq + d) : make_float4(0.f, 0.f, 0.f, 0.f);
+    }
+    __syncthreads();  // the previous head's tiles are consumed
+#pragma unroll
+    for (int it = 0; it < kIt; ++it) {
+      const int idx = 4 * (threadIdx.x + it * 256), t = idx / D, d = idx - t * D;
+      *reinterpret_cast<uint2*>(Qx + t * LDB + d) =
+          make_uint2(pack_bf16(xq[it].x * __expf(xg[it].x), xq[it].y * __expf(xg[it].y)),
+                     pack_bf16(xq[it].z * __expf(xg[it].z), xq[it].w * __expf(xg[it].w)));
+      *reinterpret_cast<uint2*>(dOs + t * LDB + d) =
+          make_uint2(pack_bf16(xo[it].x, xo[it].y), pack_bf16(xo[it].z, xo[it].w));
+    }
+    __syncthreads();
+#pragma unroll
+    for (int k0 = 0; k0 < kChunk; k0 += 16) {
+      uint32_t af[4];
+      ld_a_km(af, Qx, LDB, m0, k0);
+#pragma unroll
+      for (int np = 0; np < NTW / 2; ++np) {
+        uint32_t bf[4];
+        ld_b_kn(bf, dOs, LDB, nb + np * 16, k0);
+        mma_bf16(acc[2 * np], af, bf[0], bf[1]);
+        mma_bf16(acc[2 * np + 1], af, bf[2], bf[3]);
+      }
+    }
+  }
+  float* DH = c.dh + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
+#pragma unroll
+  for (int j = 0; j < NTW; ++j) {
+    const int n = nb + j * 8 + 2 * tq;
+    *reinterpret_cast<float2*>(DH + (m0 + g) * D + n) = make_float2(acc[j][0], acc[j][1]);
+    *reinterpret_cast<float2*>(DH + (m0 + g + 8) * D + n) = make_float2(acc[j][2], acc[j][3]);
+  }
+}
+
 // Backward phase B': reverse scan; dh[chunk] becomes the gradient w.r.t. the state after the chunk.
 __global__ void k_dstate_scan(Core c) {
   const int n = blockIdx.x, hh = blockIdx.y;
@@ -304,6 +369,183 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dq(Core c) {
       if (r + m < len) DQ[(int64_t)(r + m) * rq + n] += v * __expf(G[(r + m) * LK + n] - G[r * LK + n]);
     });
     __syncthreads();
+  }
+}
+
+template <int D>
+size_t fdq_smem() {
+  constexpr int LDB = D + 8, LG = D + 4;
+  return sizeof(float) * ((size_t)kChunk * LG + 4 * D + 8 * 16 * 17) +
+         sizeof(__nv_bfloat16) * (size_t)LDB * (kChunk + 96 + kChunk + D + 8 * 16);
+}
+
+// dq for bf16 inputs (Dk = Dv = 64 or 128): one block per (chunk, KV head) serves every query head
+// of the group; k, v, the gate and the state are staged once as bf16 tiles. A warp owns 16 query
+// rows i of one head (sub-chunk start r):
+//   dq_i = exp(G_i - G_r) o [exp(G_r) o (do_i h^T) + sum_{s < r} (do_i . v_s) k_s exp(G_r - G_s)]
+//          + sum_{r <= s <= i} (do_i . v_s) k_s exp(G_i - G_s),
+// the first line on tensor cores (every exponent <= 0), the diagonal block element by element.
+template <int D>
+__global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
+  using bf16 = __nv_bfloat16;
+  constexpr int LDB = D + 8, LG = D + 4, NT = D / 8;
+  constexpr float kL2e = 1.4426950408889634f;
+  extern __shared__ __align__(16) unsigned char smraw[];
+  float* G2 = reinterpret_cast<float*>(smraw);  // [64][LG] in-chunk cumulative gate times log2(e)
+  float* Er = G2 + kChunk * LG;                 // [4][D] exp(G_r), r = 0, 16, 32, 48
+  float* Bw = Er + 4 * D;                       // per warp [16][17] diagonal scores
+  bf16* Kf = reinterpret_cast<bf16*>(Bw + 8 * 16 * 17);  // [64][LDB]
+  bf16* Ks = Kf + kChunk * LDB;                 // [96][LDB] as in k_fgrm: Ks_16, Ks_32, Ks_48
+  bf16* Vs = Ks + 96 * LDB;                     // [64][LDB]
+  bf16* Hs = Vs + kChunk * LDB;                 // [D][LDB] h[dk][dv]
+  bf16* Ow = Hs + D * LDB;                      // per warp [16][LDB] do rows
+  const Chunk ch = c.chunks[blockIdx.x];
+  const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv), len = ch.len;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+  const int64_t rq = c.Hq * D, rk = c.Hkv * D;
+  const float* Kg = c.k + (int64_t)ch.start * rk + hh * D;
+  const float* Vg = c.v + (int64_t)ch.start * rk + hh * D;
+  const float* Gg = c.g + (int64_t)ch.start * rk + hh * D;
+  const float* Hg = c.h + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
+  for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
+    const int t = idx / D, d = idx - t * D;
+    const bool ok = t < len;
+    const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
+    const float4 k4 = ok ? *reinterpret_cast<const float4*>(Kg + (int64_t)t * rk + d) : z;
+    const float4 v4 = ok ? *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d) : z;
+    const float4 g4 = *reinterpret_cast<const float4*>(Gg + (int64_t)(ok ? t : len - 1) * rk + d);
+    *reinterpret_cast<uint2*>(Kf + t * LDB + d) = make_uint2(pack_bf16(k4.x, k4.y), pack_bf16(k4.z, k4.w));
+    *reinterpret_cast<uint2*>(Vs + t * LDB + d) = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
+    *reinterpret_cast<float4*>(G2 + t * LG + d) = make_float4(g4.x * kL2e, g4.y * kL2e, g4.z * kL2e, g4.w * kL2e);
+  }
+  for (int idx = 4 * threadIdx.x; idx < D * D; idx += 4 * 256) {
+    const float4 h4 = *reinterpret_cast<const float4*>(Hg + idx);
+    const int m = idx / D, n = idx - m * D;
+    *reinterpret_cast<uint2*>(Hs + m * LDB + n) = make_uint2(pack_bf16(h4.x, h4.y), pack_bf16(h4.z, h4.w));
+  }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < 96 * D; idx += 256) {
+    const int row = idx / D, d = idx - row * D;
+    const int r = row < 16 ? 16 : (row < 48 ? 32 : 48), j = row < 16 ? row : (row < 48 ? row - 16 : row - 48);
+    Ks[row * LDB + d] = __float2bfloat16(__bfloat162float(Kf[j * LDB + d]) * exp2f(G2[r * LG + d] - G2[j * LG + d]));
+  }
+  for (int idx = threadIdx.x; idx < 4 * D; idx += 256) {
+    const int b = idx / D, d = idx - b * D;
+    Er[idx] = exp2f(G2[b * 16 * LG + d]);
+  }
+  __syncthreads();
+  bf16* Ow_ = Ow + warp * 16 * LDB;
+  float* Bd = Bw + warp * 16 * 17;
+  for (int unit = warp; unit < grp * 4; unit += 8) {
+    const int blk = unit & 3, r = blk * 16;
+    if (r >= len) continue;
+    const int64_t h = (int64_t)hh * grp + (unit >> 2);
+    const float* dO = c.dO + (int64_t)(ch.start + r) * rq + h * D;
+    for (int idx = 4 * lane; idx < 16 * D; idx += 4 * 32) {
+      const int t = idx / D, d = idx - t * D;
+      const float4 o4 = r + t < len ? *reinterpret_cast<const float4*>(dO + (int64_t)t * rq + d)
+                                    : make_float4(0.f, 0.f, 0.f, 0.f);
+      *reinterpret_cast<uint2*>(Ow_ + t * LDB + d) = make_uint2(pack_bf16(o4.x, o4.y), pack_bf16(o4.z, o4.w));
+    }
+    __syncwarp();
+    // scores do_i . v_s for s in sub-chunks 0..blk, and do h^T
+    float sacc[8][4], acc[NT][4];
+#pragma unroll
+    for (int j = 0; j < 8; ++j) sacc[j][0] = sacc[j][1] = sacc[j][2] = sacc[j][3] = 0.f;
+#pragma unroll
+    for (int j = 0; j < NT; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+#pragma unroll
+    for (int k0 = 0; k0 < D; k0 += 16) {
+      uint32_t af[4];
+      ld_a(af, Ow_, LDB, 0, k0);
+#pragma unroll
+      for (int np = 0; np < 4; ++np) {
+        if (np > blk) continue;
+        uint32_t bf[4];
+        ld_b_nk(bf, Vs, LDB, np * 16, k0);
+        mma_bf16(sacc[2 * np], af, bf[0], bf[1]);
+        mma_bf16(sacc[2 * np + 1], af, bf[2], bf[3]);
+      }
+#pragma unroll
+      for (int np = 0; np < NT / 2; ++np) {
+        uint32_t bf[4];
+        ld_b_nk(bf, Hs, LDB, np * 16, k0);
+        mma_bf16(acc[2 * np], af, bf[0], bf[1]);
+        mma_bf16(acc[2 * np + 1], af, bf[2], bf[3]);
+      }
+    }
+    const float* er = Er + blk * D;
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+      const float2 e = *reinterpret_cast<const float2*>(er + j * 8 + 2 * tq);
+      acc[j][0] *= e.x; acc[j][1] *= e.y; acc[j][2] *= e.x; acc[j][3] *= e.y;
+    }
+    // earlier sub-chunks through the reference row r
+    const bf16* K = Ks + (blk == 1 ? 0 : (blk == 2 ? 16 : 48)) * LDB;
+#pragma unroll
+    for (int ks = 0; ks < 3; ++ks) {
+      if (ks >= blk) continue;
+      uint32_t af[4];
+      af[0] = pack_bf16(sacc[2 * ks][0], sacc[2 * ks][1]);
+      af[1] = pack_bf16(sacc[2 * ks][2], sacc[2 * ks][3]);
+      af[2] = pack_bf16(sacc[2 * ks + 1][0], sacc[2 * ks + 1][1]);
+      af[3] = pack_bf16(sacc[2 * ks + 1][2], sacc[2 * ks + 1][3]);
+#pragma unroll
+      for (int np = 0; np < NT / 2; ++np) {
+        uint32_t bf[4];
+        ld_b_kn(bf, K, LDB, np * 16, ks * 16);
+        mma_bf16(acc[2 * np], af, bf[0], bf[1]);
+        mma_bf16(acc[2 * np + 1], af, bf[2], bf[3]);
+      }
+    }
+    // diagonal scores (s <= i) to the warp's tile
+#pragma unroll
+    for (int x = 0; x < 2; ++x)
+#pragma unroll
+      for (int z = 0; z < 4; ++z) {
+        const int i = g + (z >> 1) * 8, s = x * 8 + 2 * tq + (z & 1);
+        float b = 0.f;
+#pragma unroll
+        for (int np = 0; np < 4; ++np)
+          if (np == blk) b = sacc[2 * np + x][z];  // static register indices
+        Bd[i * 17 + s] = s <= i ? b : 0.f;
+      }
+    __syncwarp();
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr) {
+      const int ii = g + 8 * hr, i = r + ii;
+      const float* gi = G2 + i * LG;
+      const float* gr = G2 + r * LG;
+#pragma unroll
+      for (int j = 0; j < NT; ++j) {
+        const int n = j * 8 + 2 * tq;
+        const float2 gv = *reinterpret_cast<const float2*>(gi + n);
+        const float2 gv0 = *reinterpret_cast<const float2*>(gr + n);
+        acc[j][2 * hr] *= exp2f(gv.x - gv0.x);
+        acc[j][2 * hr + 1] *= exp2f(gv.y - gv0.y);
+      }
+      for (int s = 0; s <= ii; ++s) {
+        const float b = Bd[ii * 17 + s];
+        const bf16* ks = Kf + (r + s) * LDB;
+        const float* gs = G2 + (r + s) * LG;
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+          const int n = j * 8 + 2 * tq;
+          const float2 kv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(ks + n));
+          const float2 gv = *reinterpret_cast<const float2*>(gi + n);
+          const float2 gsv = *reinterpret_cast<const float2*>(gs + n);
+          acc[j][2 * hr] += b * kv.x * exp2f(gv.x - gsv.x);
+          acc[j][2 * hr + 1] += b * kv.y * exp2f(gv.y - gsv.y);
+        }
+      }
+      if (i < len) {
+        float* row = c.dq + (int64_t)(ch.start + i) * rq + h * D;
+#pragma unroll
+        for (int j = 0; j < NT; ++j)
+          *reinterpret_cast<float2*>(row + j * 8 + 2 * tq) = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
+      }
+    }
+    __syncwarp();
   }
 }
 
@@ -462,20 +704,42 @@ liger_status core_backward(const Core& c) {
   const int LK = tile_stride((int)c.Dk, c.tc), LV = tile_stride((int)c.Dv, c.tc);
   const int64_t DD = c.Dk * c.Dv;
   if (c.nchunks > 0) {
-    const size_t sm = rows_bytes(2 * kChunk, LK) + rows_bytes(kChunk, LV) + DD * sizeof(float);
-    LIGER_TRY(set_smem((const void*)k_chunk_dstate, sm, "chunk_dstate"));
-    k_chunk_dstate<<<dim3(c.nchunks, (unsigned)c.Hkv), kThreads, sm, c.stream>>>(c);
-    LIGER_CK_LAUNCH("chunk_dstate");
+    if (c.bf16 && c.Dk == c.Dv && (c.Dk == 64 || c.Dk == 128)) {
+      const size_t sm = sizeof(__nv_bfloat16) * 2 * kChunk * (c.Dk + 8);
+      const void* kern = c.Dk == 64 ? (const void*)k_fdstate<64> : (const void*)k_fdstate<128>;
+      LIGER_TRY(set_smem(kern, sm, "fdstate"));
+      if (c.Dk == 64)
+        k_fdstate<64><<<dim3(c.nchunks, (unsigned)c.Hkv), 256, sm, c.stream>>>(c);
+      else
+        k_fdstate<128><<<dim3(c.nchunks, (unsigned)c.Hkv), 256, sm, c.stream>>>(c);
+      LIGER_CK_LAUNCH("fdstate");
+    } else {
+      const size_t sm = rows_bytes(2 * kChunk, LK) + rows_bytes(kChunk, LV) + DD * sizeof(float);
+      LIGER_TRY(set_smem((const void*)k_chunk_dstate, sm, "chunk_dstate"));
+      k_chunk_dstate<<<dim3(c.nchunks, (unsigned)c.Hkv), kThreads, sm, c.stream>>>(c);
+      LIGER_CK_LAUNCH("chunk_dstate");
+    }
   }
   if (c.nseq > 0) {
     k_dstate_scan<<<dim3(c.nseq, (unsigned)c.Hkv, (unsigned)((DD + 255) / 256)), 256, 0, c.stream>>>(c);
     LIGER_CK_LAUNCH("dstate_scan");
   }
   if (c.nchunks > 0) {
-    const size_t smq = rows_bytes(2 * kChunk, LV) + rows_bytes(2 * kChunk + 3 * kSub, LK) + rows_bytes(kChunk, LA);
-    LIGER_TRY(set_smem((const void*)k_chunk_dq, smq, "chunk_dq"));
-    k_chunk_dq<<<dim3(c.nchunks, (unsigned)c.Hq), kThreads, smq, c.stream>>>(c);
-    LIGER_CK_LAUNCH("chunk_dq");
+    if (c.bf16 && c.Dk == c.Dv && (c.Dk == 64 || c.Dk == 128)) {
+      const size_t smq = c.Dk == 64 ? fdq_smem<64>() : fdq_smem<128>();
+      const void* kern = c.Dk == 64 ? (const void*)k_fdq<64> : (const void*)k_fdq<128>;
+      LIGER_TRY(set_smem(kern, smq, "fdq"));
+      if (c.Dk == 64)
+        k_fdq<64><<<dim3(c.nchunks, (unsigned)c.Hkv), 256, smq, c.stream>>>(c);
+      else
+        k_fdq<128><<<dim3(c.nchunks, (unsigned)c.Hkv), 256, smq, c.stream>>>(c);
+      LIGER_CK_LAUNCH("fdq");
+    } else {
+      const size_t smq = rows_bytes(2 * kChunk, LV) + rows_bytes(2 * kChunk + 3 * kSub, LK) + rows_bytes(kChunk, LA);
+      LIGER_TRY(set_smem((const void*)k_chunk_dq, smq, "chunk_dq"));
+      k_chunk_dq<<<dim3(c.nchunks, (unsigned)c.Hq), kThreads, smq, c.stream>>>(c);
+      LIGER_CK_LAUNCH("chunk_dq");
+    }
     const size_t smk = rows_bytes(4 * kChunk + 3 * kSub, LK) + rows_bytes(kChunk, LV) + rows_bytes(2 * kChunk, LA);
     LIGER_TRY(set_smem((const void*)k_chunk_dkv, smk, "chunk_dkv"));
     k_chunk_dkv<<<dim3(c.nchunks, (unsigned)c.Hkv), kThreads, smk, c.stream>>>(c);

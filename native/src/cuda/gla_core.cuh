@@ -25,6 +25,7 @@ struct Core {
   const float* dht;      // or null
   float* dh0;            // or null
   bool tc;              // tensor-core (tf32) products: set for 16-bit inputs
+  bool bf16;            // bf16 inputs whose tolerance allows bf16 tiles (the fused attention's fast path)
   cudaStream_t stream;
 };
 

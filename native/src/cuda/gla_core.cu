@@ -622,6 +622,269 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dkv(Core c) {
   });
 }
 
+template <int D>
+size_t fdkv_smem() {
+  constexpr int LDB = D + 8, LG = D + 4;
+  return sizeof(float) * ((size_t)kChunk * LG + 8 * 16 * 17 + 8 * 16 * 17) +
+         sizeof(__nv_bfloat16) * (size_t)LDB * (4 * kChunk + D + kChunk + 96);
+}
+
+// dk and dv for bf16 inputs (Dk = Dv = 64 or 128), per (chunk, KV head), summed over the group's
+// heads in registers and added to c.dk / c.dv. A warp owns 16 key rows s (sub-chunk kb, last row e)
+// and half of the columns. For a query i in a later sub-chunk the gate factor splits at e:
+//   exp(G_i - G_s) = exp(G_i - G_e) exp(G_e - G_s)   (both <= 0),
+// so A^T = Ke Qe^T with Ke = k exp(G_e - G_s), Qe = q exp(G_i - G_e), and the dk bracket
+// sum_i (v_s . do_i) Qe_i takes the factor exp(G_e - G_s) once at the end. The diagonal 16 x 16
+// block goes element by element (scores split over the two column halves), then the state terms
+// k_s exp(G_L - G_s) dh and exp(G_L - G_s) o (v_s dh^T).
+template <int D>
+__global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
+  using bf16 = __nv_bfloat16;
+  constexpr int LDB = D + 8, LG = D + 4, NH = D / 16;  // NH: n8 tiles in a column half
+  constexpr float kL2e = 1.4426950408889634f;
+  extern __shared__ __align__(16) unsigned char smraw[];
+  float* G2 = reinterpret_cast<float*>(smraw);  // [64][LG] cumulative gate times log2(e)
+  float* Bw = G2 + kChunk * LG;                 // per warp [16][17]: diagonal v_s . do_i
+  float* Ad = Bw + 8 * 16 * 17;                 // per warp [16][17]: partial diagonal scores
+  bf16* Kf = reinterpret_cast<bf16*>(Ad + 8 * 16 * 17);  // [64][LDB] k
+  bf16* Ke = Kf + kChunk * LDB;                 // [64][LDB] k exp(G_e - G_s)
+  bf16* Vs = Ke + kChunk * LDB;                 // [64][LDB]
+  bf16* Qf = Vs + kChunk * LDB;                 // [64][LDB] q of the current head
+  bf16* DHs = Qf + kChunk * LDB;                // [D][LDB] dh
+  bf16* dOs = DHs + D * LDB;                    // [64][LDB]
+  bf16* Qe = dOs + kChunk * LDB;                // [96][LDB]: e = 15 (i 16..63), 31 (i 32..63), 47 (i 48..63)
+  const Chunk ch = c.chunks[blockIdx.x];
+  const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv), len = ch.len;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+  const int kb = warp & 3, half = warp >> 2, s0 = kb * 16, e = s0 + 15, nb = half * (D / 2);
+  const int64_t rq = c.Hq * D, rk = c.Hkv * D;
+  const float* Kg = c.k + (int64_t)ch.start * rk + hh * D;
+  const float* Vg = c.v + (int64_t)ch.start * rk + hh * D;
+  const float* Gg = c.g + (int64_t)ch.start * rk + hh * D;
+  const float4 z4 = make_float4(0.f, 0.f, 0.f, 0.f);
+  for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
+    const int t = idx / D, d = idx - t * D;
+    const bool ok = t < len;
+    const float4 k4 = ok ? *reinterpret_cast<const float4*>(Kg + (int64_t)t * rk + d) : z4;
+    const float4 v4 = ok ? *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d) : z4;
+    const float4 g4 = *reinterpret_cast<const float4*>(Gg + (int64_t)(ok ? t : len - 1) * rk + d);
+    *reinterpret_cast<uint2*>(Kf + t * LDB + d) = make_uint2(pack_bf16(k4.x, k4.y), pack_bf16(k4.z, k4.w));
+    *reinterpret_cast<uint2*>(Vs + t * LDB + d) = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
+    *reinterpret_cast<float4*>(G2 + t * LG + d) = make_float4(g4.x * kL2e, g4.y * kL2e, g4.z * kL2e, g4.w * kL2e);
+  }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < kChunk * D; idx += 256) {
+    const int s = idx / D, d = idx - s * D;
+    Ke[s * LDB + d] = __float2bfloat16(__bfloat162float(Kf[s * LDB + d]) * exp2f(G2[(s | 15) * LG + d] - G2[s * LG + d]));
+  }
+  float dv[NH][4], dkx[NH][4], dkd[NH][4];
+#pragma unroll
+  for (int j = 0; j < NH; ++j)
+#pragma unroll
+    for (int z = 0; z < 4; ++z) dv[j][z] = dkx[j][z] = dkd[j][z] = 0.f;
+  bf16* QeK = Qe + (kb == 0 ? 0 : (kb == 1 ? 48 : 80)) * LDB;  // this warp's Qe rows: i = e + 1 ..
+  float* Bd = Bw + warp * 16 * 17;
+  for (int hj = 0; hj < grp; ++hj) {
+    const int64_t h = (int64_t)hh * grp + hj;
+    const float* Qg = c.q + (int64_t)ch.start * rq + h * D;
+    const float* Og = c.dO + (int64_t)ch.start * rq + h * D;
+    __syncthreads();  // the previous head's tiles are consumed
+    for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
+      const int t = idx / D, d = idx - t * D;
+      const bool ok = t < len;
+      const float4 q4 = ok ? *reinterpret_cast<const float4*>(Qg + (int64_t)t * rq + d) : z4;
+      const float4 o4 = ok ? *reinterpret_cast<const float4*>(Og + (int64_t)t * rq + d) : z4;
+      *reinterpret_cast<uint2*>(Qf + t * LDB + d) = make_uint2(pack_bf16(q4.x, q4.y), pack_bf16(q4.z, q4.w));
+      *reinterpret_cast<uint2*>(dOs + t * LDB + d) = make_uint2(pack_bf16(o4.x, o4.y), pack_bf16(o4.z, o4.w));
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < 96 * D; idx += 256) {
+      const int row = idx / D, d = idx - row * D;
+      const int ee = row < 48 ? 15 : (row < 80 ? 31 : 47), i = row < 48 ? row + 16 : (row < 80 ? row - 16 : row - 32);
+      Qe[row * LDB + d] = __float2bfloat16(__bfloat162float(Qf[i * LDB + d]) * exp2f(G2[i * LG + d] - G2[ee * LG + d]));
+    }
+    // partial diagonal scores over this warp's column half: rows s0 + g (+8), columns s0 + kj
+    {
+      const int kj[4] = {2 * tq, 2 * tq + 1, 2 * tq + 8, 2 * tq + 9};
+      float p[2][4];
+#pragma unroll
+      for (int x = 0; x < 2; ++x)
+#pragma unroll
+        for (int y = 0; y < 4; ++y) p[x][y] = 0.f;
+      const bf16* k0 = Kf + (s0 + g) * LDB;
+      const bf16* k1 = k0 + 8 * LDB;
+      const float* g0 = G2 + (s0 + g) * LG;
+      const float* g1 = g0 + 8 * LG;
+#pragma unroll 2
+      for (int d = nb; d < nb + D / 2; d += 2) {
+        const float2 ka = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(k0 + d));
+        const float2 kc = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(k1 + d));
+        const float2 ga = *reinterpret_cast<const float2*>(g0 + d);
+        const float2 gc = *reinterpret_cast<const float2*>(g1 + d);
+#pragma unroll
+        for (int y = 0; y < 4; ++y) {
+          const int i = s0 + kj[y];
+          const float2 qv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(Qf + i * LDB + d));
+          const float2 gi = *reinterpret_cast<const float2*>(G2 + i * LG + d);
+          p[0][y] += qv.x * ka.x * exp2f(fminf(gi.x - ga.x, 0.f)) + qv.y * ka.y * exp2f(fminf(gi.y - ga.y, 0.f));
+          p[1][y] += qv.x * kc.x * exp2f(fminf(gi.x - gc.x, 0.f)) + qv.y * kc.y * exp2f(fminf(gi.y - gc.y, 0.f));
+        }
+      }
+      float* A = Ad + warp * 16 * 17;
+#pragma unroll
+      for (int x = 0; x < 2; ++x)
+#pragma unroll
+        for (int y = 0; y < 4; ++y) A[(g + 8 * x) * 17 + kj[y]] = p[x][y];
+    }
+    __syncthreads();
+    for (int ib = kb; ib < 4; ++ib) {
+      // A^T (keys x queries) and B^T = v_s . do_i for the 16 x 16 block (kb, ib)
+      float at[2][4], bt[2][4];
+#pragma unroll
+      for (int x = 0; x < 2; ++x)
+#pragma unroll
+        for (int z = 0; z < 4; ++z) at[x][z] = bt[x][z] = 0.f;
+      const bool diag = ib == kb;
+#pragma unroll
+      for (int k0 = 0; k0 < D; k0 += 16) {
+        uint32_t av[4], bf[4];
+        ld_a(av, Vs, LDB, s0, k0);
+        ld_b_nk(bf, dOs, LDB, ib * 16, k0);
+        mma_bf16(bt[0], av, bf[0], bf[1]);
+        mma_bf16(bt[1], av, bf[2], bf[3]);
+        if (!diag) {
+          uint32_t ak[4], bq[4];
+          ld_a(ak, Ke, LDB, s0, k0);
+          ld_b_nk(bq, QeK, LDB, (ib - kb - 1) * 16, k0);
+          mma_bf16(at[0], ak, bq[0], bq[1]);
+          mma_bf16(at[1], ak, bq[2], bq[3]);
+        }
+      }
+      if (diag) {
+        const float* A0 = Ad + (kb * 16 * 17);           // warp kb (half 0)
+        const float* A1 = Ad + ((kb + 4) * 16 * 17);     // warp kb + 4 (half 1)
+#pragma unroll
+        for (int x = 0; x < 2; ++x)
+#pragma unroll
+          for (int z = 0; z < 4; ++z) {
+            const int sl = g + (z >> 1) * 8, il = x * 8 + 2 * tq + (z & 1);
+            at[x][z] = il >= sl ? A0[sl * 17 + il] + A1[sl * 17 + il] : 0.f;
+            Bd[sl * 17 + il] = il >= sl ? bt[x][z] : 0.f;
+          }
+      }
+      uint32_t pa[4], pb[4];
+      pa[0] = pack_bf16(at[0][0], at[0][1]);
+      pa[1] = pack_bf16(at[0][2], at[0][3]);
+      pa[2] = pack_bf16(at[1][0], at[1][1]);
+      pa[3] = pack_bf16(at[1][2], at[1][3]);
+      pb[0] = pack_bf16(bt[0][0], bt[0][1]);
+      pb[1] = pack_bf16(bt[0][2], bt[0][3]);
+      pb[2] = pack_bf16(bt[1][0], bt[1][1]);
+      pb[3] = pack_bf16(bt[1][2], bt[1][3]);
+#pragma unroll
+      for (int np = 0; np < NH / 2; ++np) {
+        uint32_t bf[4];
+        ld_b_kn(bf, dOs, LDB, nb + np * 16, ib * 16);
+        mma_bf16(dv[2 * np], pa, bf[0], bf[1]);
+        mma_bf16(dv[2 * np + 1], pa, bf[2], bf[3]);
+        if (!diag) {
+          uint32_t bq[4];
+          ld_b_kn(bq, QeK, LDB, nb + np * 16, (ib - kb - 1) * 16);
+          mma_bf16(dkx[2 * np], pb, bq[0], bq[1]);
+          mma_bf16(dkx[2 * np + 1], pb, bq[2], bq[3]);
+        }
+      }
+      if (diag) {
+        __syncwarp();
+        // dk_s += sum_{s <= i < 16} (v_s . do_i) q_i exp(G_i - G_s), element by element
+#pragma unroll
+        for (int x = 0; x < 2; ++x) {
+          const int sl = g + 8 * x, s = s0 + sl;
+          const float* gs = G2 + s * LG;
+          for (int il = sl; il < 16; ++il) {
+            const float b = Bd[sl * 17 + il];
+            const bf16* qi = Qf + (s0 + il) * LDB;
+            const float* gi = G2 + (s0 + il) * LG;
+#pragma unroll
+            for (int j = 0; j < NH; ++j) {
+              const int n = nb + j * 8 + 2 * tq;
+              const float2 qv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(qi + n));
+              const float2 ga = *reinterpret_cast<const float2*>(gi + n);
+              const float2 gb = *reinterpret_cast<const float2*>(gs + n);
+              dkd[j][2 * x] += b * qv.x * exp2f(ga.x - gb.x);
+              dkd[j][2 * x + 1] += b * qv.y * exp2f(ga.y - gb.y);
+            }
+          }
+        }
+        __syncwarp();
+      }
+    }
+  }
+  __syncthreads();
+  // state terms: Kl = k exp(G_L - G_s) in the Qe space, dh as bf16
+  bf16* Kl = Qe;
+  const float* gL = G2 + (kChunk - 1) * LG;
+  for (int idx = threadIdx.x; idx < kChunk * D; idx += 256) {
+    const int s = idx / D, d = idx - s * D;
+    Kl[s * LDB + d] = __float2bfloat16(__bfloat162float(Kf[s * LDB + d]) * exp2f(gL[d] - G2[s * LG + d]));
+  }
+  const float* DHg = c.dh + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
+  for (int idx = 4 * threadIdx.x; idx < D * D; idx += 4 * 256) {
+    const float4 h4 = *reinterpret_cast<const float4*>(DHg + idx);
+    const int m = idx / D, n = idx - m * D;
+    *reinterpret_cast<uint2*>(DHs + m * LDB + n) = make_uint2(pack_bf16(h4.x, h4.y), pack_bf16(h4.z, h4.w));
+  }
+  __syncthreads();
+  // dk = exp(G_e - G_s) o bracket + element-wise part; the bracket registers then hold v_s dh^T
+#pragma unroll
+  for (int x = 0; x < 2; ++x) {
+    const float* gs = G2 + (s0 + g + 8 * x) * LG;
+    const float* ge = G2 + e * LG;
+#pragma unroll
+    for (int j = 0; j < NH; ++j) {
+      const int n = nb + j * 8 + 2 * tq;
+      dkd[j][2 * x] += dkx[j][2 * x] * exp2f(ge[n] - gs[n]);
+      dkd[j][2 * x + 1] += dkx[j][2 * x + 1] * exp2f(ge[n + 1] - gs[n + 1]);
+      dkx[j][2 * x] = dkx[j][2 * x + 1] = 0.f;
+    }
+  }
+#pragma unroll
+  for (int k0 = 0; k0 < D; k0 += 16) {
+    uint32_t ak[4], av[4];
+    ld_a(ak, Kl, LDB, s0, k0);
+    ld_a(av, Vs, LDB, s0, k0);
+#pragma unroll
+    for (int np = 0; np < NH / 2; ++np) {
+      uint32_t b1[4], b2[4];
+      ld_b_kn(b1, DHs, LDB, nb + np * 16, k0);
+      mma_bf16(dv[2 * np], ak, b1[0], b1[1]);
+      mma_bf16(dv[2 * np + 1], ak, b1[2], b1[3]);
+      ld_b_nk(b2, DHs, LDB, nb + np * 16, k0);
+      mma_bf16(dkx[2 * np], av, b2[0], b2[1]);
+      mma_bf16(dkx[2 * np + 1], av, b2[2], b2[3]);
+    }
+  }
+#pragma unroll
+  for (int x = 0; x < 2; ++x) {
+    const int s = s0 + g + 8 * x;
+    if (s >= len) continue;
+    const float* gs = G2 + s * LG;
+    float* DK = c.dk + (int64_t)(ch.start + s) * rk + hh * D;
+    float* DV = c.dv + (int64_t)(ch.start + s) * rk + hh * D;
+#pragma unroll
+    for (int j = 0; j < NH; ++j) {
+      const int n = nb + j * 8 + 2 * tq;
+      float2 k2 = *reinterpret_cast<float2*>(DK + n), v2 = *reinterpret_cast<float2*>(DV + n);
+      k2.x += dkd[j][2 * x] + dkx[j][2 * x] * exp2f(gL[n] - gs[n]);
+      k2.y += dkd[j][2 * x + 1] + dkx[j][2 * x + 1] * exp2f(gL[n + 1] - gs[n + 1]);
+      v2.x += dv[j][2 * x];
+      v2.y += dv[j][2 * x + 1];
+      *reinterpret_cast<float2*>(DK + n) = k2;
+      *reinterpret_cast<float2*>(DV + n) = v2;
+    }
+  }
+}
+
 // dg: r_t = sum_h q_t dq_t - k_t dk_t, reverse-cumulated inside the chunk (R) with chunk totals (RT).
 __global__ void k_chunk_dg(Core c) {
   const Chunk ch = c.chunks[blockIdx.x];
@@ -740,10 +1003,21 @@ liger_status core_backward(const Core& c) {
       k_chunk_dq<<<dim3(c.nchunks, (unsigned)c.Hq), kThreads, smq, c.stream>>>(c);
       LIGER_CK_LAUNCH("chunk_dq");
     }
-    const size_t smk = rows_bytes(4 * kChunk + 3 * kSub, LK) + rows_bytes(kChunk, LV) + rows_bytes(2 * kChunk, LA);
-    LIGER_TRY(set_smem((const void*)k_chunk_dkv, smk, "chunk_dkv"));
-    k_chunk_dkv<<<dim3(c.nchunks, (unsigned)c.Hkv), kThreads, smk, c.stream>>>(c);
-    LIGER_CK_LAUNCH("chunk_dkv");
+    if (c.bf16 && c.Dk == c.Dv && (c.Dk == 64 || c.Dk == 128)) {
+      const size_t smk = c.Dk == 64 ? fdkv_smem<64>() : fdkv_smem<128>();
+      const void* kern = c.Dk == 64 ? (const void*)k_fdkv<64> : (const void*)k_fdkv<128>;
+      LIGER_TRY(set_smem(kern, smk, "fdkv"));
+      if (c.Dk == 64)
+        k_fdkv<64><<<dim3(c.nchunks, (unsigned)c.Hkv), 256, smk, c.stream>>>(c);
+      else
+        k_fdkv<128><<<dim3(c.nchunks, (unsigned)c.Hkv), 256, smk, c.stream>>>(c);
+      LIGER_CK_LAUNCH("fdkv");
+    } else {
+      const size_t smk = rows_bytes(4 * kChunk + 3 * kSub, LK) + rows_bytes(kChunk, LV) + rows_bytes(2 * kChunk, LA);
+      LIGER_TRY(set_smem((const void*)k_chunk_dkv, smk, "chunk_dkv"));
+      k_chunk_dkv<<<dim3(c.nchunks, (unsigned)c.Hkv), kThreads, smk, c.stream>>>(c);
+      LIGER_CK_LAUNCH("chunk_dkv");
+    }
     k_chunk_dg<<<dim3(c.nchunks, (unsigned)c.Hkv), 128, 0, c.stream>>>(c);
     LIGER_CK_LAUNCH("chunk_dg");
   }

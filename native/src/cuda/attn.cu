@@ -1257,6 +1257,150 @@ __global__ void __launch_bounds__(256) k_bwd_out(Attn a, const float* dqf, const
 }
 
 // ---------------------------------------------------------------------------------------------
+// bf16 backward plumbing (D 64/128): the prep pass and the chain rule with a warp per row, 8 rows of
+// a warp in flight, row offsets computed once per row and the row held in registers (lane has
+// d = lane + 32 u; the RoPE pair of d is u +- D/64).
+
+// Grid (chunks, Hq + Hkv): as k_prep.
+template <int D>
+__global__ void __launch_bounds__(256) k_fprep(Attn a) {
+  constexpr int R = kChunk / 8, U = D / 32;
+  const Chunk ch = a.chunks[blockIdx.x];
+  const SeqInfo s = a.seqs[ch.seq];
+  const bool isq = blockIdx.y < a.Hq;
+  const int64_t h = isq ? blockIdx.y : blockIdx.y - a.Hq, H = isq ? a.Hq : a.Hkv;
+  const int w = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  int64_t tok[R];
+  bool ok[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    ok[r] = w + 8 * r < ch.len;
+    tok[r] = ch.start + w + 8 * r;
+  }
+  float x[R][U];
+  load_rows_raw<D, R>(isq ? a.q : a.k, a.T, h, tok, ok, x);
+  const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    if (!ok[r]) continue;
+    const int64_t o = (tok[r] * H + h) * D + lane;
+    const int64_t pos = s.pos0 + (tok[r] - s.start);
+    float f[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) f[u] = x[r][u];
+    if (!isq) {
+#pragma unroll
+      for (int u = 0; u < U; ++u) a.g[o + 32 * u] = a.use_gate ? logsigmoidf(x[r][u]) * gs : 0.f;
+    }
+    if (isq || a.variant == LIGER_VARIANT_GLA) {
+      softmax_regs<D>(f);
+    } else {
+#pragma unroll
+      for (int u = 0; u < U; ++u) f[u] = 1.f - sigmoidf_(x[r][u]);
+    }
+    float* of = isq ? a.qf : a.kf;
+#pragma unroll
+    for (int u = 0; u < U; ++u) of[o + 32 * u] = f[u];
+    if (a.rope) {
+      rope_regs<D>(a, x[r], pos);
+      float* orr = isq ? a.qr : a.kr;
+#pragma unroll
+      for (int u = 0; u < U; ++u) orr[o + 32 * u] = x[r][u];
+    }
+  }
+  if (!isq) {
+    load_rows_raw<D, R>(a.v, a.T, h, tok, ok, x);
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      if (!ok[r]) continue;
+      const int64_t o = (tok[r] * H + h) * D + lane;
+#pragma unroll
+      for (int u = 0; u < U; ++u) a.vf[o + 32 * u] = x[r][u];
+    }
+  }
+}
+
+// Grid (chunks, Hq + Hkv): as k_bwd_out.
+template <int D>
+__global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, const float* dqr, const float* dkf,
+                                                  const float* dkr, const float* R, const float* RT,
+                                                  const float* dvf, View dq, View dk, View dv) {
+  constexpr int RR = kChunk / 8, U = D / 32, HU = D / 64;
+  const Chunk ch = a.chunks[blockIdx.x];
+  const SeqInfo s = a.seqs[ch.seq];
+  const bool isq = blockIdx.y < a.Hq;
+  const int64_t h = isq ? blockIdx.y : blockIdx.y - a.Hq, H = isq ? a.Hq : a.Hkv;
+  const int w = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  int64_t tok[RR];
+  bool ok[RR];
+#pragma unroll
+  for (int r = 0; r < RR; ++r) {
+    ok[r] = w + 8 * r < ch.len;
+    tok[r] = ch.start + w + 8 * r;
+  }
+  float x[RR][U];
+  load_rows_raw<D, RR>(isq ? a.q : a.k, a.T, h, tok, ok, x);
+  const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
+  const float* rt = RT + ((int64_t)blockIdx.x * a.Hkv + h) * D + lane;
+#pragma unroll
+  for (int r = 0; r < RR; ++r) {
+    if (!ok[r]) continue;
+    const int64_t o = (tok[r] * H + h) * D + lane;
+    const int64_t pos = s.pos0 + (tok[r] - s.start);
+    const float* gf = (isq ? dqf : dkf) + o;
+    float gv[U], dx[U], gr[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      gv[u] = gf[32 * u];
+      gr[u] = a.rope ? (isq ? dqr : dkr)[o + 32 * u] : 0.f;
+    }
+    if (isq || a.variant == LIGER_VARIANT_GLA) {
+      float f[U];
+#pragma unroll
+      for (int u = 0; u < U; ++u) f[u] = x[r][u];
+      softmax_regs<D>(f);
+      float dot = 0.f;
+#pragma unroll
+      for (int u = 0; u < U; ++u) dot += f[u] * gv[u];
+      dot = warp_sum(dot);
+#pragma unroll
+      for (int u = 0; u < U; ++u) dx[u] = f[u] * (gv[u] - dot);
+    } else {
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const float sg = sigmoidf_(x[r][u]);
+        dx[u] = -gv[u] * sg * (1.f - sg);
+      }
+    }
+    if (!isq && a.use_gate) {
+#pragma unroll
+      for (int u = 0; u < U; ++u) dx[u] += (R[o + 32 * u] + rt[32 * u]) * gs * sigmoidf_(-x[r][u]);
+    }
+    if (a.rope) {
+      // transpose of the rotation: lo' = lo c + hi s, hi' = hi c - lo s
+#pragma unroll
+      for (int u = 0; u < HU; ++u) {
+        const int j = lane + 32 * u;
+        const float c = load_as_float(a.cos, pos * a.cos.s0 + j * a.cos.s1);
+        const float sn = load_as_float(a.sin, pos * a.sin.s0 + j * a.sin.s1);
+        const float lo = gr[u], hi = gr[u + HU];
+        dx[u] += lo * c + hi * sn;
+        dx[u + HU] += hi * c - lo * sn;
+      }
+    }
+    const View out = isq ? dq : dk;  // a copy: a reference into the parameter space goes through local memory
+    const int64_t oo = row_off(out, tok[r], a.T, h);
+#pragma unroll
+    for (int u = 0; u < U; ++u) store_from_float(out, oo + (lane + 32 * u) * out.s3, dx[u]);
+    if (!isq) {
+      const int64_t ov = row_off(dv, tok[r], a.T, h);
+#pragma unroll
+      for (int u = 0; u < U; ++u) store_from_float(dv, ov + (lane + 32 * u) * dv.s3, dvf[o + 32 * u]);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Decode: grid (N, Hkv), one token per sequence.
 // A decode position the kernels can use: not negative and, with the window branch, inside the RoPE tables.
 __device__ __forceinline__ bool decode_pos_ok(const Attn& a, int64_t p) { return p >= 0 && (!a.rope || p < a.P); }
@@ -1683,8 +1827,14 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   a.qf = ws.at<float>(b.qf); a.qr = rope ? ws.at<float>(b.qr) : nullptr;
   a.kf = ws.at<float>(b.kf); a.g = ws.at<float>(b.g);
   a.kr = rope ? ws.at<float>(b.kr) : nullptr; a.vf = ws.at<float>(b.vf);
+  const bool fast_bwd = backward && fast_backward_ok(p);
   if (nch) {
-    k_prep<<<dim3((unsigned)nch, (unsigned)(Hq + Hkv)), 256, 0, st>>>(a);
+    if (fast_bwd && D == 64)
+      k_fprep<64><<<dim3((unsigned)nch, (unsigned)(Hq + Hkv)), 256, 0, st>>>(a);
+    else if (fast_bwd)
+      k_fprep<128><<<dim3((unsigned)nch, (unsigned)(Hq + Hkv)), 256, 0, st>>>(a);
+    else
+      k_prep<<<dim3((unsigned)nch, (unsigned)(Hq + Hkv)), 256, 0, st>>>(a);
     LIGER_CK_LAUNCH("attn_prep");
   }
   Core c{};
@@ -1694,7 +1844,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   c.q = a.qf; c.k = a.kf; c.v = a.vf; c.g = a.g;
   c.h = ws.at<float>(b.h); c.gl = ws.at<float>(b.gl);
   c.tc = a.tc;
-  c.bf16 = backward && fast_backward_ok(p);
+  c.bf16 = fast_bwd;
   c.stream = st;
   if (!backward) {
     c.o = ws.at<float>(b.o);
@@ -1754,8 +1904,16 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   }
   LIGER_TRY(core_backward(c));
   if (nch) {
-    k_bwd_out<<<dim3((unsigned)nch, (unsigned)(Hq + Hkv)), 256, 0, st>>>(a, c.dq, dqr, c.dk, dkr, c.R, c.RT, c.dv,
-                                                                         view_of(p.dq), view_of(p.dk), view_of(p.dv));
+    const dim3 grid((unsigned)nch, (unsigned)(Hq + Hkv));
+    if (fast_bwd && D == 64)
+      k_fbwd_out<64><<<grid, 256, 0, st>>>(a, c.dq, dqr, c.dk, dkr, c.R, c.RT, c.dv, view_of(p.dq), view_of(p.dk),
+                                           view_of(p.dv));
+    else if (fast_bwd)
+      k_fbwd_out<128><<<grid, 256, 0, st>>>(a, c.dq, dqr, c.dk, dkr, c.R, c.RT, c.dv, view_of(p.dq), view_of(p.dk),
+                                            view_of(p.dv));
+    else
+      k_bwd_out<<<grid, 256, 0, st>>>(a, c.dq, dqr, c.dk, dkr, c.R, c.RT, c.dv, view_of(p.dq), view_of(p.dk),
+                                      view_of(p.dv));
     LIGER_CK_LAUNCH("attn_bwd_out");
   }
   return LIGER_OK;

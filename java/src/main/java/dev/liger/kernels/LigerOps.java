@@ -2,6 +2,7 @@ package dev.liger.kernels;
 
 import dev.liger.kernels.LigerKernels.liger_attn_params;
 import dev.liger.kernels.LigerKernels.liger_cache;
+import dev.liger.kernels.LigerKernels.liger_gdn_params;
 import dev.liger.kernels.LigerKernels.liger_gla_params;
 import dev.liger.kernels.LigerKernels.liger_tensor;
 import java.lang.ref.Reference;
@@ -35,6 +36,12 @@ public final class LigerOps {
 
     /** Plain GLA gradients; {@code dh0} is null unless asked for. */
     public record GlaGrads(Tensor dq, Tensor dk, Tensor dv, Tensor dg, Tensor dh0) {}
+
+    /** Gated delta rule forward result: output and, when asked for, the final state per sequence. */
+    public record GdnResult(Tensor o, Tensor ht) {}
+
+    /** Gated delta rule gradients; {@code dh0} is null unless asked for. */
+    public record GdnGrads(Tensor dq, Tensor dk, Tensor dv, Tensor dg, Tensor dbeta, Tensor dh0) {}
 
     /** Fused attention forward result; {@code cache} is null unless asked for. */
     public record AttnResult(Tensor o, LigerCache cache) {}
@@ -163,6 +170,170 @@ public final class LigerOps {
         describe(p.cu_seqlens(), cuSeqlens);
         describe(p.h0(), h0);
         for (liger_tensor absent : new liger_tensor[] {p.o(), p.ht(), p.do_(), p.dht(), p.dq(), p.dk(), p.dv(), p.dg(), p.dh0()})
+            describe(absent, null);
+        return p;
+    }
+
+    // ---------------------------------------------------------------- gated delta rule
+
+    /**
+     * {@code S_t = exp(g_t) (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T}, {@code o_t = scale * S_t^T q_t},
+     * one state [Dk, Dv] per KV head (liger.h).
+     *
+     * @param q          [B,T,Hq,Dk] queries (F32 or BF16; the Liger-GDN layer passes them L2-normalized)
+     * @param k          [B,T,Hkv,Dk] keys
+     * @param v          [B,T,Hkv,Dv]
+     * @param g          [B,T,Hkv] scalar log-gates (<= 0), F32 or the input dtype
+     * @param beta       [B,T,Hkv] write strengths, F32 or the input dtype
+     * @param h0         optional initial state F32 [N,Hkv,Dk,Dv]
+     * @param cuSeqlens  optional I64 [N+1] packed-sequence offsets (B must be 1)
+     */
+    public static GdnResult gdnForward(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, float scale, Tensor h0,
+                                       Tensor cuSeqlens, boolean outputFinalState) {
+        return gdnForward(q, k, v, g, beta, scale, h0, cuSeqlens, outputFinalState, null, null);
+    }
+
+    /** As above, writing into caller-provided outputs when given (tests poison them). */
+    static GdnResult gdnForward(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, float scale, Tensor h0,
+                                Tensor cuSeqlens, boolean outputFinalState, Tensor oOut, Tensor htOut) {
+        GdnDims d = checkGdn(q, k, v, g, beta, scale, h0, cuSeqlens);
+        Tensor o = oOut != null ? checkOut("o", oOut, q, d.b, d.t, d.hq, d.dv) : newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.dv);
+        Tensor ht = null;
+        if (outputFinalState) {
+            ht = htOut != null ? checkState("ht", htOut, d.n, d.hkv, d.dk, d.dv)
+                    : newTensor(q, ScalarType.Float, d.n, d.hkv, d.dk, d.dv);
+        }
+        List<Tensor> keep = new ArrayList<>(Arrays.asList(q, k, v, g, beta, o, h0, ht, cuSeqlens));
+        try (liger_gdn_params p = gdnParams(d, scale, q, k, v, g, beta, h0, cuSeqlens)) {
+            describe(p.o(), o);
+            describe(p.ht(), ht);
+            check("liger_gdn_forward", LigerKernels.liger_gdn_forward(p));
+        } finally {
+            Reference.reachabilityFence(keep);
+        }
+        return new GdnResult(o, ht);
+    }
+
+    /**
+     * Gradients of {@link #gdnForward} given {@code dO} [B,T,Hq,Dv] (and optionally {@code dht}, the gradient of
+     * the final state). States are recomputed.
+     */
+    public static GdnGrads gdnBackward(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, float scale, Tensor h0,
+                                       Tensor cuSeqlens, Tensor dO, Tensor dht, boolean outputDh0) {
+        return gdnBackward(q, k, v, g, beta, scale, h0, cuSeqlens, dO, dht, outputDh0, null);
+    }
+
+    static GdnGrads gdnBackward(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, float scale, Tensor h0,
+                                Tensor cuSeqlens, Tensor dO, Tensor dht, boolean outputDh0, GdnGrads out) {
+        GdnDims d = checkGdn(q, k, v, g, beta, scale, h0, cuSeqlens);
+        dO = checkSeq("do", dO, q, d.b, d.t, d.hq, d.dv);
+        if (dht != null) dht = checkState("dht", dht.contiguous(), d.n, d.hkv, d.dk, d.dv);
+        Tensor dq, dk, dv, dg, dbeta, dh0 = null;
+        if (out != null) {
+            dq = checkOut("dq", out.dq(), q, d.b, d.t, d.hq, d.dk);
+            dk = checkOut("dk", out.dk(), k, d.b, d.t, d.hkv, d.dk);
+            dv = checkOut("dv", out.dv(), v, d.b, d.t, d.hkv, d.dv);
+            dg = checkOut("dg", out.dg(), g, d.b, d.t, d.hkv);
+            dbeta = checkOut("dbeta", out.dbeta(), beta, d.b, d.t, d.hkv);
+            if (outputDh0) dh0 = checkState("dh0", out.dh0(), d.n, d.hkv, d.dk, d.dv);
+        } else {
+            dq = newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.dk);
+            dk = newTensor(q, k.scalar_type().intern(), d.b, d.t, d.hkv, d.dk);
+            dv = newTensor(q, v.scalar_type().intern(), d.b, d.t, d.hkv, d.dv);
+            dg = newTensor(q, g.scalar_type().intern(), d.b, d.t, d.hkv);
+            dbeta = newTensor(q, beta.scalar_type().intern(), d.b, d.t, d.hkv);
+            if (outputDh0) dh0 = newTensor(q, ScalarType.Float, d.n, d.hkv, d.dk, d.dv);
+        }
+        List<Tensor> keep = new ArrayList<>(Arrays.asList(q, k, v, g, beta, h0, cuSeqlens, dO, dht, dq, dk, dv, dg, dbeta, dh0));
+        try (liger_gdn_params p = gdnParams(d, scale, q, k, v, g, beta, h0, cuSeqlens)) {
+            describe(p.do_(), dO);
+            describe(p.dht(), dht);
+            describe(p.dq(), dq);
+            describe(p.dk(), dk);
+            describe(p.dv(), dv);
+            describe(p.dg(), dg);
+            describe(p.dbeta(), dbeta);
+            describe(p.dh0(), dh0);
+            check("liger_gdn_backward", LigerKernels.liger_gdn_backward(p));
+        } finally {
+            Reference.reachabilityFence(keep);
+        }
+        return new GdnGrads(dq, dk, dv, dg, dbeta, dh0);
+    }
+
+    /**
+     * One decode step: q [N,1,Hq,Dk], k [N,1,Hkv,Dk], v [N,1,Hkv,Dv], g and beta [N,1,Hkv]; reads the state
+     * {@code state} F32 [N,Hkv,Dk,Dv] (contiguous), updates it in place and returns o [N,1,Hq,Dv].
+     */
+    public static Tensor gdnDecode(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, float scale, Tensor state) {
+        return gdnDecode(q, k, v, g, beta, scale, state, null);
+    }
+
+    static Tensor gdnDecode(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, float scale, Tensor state, Tensor oOut) {
+        if (state == null) throw new IllegalArgumentException("state is required for decode");
+        if (q != null && q.defined() && q.dim() == 4 && q.size(1) != 1)
+            throw new IllegalArgumentException("q must hold one token per sequence for decode (T == 1), got " + shapeOf(q));
+        GdnDims d = checkGdn(q, k, v, g, beta, scale, state, null);
+        Tensor o = oOut != null ? checkOut("o", oOut, q, d.b, d.t, d.hq, d.dv) : newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.dv);
+        List<Tensor> keep = new ArrayList<>(Arrays.asList(q, k, v, g, beta, state, o));
+        try (liger_gdn_params p = gdnParams(d, scale, q, k, v, g, beta, state, null)) {
+            describe(p.o(), o);
+            describe(p.ht(), state);
+            check("liger_gdn_decode", LigerKernels.liger_gdn_decode(p));
+        } finally {
+            Reference.reachabilityFence(keep);
+        }
+        return o;
+    }
+
+    private record GdnDims(long b, long t, long hq, long hkv, long dk, long dv, long n) {}
+
+    private static GdnDims checkGdn(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, float scale, Tensor h0,
+                                    Tensor cuSeqlens) {
+        checkInput("q", q, 4);
+        checkInput("k", k, 4);
+        checkInput("v", v, 4);
+        checkInput("g", g, 3);
+        checkInput("beta", beta, 3);
+        checkDevice(q, "k", k);
+        checkDevice(q, "v", v);
+        checkDevice(q, "g", g);
+        checkDevice(q, "beta", beta);
+        checkInputDtype("q", q);
+        sameDtype("k", k, q);
+        sameDtype("v", v, q);
+        for (String name : new String[] {"g", "beta"}) {
+            ScalarType s = (name.equals("g") ? g : beta).scalar_type().intern();
+            if (s != ScalarType.Float && s != q.scalar_type().intern())
+                throw new IllegalArgumentException(name + " must be F32 or the input dtype " + q.scalar_type().intern() + ", got " + s);
+        }
+        long b = q.size(0), t = q.size(1), hq = q.size(2), dk = q.size(3);
+        long hkv = k.size(2), dv = v.size(3);
+        checkShape("k", k, b, t, hkv, dk);
+        checkShape("v", v, b, t, hkv, dv);
+        checkShape("g", g, b, t, hkv);
+        checkShape("beta", beta, b, t, hkv);
+        checkHeads(hq, hkv);
+        if (!Float.isFinite(scale)) throw new IllegalArgumentException("scale must be finite, got " + scale);
+        long n = checkCuSeqlens(cuSeqlens, b, t);
+        if (h0 != null) checkState("h0", h0, n, hkv, dk, dv);
+        return new GdnDims(b, t, hq, hkv, dk, dv, n);
+    }
+
+    private static liger_gdn_params gdnParams(GdnDims d, float scale, Tensor q, Tensor k, Tensor v, Tensor g,
+                                              Tensor beta, Tensor h0, Tensor cuSeqlens) {
+        liger_gdn_params p = new liger_gdn_params();
+        p.device(LigerKernels.LIGER_CPU).stream(null).num_threads(0);
+        p.B(d.b).T(d.t).Hq(d.hq).Hkv(d.hkv).Dk(d.dk).Dv(d.dv).scale(scale);
+        describe(p.q(), q);
+        describe(p.k(), k);
+        describe(p.v(), v);
+        describe(p.g(), g);
+        describe(p.beta(), beta);
+        describe(p.cu_seqlens(), cuSeqlens);
+        describe(p.h0(), h0);
+        for (liger_tensor absent : new liger_tensor[] {p.o(), p.ht(), p.do_(), p.dht(), p.dq(), p.dk(), p.dv(), p.dg(),
+                p.dbeta(), p.dh0()})
             describe(absent, null);
         return p;
     }

@@ -4,6 +4,7 @@ import dev.liger.kernels.LigerAttnConfig;
 import dev.liger.kernels.LigerCache;
 import dev.liger.kernels.LigerOps;
 import dev.liger.kernels.LigerOps.AttnResult;
+import dev.liger.kernels.LigerOps.GdnResult;
 import dev.liger.kernels.LigerOps.GlaResult;
 import dev.liger.kernels.RopeTables;
 import java.util.ArrayList;
@@ -133,6 +134,52 @@ public final class LigerReference {
         Tensor rows = torch.arange(new Scalar(0L), new Scalar(len), i64).unsqueeze(1);
         Tensor cols = torch.arange(new Scalar(0L), new Scalar(len), i64).unsqueeze(0);
         return torch.gt(cols, rows).unsqueeze(1).expand(len, grp, len).reshape(len * grp, len);
+    }
+
+    // ---------------------------------------------------------------- gated delta rule
+
+    /**
+     * The gated delta rule token by token (the literal recurrence of liger.h, the oracle of the chunked kernels):
+     * {@code S_t = exp(g_t) (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T}, {@code o_t = scale S_t^T q_t}.
+     * q [B,T,Hq,Dk], k [B,T,Hkv,Dk], v [B,T,Hkv,Dv], g and beta [B,T,Hkv], h0 [N,Hkv,Dk,Dv] or null; see
+     * {@link dev.liger.kernels.LigerOps#gdnForward}. {@code ht} is always returned, in the input dtype.
+     */
+    public static GdnResult gdn(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, double scale, Tensor h0,
+                                Tensor cuSeqlens) {
+        ScalarType dt = q.scalar_type().intern();
+        List<long[]> seqs = sequences(q, cuSeqlens);
+        List<Tensor> outs = new ArrayList<>(), states = new ArrayList<>();
+        for (int n = 0; n < seqs.size(); n++) {
+            long b = seqs.get(n)[0], s = seqs.get(n)[1], len = seqs.get(n)[2];
+            Tensor s0 = h0 == null ? null : h0.select(0, n).to(dt);
+            Tensor[] r = gdnSeq(q.select(0, b).narrow(0, s, len), k.select(0, b).narrow(0, s, len),
+                    v.select(0, b).narrow(0, s, len), g.select(0, b).narrow(0, s, len).to(dt),
+                    beta.select(0, b).narrow(0, s, len).to(dt), scale, s0);
+            outs.add(r[0]);
+            states.add(r[1]);
+        }
+        return new GdnResult(assemble(outs, cuSeqlens != null), torch.stack(vec(states), 0));
+    }
+
+    /** One sequence: q [T,Hq,Dk], k [T,Hkv,Dk], v [T,Hkv,Dv], g, beta [T,Hkv]; returns {o [T,Hq,Dv], state}. */
+    private static Tensor[] gdnSeq(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, double scale, Tensor s0) {
+        long t = q.size(0), hq = q.size(1), dk = q.size(2), hkv = k.size(1), dv = v.size(2), grp = hq / hkv;
+        Tensor state = s0 != null ? s0 : q.new_zeros(hkv, dk, dv);
+        if (t == 0) return new Tensor[] {q.new_zeros(0, hq, dv), state};
+        Tensor qh = q.reshape(t, hkv, grp, dk); // [T, Hkv, G, Dk]
+        List<Tensor> outs = new ArrayList<>();
+        for (long i = 0; i < t; i++) {
+            Tensor ki = k.select(0, i).unsqueeze(2);           // [Hkv, Dk, 1]
+            Tensor vi = v.select(0, i).unsqueeze(1);           // [Hkv, 1, Dv]
+            Tensor bi = beta.select(0, i).view(hkv, 1, 1);
+            Tensor decay = g.select(0, i).exp().view(hkv, 1, 1);
+            // (I - b k k^T) S = S - b k (k^T S)
+            Tensor erased = state.sub(bi.mul(ki).mul(torch.matmul(ki.mT(), state)));
+            state = decay.mul(erased).add(bi.mul(ki).mul(vi));
+            outs.add(torch.matmul(qh.select(0, i), state)); // [Hkv, G, Dv]
+        }
+        Tensor o = torch.stack(vec(outs), 0).reshape(t, hq, dv).mul(new Scalar(scale));
+        return new Tensor[] {o, state};
     }
 
     // ---------------------------------------------------------------- fused Liger attention

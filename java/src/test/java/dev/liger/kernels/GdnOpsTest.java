@@ -18,7 +18,6 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
@@ -54,16 +53,8 @@ class GdnOpsTest {
         torch.manual_seed(777);
     }
 
-    /** Skips the numeric tests while the native kernel is not implemented in this build. */
-    static void assumeNativeGdn() {
-        Tensor q = randn(1, 1, 2, 1, 4).to(ScalarType.Float), v = randn(1, 1, 2, 1, 4).to(ScalarType.Float);
-        Tensor g = torch.zeros(new long[] {1, 2, 1}), beta = torch.ones(new long[] {1, 2, 1});
-        try {
-            LigerOps.gdnForward(q, q, v, g, beta, 1f, null, null, false);
-        } catch (LigerKernelException e) {
-            Assumptions.assumeFalse(e.isUnsupported(), e.getMessage());
-            throw e;
-        }
+    static void assumeNativeGdn(GdnSupport.Entry... needed) {
+        GdnSupport.assumeNativeGdn(needed);
     }
 
     private void expectClose(String what, Tensor actual, Tensor expect, double bound) {
@@ -115,7 +106,7 @@ class GdnOpsTest {
 
     @Test
     void forwardGrid() {
-        assumeNativeGdn();
+        assumeNativeGdn(GdnSupport.Entry.FORWARD);
         for (ScalarType dt : new ScalarType[] {ScalarType.Float, ScalarType.BFloat16})
             for (long[] h : HEADS)
                 for (int t : LENGTHS) forwardCase(1, t, h[0], h[1], 64, 64, dt, Gates.NORMAL, Betas.RANDOM, t % 2 == 1, null);
@@ -127,7 +118,7 @@ class GdnOpsTest {
 
     @Test
     void forwardGateAndBetaExtremes() {
-        assumeNativeGdn();
+        assumeNativeGdn(GdnSupport.Entry.FORWARD);
         for (Gates gates : Gates.values())
             for (Betas betas : Betas.values())
                 forwardCase(1, 150, 4, 1, 64, 64, ScalarType.Float, gates, betas, true, null);
@@ -137,7 +128,7 @@ class GdnOpsTest {
     /** Packed sequences (one empty, lengths off the chunk grid) with per-sequence initial states. */
     @Test
     void forwardVarlen() {
-        assumeNativeGdn();
+        assumeNativeGdn(GdnSupport.Entry.FORWARD);
         long[][] cus = {{0, 70, 70, 200}, {0, 1, 64, 129, 300}, {0, 300}};
         for (long[] cu : cus) {
             forwardCase(1, (int) cu[cu.length - 1], 4, 1, 64, 64, ScalarType.Float, Gates.NORMAL, Betas.RANDOM, true, cu);
@@ -166,7 +157,7 @@ class GdnOpsTest {
 
     @Test
     void backwardMatchesReferenceAutograd() {
-        assumeNativeGdn();
+        assumeNativeGdn(GdnSupport.Entry.BACKWARD);
         backwardCase(1, 1, 4, 1, 64, 64, ScalarType.Float, Gates.NORMAL, Betas.RANDOM, true, null);
         backwardCase(1, 63, 1, 1, 64, 64, ScalarType.Float, Gates.NORMAL, Betas.RANDOM, false, null);
         backwardCase(1, 65, 4, 4, 64, 64, ScalarType.Float, Gates.NORMAL, Betas.RANDOM, true, null);
@@ -213,7 +204,7 @@ class GdnOpsTest {
     /** N decode steps (state updated in place) give the outputs and final state of one forward. */
     @Test
     void decodeEqualsForward() {
-        assumeNativeGdn();
+        assumeNativeGdn(GdnSupport.Entry.FORWARD, GdnSupport.Entry.DECODE);
         for (ScalarType dt : new ScalarType[] {ScalarType.Float, ScalarType.BFloat16}) {
             long n = 3, t = 70, hq = 4, hkv = 2, dk = 64, dv = 32;
             Inputs in = Inputs.random(n, t, hq, hkv, dk, dv, dt, Gates.NORMAL, Betas.RANDOM);
@@ -239,7 +230,7 @@ class GdnOpsTest {
     /** A forward over A then one over B from A's final state equals one forward over A+B. */
     @Test
     void finalStateContinues() {
-        assumeNativeGdn();
+        assumeNativeGdn(GdnSupport.Entry.FORWARD);
         Inputs in = Inputs.random(2, 150, 4, 1, 64, 64, ScalarType.Float, Gates.NORMAL, Betas.RANDOM);
         GdnResult whole = LigerOps.gdnForward(in.q(), in.k(), in.v(), in.g(), in.beta(), 1f, null, null, true);
         int a = 77;

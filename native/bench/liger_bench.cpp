@@ -206,6 +206,35 @@ int gdn_bench(int threads, int reps, double wall_peak) {
                   100 * ff / xf / peak, 100 * fb / xb / peak);
     }
   }
+  // One-token decode step (state updated in place), B = 1 and 16.
+  for (int64_t Bd : {1, 16}) {
+    std::mt19937 rng(4);
+    std::normal_distribution<float> nd(0.f, 0.1f);
+    std::vector<float> q(size_t(Bd * Hq * D)), k(size_t(Bd * Hkv * D)), v(k.size()), o(q.size()), g(size_t(Bd * Hkv)),
+        beta(g.size()), st(size_t(Bd * Hkv * D * D));
+    for (auto* a : {&q, &k, &v, &st})
+      for (auto& x : *a) x = nd(rng);
+    for (auto& x : g) x = -0.01f;
+    for (auto& x : beta) x = 0.5f;
+    liger_gdn_params p{};
+    p.device = LIGER_CPU, p.num_threads = threads;
+    p.B = Bd, p.T = 1, p.Hq = Hq, p.Hkv = Hkv, p.Dk = D, p.Dv = D, p.scale = float(1 / std::sqrt(double(D)));
+    p.q = view(q, Bd, 1, Hq, D), p.k = view(k, Bd, 1, Hkv, D), p.v = view(v, Bd, 1, Hkv, D), p.o = view(o, Bd, 1, Hq, D);
+    p.g = view(g, Bd, 1, Hkv, 1), p.beta = view(beta, Bd, 1, Hkv, 1);
+    p.g.ndim = p.beta.ndim = 3;
+    p.g.stride[3] = p.beta.stride[3] = 0;
+    p.h0 = view(st, Bd, Hkv, D, D), p.ht = p.h0;
+    std::vector<double> td;
+    for (int r = 0; r < 51; ++r) {
+      const double t0 = now();
+      if (liger_gdn_decode(&p) != LIGER_OK) {
+        std::printf("error: %s\n", liger_last_error());
+        return 1;
+      }
+      if (r > 0) td.push_back(now() - t0);
+    }
+    std::printf("GDN decode step, B=%lld: %.1f us (median of 50, wall)\n", (long long)Bd, median(td) * 1e6);
+  }
   return 0;
 }
 

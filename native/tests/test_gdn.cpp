@@ -4,6 +4,7 @@
 // kernels that way. Errors are measured as max |kernel - reference| / max |reference|.
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "harness.h"
 #include "liger/liger.h"
@@ -358,6 +359,8 @@ TEST(gdn, varlen_with_empty_sequence) {
     c.init(r);
     check(c, true, true);
     check(c, false, true);
+    c.threads = 32;  // more threads than (sequence, KV head) items: value tiles, chunk-parallel backward
+    check(c, true, true);
   }
   Case b;  // a plain batch
   b.cfg.Hq = 2, b.cfg.Hkv = 1, b.cfg.Dk = 32, b.cfg.Dv = 48, b.B = 3, b.T = 66;
@@ -376,6 +379,35 @@ TEST(gdn, thread_counts_and_value_tiles) {
   }
 }
 
+TEST(gdn, concurrent_calls) {
+  // calls from several threads share the worker pool (the losers run on their own thread)
+  Rng r(62);
+  std::vector<Case> cs(4);
+  for (size_t i = 0; i < cs.size(); ++i) {
+    Case& c = cs[i];
+    c.cfg.Hq = 2, c.cfg.Hkv = 1, c.cfg.Dk = 32, c.cfg.Dv = 32, c.cfg.scale = 0.2;
+    c.T = 100 + 30 * int64_t(i), c.threads = 2;
+    c.init(r);
+  }
+  std::vector<std::thread> ts;
+  std::vector<liger_status> st(cs.size() * 2, LIGER_ERR_RUNTIME);
+  for (size_t i = 0; i < cs.size(); ++i)
+    ts.emplace_back([&, i] {
+      liger_gdn_params f = cs[i].fwd_params(true), b = cs[i].bwd_params(true);
+      st[2 * i] = liger_gdn_forward(&f);
+      st[2 * i + 1] = liger_gdn_backward(&b);
+    });
+  for (auto& t : ts) t.join();
+  for (size_t i = 0; i < cs.size(); ++i) {
+    CHECK(st[2 * i] == LIGER_OK && st[2 * i + 1] == LIGER_OK, "call %zu failed", i);
+    // same results as a call on its own (check() poisons and reruns, then compares with the reference)
+    Buf o = cs[i].o, dk = cs[i].dk;
+    check(cs[i], true, true);
+    CHECK(tu::max_abs_diff(o, cs[i].o) == 0 && tu::max_abs_diff(dk, cs[i].dk) == 0,
+          "concurrent call %zu differs from a call on its own", i);
+  }
+}
+
 // ---------------------------------------------------------------- states: in place, continuation, decode
 TEST(gdn_states, in_place_prefill_A_then_B_equals_A_plus_B) {
   Rng r(59);
@@ -383,7 +415,7 @@ TEST(gdn_states, in_place_prefill_A_then_B_equals_A_plus_B) {
     for (int64_t A : {1, 64, 100}) {
       Case c;
       c.cfg.Hq = 4, c.cfg.Hkv = 2, c.cfg.Dk = 64, c.cfg.Dv = 64, c.cfg.scale = 0.125;
-      c.T = A + 90, c.B = 2, c.dtype = dt;
+      c.T = A + 90, c.B = 2, c.dtype = dt, c.threads = A == 64 ? 16 : 0;  // 16: value tiles updating in place
       c.init(r);
       Buf whole = Buf::make(dt, {c.B, c.T, c.cfg.Hq, c.cfg.Dv}), st = c.h0;
       liger_gdn_params p = c.fwd_params(true);

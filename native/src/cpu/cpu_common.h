@@ -155,6 +155,9 @@ inline SeqSpan seq_span(const liger_tensor& cu, int64_t n) {
 // C[M x N] (=|+=) A[M x K] * B[K x N]; row-major fp32 with leading dimensions.
 void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
           float* C, int64_t ldc, bool accumulate);
+// C[M x N] (=|+=) A^T * B with A stored [K x M] (leading dimension lda): no transposed copy needed.
+void gemm_tn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+             float* C, int64_t ldc, bool accumulate);
 // dst[c x r] = src[r x c]^T
 void transpose(int64_t r, int64_t c, const float* src, int64_t lds, float* dst, int64_t ldd);
 

@@ -16,7 +16,7 @@ inline int64_t pad16(int64_t n) { return (n + 15) / 16 * 16; }
 
 int64_t GlaChunk::floats(int64_t Dk, int64_t Dv) {
   int64_t dk = pad16(Dk), dv = pad16(Dv), m = std::max(dk, dv);
-  return kChunk * dk * 7 + kChunk * dv * 2 + dk * kChunk + dk + kKgRows * dk * 3 +
+  return kChunk * dk * 7 + kChunk * dv * 2 + dk + kKgRows * dk * 3 +
          (kChunk / kSub) * kPairs * dk + dv * kChunk + kChunk * m;
 }
 
@@ -31,7 +31,6 @@ void GlaChunk::bind(float* mem, int64_t Dk_, int64_t Dv_) {
   eG = take(kChunk * dk);
   fL = take(kChunk * dk);
   Kd = take(kChunk * dk);
-  KdT = take(dk * kChunk);
   gl = take(dk);
   QF = take(kChunk * dk);
   KgF = take(kKgRows * dk);
@@ -60,7 +59,6 @@ void GlaChunk::prepare(bool need_intra, bool need_vT) {
   }
   vexp(fL, fL, c * Dk);
   for (int64_t i = 0; i < c * Dk; ++i) Kd[i] = k[i] * fL[i];
-  transpose(c, Dk, Kd, Dk, KdT, c);
   if (need_vT) transpose(c, Dv, v, Dv, vT, c);
   if (!need_intra) return;
   int64_t nb = (c + kSub - 1) / kSub;
@@ -98,7 +96,7 @@ void GlaChunk::prepare(bool need_intra, bool need_vT) {
 
 int64_t GlaHead::floats(int64_t Dk, int64_t Dv) {
   int64_t dk = pad16(Dk), dv = pad16(Dv);
-  return kChunk * dk * 6 + kChunk * kChunk * 3 + kChunk * dv * 2;
+  return kChunk * dk * 5 + kChunk * kChunk * 2 + kChunk * dv * 2;
 }
 
 void GlaHead::bind(float* mem, int64_t Dk, int64_t Dv) {
@@ -106,12 +104,10 @@ void GlaHead::bind(float* mem, int64_t Dk, int64_t Dv) {
   auto take = [&](int64_t n) { float* p = mem; mem += n; return p; };
   q = take(kChunk * dk);
   Qe = take(kChunk * dk);
-  QeT = take(kChunk * dk);
   Qg = take(kChunk * dk);
   dq = take(kChunk * dk);
   tmp = take(kChunk * dk);
   A = take(kChunk * kChunk);
-  AT = take(kChunk * kChunk);
   dA = take(kChunk * kChunk);
   o = take(kChunk * dv);
   dO = take(kChunk * dv);
@@ -165,7 +161,7 @@ void gla_chunk_state(const GlaChunk& ch, float* h) {
     float* r = h + d * Dv;
     for (int64_t e = 0; e < Dv; ++e) r[e] *= a;
   }
-  gemm(Dk, Dv, ch.c, ch.KdT, ch.c, ch.v, Dv, h, Dv, true);
+  gemm_tn(Dk, Dv, ch.c, ch.Kd, Dk, ch.v, Dv, h, Dv, true);
 }
 
 void gla_chunk_head_bwd(const GlaChunk& ch, GlaHead& hd, const float* hT, float scale, float* dk,
@@ -191,8 +187,7 @@ void gla_chunk_head_bwd(const GlaChunk& ch, GlaHead& hd, const float* hT, float 
       const float* KgF = ch.KgF + GlaChunk::kg_offset(b) * Dk;
       gemm(n, Dk, i0, hd.dA + i0 * c, c, Kg, Dk, hd.tmp, Dk, false);
       for (int64_t x = 0; x < n * Dk; ++x) hd.dq[i0 * Dk + x] += hd.tmp[x] * ch.QF[i0 * Dk + x];
-      transpose(n, i0, hd.dA + i0 * c, c, hd.AT, n);  // [i0, n]
-      gemm(i0, Dk, n, hd.AT, n, hd.Qg + i0 * Dk, Dk, hd.tmp, Dk, false);
+      gemm_tn(i0, Dk, n, hd.dA + i0 * c, c, hd.Qg + i0 * Dk, Dk, hd.tmp, Dk, false);
       for (int64_t x = 0; x < i0 * Dk; ++x) dk[x] += hd.tmp[x] * KgF[x];
     }
     const float* E = ch.EG + b * kPairs * Dk;
@@ -218,11 +213,9 @@ void gla_chunk_head_bwd(const GlaChunk& ch, GlaHead& hd, const float* hT, float 
     }
   }
   // dv += A^T dO
-  transpose(c, c, hd.A, c, hd.AT, c);
-  gemm(c, Dv, c, hd.AT, c, hd.dO, Dv, dv, Dv, true);
+  gemm_tn(c, Dv, c, hd.A, c, hd.dO, Dv, dv, Dv, true);
   // dH_acc += Qe^T dO
-  transpose(c, Dk, hd.Qe, Dk, hd.QeT, c);
-  gemm(Dk, Dv, c, hd.QeT, c, hd.dO, Dv, dHacc, Dv, true);
+  gemm_tn(Dk, Dv, c, hd.Qe, Dk, hd.dO, Dv, dHacc, Dv, true);
 }
 
 void gla_chunk_kv_bwd(const GlaChunk& ch, const float* dH, const float* dHT, float* dk, float* dv) {

@@ -25,7 +25,6 @@ struct GlaChunk {
   float* eG;     // [C, Dk] exp(G_i)
   float* fL;     // [C, Dk] exp(G_last - G_j)
   float* Kd;     // [C, Dk] k_j exp(G_last - G_j)
-  float* KdT;    // [Dk, C]
   float* gl;     // [Dk] exp(G_last)
   float* QF;     // [C, Dk] exp(G_i - G_r(i))
   float* KgF;    // [3 * 2 * kSub... ] exp(G_r - G_j), blocks b = 1..3, rows j < 16b (96 rows)
@@ -46,10 +45,8 @@ struct GlaChunk {
 struct GlaHead {
   float* q;    // [C, Dk] feature-mapped queries
   float* Qe;   // [C, Dk] scale q exp(G)
-  float* QeT;  // [Dk, C]
   float* Qg;   // [C, Dk] q exp(G_i - G_r)
   float* A;    // [C, C] scaled intra-chunk scores (lower triangle, zero above)
-  float* AT;   // [C, C]
   float* dA;   // [C, C]
   float* o;    // [C, Dv]
   float* dO;   // [C, Dv]

@@ -185,7 +185,7 @@ liger_status attn_backward(const liger_attn_params& p) {
   const int64_t R = kChunk * pad(D);
   const int64_t L = maxlen * D;
   const int64_t NK = pad(nkmax) * std::max<int64_t>(kChunk, pad(D));
-  const int64_t per = fixed + (nch_max + 1) * pad(S) + 4 * pad(S) + 9 * R + 5 * L + 5 * NK + pad(D) + 64;
+  const int64_t per = fixed + (nch_max + 1) * pad(S) + 4 * pad(S) + 9 * R + 5 * L + 4 * NK + pad(D) + 64;
   View4 q(p.q), k(p.k), v(p.v), dO(p.do_), dq(p.dq), dk(p.dk), dv(p.dv);
   const float mg = p.mix, ms = 1.f - p.mix;
   parallel_for(a.N * p.Hkv, threads, [&](int64_t item, int w) {
@@ -218,8 +218,7 @@ liger_status attn_backward(const liger_attn_params& p) {
     float* dKg = dV + L;   // GRM part of the raw-key gradient
     float* P = dKg + L;  // [C, nkmax] each
     float* dP = P + NK;
-    float* Tt = dP + NK;
-    float* KT = Tt + NK;  // [D, nkmax]
+    float* KT = dP + NK;  // [D, nkmax]
     float* VT = KT + NK;
     float* rs = VT + NK;
     std::fill(hs, hs + S, 0.f);
@@ -295,7 +294,7 @@ liger_status attn_backward(const liger_attn_params& p) {
         if (a.swa) {
           for (int64_t i = 0; i < c; ++i) a.rope.apply(qraw + i * D, qr + i * D, D, c0 + i);
           for (int64_t x = 0; x < c * D; ++x) dOc[x] *= ms;
-          swa_chunk_bwd(sb, qr, dOc, P, dP, Tt, osw, dKR + sb.lo * D, dV + sb.lo * D);
+          swa_chunk_bwd(sb, qr, dOc, P, dP, osw, dKR + sb.lo * D, dV + sb.lo * D);
           for (int64_t i = 0; i < c; ++i) a.rope.apply_t_add(osw + i * D, dqc + i * D, D, c0 + i);
         }
         for (int64_t i = 0; i < c; ++i) dq.write(s.b, s.t0 + c0 + i, hq, D, dqc + i * D);

@@ -54,8 +54,8 @@ void swa_chunk_fwd(const SwaBlock& b, const float* Qr, float* P, float* out) {
   }
 }
 
-void swa_chunk_bwd(const SwaBlock& b, const float* Qr, const float* dOs, float* P, float* dP, float* T,
-                   float* dQr, float* dK, float* dV) {
+void swa_chunk_bwd(const SwaBlock& b, const float* Qr, const float* dOs, float* P, float* dP, float* dQr,
+                   float* dK, float* dV) {
   for (int64_t i0 = 0; i0 < b.c; i0 += kRows) {
     const Sub s = sub(b, i0);
     const int64_t nk = s.keys(), m = s.rows();
@@ -71,10 +71,8 @@ void swa_chunk_bwd(const SwaBlock& b, const float* Qr, const float* dOs, float* 
       for (int64_t j = 0; j < nk; ++j) d[j] = (j >= j0 && j < j1) ? p[j] * (d[j] - Di) * b.scale : 0.f;
     }
     gemm(m, b.D, nk, dP, nk, b.K + s.j0 * b.D, b.D, dQr + s.i0 * b.D, b.D, false);
-    transpose(m, nk, dP, nk, T, m);
-    gemm(nk, b.D, m, T, m, Qr + s.i0 * b.D, b.D, dK + s.j0 * b.D, b.D, true);
-    transpose(m, nk, P, nk, T, m);
-    gemm(nk, b.D, m, T, m, dOs + s.i0 * b.D, b.D, dV + s.j0 * b.D, b.D, true);
+    gemm_tn(nk, b.D, m, dP, nk, Qr + s.i0 * b.D, b.D, dK + s.j0 * b.D, b.D, true);
+    gemm_tn(nk, b.D, m, P, nk, dOs + s.i0 * b.D, b.D, dV + s.j0 * b.D, b.D, true);
   }
 }
 

@@ -23,8 +23,8 @@ struct SwaBlock {
 // out = softmax(scale Qr K^T) V over each row's window. P: [c, nk] scratch (probabilities).
 void swa_chunk_fwd(const SwaBlock& b, const float* Qr, float* P, float* out);
 // Backward given dOs (already multiplied by the SWA mix weight): writes dQr [c, D] and accumulates
-// dK [nk, D], dV [nk, D]. P, dP [c, nk] and T [nk, max(c, D)] are scratch.
-void swa_chunk_bwd(const SwaBlock& b, const float* Qr, const float* dOs, float* P, float* dP, float* T,
-                   float* dQr, float* dK, float* dV);
+// dK [nk, D], dV [nk, D]. P, dP [c, nk] are scratch.
+void swa_chunk_bwd(const SwaBlock& b, const float* Qr, const float* dOs, float* P, float* dP, float* dQr,
+                   float* dK, float* dV);
 
 }  // namespace liger::cpu

@@ -59,7 +59,7 @@ liger_status attn_forward(const liger_attn_params& p) {
   for (int64_t n = 0; n < a.N; ++n) maxlen = std::max(maxlen, a.span(p, n).len);
   const int64_t cache_rows = win_cache_in ? ring : 0;
   const int64_t krows = a.swa ? cache_rows + maxlen : 0;
-  const int64_t nkmax = std::min<int64_t>(a.W - 1 + kChunk, krows);  // keys of one chunk's windows
+  const int64_t nkmax = std::min<int64_t>(a.W - 1 + swa_lead(a.W) + kChunk, krows);  // keys of one chunk's windows
   const int threads = resolve_threads(p.num_threads);
   const int64_t fixed = GlaChunk::floats(D, D) + GlaHead::floats(D, D);
   const int64_t per = fixed + pad(S) + 2 * krows * D + 4 * kChunk * pad(D) + pad(nkmax) * (kChunk + D) + 64;
@@ -117,7 +117,7 @@ liger_status attn_forward(const liger_attn_params& p) {
       if (grm) ch.prepare(a.grm_out, false);
       SwaBlock sb{};
       if (a.swa) {
-        const int64_t lo = std::max(c0 - a.W + 1, -cl);
+        const int64_t lo = std::max(c0 - a.W + 1 - swa_lead(a.W), -cl);
         sb = SwaBlock{c, c0 + c - lo, D, a.W, c0, lo, p.swa_scale, KR + (cl + lo) * D, KT, VR + (cl + lo) * D, nullptr};
         transpose(sb.nk, D, sb.K, D, KT, sb.nk);
       }
@@ -179,7 +179,7 @@ liger_status attn_backward(const liger_attn_params& p) {
   int64_t maxlen = 0;
   for (int64_t n = 0; n < a.N; ++n) maxlen = std::max(maxlen, a.span(p, n).len);
   const int64_t nch_max = (maxlen + kChunk - 1) / kChunk;
-  const int64_t nkmax = std::min<int64_t>(a.W - 1 + kChunk, maxlen);
+  const int64_t nkmax = std::min<int64_t>(a.W - 1 + swa_lead(a.W) + kChunk, maxlen);
   const int threads = resolve_threads(p.num_threads);
   const int64_t fixed = GlaChunk::floats(D, D) + GlaHead::floats(D, D);
   const int64_t R = kChunk * pad(D);
@@ -268,7 +268,7 @@ liger_status attn_backward(const liger_attn_params& p) {
       }
       SwaBlock sb{};
       if (a.swa) {
-        const int64_t lo = std::max<int64_t>(c0 - a.W + 1, 0);
+        const int64_t lo = std::max<int64_t>(c0 - a.W + 1 - swa_lead(a.W), 0);
         sb = SwaBlock{c, c0 + c - lo, D, a.W, c0, lo, p.swa_scale, KR + lo * D, KT, VR + lo * D, VT};
         transpose(sb.nk, D, sb.K, D, KT, sb.nk);
         transpose(sb.nk, D, sb.V, D, VT, sb.nk);

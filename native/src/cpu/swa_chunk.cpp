@@ -20,9 +20,12 @@ struct Sub {
   int64_t rows() const { return i1 - i0; }
   int64_t keys() const { return j1 - j0; }
 };
+// The key range starts earlier where the block allows, so that its length is a multiple of 16 (the
+// extra keys are outside every row's window: zero probabilities).
 Sub sub(const SwaBlock& b, int64_t i0) {
   const int64_t i1 = std::min(b.c, i0 + kRows);
-  return {i0, i1, b.first(i0), b.last(i1 - 1) + 1};
+  const int64_t j1 = b.last(i1 - 1) + 1, n = j1 - b.first(i0);
+  return {i0, i1, std::max<int64_t>(0, j1 - (n + 15) / 16 * 16), j1};
 }
 
 // P [rows, keys] = softmax over each row's window of scale * Qr K^T (zeros outside the window).

@@ -151,7 +151,11 @@ void intra_scores(const GlaChunk& ch, GlaHead& hd, float scale) {
 void gla_chunk_out(const GlaChunk& ch, GlaHead& hd, const float* h, float scale) {
   intra_scores(ch, hd, scale);
   gemm(ch.c, ch.Dv, ch.Dk, hd.Qe, ch.Dk, h, ch.Dv, hd.o, ch.Dv, false);
-  gemm(ch.c, ch.Dv, ch.c, hd.A, ch.c, ch.v, ch.Dv, hd.o, ch.Dv, true);
+  // A is lower triangular: row block [i0, i1) needs only the first i1 rows of v
+  for (int64_t i0 = 0; i0 < ch.c; i0 += kSub) {
+    const int64_t i1 = std::min(ch.c, i0 + kSub);
+    gemm(i1 - i0, ch.Dv, i1, hd.A + i0 * ch.c, ch.c, ch.v, ch.Dv, hd.o + i0 * ch.Dv, ch.Dv, true);
+  }
 }
 
 void gla_chunk_state(const GlaChunk& ch, float* h) {
@@ -168,8 +172,11 @@ void gla_chunk_head_bwd(const GlaChunk& ch, GlaHead& hd, const float* hT, float 
                         float* dv, float* dHacc) {
   const int64_t c = ch.c, Dk = ch.Dk, Dv = ch.Dv;
   intra_scores(ch, hd, scale);
-  // dA = scale * tril(dO v^T)
-  gemm(c, c, Dv, hd.dO, Dv, ch.vT, c, hd.dA, c, false);
+  // dA = scale * tril(dO v^T): row block [i0, i1) computes columns < i1 only (the rest is zeroed)
+  for (int64_t i0 = 0; i0 < c; i0 += kSub) {
+    const int64_t i1 = std::min(c, i0 + kSub);
+    gemm(i1 - i0, i1, Dv, hd.dO + i0 * Dv, Dv, ch.vT, c, hd.dA + i0 * c, c, false);
+  }
   for (int64_t i = 0; i < c; ++i) {
     float* r = hd.dA + i * c;
     for (int64_t j = 0; j <= i; ++j) r[j] *= scale;
@@ -212,8 +219,11 @@ void gla_chunk_head_bwd(const GlaChunk& ch, GlaHead& hd, const float* hT, float 
       }
     }
   }
-  // dv += A^T dO
-  gemm_tn(c, Dv, c, hd.A, c, hd.dO, Dv, dv, Dv, true);
+  // dv += A^T dO; A is lower triangular: dv rows [j0, j1) need A's rows >= j0 only
+  for (int64_t j0 = 0; j0 < c; j0 += kSub) {
+    const int64_t j1 = std::min(c, j0 + kSub);
+    gemm_tn(j1 - j0, Dv, c - j0, hd.A + j0 * c + j0, c, hd.dO + j0 * Dv, Dv, dv + j0 * Dv, Dv, true);
+  }
   // dH_acc += Qe^T dO
   gemm_tn(Dk, Dv, c, hd.Qe, Dk, hd.dO, Dv, dHacc, Dv, true);
 }

@@ -43,6 +43,8 @@ void GlaChunk::bind(float* mem, int64_t Dk_, int64_t Dv_) {
 
 // Arrays are stored with row length Dk (k, G, ...) or Dv (v); the padding above is slack only.
 void GlaChunk::prepare(bool need_intra, bool need_vT) {
+  // per-row decays exp(g), taken before g is summed in place (diagonal-block tables below)
+  if (need_intra) vexp(G, tmp, c * Dk);
   // inclusive cumulative sum of the log-gates along rows
   for (int64_t i = 1; i < c; ++i) {
     float* r = G + i * Dk;
@@ -82,15 +84,20 @@ void GlaChunk::prepare(bool need_intra, bool need_vT) {
       for (int64_t x = 0; x < i0 * Dk; ++x) K[x] = k[x] * F[x];
       transpose(i0, Dk, K, Dk, KgT + kg_offset(b) * Dk, i0);
     }
+    // exp(G_i - G_j) = exp(G_{i-1} - G_j) exp(g_i) for j < i: each row of pairs is the previous row
+    // times row i's decays (at most 15 factors, all <= 1), and exp(G_i - G_i) = 1
     float* E = EG + b * kPairs * Dk;
-    for (int64_t i = i0; i < i1; ++i)
-      for (int64_t j = i0; j <= i; ++j) {
-        float* e = E + pair(i - i0, j - i0) * Dk;
-        const float *gi = G + i * Dk, *gj = G + j * Dk;
-        for (int64_t d = 0; d < Dk; ++d) e[d] = gi[d] - gj[d];
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t ii = i - i0;
+      const float* a = tmp + i * Dk;
+      float* row = E + pair(ii, 0) * Dk;
+      if (ii > 0) {
+        const float* prev = E + pair(ii - 1, 0) * Dk;
+        for (int64_t j = 0; j < ii; ++j)
+          for (int64_t d = 0; d < Dk; ++d) row[j * Dk + d] = prev[j * Dk + d] * a[d];
       }
-    int64_t n = i1 - i0;
-    vexp(E, E, n * (n + 1) / 2 * Dk);
+      std::fill(row + ii * Dk, row + (ii + 1) * Dk, 1.f);
+    }
   }
 }
 

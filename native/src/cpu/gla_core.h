@@ -6,7 +6,8 @@
 //  - inter-chunk: exp(G_i) (from the chunk start) and exp(G_last - G_j);
 //  - intra-chunk, off-diagonal 16-row blocks: reference row r = first row of the query block,
 //    q_i exp(G_i - G_r) and k_j exp(G_r - G_j) for j < r <= i (a GEMM);
-//  - intra-chunk, diagonal blocks: exp(G_i - G_j) per pair j <= i, computed directly;
+//  - intra-chunk, diagonal blocks: exp(G_i - G_j) per pair j <= i, as the product of the decays
+//    exp(g_t), t in (j, i] (at most 15 factors, each <= 1);
 //  - masked pairs j > i are never exponentiated.
 #pragma once
 #include <cstdint>

@@ -120,8 +120,7 @@ liger_status gla_backward(const liger_gla_params& p) {
     };
     for (int64_t ci = 0; ci < nch; ++ci) {  // recompute the chunk-start states
       load_chunk(ci, false);
-      std::copy(hs + ci * pad(S), hs + ci * pad(S) + S, hs + (ci + 1) * pad(S));
-      gla_chunk_state(ch, hs + (ci + 1) * pad(S));
+      gla_chunk_state(ch, hs + ci * pad(S), hs + (ci + 1) * pad(S));
     }
     const float* dht = static_cast<const float*>(p.dht.data);
     std::fill(rs, rs + Dk, 0.f);

@@ -53,7 +53,7 @@ void GlaChunk::prepare(bool need_intra, bool need_vT) {
   }
   const float* Gl = G + (c - 1) * Dk;
   vexp(Gl, gl, Dk);
-  vexp(G, eG, c * Dk);
+  if (need_intra) vexp(G, eG, c * Dk);  // a state-only pass does not need exp(G)
   for (int64_t j = 0; j < c; ++j) {
     float* f = fL + j * Dk;
     const float* g = G + j * Dk;
@@ -165,15 +165,18 @@ void gla_chunk_out(const GlaChunk& ch, GlaHead& hd, const float* h, float scale)
   }
 }
 
-void gla_chunk_state(const GlaChunk& ch, float* h) {
+void gla_chunk_state(const GlaChunk& ch, const float* h_in, float* h_out) {
   const int64_t Dk = ch.Dk, Dv = ch.Dv;
   for (int64_t d = 0; d < Dk; ++d) {
-    float a = ch.gl[d];
-    float* r = h + d * Dv;
-    for (int64_t e = 0; e < Dv; ++e) r[e] *= a;
+    const float a = ch.gl[d];
+    const float* r = h_in + d * Dv;
+    float* w = h_out + d * Dv;
+    for (int64_t e = 0; e < Dv; ++e) w[e] = r[e] * a;
   }
-  gemm_tn(Dk, Dv, ch.c, ch.Kd, Dk, ch.v, Dv, h, Dv, true);
+  gemm_tn(Dk, Dv, ch.c, ch.Kd, Dk, ch.v, Dv, h_out, Dv, true);
 }
+
+void gla_chunk_state(const GlaChunk& ch, float* h) { gla_chunk_state(ch, h, h); }
 
 void gla_chunk_head_bwd(const GlaChunk& ch, GlaHead& hd, const float* hT, float scale, float* dk,
                         float* dv, float* dHacc) {

@@ -61,6 +61,8 @@ struct GlaHead {
 void gla_chunk_out(const GlaChunk& ch, GlaHead& hd, const float* h, float scale);
 // h <- diag(exp(G_last)) h + Kd^T v
 void gla_chunk_state(const GlaChunk& ch, float* h);
+// h_out = diag(exp(G_last)) h_in + Kd^T v (h_out may equal h_in)
+void gla_chunk_state(const GlaChunk& ch, const float* h_in, float* h_out);
 // Backward of one query head on the chunk: writes hd.dq, accumulates dk [C,Dk], dv [C,Dv] and
 // dH_acc [Dk,Dv] (+= (scale q exp(G))^T dO). hT = h^T [Dv, Dk].
 void gla_chunk_head_bwd(const GlaChunk& ch, GlaHead& hd, const float* hT, float scale, float* dk,

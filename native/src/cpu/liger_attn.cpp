@@ -241,14 +241,17 @@ liger_status attn_backward(const liger_attn_params& p) {
       const int64_t c0 = ci * kChunk, c = std::min(kChunk, s.len - c0);
       if (grm) {
         load_chunk(ci, false);
-        std::copy(hs + ci * pad(S), hs + ci * pad(S) + S, hs + (ci + 1) * pad(S));
-        gla_chunk_state(ch, hs + (ci + 1) * pad(S));
+        gla_chunk_state(ch, hs + ci * pad(S), hs + (ci + 1) * pad(S));
       }
       if (a.swa)
         for (int64_t i = 0; i < c; ++i) {
-          const int64_t t = s.t0 + c0 + i;
-          k.read(s.b, t, hk, D, kraw + i * D);
-          v.read(s.b, t, hk, D, VR + (c0 + i) * D);
+          if (grm) {  // load_chunk has read the rows
+            std::copy(ch.v + i * D, ch.v + (i + 1) * D, VR + (c0 + i) * D);
+          } else {
+            const int64_t t = s.t0 + c0 + i;
+            k.read(s.b, t, hk, D, kraw + i * D);
+            v.read(s.b, t, hk, D, VR + (c0 + i) * D);
+          }
           a.rope.apply(kraw + i * D, KR + (c0 + i) * D, D, c0 + i);
         }
     }

@@ -55,7 +55,7 @@ liger_status gla_forward(const liger_gla_params& p) {
         g.read(s.b, t, hk, Dk, ch.G + i * Dk);
         v.read(s.b, t, hk, Dv, ch.v + i * Dv);
       }
-      ch.prepare(true, false);
+      ch.prepare(true, false, true);
       for (int64_t j = 0; j < G; ++j) {
         const int64_t hq = hk * G + j;
         for (int64_t i = 0; i < c; ++i) q.read(s.b, s.t0 + c0 + i, hq, Dk, hd.q + i * Dk);

@@ -42,7 +42,8 @@ void GlaChunk::bind(float* mem, int64_t Dk_, int64_t Dv_) {
 }
 
 // Arrays are stored with row length Dk (k, G, ...) or Dv (v); the padding above is slack only.
-void GlaChunk::prepare(bool need_intra, bool need_vT) {
+void GlaChunk::prepare(bool need_intra, bool need_vT, bool fold_k) {
+  k_in_EG = fold_k;
   // per-row decays exp(g), taken before g is summed in place (diagonal-block tables below)
   if (need_intra) vexp(G, tmp, c * Dk);
   // inclusive cumulative sum of the log-gates along rows
@@ -96,7 +97,8 @@ void GlaChunk::prepare(bool need_intra, bool need_vT) {
         for (int64_t j = 0; j < ii; ++j)
           for (int64_t d = 0; d < Dk; ++d) row[j * Dk + d] = prev[j * Dk + d] * a[d];
       }
-      std::fill(row + ii * Dk, row + (ii + 1) * Dk, 1.f);
+      if (fold_k) std::copy(k + i * Dk, k + (i + 1) * Dk, row + ii * Dk);  // the recurrence carries k_j
+      else std::fill(row + ii * Dk, row + (ii + 1) * Dk, 1.f);
     }
   }
 }
@@ -141,6 +143,10 @@ void intra_scores(const GlaChunk& ch, GlaHead& hd, float scale) {
       const float* qi = hd.q + i * Dk;
       for (int64_t j = i0; j <= i; ++j) {
         const float* e = E + pair(i - i0, j - i0) * Dk;
+        if (ch.k_in_EG) {
+          hd.A[i * c + j] = dot(qi, e, Dk);
+          continue;
+        }
         const float* kj = ch.k + j * Dk;
         v16 s{};
         int64_t d = 0;

@@ -31,12 +31,15 @@ struct GlaChunk {
   float* KgF;    // [3 * 2 * kSub... ] exp(G_r - G_j), blocks b = 1..3, rows j < 16b (96 rows)
   float* Kg;     // same layout, k_j exp(G_r - G_j)
   float* KgT;    // per block b: [Dk, 16b]
-  float* EG;     // [4, 136, Dk] exp(G_i - G_j), i, j in one diagonal block, j <= i
+  float* EG;     // [4, 136, Dk] exp(G_i - G_j), i, j in one diagonal block, j <= i; times k_j
+                 // when k_in_EG (a forward pass: the scores need only the product)
+  bool k_in_EG = false;
   float* vT;     // [Dv, C]
   float* tmp;    // [C, max(Dk, Dv)]
   // prepare(): computes everything above from k, v, G(=g). need_intra: the block tables (not
-  // needed for a state-only pass).
-  void prepare(bool need_intra, bool need_vT);
+  // needed for a state-only pass). fold_k: store k_j exp(G_i - G_j) in EG (forward only; the
+  // backward needs exp(G_i - G_j) alone).
+  void prepare(bool need_intra, bool need_vT, bool fold_k = false);
   static int64_t floats(int64_t Dk, int64_t Dv);
   void bind(float* mem, int64_t Dk, int64_t Dv);
   static int64_t kg_offset(int64_t b) { return (b * (b - 1) / 2) * kSub; }  // rows before block b

@@ -114,7 +114,7 @@ liger_status attn_forward(const liger_attn_params& p) {
           std::copy(ch.v + i * D, ch.v + (i + 1) * D, VR + row * D);
         }
       }
-      if (grm) ch.prepare(a.grm_out, false);
+      if (grm) ch.prepare(a.grm_out, false, true);
       SwaBlock sb{};
       if (a.swa) {
         const int64_t lo = std::max(c0 - a.W + 1 - swa_lead(a.W), -cl);

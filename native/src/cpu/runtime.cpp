@@ -2,16 +2,10 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <mutex>
-#include <new>
 #include <thread>
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -247,33 +241,19 @@ float* thread_scratch(int64_t n) {
   // Grow-only per-thread buffer: each OS thread runs one work item at a time, so the buffer is
   // reused by every item and call on that thread instead of being allocated (and page-faulted) each
   // call. Very large buffers are not kept beyond the call that needed them.
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
-  };
   struct Buf {
-    std::unique_ptr<float, Free> p;
+    std::unique_ptr<float[]> p;
     int64_t n = 0;
   };
   static thread_local Buf b;
   constexpr int64_t kKeep = int64_t(1) << 26;  // 256 MiB
-  constexpr size_t kHuge = size_t(1) << 21;     // 2 MiB
   if (b.n > kKeep && n <= kKeep) {
     b.p.reset();
     b.n = 0;
   }
   if (n > b.n) {
     b.p.reset();
-    // Buffers of 2 MiB and more (the per-sequence states and key rows of long sequences) are
-    // streamed through once per call: huge pages spare a TLB miss every 4 KiB.
-    const bool huge = size_t(n) * 4 >= kHuge;
-    const size_t align = huge ? kHuge : 64;
-    const size_t bytes = (size_t(n) * 4 + align - 1) / align * align;
-    void* m = std::aligned_alloc(align, bytes);
-    if (!m) throw std::bad_alloc();
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (huge) madvise(m, bytes, MADV_HUGEPAGE);  // advice only: failure leaves 4 KiB pages
-#endif
-    b.p.reset(static_cast<float*>(m));
+    b.p.reset(new float[size_t(n)]);
     b.n = n;
   }
   return b.p.get();

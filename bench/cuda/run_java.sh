@@ -30,9 +30,13 @@ if [[ $mode == prepare ]]; then
   jar --create --file "$dest/lib/liger-cuda-check.jar" -C "$work/driver" .
   cp "$work"/target/liger.jar "$work"/target/lib/liger-linux-x86_64-gpu.jar "$dest/lib/"
   cp "$m2/javacpp/$jcv/javacpp-$jcv.jar" "$m2/javacpp/$jcv/javacpp-$jcv-linux-x86_64.jar" \
-     "$m2/cuda/$cudav/cuda-$cudav.jar" "$m2/cuda/$cudav/cuda-$cudav-linux-x86_64.jar" "$dest/lib/"
+     "$m2/cuda/$cudav/cuda-$cudav.jar" "$dest/lib/"
+  # of the CUDA presets' JNI libraries only the runtime's is used (the carried folder is size-limited)
+  (cd "$work" && unzip -q "$m2/cuda/$cudav/cuda-$cudav-linux-x86_64.jar" 'org/bytedeco/cuda/linux-x86_64/libjnicudart.so' \
+     && jar --create --file "$dest/lib/cuda-$cudav-linux-x86_64-cudart.jar" org/bytedeco/cuda/linux-x86_64/libjnicudart.so)
   jlink --add-modules java.base,jdk.unsupported --strip-debug --no-header-files --no-man-pages \
         --compress=2 --output "$dest/jre"
+  strip --strip-unneeded "$dest/jre/lib/server/libjvm.so"
   cp "$root/bench/cuda/run_java.sh" "$dest/"
   du -sh "$dest" "$dest"/jre "$dest"/lib/*
   exit 0
@@ -43,8 +47,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
 # the CUDA presets' JNI library needs a CUDA 13 runtime: the toolkit's, else the one beside PyTorch
-cudart=$( (ls /usr/local/cuda/lib64/libcudart.so.13* /usr/local/cuda/lib/libcudart.so.13* 2>/dev/null;
-           find / -xdev -name 'libcudart.so.13*' 2>/dev/null) | head -1)
+cudart=$( (ls /usr/local/cuda/lib64/libcudart.so.13* /usr/local/cuda/lib/libcudart.so.13*;
+           find /usr/local /opt /usr/lib -name 'libcudart.so.13*') 2>/dev/null | head -1 || true)
 [[ -n $cudart ]] || { echo "no libcudart.so.13 on this machine" >&2; exit 1; }
 echo "CUDA runtime for the presets: $cudart"
 export LD_LIBRARY_PATH=$(dirname "$cudart")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}

@@ -28,7 +28,8 @@ import org.bytedeco.javacpp.Pointer;
  * with {@code LIGER_CPU} on host copies of the same inputs, and compares (relative L2 error, printed and
  * asserted). Device outputs are poisoned with NaN first, so an output a kernel leaves unwritten fails.
  * Covers the fused attention forward (with the cache it leaves), backward and decode steps continuing
- * that cache, and the plain GLA forward with its final state, in fp32 and bf16.
+ * that cache, a packed variable-length batch (with an empty sequence) forward and backward, and the plain
+ * GLA forward with its final state and backward, in fp32 and bf16.
  *
  * <p>Usage: {@code java -cp liger.jar:javacpp.jar:cuda.jar... dev.liger.bench.cuda.CudaJavaCheck [seed]};
  * exits non-zero when any comparison fails.
@@ -56,6 +57,7 @@ public final class CudaJavaCheck {
             attention(r, dtype, new Shape(1, 130, 4, 4, 128));
             gla(r, dtype, new Shape(2, 100, 8, 2, 64));
             gla(r, dtype, new Shape(1, 77, 4, 1, 128));
+            varlen(r, dtype, new Shape(1, 100, 8, 2, 64), 0, 37, 37, 100);
         }
         for (Buf b : live) b.free();
         System.out.printf("%d comparisons, %d failed%n", checks, failures);
@@ -138,6 +140,46 @@ public final class CudaJavaCheck {
         compare(tag + " decode cache.pos", cache[3], I64);
     }
 
+    /** A packed batch (B = 1, cu_seqlens on the same side as the data), forward with its cache and backward. */
+    static void varlen(Random r, int dt, Shape s, long... offsets) {
+        int window = 16;
+        long n = offsets.length - 1;
+        String tag = "varlen " + name(dt) + " " + s + " cu" + java.util.Arrays.toString(offsets);
+        Buf q = Buf.random(r, dt, 1f, s.b, s.t, s.hq, s.d), k = Buf.random(r, dt, 1f, s.b, s.t, s.hkv, s.d);
+        Buf v = Buf.random(r, dt, 1f, s.b, s.t, s.hkv, s.d), dO = Buf.random(r, dt, 1f, s.b, s.t, s.hq, s.d);
+        Buf cu = new Buf(I64, offsets.length);
+        for (int i = 0; i < offsets.length; i++) cu.host.putLong(8L * i, offsets[i]);
+        cu.upload();
+        Buf[] rope = rope(s.t, s.d);
+        Buf o = Buf.output(dt, s.b, s.t, s.hq, s.d);
+        Buf[] cache = cache(new Shape(n, 1, s.hq, s.hkv, s.d), window);
+        for (Buf c : cache) c.poison();
+        Buf dq = Buf.output(dt, s.b, s.t, s.hq, s.d), dk = Buf.output(dt, s.b, s.t, s.hkv, s.d);
+        Buf dv = Buf.output(dt, s.b, s.t, s.hkv, s.d);
+        for (boolean cuda : new boolean[] {false, true}) {
+            try (liger_attn_params p = attn(cuda, s, window, q, k, v, rope)) {
+                set(p.cu_seqlens(), cu, cuda);
+                set(p.o(), o, cuda);
+                setCache(p.cache_out(), cache, cuda);
+                call(cuda, tag + " forward", LigerKernels.liger_attn_forward(p));
+            }
+            try (liger_attn_params p = attn(cuda, s, window, q, k, v, rope)) {
+                set(p.cu_seqlens(), cu, cuda);
+                set(p.do_(), dO, cuda);
+                set(p.dq(), dq, cuda);
+                set(p.dk(), dk, cuda);
+                set(p.dv(), dv, cuda);
+                call(cuda, tag + " backward", LigerKernels.liger_attn_backward(p));
+            }
+        }
+        compare(tag + " forward o", o, dt);
+        compare(tag + " forward cache.state", cache[0], F32);
+        compare(tag + " forward cache.pos", cache[3], I64);
+        compare(tag + " backward dq", dq, dt);
+        compare(tag + " backward dk", dk, dt);
+        compare(tag + " backward dv", dv, dt);
+    }
+
     static liger_attn_params attn(boolean cuda, Shape s, int window, Buf q, Buf k, Buf v, Buf[] rope) {
         liger_attn_params p = new liger_attn_params();
         p.device(cuda ? LigerKernels.LIGER_CUDA : LigerKernels.LIGER_CPU).stream(null).num_threads(0);
@@ -210,6 +252,32 @@ public final class CudaJavaCheck {
         }
         compare(tag + " forward o", o, dt);
         compare(tag + " forward ht", ht, F32);
+
+        Buf dO = Buf.random(r, dt, 1f, s.b, s.t, s.hq, s.d);
+        Buf dq = Buf.output(dt, s.b, s.t, s.hq, s.d), dk = Buf.output(dt, s.b, s.t, s.hkv, s.d);
+        Buf dv = Buf.output(dt, s.b, s.t, s.hkv, s.d), dg = Buf.output(F32, s.b, s.t, s.hkv, s.d);
+        for (boolean cuda : new boolean[] {false, true}) {
+            try (liger_gla_params p = new liger_gla_params()) {
+                p.device(cuda ? LigerKernels.LIGER_CUDA : LigerKernels.LIGER_CPU).stream(null).num_threads(0);
+                p.B(s.b).T(s.t).Hq(s.hq).Hkv(s.hkv).Dk(s.d).Dv(s.d).scale((float) (1 / Math.sqrt(s.d)));
+                for (liger_tensor t : new liger_tensor[] {p.cu_seqlens(), p.h0(), p.ht(), p.o(), p.dht(), p.dh0()})
+                    absent(t);
+                set(p.q(), q, cuda);
+                set(p.k(), k, cuda);
+                set(p.v(), v, cuda);
+                set(p.g(), g, cuda);
+                set(p.do_(), dO, cuda);
+                set(p.dq(), dq, cuda);
+                set(p.dk(), dk, cuda);
+                set(p.dv(), dv, cuda);
+                set(p.dg(), dg, cuda);
+                call(cuda, tag + " backward", LigerKernels.liger_gla_backward(p));
+            }
+        }
+        compare(tag + " backward dq", dq, dt);
+        compare(tag + " backward dk", dk, dt);
+        compare(tag + " backward dv", dv, dt);
+        compare(tag + " backward dg", dg, F32);
     }
 
     // ------------------------------------------------------------------ plumbing

@@ -22,6 +22,8 @@ if [[ $mode == prepare ]]; then
   git -C "$root" archive HEAD | tar -x -C "$work"
   (cd "$work" && ./mvnw -B -q -o -Pgpu -Dpytorch.classifier=linux-x86_64 -Dliger.cuda.architectures=90a \
       -DskipTests package)
+  jni=$work/target/classes/dev/liger/kernels/linux-x86_64-gpu/libjniLigerKernels.so
+  if readelf -d "$jni" | grep -q 'libcudart'; then echo "$jni needs libcudart.so: the runtime must be static" >&2; exit 1; fi
   cp=$work/target/classes:$m2/javacpp/$jcv/javacpp-$jcv.jar:$m2/cuda/$cudav/cuda-$cudav.jar
   mkdir -p "$work/driver"
   javac --release 17 -d "$work/driver" -cp "$cp" $(find "$root/bench/cuda/java" -name '*.java')

@@ -41,6 +41,16 @@ class AttnParams(ctypes.Structure):
                 ("do_", Tensor), ("dq", Tensor), ("dk", Tensor), ("dv", Tensor)]
 
 
+class GdnParams(ctypes.Structure):
+    _fields_ = [("device", c_int32), ("stream", c_void_p), ("num_threads", c_int32),
+                ("B", c_int64), ("T", c_int64), ("Hq", c_int64), ("Hkv", c_int64), ("Dk", c_int64), ("Dv", c_int64),
+                ("scale", c_float),
+                ("q", Tensor), ("k", Tensor), ("v", Tensor), ("g", Tensor), ("beta", Tensor), ("o", Tensor),
+                ("cu_seqlens", Tensor), ("h0", Tensor), ("ht", Tensor),
+                ("do_", Tensor), ("dht", Tensor),
+                ("dq", Tensor), ("dk", Tensor), ("dv", Tensor), ("dg", Tensor), ("dbeta", Tensor), ("dh0", Tensor)]
+
+
 def tv(t):
     """A liger_tensor over a torch tensor (None: absent)."""
     x = Tensor()
@@ -71,6 +81,9 @@ class Lib:
             getattr(self.lib, name).restype = c_int32
         for name in ("liger_attn_forward", "liger_attn_backward", "liger_attn_decode"):
             getattr(self.lib, name).argtypes = [ctypes.POINTER(AttnParams)]
+            getattr(self.lib, name).restype = c_int32
+        for name in ("liger_gdn_forward", "liger_gdn_backward", "liger_gdn_decode"):
+            getattr(self.lib, name).argtypes = [ctypes.POINTER(GdnParams)]
             getattr(self.lib, name).restype = c_int32
         self.lib.liger_last_error.restype = ctypes.c_char_p
 
@@ -113,4 +126,18 @@ def attn_params(q, k, v, cos, sin, variant=GLA, use_gate=1, gate_norm=16.0, mix=
     p.rope_cos, p.rope_sin, p.cu_seqlens = tv(cos), tv(sin), tv(cu)
     p.cache_in, p.cache_out = cache_view(cache_in), cache_view(cache_out)
     p.do_, p.dq, p.dk, p.dv = tv(do), tv(dq), tv(dk), tv(dv)
+    return p
+
+
+def gdn_params(q, k, v, g, beta, scale, o=None, cu=None, h0=None, ht=None, do=None, dht=None, dq=None, dk=None,
+               dv=None, dg=None, dbeta=None, dh0=None):
+    p = GdnParams()
+    p.device, p.stream = CUDA, stream()
+    p.B, p.T = q.shape[0], q.shape[1]
+    p.Hq, p.Hkv, p.Dk, p.Dv = q.shape[2], k.shape[2], q.shape[3], v.shape[3]
+    p.scale = scale
+    p.q, p.k, p.v, p.g, p.beta, p.o = tv(q), tv(k), tv(v), tv(g), tv(beta), tv(o)
+    p.cu_seqlens, p.h0, p.ht = tv(cu), tv(h0), tv(ht)
+    p.do_, p.dht = tv(do), tv(dht)
+    p.dq, p.dk, p.dv, p.dg, p.dbeta, p.dh0 = tv(dq), tv(dk), tv(dv), tv(dg), tv(dbeta), tv(dh0)
     return p

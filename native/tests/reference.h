@@ -297,4 +297,122 @@ inline void gla_backward(const GlaCfg& c, int64_t L, const Vec& q, const Vec& k,
   }
 }
 
+// Gated delta rule (one sequence): S_t = exp(g_t) (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T,
+// o_t = scale S_t^T q_t; g, beta: [L][Hkv]; states [Hkv][Dk][Dv]; query head i reads KV head i / (Hq / Hkv).
+struct GdnCfg {
+  int64_t Hq = 1, Hkv = 1, Dk = 8, Dv = 8;
+  double scale = 1;
+};
+inline void gdn_forward(const GdnCfg& c, int64_t L, const Vec& q, const Vec& k, const Vec& v, const Vec& g,
+                        const Vec& beta, const Vec* h0, Vec& o, Vec& ht) {
+  const int64_t Dk = c.Dk, Dv = c.Dv, G = c.Hq / c.Hkv;
+  o.assign(size_t(L * c.Hq * Dv), 0.0);
+  ht.assign(size_t(c.Hkv * Dk * Dv), 0.0);
+  Vec u(Dv);
+  for (int64_t hk = 0; hk < c.Hkv; ++hk) {
+    Vec S(Dk * Dv, 0.0);
+    if (h0) std::copy(h0->begin() + hk * Dk * Dv, h0->begin() + (hk + 1) * Dk * Dv, S.begin());
+    for (int64_t t = 0; t < L; ++t) {
+      const double* kt = &k[(t * c.Hkv + hk) * Dk];
+      const double* vt = &v[(t * c.Hkv + hk) * Dv];
+      const double e = std::exp(g[t * c.Hkv + hk]), b = beta[t * c.Hkv + hk];
+      for (int64_t y = 0; y < Dv; ++y) {
+        double acc = 0;
+        for (int64_t a = 0; a < Dk; ++a) acc += kt[a] * S[a * Dv + y];
+        u[y] = acc;  // S_{t-1}^T k_t
+      }
+      for (int64_t a = 0; a < Dk; ++a)
+        for (int64_t y = 0; y < Dv; ++y) S[a * Dv + y] = e * S[a * Dv + y] - e * b * kt[a] * u[y] + b * kt[a] * vt[y];
+      for (int64_t j = 0; j < G; ++j) {
+        const int64_t hq = hk * G + j;
+        for (int64_t y = 0; y < Dv; ++y) {
+          double acc = 0;
+          for (int64_t a = 0; a < Dk; ++a) acc += q[(t * c.Hq + hq) * Dk + a] * S[a * Dv + y];
+          o[(t * c.Hq + hq) * Dv + y] = c.scale * acc;
+        }
+      }
+    }
+    std::copy(S.begin(), S.end(), ht.begin() + hk * Dk * Dv);
+  }
+}
+// Hand-derived reverse mode of gdn_forward: gradients of sum(o * dO) + sum(ht * dht).
+inline void gdn_backward(const GdnCfg& c, int64_t L, const Vec& q, const Vec& k, const Vec& v, const Vec& g,
+                         const Vec& beta, const Vec* h0, const Vec& dO, const Vec* dht, Vec& dq, Vec& dk, Vec& dv,
+                         Vec& dg, Vec& dbeta, Vec& dh0) {
+  const int64_t Dk = c.Dk, Dv = c.Dv, G = c.Hq / c.Hkv, SS = Dk * Dv;
+  dq.assign(q.size(), 0.0);
+  dk.assign(k.size(), 0.0);
+  dv.assign(v.size(), 0.0);
+  dg.assign(g.size(), 0.0);
+  dbeta.assign(beta.size(), 0.0);
+  dh0.assign(size_t(c.Hkv * SS), 0.0);
+  Vec Ss((L + 1) * SS), dS(SS), u(Dv), w(Dv);
+  for (int64_t hk = 0; hk < c.Hkv; ++hk) {
+    // states S_0 .. S_L (S_0 = h0)
+    std::fill(Ss.begin(), Ss.begin() + SS, 0.0);
+    if (h0) std::copy(h0->begin() + hk * SS, h0->begin() + (hk + 1) * SS, Ss.begin());
+    for (int64_t t = 0; t < L; ++t) {
+      const double* kt = &k[(t * c.Hkv + hk) * Dk];
+      const double* vt = &v[(t * c.Hkv + hk) * Dv];
+      const double e = std::exp(g[t * c.Hkv + hk]), b = beta[t * c.Hkv + hk];
+      const double* P = &Ss[t * SS];
+      double* Sn = &Ss[(t + 1) * SS];
+      for (int64_t y = 0; y < Dv; ++y) {
+        double acc = 0;
+        for (int64_t a = 0; a < Dk; ++a) acc += kt[a] * P[a * Dv + y];
+        u[y] = acc;
+      }
+      for (int64_t a = 0; a < Dk; ++a)
+        for (int64_t y = 0; y < Dv; ++y) Sn[a * Dv + y] = e * P[a * Dv + y] - e * b * kt[a] * u[y] + b * kt[a] * vt[y];
+    }
+    if (dht) std::copy(dht->begin() + hk * SS, dht->begin() + (hk + 1) * SS, dS.begin());
+    else std::fill(dS.begin(), dS.end(), 0.0);
+    for (int64_t t = L - 1; t >= 0; --t) {
+      const double* P = &Ss[t * SS];
+      const double* Sn = &Ss[(t + 1) * SS];
+      // o_t = scale S_t^T q_t
+      for (int64_t j = 0; j < G; ++j) {
+        const int64_t hq = hk * G + j;
+        const double* qt = &q[(t * c.Hq + hq) * Dk];
+        const double* dot = &dO[(t * c.Hq + hq) * Dv];
+        for (int64_t a = 0; a < Dk; ++a) {
+          double acc = 0;
+          for (int64_t y = 0; y < Dv; ++y) {
+            acc += Sn[a * Dv + y] * dot[y];
+            dS[a * Dv + y] += c.scale * qt[a] * dot[y];
+          }
+          dq[(t * c.Hq + hq) * Dk + a] = c.scale * acc;
+        }
+      }
+      // S_t = e P - e b k u^T + b k v^T with u = P^T k
+      const double* kt = &k[(t * c.Hkv + hk) * Dk];
+      const double* vt = &v[(t * c.Hkv + hk) * Dv];
+      const double e = std::exp(g[t * c.Hkv + hk]), b = beta[t * c.Hkv + hk];
+      for (int64_t y = 0; y < Dv; ++y) {
+        double au = 0, aw = 0;
+        for (int64_t a = 0; a < Dk; ++a) au += kt[a] * P[a * Dv + y], aw += kt[a] * dS[a * Dv + y];
+        u[y] = au, w[y] = aw;  // w = dS^T k
+      }
+      double de = 0, db = 0;
+      for (int64_t a = 0; a < Dk; ++a)
+        for (int64_t y = 0; y < Dv; ++y) de += dS[a * Dv + y] * (P[a * Dv + y] - b * kt[a] * u[y]);
+      for (int64_t y = 0; y < Dv; ++y) {
+        db += w[y] * (vt[y] - e * u[y]);
+        dv[(t * c.Hkv + hk) * Dv + y] = b * w[y];
+      }
+      dg[t * c.Hkv + hk] = e * de;
+      dbeta[t * c.Hkv + hk] = db;
+      for (int64_t a = 0; a < Dk; ++a) {
+        double acc = 0;
+        for (int64_t y = 0; y < Dv; ++y)
+          acc += b * dS[a * Dv + y] * (vt[y] - e * u[y]) - e * b * P[a * Dv + y] * w[y];
+        dk[(t * c.Hkv + hk) * Dk + a] = acc;
+      }
+      for (int64_t a = 0; a < Dk; ++a)
+        for (int64_t y = 0; y < Dv; ++y) dS[a * Dv + y] = e * dS[a * Dv + y] - e * b * kt[a] * w[y];
+    }
+    std::copy(dS.begin(), dS.end(), dh0.begin() + hk * SS);
+  }
+}
+
 }  // namespace ref

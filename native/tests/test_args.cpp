@@ -240,6 +240,130 @@ TEST(args, unsupported_cuda_and_gla) {
         "gla Dv: %d %s", s, liger_last_error());
 }
 
+// ---------------------------------------------------------------- gated delta rule entry points
+struct GdnFixture {
+  int64_t B = 1, T = 10, Hq = 4, Hkv = 2, Dk = 16, Dv = 8;
+  Buf q, k, v, g, beta, o, h0, ht, dO, dht, dq, dk, dv, dg, dbeta, dh0, cu;
+  GdnFixture() {
+    tu::Rng r(2);
+    q = Buf::make(LIGER_F32, {B, T, Hq, Dk}), q.randn(r);
+    k = Buf::make(LIGER_F32, {B, T, Hkv, Dk}), k.randn(r, 0.2);
+    v = Buf::make(LIGER_F32, {B, T, Hkv, Dv}), v.randn(r);
+    g = Buf::make(LIGER_F32, {B, T, Hkv}), g.randn(r, 0.1, -0.5);
+    beta = Buf::make(LIGER_F32, {B, T, Hkv}), beta.randn(r, 0.1, 0.5);
+    o = Buf::make(LIGER_F32, {B, T, Hq, Dv});
+    h0 = Buf::make(LIGER_F32, {B, Hkv, Dk, Dv}), h0.randn(r);
+    ht = Buf::make(LIGER_F32, {B, Hkv, Dk, Dv});
+    dO = Buf::make(LIGER_F32, {B, T, Hq, Dv}), dO.randn(r);
+    dht = Buf::make(LIGER_F32, {B, Hkv, Dk, Dv}), dht.randn(r);
+    dq = Buf::make(LIGER_F32, {B, T, Hq, Dk});
+    dk = Buf::make(LIGER_F32, {B, T, Hkv, Dk});
+    dv = Buf::make(LIGER_F32, {B, T, Hkv, Dv});
+    dg = Buf::make(LIGER_F32, {B, T, Hkv});
+    dbeta = Buf::make(LIGER_F32, {B, T, Hkv});
+    dh0 = Buf::make(LIGER_F32, {B, Hkv, Dk, Dv});
+    cu = Buf::make(LIGER_I64, {3});
+    cu.i64 = {0, 4, T};
+  }
+  liger_gdn_params fwd() {
+    liger_gdn_params p{};
+    p.device = LIGER_CPU;
+    p.B = B, p.T = T, p.Hq = Hq, p.Hkv = Hkv, p.Dk = Dk, p.Dv = Dv, p.scale = 0.25f;
+    p.q = q.view(), p.k = k.view(), p.v = v.view(), p.g = g.view(), p.beta = beta.view(), p.o = o.view();
+    p.h0 = h0.view(), p.ht = ht.view();
+    return p;
+  }
+  liger_gdn_params bwd() {
+    liger_gdn_params p = fwd();
+    p.o = liger_tensor{}, p.ht = liger_tensor{};
+    p.do_ = dO.view(), p.dht = dht.view(), p.dq = dq.view(), p.dk = dk.view(), p.dv = dv.view();
+    p.dg = dg.view(), p.dbeta = dbeta.view(), p.dh0 = dh0.view();
+    return p;
+  }
+};
+
+liger_status gdn_call(Op op, const liger_gdn_params& p) {
+  return op == FWD ? liger_gdn_forward(&p) : op == BWD ? liger_gdn_backward(&p) : liger_gdn_decode(&p);
+}
+void gdn_expect(Op op, const liger_gdn_params& p, liger_status want, const char* needle, const char* what) {
+  liger_status s = gdn_call(op, p);
+  std::string msg = liger_last_error();
+  CHECK(s == want && msg.find(needle) != std::string::npos, "gdn %s: status %d (want %d), message '%s' (want '%s')",
+        what, s, want, msg.c_str(), needle);
+}
+
+TEST(args, gdn_entry_points) {
+  GdnFixture f;
+  liger_gdn_params p = f.fwd();
+  CHECK(liger_gdn_forward(&p) == LIGER_OK, "valid forward: %s", liger_last_error());
+  p = f.bwd();
+  CHECK(liger_gdn_backward(&p) == LIGER_OK, "valid backward: %s", liger_last_error());
+  CHECK(liger_gdn_forward(nullptr) == LIGER_ERR_INVALID_ARGUMENT, "null params");
+  CHECK(liger_gdn_decode(nullptr) == LIGER_ERR_INVALID_ARGUMENT, "null params");
+  // missing / mismatched tensors
+  p = f.fwd(), p.beta.data = nullptr;
+  gdn_expect(FWD, p, LIGER_ERR_INVALID_ARGUMENT, "beta is required", "null beta");
+  p = f.bwd(), p.dbeta.data = nullptr;
+  gdn_expect(BWD, p, LIGER_ERR_INVALID_ARGUMENT, "dbeta is required", "null dbeta");
+  p = f.fwd(), p.g.shape[2] = 3;
+  gdn_expect(FWD, p, LIGER_ERR_INVALID_ARGUMENT, "g.shape[2] = 3 but Hkv = 2", "g heads");
+  p = f.fwd(), p.v.shape[3] = 16;
+  gdn_expect(FWD, p, LIGER_ERR_INVALID_ARGUMENT, "v.shape[3] = 16 but Dv = 8", "v width");
+  p = f.fwd(), p.g.ndim = 4;
+  gdn_expect(FWD, p, LIGER_ERR_INVALID_ARGUMENT, "g.ndim = 4", "g rank");
+  p = f.fwd(), p.h0.shape[2] = 8;
+  gdn_expect(FWD, p, LIGER_ERR_INVALID_ARGUMENT, "h0.shape[2] = 8 but Dk = 16", "h0 shape");
+  p = f.fwd(), p.ht.stride[3] = 2, p.ht.stride[2] = 16;
+  gdn_expect(FWD, p, LIGER_ERR_INVALID_ARGUMENT, "ht must be contiguous", "ht strides");
+  // sizes, values, dtypes
+  p = f.fwd(), p.Hkv = 3;
+  gdn_expect(FWD, p, LIGER_ERR_INVALID_ARGUMENT, "Hq = 4 is not a multiple of Hkv = 3", "Hq % Hkv");
+  p = f.fwd(), p.Dk = 0;
+  gdn_expect(FWD, p, LIGER_ERR_INVALID_ARGUMENT, "Dk = 0", "Dk");
+  p = f.fwd(), p.scale = INFINITY;
+  gdn_expect(FWD, p, LIGER_ERR_INVALID_ARGUMENT, "scale is not finite", "scale");
+  p = f.fwd(), p.q.dtype = LIGER_F16;
+  gdn_expect(FWD, p, LIGER_ERR_INVALID_ARGUMENT, "q.dtype = F16", "F16 on CPU");
+  p = f.fwd(), p.beta.dtype = LIGER_I64;
+  gdn_expect(FWD, p, LIGER_ERR_INVALID_ARGUMENT, "beta.dtype = I64", "beta dtype");
+  p = f.bwd(), p.dg.dtype = LIGER_BF16;
+  gdn_expect(BWD, p, LIGER_ERR_INVALID_ARGUMENT, "dg.dtype = BF16", "dg dtype follows g");
+  // varlen contents
+  p = f.fwd(), p.cu_seqlens = f.cu.view(), p.h0.shape[0] = p.ht.shape[0] = 2;
+  f.cu.i64 = {0, 11, 10};
+  gdn_expect(FWD, p, LIGER_ERR_INVALID_ARGUMENT, "cu_seqlens", "cu_seqlens decreasing");
+  // aliasing and gradient tensors in the wrong op
+  p = f.fwd(), p.o = f.dq.view(), p.o.shape[3] = 8, p.q = f.dq.view();
+  gdn_expect(FWD, p, LIGER_ERR_INVALID_ARGUMENT, "overlaps", "o aliases q");
+  p = f.fwd(), p.ht = f.h0.view(), p.ht.shape[3] = 4;
+  gdn_expect(FWD, p, LIGER_ERR_INVALID_ARGUMENT, "ht.shape[3] = 4", "ht shape");
+  p = f.fwd(), p.dq = f.dq.view();
+  gdn_expect(FWD, p, LIGER_ERR_INVALID_ARGUMENT, "gradient tensors must be absent", "grads in forward");
+  p = f.bwd(), p.ht = f.ht.view();
+  gdn_expect(BWD, p, LIGER_ERR_INVALID_ARGUMENT, "ht must be absent in backward", "ht in backward");
+  // decode: one token, h0 and ht required
+  p = f.fwd();
+  gdn_expect(DEC, p, LIGER_ERR_INVALID_ARGUMENT, "T = 10 but decode takes one token", "decode T");
+  liger_gdn_params q = f.fwd();
+  q.T = 1;
+  q.q.shape[1] = q.k.shape[1] = q.v.shape[1] = q.g.shape[1] = q.beta.shape[1] = q.o.shape[1] = 1;
+  CHECK(liger_gdn_decode(&q) == LIGER_OK, "valid decode: %s", liger_last_error());
+  q.ht = q.h0;
+  CHECK(liger_gdn_decode(&q) == LIGER_OK, "in-place decode: %s", liger_last_error());
+  q.ht.data = nullptr;
+  gdn_expect(DEC, q, LIGER_ERR_INVALID_ARGUMENT, "ht is required", "decode without ht");
+  q.ht = q.h0, q.h0.data = nullptr;
+  gdn_expect(DEC, q, LIGER_ERR_INVALID_ARGUMENT, "h0 is required", "decode without h0");
+  q = f.fwd(), q.T = 1;
+  q.q.shape[1] = q.k.shape[1] = q.v.shape[1] = q.g.shape[1] = q.beta.shape[1] = q.o.shape[1] = 1;
+  q.cu_seqlens = f.cu.view();
+  gdn_expect(DEC, q, LIGER_ERR_INVALID_ARGUMENT, "cu_seqlens must be absent in decode", "decode varlen");
+  if (!liger_has_cuda()) {
+    p = f.fwd(), p.device = LIGER_CUDA;
+    gdn_expect(FWD, p, LIGER_ERR_UNSUPPORTED, "no CUDA kernels", "cuda in a CPU build");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) { return th::run_all(argc, argv); }

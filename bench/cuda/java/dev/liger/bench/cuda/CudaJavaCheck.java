@@ -14,6 +14,7 @@ import static org.bytedeco.cuda.global.cudart.cudaRuntimeGetVersion;
 import dev.liger.kernels.LigerKernels;
 import dev.liger.kernels.LigerKernels.liger_attn_params;
 import dev.liger.kernels.LigerKernels.liger_cache;
+import dev.liger.kernels.LigerKernels.liger_gdn_params;
 import dev.liger.kernels.LigerKernels.liger_gla_params;
 import dev.liger.kernels.LigerKernels.liger_tensor;
 import java.util.ArrayList;
@@ -29,7 +30,8 @@ import org.bytedeco.javacpp.Pointer;
  * asserted). Device outputs are poisoned with NaN first, so an output a kernel leaves unwritten fails.
  * Covers the fused attention forward (with the cache it leaves), backward and decode steps continuing
  * that cache, a packed variable-length batch (with an empty sequence) forward and backward, and the plain
- * GLA forward with its final state and backward, in fp32 and bf16.
+ * GLA forward with its final state and backward, and the gated delta rule forward, backward and decode
+ * steps continuing its final state, in fp32 and bf16.
  *
  * <p>Usage: {@code java -cp liger.jar:javacpp.jar:cuda.jar... dev.liger.bench.cuda.CudaJavaCheck [seed]};
  * exits non-zero when any comparison fails.
@@ -58,6 +60,8 @@ public final class CudaJavaCheck {
             gla(r, dtype, new Shape(2, 100, 8, 2, 64));
             gla(r, dtype, new Shape(1, 77, 4, 1, 128));
             varlen(r, dtype, new Shape(1, 100, 8, 2, 64), 0, 37, 37, 100);
+            gdn(r, dtype, new Shape(2, 100, 8, 2, 64));
+            gdn(r, dtype, new Shape(1, 77, 4, 4, 128));
         }
         for (Buf b : live) b.free();
         System.out.printf("%d comparisons, %d failed%n", checks, failures);
@@ -278,6 +282,107 @@ public final class CudaJavaCheck {
         compare(tag + " backward dk", dk, dt);
         compare(tag + " backward dv", dv, dt);
         compare(tag + " backward dg", dg, F32);
+    }
+
+    // ------------------------------------------------------------------ gated delta rule
+
+    static void gdn(Random r, int dt, Shape s) {
+        String tag = "gdn " + name(dt) + " " + s;
+        // the Liger-GDN layer feeds L2-normalized q and k; gates g <= 0 and write strengths in (0, 1)
+        Buf q = unitRows(r, dt, s.b, s.t, s.hq, s.d), k = unitRows(r, dt, s.b, s.t, s.hkv, s.d);
+        Buf v = Buf.random(r, dt, 1f, s.b, s.t, s.hkv, s.d), dO = Buf.random(r, dt, 1f, s.b, s.t, s.hq, s.d);
+        Buf g = Buf.zeros(F32, s.b, s.t, s.hkv), beta = Buf.zeros(F32, s.b, s.t, s.hkv);
+        for (long i = 0; i < g.count; i++) {
+            g.host.putFloat(4 * i, (float) -(0.01 + 0.2 * r.nextDouble()));
+            beta.host.putFloat(4 * i, (float) (1 / (1 + Math.exp(-r.nextGaussian()))));
+        }
+        g.upload();
+        beta.upload();
+        Buf o = Buf.output(dt, s.b, s.t, s.hq, s.d), ht = Buf.output(F32, s.b, s.hkv, s.d, s.d);
+        for (boolean cuda : new boolean[] {false, true}) {
+            try (liger_gdn_params p = gdnParams(cuda, s, q, k, v, g, beta)) {
+                set(p.o(), o, cuda);
+                set(p.ht(), ht, cuda);
+                call(cuda, tag + " forward", LigerKernels.liger_gdn_forward(p));
+            }
+        }
+        compare(tag + " forward o", o, dt);
+        compare(tag + " forward ht", ht, F32);
+
+        Buf dq = Buf.output(dt, s.b, s.t, s.hq, s.d), dk = Buf.output(dt, s.b, s.t, s.hkv, s.d);
+        Buf dv = Buf.output(dt, s.b, s.t, s.hkv, s.d);
+        Buf dg = Buf.output(F32, s.b, s.t, s.hkv), dbeta = Buf.output(F32, s.b, s.t, s.hkv);
+        for (boolean cuda : new boolean[] {false, true}) {
+            try (liger_gdn_params p = gdnParams(cuda, s, q, k, v, g, beta)) {
+                set(p.do_(), dO, cuda);
+                set(p.dq(), dq, cuda);
+                set(p.dk(), dk, cuda);
+                set(p.dv(), dv, cuda);
+                set(p.dg(), dg, cuda);
+                set(p.dbeta(), dbeta, cuda);
+                call(cuda, tag + " backward", LigerKernels.liger_gdn_backward(p));
+            }
+        }
+        compare(tag + " backward dq", dq, dt);
+        compare(tag + " backward dk", dk, dt);
+        compare(tag + " backward dv", dv, dt);
+        compare(tag + " backward dg", dg, F32);
+        compare(tag + " backward dbeta", dbeta, F32);
+
+        // decode steps continuing the forward's final state, updated in place on each side
+        Shape one = new Shape(s.b, 1, s.hq, s.hkv, s.d);
+        for (int step = 0; step < 3; step++) {
+            Buf sq = unitRows(r, dt, s.b, 1, s.hq, s.d), sk = unitRows(r, dt, s.b, 1, s.hkv, s.d);
+            Buf sv = Buf.random(r, dt, 1f, s.b, 1, s.hkv, s.d), so = Buf.output(dt, s.b, 1, s.hq, s.d);
+            Buf sg = Buf.zeros(F32, s.b, 1, s.hkv), sb = Buf.zeros(F32, s.b, 1, s.hkv);
+            for (long i = 0; i < sg.count; i++) {
+                sg.host.putFloat(4 * i, (float) -(0.01 + 0.2 * r.nextDouble()));
+                sb.host.putFloat(4 * i, (float) (1 / (1 + Math.exp(-r.nextGaussian()))));
+            }
+            sg.upload();
+            sb.upload();
+            for (boolean cuda : new boolean[] {false, true}) {
+                try (liger_gdn_params p = gdnParams(cuda, one, sq, sk, sv, sg, sb)) {
+                    set(p.o(), so, cuda);
+                    set(p.h0(), ht, cuda);
+                    set(p.ht(), ht, cuda);
+                    call(cuda, tag + " decode", LigerKernels.liger_gdn_decode(p));
+                }
+            }
+            compare(tag + " decode step " + step + " o", so, dt);
+        }
+        compare(tag + " decode state", ht, F32);
+    }
+
+    static liger_gdn_params gdnParams(boolean cuda, Shape s, Buf q, Buf k, Buf v, Buf g, Buf beta) {
+        liger_gdn_params p = new liger_gdn_params();
+        p.device(cuda ? LigerKernels.LIGER_CUDA : LigerKernels.LIGER_CPU).stream(null).num_threads(0);
+        p.B(s.b).T(s.t).Hq(s.hq).Hkv(s.hkv).Dk(s.d).Dv(s.d).scale((float) (1 / Math.sqrt(s.d)));
+        for (liger_tensor t : new liger_tensor[] {p.o(), p.cu_seqlens(), p.h0(), p.ht(), p.do_(), p.dht(), p.dq(),
+                p.dk(), p.dv(), p.dg(), p.dbeta(), p.dh0()}) absent(t);
+        set(p.q(), q, cuda);
+        set(p.k(), k, cuda);
+        set(p.v(), v, cuda);
+        set(p.g(), g, cuda);
+        set(p.beta(), beta, cuda);
+        return p;
+    }
+
+    /** Random rows of unit L2 norm along the last dimension. */
+    static Buf unitRows(Random r, int dt, long... shape) {
+        Buf b = new Buf(dt, shape);
+        int d = (int) shape[shape.length - 1];
+        float[] row = new float[d];
+        for (long i = 0; i < b.count; i += d) {
+            double n = 0;
+            for (int j = 0; j < d; j++) {
+                row[j] = (float) r.nextGaussian();
+                n += row[j] * row[j];
+            }
+            for (int j = 0; j < d; j++) b.put(i + j, (float) (row[j] / Math.sqrt(n)));
+        }
+        b.upload();
+        return b;
     }
 
     // ------------------------------------------------------------------ plumbing

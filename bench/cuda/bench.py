@@ -1,7 +1,9 @@
 """GPU benchmark (not a test): Liger CUDA kernels beside fla's Triton chunk_gla and PyTorch SDPA
 (FlashAttention and cuDNN backends), same process, same inputs' shapes, bf16.
 
-Usage: python3 bench.py path/to/libliger_dev.so [--quick]
+Usage: python3 bench.py path/to/libliger_dev.so [--quick] [--ours] [--profile]
+--ours: only our forward at 2K/8K/32K and the decode (no baselines, no backward): a cheap
+intermediate run; numbers to compare with baselines come from a run without it.
 Times with CUDA events after warm-up; each number is the median of several timed calls.
 Prints a table and writes bench_cuda.json next to the given --out path (default: cwd).
 """
@@ -76,6 +78,7 @@ def profile(lib, B, T):
 def main():
     lib = Lib(sys.argv[1])
     quick = "--quick" in sys.argv
+    ours_only = "--ours" in sys.argv
     out_dir = os.environ.get("OUT", ".")
     rows = []
 
@@ -95,6 +98,9 @@ def main():
     shapes = [(1, 2048), (1, 8192), (1, 32768), (1, 65536), (8, 2048), (8, 8192)]
     if quick:
         shapes = [(1, 2048), (1, 32768)]
+    if ours_only:
+        shapes = [(1, 2048), (1, 8192), (1, 32768)]
+        chunk_gla = None
     for B, T in shapes:
         torch.cuda.empty_cache()
         reps = 20 if B * T <= 65536 else 7
@@ -108,9 +114,10 @@ def main():
         do = torch.randn_like(q)
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         pb = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, do=do, dq=dq, dk=dk, dv=dv)
-        ours_bwd = timed(lambda: lib.call("liger_attn_backward", pb), max(3, reps // 2))
-        row = {"B": B, "T": T, "ours_fwd_ms": ours, "ours_fwdbwd_ms": ours + ours_bwd,
+        row = {"B": B, "T": T, "ours_fwd_ms": ours,
                "ours_fwd_TBps": fwd_bytes(B, T) / ours / 1e9, "ours_fwd_TFLOPs": fwd_flops(B, T) / ours / 1e9}
+        if not ours_only:
+            row["ours_fwdbwd_ms"] = ours + timed(lambda: lib.call("liger_attn_backward", pb), max(3, reps // 2))
         del pf, pb
         if chunk_gla is not None:
             try:
@@ -131,6 +138,11 @@ def main():
                 del fq, fk, fv, fg, leaves
             except Exception as e:
                 row["fla_error"] = repr(e)[:200]
+        if ours_only:
+            del q, k, v, o, do, dq, dk, dv
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            continue
         sq = q.transpose(1, 2).contiguous()
         sk = torch.randn(B, Hq, T, D, device=dev, dtype=torch.bfloat16)
         sv = torch.randn(B, Hq, T, D, device=dev, dtype=torch.bfloat16)

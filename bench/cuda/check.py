@@ -202,21 +202,23 @@ def case_gla(lib, dtype, B, T, Hq, Hkv, Dk, Dv, cu=None, layout="contig", gate=0
 
 # ------------------------------------------------------------------ fused attention
 def case_attn(lib, dtype, B, T, Hq, Hkv, D, variant=GLA, use_gate=1, mix=0.5, W=64, cu=None, layout="contig",
-              grads=False, with_cache=True):
+              grads=False, with_cache=True, gn=16.0, kmul=1.0):
     name = (f"attn B={B} T={T} Hq={Hq} Hkv={Hkv} D={D} {'GLA' if variant == GLA else 'HGRN2'} gate={use_gate} "
-            f"mix={mix} W={W} cu={cu is not None} {layout}")
+            f"mix={mix} W={W} cu={cu is not None} {layout}" + (f" N={gn} k*{kmul}" if kmul != 1.0 else ""))
     q = strided((B, T, Hq, D), dtype, layout)
     k = strided((B, T, Hkv, D), dtype, layout)
+    if kmul != 1.0:  # strong gates: logsigmoid(k) / N far below zero
+        k = (k.float() * kmul).to(dtype)
     v = strided((B, T, Hkv, D), dtype, layout)
     cos, sin = rope_tables(T + 8, D)
     N = B if cu is None else cu.numel() - 1
     o = poison(B, T, Hq, D, dtype=dtype)
     cache = new_cache(N, Hkv, D, W) if with_cache else None
-    lib.call("liger_attn_forward", attn_params(q, k, v, cos, sin, variant, use_gate, 16.0, mix, W, o=o, cu=cu,
+    lib.call("liger_attn_forward", attn_params(q, k, v, cos, sin, variant, use_gate, gn, mix, W, o=o, cu=cu,
                                                cache_out=cache))
     torch.cuda.synchronize()
     qd, kd, vd = (x.double().requires_grad_(grads) for x in (q, k, v))
-    ro, rc = ref_attn(qd, kd, vd, cos, sin, variant, use_gate, 16.0, mix, W, cu)
+    ro, rc = ref_attn(qd, kd, vd, cos, sin, variant, use_gate, gn, mix, W, cu)
     report(name + " fwd", {"o": rel(o, ro)}, dtype)
     if with_cache:
         check_cache(name, cache, [(c[0].detach(), [(p, a.detach(), b.detach()) for p, a, b in c[1]], c[2]) for c in rc],
@@ -225,7 +227,7 @@ def case_attn(lib, dtype, B, T, Hq, Hkv, D, variant=GLA, use_gate=1, mix=0.5, W=
         return
     do = torch.randn(B, T, Hq, D, device=dev).to(dtype)
     dq, dk, dv = poison(B, T, Hq, D, dtype=dtype), poison(B, T, Hkv, D, dtype=dtype), poison(B, T, Hkv, D, dtype=dtype)
-    lib.call("liger_attn_backward", attn_params(q, k, v, cos, sin, variant, use_gate, 16.0, mix, W, cu=cu, do=do,
+    lib.call("liger_attn_backward", attn_params(q, k, v, cos, sin, variant, use_gate, gn, mix, W, cu=cu, do=do,
                                                 dq=dq, dk=dk, dv=dv))
     torch.cuda.synchronize()
     (ro * do.double()).sum().backward()
@@ -285,7 +287,26 @@ def case_errors(lib):
     cos, sin = rope_tables(4, 64)  # too few RoPE rows for 10 tokens
     st3, msg3 = lib.call("liger_attn_forward", attn_params(q, k, k, cos, sin, o=o), expect_ok=False)
     ok3 = st3 == 1 and "rope" in msg3
-    for ok, what, m in ((ok1, "decreasing cu_seqlens", msg), (ok2, "host pointer", msg2), (ok3, "short RoPE", msg3)):
+    # Decode positions are checked on the device (no host copy, no synchronisation): a bad one makes that
+    # sequence's outputs NaN and leaves its cache alone; the next decode call reports it.
+    N, W = 3, 8
+    cos, sin = rope_tables(32, 64)
+    qd = torch.randn(N, 1, 4, 64, device=dev).to(torch.bfloat16)
+    kd = torch.randn(N, 1, 2, 64, device=dev).to(torch.bfloat16)
+    cache = {"state": torch.zeros(N, 2, 64, 64, device=dev), "win_k": torch.zeros(N, 2, W - 1, 64, device=dev),
+             "win_v": torch.zeros(N, 2, W - 1, 64, device=dev),
+             "pos": torch.tensor([3, -5, 32], dtype=torch.int64, device=dev)}
+    od = torch.zeros(N, 1, 4, 64, device=dev).to(torch.bfloat16)
+    pd = attn_params(qd, kd, kd, cos, sin, GLA, 1, 16.0, 0.5, W, o=od, cache_in=cache)
+    st4, _ = lib.call("liger_attn_decode", pd, expect_ok=False)
+    torch.cuda.synchronize()
+    ok4 = (st4 == 0 and bool(od[1:].isnan().all()) and bool(torch.isfinite(od[0].float()).all())
+           and cache["pos"].tolist() == [4, -5, 32] and float(cache["state"][1:].abs().sum()) == 0.0)
+    st5, msg5 = lib.call("liger_attn_decode", pd, expect_ok=False)
+    ok5 = st5 == 1 and ("pos[1] = -5" in msg5 or "pos[2] = 32" in msg5)
+    for ok, what, m in ((ok1, "decreasing cu_seqlens", msg), (ok2, "host pointer", msg2), (ok3, "short RoPE", msg3),
+                        (ok4, "bad decode position: NaN outputs, cache kept", f"status {st4}"),
+                        (ok5, "bad decode position reported by the next call", msg5)):
         results.append(ok)
         print(f"{'PASS' if ok else 'FAIL'} error: {what} -> {m!r}", flush=True)
 
@@ -340,6 +361,9 @@ def main():
     case_attn(lib, torch.bfloat16, 1, 100, 4, 2, 64, mix=1.0, grads=True)
     case_attn(lib, torch.bfloat16, 1, 100, 4, 2, 64, mix=0.0, W=1, grads=True)
     case_attn(lib, torch.float32, 1, 90, 32, 8, 128, W=64, grads=True)
+    # gates strong enough that the bf16 forward's tensor-core diagonal blocks would leave the exponent
+    # range: its element-wise fallback
+    case_attn(lib, torch.bfloat16, 1, 200, 8, 2, 128, gn=1.0, kmul=8.0)
     case_continue_and_decode(lib, torch.float32, 3, 70, 12, 8, 2, 128)
     case_continue_and_decode(lib, torch.bfloat16, 2, 5, 70, 4, 4, 64, W=16)
     case_continue_and_decode(lib, torch.float32, 2, 40, 8, 4, 1, 64, variant=HGRN2, mix=1.0)

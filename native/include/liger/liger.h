@@ -29,7 +29,9 @@
  *  - cu_seqlens may contain empty sequences (equal consecutive offsets).
  *  - On LIGER_CPU the contents of cu_seqlens and cache_in.pos are checked too (offsets as above,
  *    positions >= 0, RoPE table long enough for every position used); for LIGER_CUDA they are device
- *    memory and the CUDA backend checks them.
+ *    memory and the CUDA backend checks them (liger_attn_decode on CUDA checks positions on the device
+ *    without synchronising: a bad one makes that sequence's outputs NaN, leaves its cache unchanged,
+ *    and is reported as LIGER_ERR_INVALID_ARGUMENT by a later liger_attn_decode call).
  *  - bf16 outputs and gradients are rounded to nearest even from the fp32 results.
  *  - CPU work runs on the calling thread plus a pool of std::threads (not OpenMP). Concurrent calls
  *    from several threads are safe; while one call uses the pool another runs on its own thread.

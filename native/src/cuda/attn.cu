@@ -18,6 +18,7 @@ constexpr int kSwaTiles = kChunk / kSwaRows;
 
 struct Attn {
   int64_t T, Hq, Hkv, D;
+  int64_t P;  // RoPE table rows (0 without the window branch)
   int variant, use_gate, W, rope;
   float gate_norm, mix, swa_scale;
   View q, k, v, cos, sin;
@@ -258,6 +259,632 @@ __global__ void k_mix_only(View out, const float* ogrm, int64_t T, int64_t Hq, i
 }
 
 // ---------------------------------------------------------------------------------------------
+// Fast forward for bf16 inputs (D = 64 or 128, W <= 65): no prep pass and no fp32 workspaces of
+// q, k, v. One block per (chunk, KV head) serves every query head of the group, so the key-side
+// tiles (feature map, gate cumsum, state, window keys) are built once per group. Products are bf16
+// mma.sync m16n8k16 with fp32 accumulators on bf16 shared tiles; a warp owns 16 query rows of one
+// head and keeps its scores, probabilities and outputs in registers (no score tiles in shared
+// memory). Kernels: fstate (chunk state increments) -> state_scan -> fgrm (GRM output, times mix,
+// into an fp32 buffer; or the final output when there is no window branch) -> fswa (window
+// attention, adds (1 - mix) o_swa and writes the output).
+
+using bf16 = __nv_bfloat16;
+constexpr int kFWarps = 8;
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr int kSwaPairs = 5;  // 16-key steps a 16-row window tile spans when W <= 65
+
+template <int D>
+struct FT {
+  static constexpr int LDB = D + 8;  // bf16 row stride: 16-byte rows, conflict-free ldmatrix
+  static constexpr int LG = D + 4;   // fp32 gate row stride
+  static constexpr int NT = D / 8;   // n8 tiles across D
+};
+
+// Offset of (token tok of the packed axis, head h) in a view: 32-bit division (the plan keeps the packed
+// length under 2^30), once per row instead of per element.
+__device__ __forceinline__ int64_t row_off(const View& v, int64_t tok, int64_t T, int64_t h) {
+  const int b = (int)tok / (int)T;
+  return (int64_t)b * v.s0 + (tok - (int64_t)b * T) * v.s1 + h * v.s2;
+}
+
+// Raw bf16 rows of a warp (lane has d = lane + 32 u), loaded in batches so that several global loads
+// are in flight.
+template <int D, int R>
+__device__ __forceinline__ void load_rows_raw(const View& v, int64_t T, int64_t h, const int64_t (&tok)[R],
+                                              const bool (&ok)[R], float (&x)[R][D / 32]) {
+  const int lane = threadIdx.x & 31;
+  const bf16* base = static_cast<const bf16*>(v.data);
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const bf16* row = base + (ok[r] ? row_off(v, tok[r], T, h) : 0);
+#pragma unroll
+    for (int u = 0; u < D / 32; ++u) x[r][u] = ok[r] ? __bfloat162float(row[(lane + 32 * u) * v.s3]) : 0.f;
+  }
+}
+
+// Two adjacent output columns (n, n + 1) of a bf16 view row.
+__device__ __forceinline__ void store_pair(const View& v, int64_t off, int n, float x0, float x1) {
+  bf16* row = static_cast<bf16*>(v.data) + off;
+  if (v.s3 == 1 && (reinterpret_cast<uintptr_t>(row + n) & 3) == 0) {
+    *reinterpret_cast<__nv_bfloat162*>(row + n) = __floats2bfloat162_rn(x0, x1);
+  } else {
+    row[n * v.s3] = __float2bfloat16(x0);
+    row[(n + 1) * v.s3] = __float2bfloat16(x1);
+  }
+}
+
+template <int D>
+__device__ __forceinline__ void softmax_regs(float (&x)[D / 32]) {
+  float m = -INFINITY;
+#pragma unroll
+  for (int u = 0; u < D / 32; ++u) m = fmaxf(m, x[u]);
+  m = warp_max(m);
+  float s = 0.f;
+#pragma unroll
+  for (int u = 0; u < D / 32; ++u) {
+    x[u] = __expf(x[u] - m);
+    s += x[u];
+  }
+  const float inv = 1.f / warp_sum(s);
+#pragma unroll
+  for (int u = 0; u < D / 32; ++u) x[u] *= inv;
+}
+
+// RoPE of a row held by a warp (lane has d = lane + 32 u); the pair of d is d +- D/2 = u +- PER/2.
+template <int D>
+__device__ __forceinline__ void rope_regs(const Attn& a, float (&x)[D / 32], int64_t pos) {
+  constexpr int H = D / 64;
+  const int lane = threadIdx.x & 31;
+#pragma unroll
+  for (int u = 0; u < H; ++u) {
+    const int j = lane + 32 * u;
+    const float c = load_as_float(a.cos, pos * a.cos.s0 + j * a.cos.s1);
+    const float s = load_as_float(a.sin, pos * a.sin.s0 + j * a.sin.s1);
+    const float lo = x[u], hi = x[u + H];
+    x[u] = lo * c - hi * s;
+    x[u + H] = hi * c + lo * s;
+  }
+}
+
+// Key side of one chunk: G2 = in-chunk inclusive cumsum of the gate times log2(e) (rows past len
+// repeat the last), Kf = phi(k) (zero past len), Vs = v (zero past len, when Vs). gl = chunk total
+// log-gate (when gl). Whole block.
+template <int D>
+__device__ void fast_key_side(const Attn& a, const Chunk& ch, int hh, float* G2, bf16* Kf, bf16* Vs, float* gl) {
+  using F = FT<D>;
+  const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, len = ch.len;
+  const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
+  constexpr int R = kChunk / kFWarps;  // rows per warp
+  int64_t tok[R];
+  bool ok[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const int t = w + r * kFWarps;
+    ok[r] = t < len;
+    tok[r] = ch.start + t;
+  }
+  float x[R][D / 32];
+  load_rows_raw<D, R>(a.k, a.T, hh, tok, ok, x);
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const int t = w + r * kFWarps;
+#pragma unroll
+    for (int u = 0; u < D / 32; ++u) G2[t * F::LG + lane + 32 * u] = (ok[r] && a.use_gate) ? logsigmoidf(x[r][u]) * gs : 0.f;
+    if (a.variant == LIGER_VARIANT_GLA) {
+      softmax_regs<D>(x[r]);
+    } else {
+#pragma unroll
+      for (int u = 0; u < D / 32; ++u) x[r][u] = 1.f - sigmoidf_(x[r][u]);
+    }
+#pragma unroll
+    for (int u = 0; u < D / 32; ++u) Kf[t * F::LDB + lane + 32 * u] = __float2bfloat16(ok[r] ? x[r][u] : 0.f);
+  }
+  if (Vs) {
+    load_rows_raw<D, R>(a.v, a.T, hh, tok, ok, x);
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+      for (int u = 0; u < D / 32; ++u) Vs[(w + r * kFWarps) * F::LDB + lane + 32 * u] = __float2bfloat16(x[r][u]);
+  }
+  __syncthreads();
+  for (int d = threadIdx.x; d < D; d += blockDim.x) {
+    float run = 0.f;
+    for (int t = 0; t < len; ++t) {
+      run += G2[t * F::LG + d];
+      G2[t * F::LG + d] = run * kLog2e;
+    }
+    for (int t = len; t < kChunk; ++t) G2[t * F::LG + d] = run * kLog2e;
+    if (gl) gl[d] = run;
+  }
+  __syncthreads();
+}
+
+// Grid (chunks, Hkv): state increment sum_t diag(exp(G_last - G_t)) phi(k_t)^T v_t into h, the
+// chunk's total log-gate into gl.
+template <int D>
+__global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, float* hbuf, float* glbuf) {
+  using F = FT<D>;
+  constexpr int LT = kChunk + 8;
+  extern __shared__ __align__(16) unsigned char smraw[];
+  float* G2 = reinterpret_cast<float*>(smraw);
+  bf16* Kf = reinterpret_cast<bf16*>(G2 + kChunk * F::LG);
+  bf16* Vs = Kf + kChunk * F::LDB;
+  bf16* KdT = Vs + kChunk * F::LDB;  // [D][LT]: A operand (rows dk, columns t)
+  const Chunk ch = a.chunks[blockIdx.x];
+  const int hh = blockIdx.y;
+  fast_key_side<D>(a, ch, hh, G2, Kf, Vs, glbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D);
+  for (int idx = threadIdx.x; idx < kChunk * D; idx += blockDim.x) {
+    const int t = idx & (kChunk - 1), d = idx >> 6;
+    KdT[d * LT + t] =
+        __float2bfloat16(__bfloat162float(Kf[t * F::LDB + d]) * exp2f(G2[(kChunk - 1) * F::LG + d] - G2[t * F::LG + d]));
+  }
+  __syncthreads();
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+  float* H = hbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
+  for (int m0 = warp * 16; m0 < D; m0 += kFWarps * 16) {
+    float acc[F::NT][4];
+#pragma unroll
+    for (int j = 0; j < F::NT; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+#pragma unroll
+    for (int k0 = 0; k0 < kChunk; k0 += 16) {
+      uint32_t af[4];
+      ld_a(af, KdT, LT, m0, k0);
+#pragma unroll
+      for (int np = 0; np < F::NT / 2; ++np) {
+        uint32_t bf[4];
+        ld_b_kn(bf, Vs, F::LDB, np * 16, k0);
+        mma_bf16(acc[2 * np], af, bf[0], bf[1]);
+        mma_bf16(acc[2 * np + 1], af, bf[2], bf[3]);
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < F::NT; ++j) {
+      const int n = j * 8 + 2 * tq;
+      *reinterpret_cast<float2*>(H + (m0 + g) * D + n) = make_float2(acc[j][0], acc[j][1]);
+      *reinterpret_cast<float2*>(H + (m0 + g + 8) * D + n) = make_float2(acc[j][2], acc[j][3]);
+    }
+  }
+}
+
+template <int D>
+size_t fgrm_smem() {
+  using F = FT<D>;
+  return sizeof(float) * (kChunk * F::LG + 4 * D) +
+         sizeof(bf16) * F::LDB * (size_t)(kChunk + 96 + kChunk + D + kFWarps * 32 + kChunk);
+}
+
+// Grid (chunks, Hkv): o_grm = (phi(q) exp(G)) h_chunk + tril(A) v for every query head of the group.
+// Off-diagonal 16 x 16 blocks of A through the reference row r of the query's sub-chunk (Qs x Ks_r^T,
+// every exponent <= 0), diagonal blocks element by element in fp32. Writes mix * o_grm into ogrm, or
+// o_grm to the output when final.
+template <int D>
+__global__ void __launch_bounds__(kFWarps * 32, 1) k_fgrm(Attn a, const float* hbuf, float* ogrm, View out, bool final) {
+  using F = FT<D>;
+  constexpr int LDB = F::LDB, LG = F::LG, NT = F::NT;
+  extern __shared__ __align__(16) unsigned char smraw[];
+  float* G2 = reinterpret_cast<float*>(smraw);
+  float* Er = G2 + kChunk * LG;                        // [4][D] exp(G_r), r = 0, 16, 32, 48
+  bf16* Kf = reinterpret_cast<bf16*>(Er + 4 * D);      // [64][LDB]
+  bf16* Ks = Kf + kChunk * LDB;                        // [96][LDB]: Ks_16 rows 0..15, Ks_32 16..47, Ks_48 48..95
+  bf16* Vs = Ks + 96 * LDB;                            // [64][LDB]
+  bf16* Hs = Vs + kChunk * LDB;                        // [D][LDB]
+  bf16* Qw = Hs + D * LDB;                             // per warp: Qf [16][LDB], Qs [16][LDB]
+  bf16* Kd = Qw + kFWarps * 32 * LDB;                  // [64][LDB] k_j exp(G_r(j) - G_j), r(j) = j's sub-chunk start
+  // The diagonal 16 x 16 blocks go through tensor cores as Qs Kd^T when every column's gate falls by
+  // less than 2^-100 inside a sub-chunk (Kd = 2^(G_r - G_j) stays finite, Qs does not underflow);
+  // otherwise element by element with exponents <= 0.
+  __shared__ int diag_unsafe;
+  if (threadIdx.x == 0) diag_unsafe = 0;
+  const Chunk ch = a.chunks[blockIdx.x];
+  const int hh = blockIdx.y, len = ch.len, grp = (int)(a.Hq / a.Hkv);
+  const float* Hg = hbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
+  {
+    constexpr int kIt = D * D / 4 / (kFWarps * 32);  // every float4 load of the thread in flight at once
+    float4 h4[kIt];
+#pragma unroll
+    for (int it = 0; it < kIt; ++it) h4[it] = reinterpret_cast<const float4*>(Hg)[threadIdx.x + it * kFWarps * 32];
+#pragma unroll
+    for (int it = 0; it < kIt; ++it) {
+      const int idx = 4 * (threadIdx.x + it * kFWarps * 32), m = idx / D, n = idx - m * D;
+      *reinterpret_cast<uint2*>(Hs + m * LDB + n) = make_uint2(pack_bf16(h4[it].x, h4[it].y), pack_bf16(h4[it].z, h4[it].w));
+    }
+  }
+  fast_key_side<D>(a, ch, hh, G2, Kf, Vs, nullptr);
+  for (int idx = threadIdx.x; idx < 96 * D; idx += blockDim.x) {
+    const int row = idx / D, d = idx - row * D;
+    const int r = row < 16 ? 16 : (row < 48 ? 32 : 48), j = row < 16 ? row : (row < 48 ? row - 16 : row - 48);
+    Ks[row * LDB + d] = __float2bfloat16(__bfloat162float(Kf[j * LDB + d]) * exp2f(G2[r * LG + d] - G2[j * LG + d]));
+  }
+  for (int idx = threadIdx.x; idx < 4 * D; idx += blockDim.x) {
+    const int b = idx / D, d = idx - b * D;
+    Er[idx] = exp2f(G2[b * 16 * LG + d]);
+    if (G2[b * 16 * LG + d] - G2[(b * 16 + 15) * LG + d] > 100.f) diag_unsafe = 1;
+  }
+  for (int idx = threadIdx.x; idx < kChunk * D; idx += blockDim.x) {
+    const int j = idx / D, d = idx - j * D;
+    const float e = fminf(G2[(j & ~15) * LG + d] - G2[j * LG + d], 126.f);  // finite even when unsafe (unused then)
+    Kd[j * LDB + d] = __float2bfloat16(__bfloat162float(Kf[j * LDB + d]) * exp2f(e));
+  }
+  __syncthreads();
+  const bool diag_tc = !diag_unsafe;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+  bf16* Qf = Qw + warp * 32 * LDB;
+  bf16* Qs = Qf + 16 * LDB;
+  for (int unit = warp; unit < grp * 4; unit += kFWarps) {
+    const int blk = unit & 3, r = blk * 16;
+    if (r >= len) continue;
+    const int64_t h = (int64_t)hh * grp + (unit >> 2);
+    // phi(q) and phi(q) exp(G_i - G_r) of the warp's 16 rows
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      int64_t tok[8];
+      bool ok[8];
+#pragma unroll
+      for (int e = 0; e < 8; ++e) {
+        const int i = r + half * 8 + e;
+        ok[e] = i < len;
+        tok[e] = ch.start + i;
+      }
+      float x[8][D / 32];
+      load_rows_raw<D, 8>(a.q, a.T, h, tok, ok, x);
+#pragma unroll
+      for (int e = 0; e < 8; ++e) {
+        const int ii = half * 8 + e, i = r + ii;
+        softmax_regs<D>(x[e]);
+#pragma unroll
+        for (int u = 0; u < D / 32; ++u) {
+          const int d = lane + 32 * u;
+          const float f = ok[e] ? x[e][u] : 0.f;
+          Qf[ii * LDB + d] = __float2bfloat16(f);
+          Qs[ii * LDB + d] = __float2bfloat16(f * exp2f(G2[i * LG + d] - G2[r * LG + d]));
+        }
+      }
+    }
+    __syncwarp();
+    // off-diagonal scores: keys 0..r-1
+    float sacc[6][4], dacc[2][4];
+#pragma unroll
+    for (int j = 0; j < 6; ++j) sacc[j][0] = sacc[j][1] = sacc[j][2] = sacc[j][3] = 0.f;
+#pragma unroll
+    for (int j = 0; j < 2; ++j) dacc[j][0] = dacc[j][1] = dacc[j][2] = dacc[j][3] = 0.f;
+    if (blk > 0 || diag_tc) {
+      const bf16* K = Ks + (blk == 1 ? 0 : (blk == 2 ? 16 : 48)) * LDB;
+#pragma unroll
+      for (int k0 = 0; k0 < D; k0 += 16) {
+        uint32_t af[4];
+        ld_a(af, Qs, LDB, 0, k0);
+        if (diag_tc) {
+          uint32_t bf[4];
+          ld_b_nk(bf, Kd, LDB, r, k0);
+          mma_bf16(dacc[0], af, bf[0], bf[1]);
+          mma_bf16(dacc[1], af, bf[2], bf[3]);
+        }
+#pragma unroll
+        for (int np = 0; np < 3; ++np) {
+          if (np < blk) {
+            uint32_t bf[4];
+            ld_b_nk(bf, K, LDB, np * 16, k0);
+            mma_bf16(sacc[2 * np], af, bf[0], bf[1]);
+            mma_bf16(sacc[2 * np + 1], af, bf[2], bf[3]);
+          }
+        }
+      }
+    }
+    // diagonal block: rows r + g, r + g + 8; keys r + 2tq + {0, 1, 8, 9}
+    float dg[2][4];
+    {
+      const int kj[4] = {2 * tq, 2 * tq + 1, 2 * tq + 8, 2 * tq + 9};
+#pragma unroll
+      for (int x = 0; x < 2; ++x)
+#pragma unroll
+        for (int y = 0; y < 4; ++y) dg[x][y] = diag_tc ? dacc[y >> 1][2 * x + (y & 1)] : 0.f;
+      const bf16* q0 = Qf + g * LDB;
+      const bf16* q1 = q0 + 8 * LDB;
+      const float* g0 = G2 + (r + g) * LG;
+      const float* g1 = g0 + 8 * LG;
+#pragma unroll 2
+      for (int d = 0; d < (diag_tc ? 0 : D); d += 2) {
+        const float2 qa = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(q0 + d));
+        const float2 qb = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(q1 + d));
+        const float2 ga = *reinterpret_cast<const float2*>(g0 + d);
+        const float2 gb = *reinterpret_cast<const float2*>(g1 + d);
+#pragma unroll
+        for (int y = 0; y < 4; ++y) {
+          const int j = r + kj[y];
+          const float2 kv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(Kf + j * LDB + d));
+          const float2 gj = *reinterpret_cast<const float2*>(G2 + j * LG + d);
+          dg[0][y] += qa.x * kv.x * exp2f(fminf(ga.x - gj.x, 0.f)) + qa.y * kv.y * exp2f(fminf(ga.y - gj.y, 0.f));
+          dg[1][y] += qb.x * kv.x * exp2f(fminf(gb.x - gj.x, 0.f)) + qb.y * kv.y * exp2f(fminf(gb.y - gj.y, 0.f));
+        }
+      }
+#pragma unroll
+      for (int y = 0; y < 4; ++y) {
+        if (kj[y] > g) dg[0][y] = 0.f;
+        if (kj[y] > g + 8) dg[1][y] = 0.f;
+      }
+    }
+    float oacc[NT][4];
+#pragma unroll
+    for (int j = 0; j < NT; ++j) oacc[j][0] = oacc[j][1] = oacc[j][2] = oacc[j][3] = 0.f;
+    // inter-chunk: (Qs diag(exp(G_r))) h
+    const float* er = Er + blk * D;
+#pragma unroll
+    for (int k0 = 0; k0 < D; k0 += 16) {
+      uint32_t af[4];
+      ld_a(af, Qs, LDB, 0, k0);
+      const float2 e0 = *reinterpret_cast<const float2*>(er + k0 + 2 * tq);
+      const float2 e8 = *reinterpret_cast<const float2*>(er + k0 + 8 + 2 * tq);
+#pragma unroll
+      for (int z = 0; z < 4; ++z) {
+        const float2 v = unpack_bf16(af[z]);
+        const float2 e = z < 2 ? e0 : e8;
+        af[z] = pack_bf16(v.x * e.x, v.y * e.y);
+      }
+#pragma unroll
+      for (int np = 0; np < NT / 2; ++np) {
+        uint32_t bf[4];
+        ld_b_kn(bf, Hs, LDB, np * 16, k0);
+        mma_bf16(oacc[2 * np], af, bf[0], bf[1]);
+        mma_bf16(oacc[2 * np + 1], af, bf[2], bf[3]);
+      }
+    }
+    // intra-chunk: A v over keys 0 .. r + 15
+#pragma unroll
+    for (int ks = 0; ks < 4; ++ks) {
+      if (ks > blk) continue;
+      uint32_t af[4];
+      if (ks < blk) {
+        af[0] = pack_bf16(sacc[2 * ks][0], sacc[2 * ks][1]);
+        af[1] = pack_bf16(sacc[2 * ks][2], sacc[2 * ks][3]);
+        af[2] = pack_bf16(sacc[2 * ks + 1][0], sacc[2 * ks + 1][1]);
+        af[3] = pack_bf16(sacc[2 * ks + 1][2], sacc[2 * ks + 1][3]);
+      } else {
+        af[0] = pack_bf16(dg[0][0], dg[0][1]);
+        af[1] = pack_bf16(dg[1][0], dg[1][1]);
+        af[2] = pack_bf16(dg[0][2], dg[0][3]);
+        af[3] = pack_bf16(dg[1][2], dg[1][3]);
+      }
+#pragma unroll
+      for (int np = 0; np < NT / 2; ++np) {
+        uint32_t bf[4];
+        ld_b_kn(bf, Vs, LDB, np * 16, ks * 16);
+        mma_bf16(oacc[2 * np], af, bf[0], bf[1]);
+        mma_bf16(oacc[2 * np + 1], af, bf[2], bf[3]);
+      }
+    }
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr) {
+      const int i = r + g + 8 * hr;
+      if (i >= len) continue;
+      const int64_t tok = ch.start + i;
+      const int64_t ooff = final ? row_off(out, tok, a.T, h) : 0;
+#pragma unroll
+      for (int j = 0; j < NT; ++j) {
+        const int n = j * 8 + 2 * tq;
+        const float v0 = oacc[j][2 * hr], v1 = oacc[j][2 * hr + 1];
+        if (final) {
+          store_pair(out, ooff, n, v0, v1);
+        } else {
+          *reinterpret_cast<float2*>(ogrm + (tok * a.Hq + h) * D + n) = make_float2(a.mix * v0, a.mix * v1);
+        }
+      }
+    }
+    __syncwarp();
+  }
+}
+
+template <int D>
+size_t fswa_smem() {
+  return sizeof(bf16) * FT<D>::LDB * (size_t)(2 * 2 * kChunk + kFWarps * 16);
+}
+
+// Grid (chunks, Hkv): sliding-window softmax attention of every query head of the group over the
+// chunk's window keys (tile row kk = position cpos0 - 64 + kk: 64 positions before the chunk, then
+// the chunk), loaded and rotated once; out = ogrm + (1 - mix) o_swa.
+template <int D>
+__global__ void __launch_bounds__(kFWarps * 32, 2) k_fswa(Attn a, const float* wk, const float* wv, const float* ogrm,
+                                                       View out) {
+  using F = FT<D>;
+  constexpr int LDB = F::LDB, NT = F::NT;
+  extern __shared__ __align__(16) unsigned char smraw[];
+  bf16* Kw = reinterpret_cast<bf16*>(smraw);   // [128][LDB]
+  bf16* Vw = Kw + 2 * kChunk * LDB;            // [128][LDB]
+  bf16* Qw = Vw + 2 * kChunk * LDB;            // per warp [16][LDB]
+  const Chunk ch = a.chunks[blockIdx.x];
+  const SeqInfo s = a.seqs[ch.seq];
+  const int hh = blockIdx.y, len = ch.len, grp = (int)(a.Hq / a.Hkv), W = a.W;
+  const int64_t cpos0 = s.pos0 + (ch.start - s.start), Wm = W - 1;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+  // window keys and values: 16 rows per warp
+#pragma unroll
+  for (int part = 0; part < 4; ++part) {  // 4 rows at a time: registers for two blocks per SM
+    int64_t tok[4], kp[4];
+    bool raw[4], ring[4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int kk = warp * 16 + part * 4 + e;
+      kp[e] = cpos0 - kChunk + kk;
+      const bool need = kk < kChunk + len && kp[e] >= 0 && kp[e] > cpos0 - W;
+      raw[e] = need && kp[e] >= s.pos0;
+      ring[e] = need && !raw[e];
+      tok[e] = s.start + (kp[e] - s.pos0);
+    }
+    float x[4][D / 32], y[4][D / 32];
+    load_rows_raw<D, 4>(a.k, a.T, hh, tok, raw, x);
+    load_rows_raw<D, 4>(a.v, a.T, hh, tok, raw, y);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int kk = warp * 16 + part * 4 + e;
+      if (raw[e]) rope_regs<D>(a, x[e], kp[e]);
+      if (ring[e]) {
+        const int64_t o = (((int64_t)ch.seq * a.Hkv + hh) * Wm + kp[e] % Wm) * D;
+#pragma unroll
+        for (int u = 0; u < D / 32; ++u) {
+          x[e][u] = wk[o + lane + 32 * u];
+          y[e][u] = wv[o + lane + 32 * u];
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < D / 32; ++u) {
+        Kw[kk * LDB + lane + 32 * u] = __float2bfloat16(x[e][u]);
+        Vw[kk * LDB + lane + 32 * u] = __float2bfloat16(y[e][u]);
+      }
+    }
+  }
+  __syncthreads();
+  bf16* Qr = Qw + warp * 16 * LDB;
+  const float sc = a.swa_scale * kLog2e, keep = 1.f - a.mix;
+  for (int unit = warp; unit < grp * 4; unit += kFWarps) {
+    const int r = (unit & 3) * 16;
+    if (r >= len) continue;
+    const int64_t h = (int64_t)hh * grp + (unit >> 2);
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      int64_t tok[8];
+      bool ok[8];
+#pragma unroll
+      for (int e = 0; e < 8; ++e) {
+        const int i = r + half * 8 + e;
+        ok[e] = i < len;
+        tok[e] = ch.start + i;
+      }
+      float x[8][D / 32];
+      load_rows_raw<D, 8>(a.q, a.T, h, tok, ok, x);
+#pragma unroll
+      for (int e = 0; e < 8; ++e) {
+        const int ii = half * 8 + e;
+        if (ok[e]) rope_regs<D>(a, x[e], cpos0 + r + ii);  // no table row past the sequence
+#pragma unroll
+        for (int u = 0; u < D / 32; ++u) Qr[ii * LDB + lane + 32 * u] = __float2bfloat16(ok[e] ? x[e][u] : 0.f);
+      }
+    }
+    __syncwarp();
+    // key tile rows this warp can see: [r + 65 - W, r + 79]
+    const int lo = max(0, r + kChunk + 1 - W), hi = r + kChunk + 15;
+    const int p_lo = lo >> 4, p_hi = hi >> 4;  // at most kSwaPairs 16-key steps (W <= 65)
+    float sacc[2 * kSwaPairs][4];
+#pragma unroll
+    for (int j = 0; j < 2 * kSwaPairs; ++j) sacc[j][0] = sacc[j][1] = sacc[j][2] = sacc[j][3] = 0.f;
+#pragma unroll
+    for (int k0 = 0; k0 < D; k0 += 16) {
+      uint32_t af[4];
+      ld_a(af, Qr, LDB, 0, k0);
+#pragma unroll
+      for (int rp = 0; rp < kSwaPairs; ++rp) {
+        if (p_lo + rp > p_hi) continue;
+        uint32_t bf[4];
+        ld_b_nk(bf, Kw, LDB, (p_lo + rp) * 16, k0);
+        mma_bf16(sacc[2 * rp], af, bf[0], bf[1]);
+        mma_bf16(sacc[2 * rp + 1], af, bf[2], bf[3]);
+      }
+    }
+    float mx[2] = {-INFINITY, -INFINITY}, sum[2] = {0.f, 0.f};
+#pragma unroll
+    for (int j = 0; j < 2 * kSwaPairs; ++j)
+#pragma unroll
+      for (int z = 0; z < 4; ++z) {
+        const int qi = r + g + (z >> 1) * 8, kk = p_lo * 16 + j * 8 + 2 * tq + (z & 1);
+        const bool ok = kk <= qi + kChunk && kk > qi + kChunk - W && cpos0 - kChunk + kk >= 0;
+        sacc[j][z] = ok ? sacc[j][z] * sc : -INFINITY;
+        mx[z >> 1] = fmaxf(mx[z >> 1], sacc[j][z]);
+      }
+#pragma unroll
+    for (int x = 0; x < 2; ++x) {
+      mx[x] = fmaxf(mx[x], __shfl_xor_sync(0xffffffffu, mx[x], 1));
+      mx[x] = fmaxf(mx[x], __shfl_xor_sync(0xffffffffu, mx[x], 2));
+      if (mx[x] == -INFINITY) mx[x] = 0.f;
+    }
+    uint32_t pf[kSwaPairs][4];  // probabilities as bf16 A fragments of the 16-key steps
+#pragma unroll
+    for (int j = 0; j < 2 * kSwaPairs; ++j) {
+      float e[4];
+#pragma unroll
+      for (int z = 0; z < 4; ++z) {
+        e[z] = exp2f(sacc[j][z] - mx[z >> 1]);
+        sum[z >> 1] += e[z];
+      }
+      pf[j >> 1][(j & 1) * 2] = pack_bf16(e[0], e[1]);
+      pf[j >> 1][(j & 1) * 2 + 1] = pack_bf16(e[2], e[3]);
+    }
+#pragma unroll
+    for (int x = 0; x < 2; ++x) {
+      sum[x] += __shfl_xor_sync(0xffffffffu, sum[x], 1);
+      sum[x] += __shfl_xor_sync(0xffffffffu, sum[x], 2);
+    }
+    // P V in two halves of the value columns: half the accumulators, two blocks per SM.
+#pragma unroll
+    for (int vh = 0; vh < 2; ++vh) {
+      float oacc[NT / 2][4];
+#pragma unroll
+      for (int j = 0; j < NT / 2; ++j) oacc[j][0] = oacc[j][1] = oacc[j][2] = oacc[j][3] = 0.f;
+#pragma unroll
+      for (int rp = 0; rp < kSwaPairs; ++rp) {
+        if (p_lo + rp > p_hi) continue;
+#pragma unroll
+        for (int np = 0; np < NT / 4; ++np) {
+          uint32_t bf[4];
+          ld_b_kn(bf, Vw, LDB, vh * (D / 2) + np * 16, (p_lo + rp) * 16);
+          mma_bf16(oacc[2 * np], pf[rp], bf[0], bf[1]);
+          mma_bf16(oacc[2 * np + 1], pf[rp], bf[2], bf[3]);
+        }
+      }
+#pragma unroll
+      for (int hr = 0; hr < 2; ++hr) {
+        const int i = r + g + 8 * hr;
+        if (i >= len) continue;
+        const int64_t tok = ch.start + i;
+        const float inv = keep / sum[hr];
+        const int64_t ooff = row_off(out, tok, a.T, h);
+#pragma unroll
+        for (int j = 0; j < NT / 2; ++j) {
+          const int n = vh * (D / 2) + j * 8 + 2 * tq;
+          const float2 og = *reinterpret_cast<const float2*>(ogrm + (tok * a.Hq + h) * D + n);
+          store_pair(out, ooff, n, og.x + inv * oacc[j][2 * hr], og.y + inv * oacc[j][2 * hr + 1]);
+        }
+      }
+    }
+    __syncwarp();
+  }
+}
+
+// Cache after the last token for the fast path: ring slots of the last W - 1 positions rotated
+// from the raw keys (no packed workspaces), the position. Grid (N, Hkv), a warp per slot.
+template <int D>
+__global__ void k_fcache_write(Attn a, const float* in_k, const float* in_v, float* out_k, float* out_v,
+                               int64_t* out_pos) {
+  const int n = blockIdx.x, hh = blockIdx.y, lane = threadIdx.x & 31;
+  const SeqInfo s = a.seqs[n];
+  const int64_t end = s.pos0 + s.len, Wm = a.W - 1;
+  if (Wm > 0 && out_k && a.rope) {
+    const int64_t base = ((int64_t)n * a.Hkv + hh) * Wm;
+    int64_t lo = end - Wm;
+    if (lo < 0) lo = 0;
+    for (int64_t kp = lo + (threadIdx.x >> 5); kp < end; kp += blockDim.x >> 5) {
+      const int64_t slot = (base + kp % Wm) * D;
+      if (kp >= s.pos0) {
+        int64_t tok[1] = {s.start + kp - s.pos0};
+        bool ok[1] = {true};
+        float x[1][D / 32], y[1][D / 32];
+        load_rows_raw<D, 1>(a.k, a.T, hh, tok, ok, x);
+        load_rows_raw<D, 1>(a.v, a.T, hh, tok, ok, y);
+        rope_regs<D>(a, x[0], kp);
+#pragma unroll
+        for (int u = 0; u < D / 32; ++u) {
+          out_k[slot + lane + 32 * u] = x[0][u];
+          out_v[slot + lane + 32 * u] = y[0][u];
+        }
+      } else if (in_k && in_k != out_k) {
+        for (int d = lane; d < D; d += 32) {
+          out_k[slot + d] = in_k[slot + d];
+          out_v[slot + d] = in_v[slot + d];
+        }
+      }
+    }
+  }
+  if (hh == 0 && threadIdx.x == 0 && out_pos) out_pos[n] = end;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Backward
 
 // Grid (kSwaTiles * chunks, Hq): sliding-window backward. dqr written, dkr and dv accumulated (atomics).
@@ -376,13 +1003,16 @@ __global__ void __launch_bounds__(256) k_bwd_out(Attn a, const float* dqf, const
 
 // ---------------------------------------------------------------------------------------------
 // Decode: grid (N, Hkv), one token per sequence.
-__global__ void k_advance(int64_t* pos, int64_t n) {
+// A decode position the kernels can use: not negative and, with the window branch, inside the RoPE tables.
+__device__ __forceinline__ bool decode_pos_ok(const Attn& a, int64_t p) { return p >= 0 && (!a.rope || p < a.P); }
+
+__global__ void k_advance(Attn a, int64_t* pos, int64_t n) {
   const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  if (i < n) pos[i] += 1;
+  if (i < n && decode_pos_ok(a, pos[i])) pos[i] += 1;
 }
 
 __global__ void __launch_bounds__(256) k_decode(Attn a, const int64_t* pos_in, float* state, float* wk, float* wv,
-                                                View out) {
+                                                View out, DecodeFlag* flag) {
   extern __shared__ float sm[];
   const int n = blockIdx.x, hh = blockIdx.y, grp = (int)(a.Hq / a.Hkv), D = (int)a.D, LD = D + 1;
   const int W = a.W, Wm = W - 1;
@@ -399,6 +1029,20 @@ __global__ void __launch_bounds__(256) k_decode(Attn a, const int64_t* pos_in, f
   float* P = Vw + W * LD;         // grp x W
   const int w = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t p = pos_in[n];
+  if (!decode_pos_ok(a, p)) {
+    // Checked here rather than on the host (no copy back, no synchronisation): the sequence's outputs
+    // become NaN, its cache is left as it was, and a later decode call reports the position.
+    for (int idx = threadIdx.x; idx < grp * D; idx += blockDim.x)
+      store_from_float(out, voff(out, n, 1, (int64_t)hh * grp + idx / D, idx % D), __int_as_float(0x7fc00000));
+    if (threadIdx.x == 0 && hh == 0) {  // several bad sequences: one of them is reported
+      volatile DecodeFlag* f = flag;
+      f->seq = n;
+      f->pos = (long long)p;
+      __threadfence_system();
+      f->bad = 1;
+    }
+    return;
+  }
   for (int row = w; row <= grp; row += 8) {
     float* x = scratch + w * 2 * D;
     float* f = x + D;
@@ -419,50 +1063,86 @@ __global__ void __launch_bounds__(256) k_decode(Attn a, const int64_t* pos_in, f
     __syncwarp();
   }
   const int nprev = a.rope ? (int)(p < Wm ? p : Wm) : 0, nk = nprev + 1;  // no ring without the window branch
-  for (int idx = threadIdx.x; idx < nprev * D; idx += blockDim.x) {
-    const int kk = idx / D, d = idx - kk * D;
-    const int64_t kp = p - nprev + kk;
-    const int64_t o = (((int64_t)n * a.Hkv + hh) * Wm + kp % Wm) * D + d;
-    Kw[kk * LD + d] = wk[o];
-    Vw[kk * LD + d] = wv[o];
+  // Ring rows as float4 (the host checked 16-byte alignment), all of a thread's loads in flight at once.
+  const int D4 = D / 4;
+  {
+    const float4* wk4 = reinterpret_cast<const float4*>(wk + ((int64_t)n * a.Hkv + hh) * Wm * D);
+    const float4* wv4 = reinterpret_cast<const float4*>(wv + ((int64_t)n * a.Hkv + hh) * Wm * D);
+    const int slot0 = Wm > 0 ? (int)((p - nprev) % Wm) : 0, tot = nprev * D4;
+    for (int base = threadIdx.x; base < tot; base += 8 * blockDim.x) {
+      float4 kx[8], vx[8];
+#pragma unroll
+      for (int u = 0; u < 8; ++u) {
+        const int idx = base + u * blockDim.x;
+        if (idx < tot) {
+          const int kk = idx / D4, c = idx - kk * D4;
+          int slot = slot0 + kk;
+          if (slot >= Wm) slot -= Wm;
+          kx[u] = wk4[slot * D4 + c];
+          vx[u] = wv4[slot * D4 + c];
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < 8; ++u) {
+        const int idx = base + u * blockDim.x;
+        if (idx < tot) {
+          const int kk = idx / D4, c = idx - kk * D4;
+          float* kd = Kw + kk * LD + 4 * c;
+          float* vd = Vw + kk * LD + 4 * c;
+          kd[0] = kx[u].x; kd[1] = kx[u].y; kd[2] = kx[u].z; kd[3] = kx[u].w;
+          vd[0] = vx[u].x; vd[1] = vx[u].y; vd[2] = vx[u].z; vd[3] = vx[u].w;
+        }
+      }
+    }
   }
   __syncthreads();
   for (int d = threadIdx.x; d < D; d += blockDim.x) {
     Kw[nprev * LD + d] = kr[d];
     Vw[nprev * LD + d] = vv[d];
   }
-  // GRM: S = diag(exp(g)) S + phi(k)^T v, o_grm = phi(q) S. Thread (part, j) owns column j of a
-  // slice of rows; loads go out in batches of 8 so several are in flight.
+  // GRM: S = diag(exp(g)) S + phi(k)^T v, o_grm = phi(q) S. Lane c owns columns 4c..4c+3 of the rows
+  // w, w + 8, ... of warp w: every state load of the thread is in flight at once (float4).
   for (int idx = threadIdx.x; idx < grp * D; idx += blockDim.x) og[idx] = 0.f;
   __syncthreads();
-  float* S = state + ((int64_t)n * a.Hkv + hh) * D * D;
-  const int parts = max(1, (int)blockDim.x / D);
-  if ((int)threadIdx.x < parts * D) {
-    const int j = threadIdx.x % D, part = threadIdx.x / D;
-    const int dlen = (D + parts - 1) / parts, d0 = part * dlen, d1 = min(D, d0 + dlen);
-    const float vj = vv[j];
-    for (int h0 = 0; h0 < grp; h0 += 8) {
-      float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-      for (int d = d0; d < d1; d += 8) {
-        float sv[8];
+  float4* S4 = reinterpret_cast<float4*>(state + ((int64_t)n * a.Hkv + hh) * D * D);
+  if (lane < D4) {
+    float4 sv[kMaxD / 8];
 #pragma unroll
-        for (int u = 0; u < 8; ++u)
-          if (d + u < d1) sv[u] = S[(d + u) * D + j];
+    for (int i = 0; i < kMaxD / 8; ++i) {
+      const int d = w + 8 * i;
+      if (d < D) sv[i] = S4[d * D4 + lane];
+    }
+    const float v0 = vv[4 * lane], v1 = vv[4 * lane + 1], v2 = vv[4 * lane + 2], v3 = vv[4 * lane + 3];
 #pragma unroll
-        for (int u = 0; u < 8; ++u) {
-          if (d + u >= d1) continue;
-          if (h0 == 0) {
-            sv[u] = sv[u] * eg[d + u] + kf[d + u] * vj;
-            S[(d + u) * D + j] = sv[u];
-          }
+    for (int i = 0; i < kMaxD / 8; ++i) {
+      const int d = w + 8 * i;
+      if (d < D) {
+        const float e = eg[d], k = kf[d];
+        sv[i] = make_float4(sv[i].x * e + k * v0, sv[i].y * e + k * v1, sv[i].z * e + k * v2, sv[i].w * e + k * v3);
+        S4[d * D4 + lane] = sv[i];
+      }
+    }
+    for (int h0 = 0; h0 < grp; h0 += 4) {
+      float acc[4][4] = {};
 #pragma unroll
-          for (int e = 0; e < 8; ++e)
-            if (h0 + e < grp) acc[e] += qf[(h0 + e) * D + d + u] * sv[u];
+      for (int i = 0; i < kMaxD / 8; ++i) {
+        const int d = w + 8 * i;
+        if (d >= D) continue;
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          if (h0 + e >= grp) continue;
+          const float q = qf[(h0 + e) * D + d];
+          acc[e][0] += q * sv[i].x;
+          acc[e][1] += q * sv[i].y;
+          acc[e][2] += q * sv[i].z;
+          acc[e][3] += q * sv[i].w;
         }
       }
 #pragma unroll
-      for (int e = 0; e < 8; ++e)
-        if (h0 + e < grp) atomicAdd(&og[(h0 + e) * D + j], acc[e]);
+      for (int e = 0; e < 4; ++e)
+        if (h0 + e < grp)
+#pragma unroll
+          for (int z = 0; z < 4; ++z) atomicAdd(&og[(h0 + e) * D + 4 * lane + z], acc[e][z]);
     }
   }
   __syncthreads();
@@ -571,7 +1251,7 @@ Attn attn_of(const liger_attn_params& p) {
   a.gate_norm = p.gate_norm; a.mix = p.mix; a.swa_scale = p.swa_scale;
   a.q = view_of(p.q); a.k = view_of(p.k); a.v = view_of(p.v);
   a.tc = p.q.dtype != LIGER_F32;
-  if (a.rope) { a.cos = view_of(p.rope_cos); a.sin = view_of(p.rope_sin); }
+  if (a.rope) { a.cos = view_of(p.rope_cos); a.sin = view_of(p.rope_sin); a.P = p.rope_cos.shape[0]; }
   return a;
 }
 
@@ -601,6 +1281,74 @@ struct AttnBuffers {
   size_t qf, qr, kf, g, kr, vf, h, gl, o, chunks, seqs;
   size_t dO, dh, dq, dk, dv, R, RT, dqr, dkr;
 };
+
+// The bf16 fast forward (see k_fgrm): D 64 or 128, a window of at most 65 keys.
+bool fast_forward_ok(const liger_attn_params& p) {
+  return p.q.dtype == LIGER_BF16 && p.k.dtype == LIGER_BF16 && p.v.dtype == LIGER_BF16 && p.o.dtype == LIGER_BF16 &&
+         (p.D == 64 || p.D == 128) &&
+         (p.mix >= 1.f || p.window <= kChunk + 1);
+}
+
+template <int D>
+liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cudaStream_t st) {
+  const int64_t NT = plan.total, nch = (int64_t)plan.chunks.size(), N = (int64_t)plan.seqs.size();
+  const int64_t Hq = p.Hq, Hkv = p.Hkv;
+  const bool rope = p.mix < 1.f;
+  const liger_cache& ci = p.cache_in;
+  const liger_cache& co = p.cache_out;
+  Workspace ws(st);
+  const size_t oh = ws.reserve_bytes(sizeof(float) * (nch + 1) * Hkv * D * D);
+  const size_t ogl = ws.reserve_bytes(sizeof(float) * (nch + 1) * Hkv * D);
+  const size_t oo = ws.reserve_bytes(rope ? sizeof(float) * (NT + 1) * Hq * D : 0);
+  const size_t och = ws.reserve_bytes(sizeof(Chunk) * (nch + 1));
+  const size_t osq = ws.reserve_bytes(sizeof(SeqInfo) * (N + 1));
+  LIGER_TRY(ws.allocate());
+  if (nch) LIGER_CK(cudaMemcpyAsync(ws.at<Chunk>(och), plan.chunks.data(), sizeof(Chunk) * nch, cudaMemcpyHostToDevice, st));
+  if (N) LIGER_CK(cudaMemcpyAsync(ws.at<SeqInfo>(osq), plan.seqs.data(), sizeof(SeqInfo) * N, cudaMemcpyHostToDevice, st));
+  Attn a = attn_of(p);
+  a.chunks = ws.at<Chunk>(och);
+  a.seqs = ws.at<SeqInfo>(osq);
+  float* h = ws.at<float>(oh);
+  float* gl = ws.at<float>(ogl);
+  float* ogrm = rope ? ws.at<float>(oo) : nullptr;
+  const unsigned threads = kFWarps * 32;
+  if (nch) {
+    const size_t sm = sizeof(float) * kChunk * FT<D>::LG + sizeof(bf16) * (2 * kChunk * FT<D>::LDB + D * (kChunk + 8));
+    LIGER_TRY(set_smem((const void*)k_fstate<D>, sm, "fstate"));
+    k_fstate<D><<<dim3((unsigned)nch, (unsigned)Hkv), threads, sm, st>>>(a, h, gl);
+    LIGER_CK_LAUNCH("fstate");
+  }
+  Core c{};
+  c.Hq = Hq; c.Hkv = Hkv; c.Dk = D; c.Dv = D;
+  c.nchunks = (int)nch; c.nseq = (int)N;
+  c.chunks = a.chunks; c.seqs = a.seqs;
+  c.h = h; c.gl = gl;
+  c.h0 = present(ci.state) ? static_cast<const float*>(ci.state.data) : nullptr;
+  c.ht = present(co.state) ? static_cast<float*>(co.state.data) : nullptr;
+  c.stream = st;
+  LIGER_TRY(core_scan(c));
+  View out = view_of(p.o);
+  if (nch) {
+    const size_t sm = fgrm_smem<D>();
+    LIGER_TRY(set_smem((const void*)k_fgrm<D>, sm, "fgrm"));
+    k_fgrm<D><<<dim3((unsigned)nch, (unsigned)Hkv), threads, sm, st>>>(a, h, ogrm, out, !rope);
+    LIGER_CK_LAUNCH("fgrm");
+    if (rope) {
+      const size_t sm2 = fswa_smem<D>();
+      LIGER_TRY(set_smem((const void*)k_fswa<D>, sm2, "fswa"));
+      k_fswa<D><<<dim3((unsigned)nch, (unsigned)Hkv), threads, sm2, st>>>(
+          a, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data), ogrm, out);
+      LIGER_CK_LAUNCH("fswa");
+    }
+  }
+  if (present(co.state) && N) {
+    k_fcache_write<D><<<dim3((unsigned)N, (unsigned)Hkv), 256, 0, st>>>(
+        a, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data),
+        static_cast<float*>(co.win_k.data), static_cast<float*>(co.win_v.data), static_cast<int64_t*>(co.pos.data));
+    LIGER_CK_LAUNCH("fcache_write");
+  }
+  return LIGER_OK;
+}
 
 liger_status attn_run(const liger_attn_params& p, bool backward) {
   LIGER_TRY(check_attn(p));
@@ -633,6 +1381,8 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     LIGER_TRY(check_device_ptr(p.dk.data, "dk"));
     LIGER_TRY(check_device_ptr(p.dv.data, "dv"));
   }
+  if (!backward && fast_forward_ok(p))
+    return p.D == 64 ? attn_forward_fast<64>(p, plan, st) : attn_forward_fast<128>(p, plan, st);
 
   Workspace ws(st);
   AttnBuffers b{};
@@ -755,26 +1505,34 @@ liger_status attn_decode(const liger_attn_params& p) {
   LIGER_TRY(check_cache(c, "cache_in", N, Hkv, D, p.window, p.mix < 1.f));
   LIGER_TRY(check_device_ptr(p.o.data, "o"));
   cudaStream_t st = static_cast<cudaStream_t>(p.stream);
-  const bool rope = p.mix < 1.f;
-  const int64_t P = rope ? p.rope_cos.shape[0] : 0;
-  Plan plan;
-  plan.seqs.resize((size_t)N);
-  for (auto& s : plan.seqs) s.len = 1;
-  std::vector<int64_t> pos;
-  LIGER_TRY(read_positions(c.pos, N, plan, P, rope, st, pos));
   if (N == 0) return LIGER_OK;
+  DecodeFlag *hflag = nullptr, *flag = nullptr;
+  LIGER_TRY(decode_flag(&hflag, &flag));
+  volatile DecodeFlag* hf = hflag;
+  if (hf->bad) {
+    const int seq = hf->seq;
+    const long long bad = hf->pos;
+    hf->bad = 0;
+    return fail(LIGER_ERR_INVALID_ARGUMENT,
+                "attn decode: an earlier call found cache_in.pos[%d] = %lld (negative, or past the rope_cos/rope_sin "
+                "rows); that call left the sequence's cache unchanged and its outputs NaN",
+                seq, bad);
+  }
+  for (const liger_tensor* t : {&c.state, &c.win_k, &c.win_v})
+    if (reinterpret_cast<uintptr_t>(t->data) % 16)
+      return fail(LIGER_ERR_UNSUPPORTED, "attn decode on CUDA needs 16-byte aligned cache tensors (state, win_k, win_v)");
   Attn a = attn_of(p);
   const int grp = (int)(Hq / Hkv), W = p.window;
   const size_t sm = sizeof(float) * (size_t)(3 * grp * D + 4 * D + 16 * D + 2 * W * (D + 1) + grp * W);
   LIGER_TRY(set_smem((const void*)k_decode, sm, "decode"));
-  // The positions were checked above (host copy, stream synchronized); the kernel reads them in place
-  // and a second launch advances them once every block has read its own.
+  // No host copy of the positions: the kernel checks its own (see k_decode) and a second launch
+  // advances them once every block has read its own.
   int64_t* pos_dev = static_cast<int64_t*>(c.pos.data);
   k_decode<<<dim3((unsigned)N, (unsigned)Hkv), 256, sm, st>>>(a, pos_dev, static_cast<float*>(c.state.data),
                                                                static_cast<float*>(c.win_k.data),
-                                                               static_cast<float*>(c.win_v.data), view_of(p.o));
+                                                               static_cast<float*>(c.win_v.data), view_of(p.o), flag);
   LIGER_CK_LAUNCH("decode");
-  k_advance<<<(unsigned)((N + 255) / 256), 256, 0, st>>>(pos_dev, N);
+  k_advance<<<(unsigned)((N + 255) / 256), 256, 0, st>>>(a, pos_dev, N);
   LIGER_CK_LAUNCH("decode");
   return LIGER_OK;
 }

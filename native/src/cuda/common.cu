@@ -1,5 +1,7 @@
 #include "common.cuh"
 
+#include <mutex>
+
 namespace liger {
 namespace cuda {
 
@@ -58,8 +60,24 @@ liger_status make_plan(const liger_tensor& cu_seqlens, int64_t B, int64_t T, cud
   return LIGER_OK;
 }
 
+// Pointers already found to be memory of a device, per thread (the attribute query costs about a
+// microsecond and a decode step checks ten pointers). A hit still needs the same current device.
+namespace {
+struct CheckedPtr {
+  const void* p;
+  int dev;
+};
+constexpr int kCheckedPtrs = 32;
+thread_local CheckedPtr checked_ptrs[kCheckedPtrs];
+thread_local int checked_next = 0;
+}  // namespace
+
 liger_status check_device_ptr(const void* p, const char* name) {
   if (!p) return LIGER_OK;
+  int dev = -1;
+  LIGER_CK(cudaGetDevice(&dev));
+  for (const CheckedPtr& c : checked_ptrs)
+    if (c.p == p && c.dev == dev) return LIGER_OK;
   cudaPointerAttributes a;
   cudaError_t e = cudaPointerGetAttributes(&a, p);
   if (e != cudaSuccess) {
@@ -69,11 +87,28 @@ liger_status check_device_ptr(const void* p, const char* name) {
   }
   if (a.type != cudaMemoryTypeDevice && a.type != cudaMemoryTypeManaged)
     return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: not device memory (device = CUDA needs device pointers)", name);
-  int dev = -1;
-  LIGER_CK(cudaGetDevice(&dev));
   if (a.type == cudaMemoryTypeDevice && a.device != dev)
     return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: memory of device %d but the current device is %d", name,
                 a.device, dev);
+  checked_ptrs[checked_next] = CheckedPtr{p, dev};
+  checked_next = (checked_next + 1) % kCheckedPtrs;
+  return LIGER_OK;
+}
+
+liger_status decode_flag(DecodeFlag** hostp, DecodeFlag** devp) {
+  static std::mutex mu;
+  static DecodeFlag* host = nullptr;
+  std::lock_guard<std::mutex> lock(mu);
+  if (!host) {
+    void* h = nullptr;
+    LIGER_CK(cudaHostAlloc(&h, sizeof(DecodeFlag), cudaHostAllocMapped | cudaHostAllocPortable));
+    host = static_cast<DecodeFlag*>(h);
+    host->bad = 0;
+  }
+  void* d = nullptr;
+  LIGER_CK(cudaHostGetDevicePointer(&d, host, 0));
+  *hostp = host;
+  *devp = static_cast<DecodeFlag*>(d);
   return LIGER_OK;
 }
 
@@ -91,13 +126,25 @@ liger_status keep_pool_memory() {
 }
 
 liger_status set_smem(const void* kernel, size_t bytes, const char* name) {
+  // Remembers the limit already raised per (kernel, device): the attribute calls cost microseconds.
+  struct Raised {
+    const void* kernel;
+    int dev;
+    size_t bytes;
+  };
+  static thread_local Raised raised[32];
+  static thread_local int next = 0;
   int dev = 0, maxs = 0;
   LIGER_CK(cudaGetDevice(&dev));
+  for (const Raised& r : raised)
+    if (r.kernel == kernel && r.dev == dev && r.bytes >= bytes) return LIGER_OK;
   LIGER_CK(cudaDeviceGetAttribute(&maxs, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
   if (bytes > (size_t)maxs)
     return fail(LIGER_ERR_UNSUPPORTED, "CUDA kernel %s needs %zu bytes of shared memory, the device allows %d",
                 name, bytes, maxs);
   LIGER_CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+  raised[next] = Raised{kernel, dev, bytes};
+  next = (next + 1) % 32;
   return LIGER_OK;
 }
 

@@ -75,8 +75,11 @@ __device__ __forceinline__ void store_from_float(const View& v, int64_t off, flo
 
 // Element (token tok of the packed sequence axis, head h, feature d). The packed axis is B*T for
 // dense batches (b = tok / T, t = tok % T) and T for B = 1 varlen batches.
+// 32-bit division: make_plan keeps the packed length under 2^30 (a 64-bit division per element cost
+// more than the loads it addressed).
 __device__ __forceinline__ int64_t voff(const View& v, int64_t tok, int64_t T, int64_t h, int64_t d) {
-  return (tok / T) * v.s0 + (tok % T) * v.s1 + h * v.s2 + d * v.s3;
+  const int b = (int)tok / (int)T;
+  return (int64_t)b * v.s0 + (tok - (int64_t)b * T) * v.s1 + h * v.s2 + d * v.s3;
 }
 
 // One chunk of the packed sequence axis: never crosses a sequence boundary.
@@ -106,6 +109,15 @@ liger_status make_plan(const liger_tensor& cu_seqlens, int64_t B, int64_t T, cud
 
 // Checks that a non-null data pointer is device-accessible memory of the current device.
 liger_status check_device_ptr(const void* p, const char* name);
+
+// Where the decode kernel reports a bad cache position: mapped pinned host memory, written by the
+// device and read by the host at the next decode call (no synchronisation in the call itself).
+struct DecodeFlag {
+  int bad;   // set by the device, cleared by the host when reported
+  int seq;
+  long long pos;
+};
+liger_status decode_flag(DecodeFlag** host, DecodeFlag** device);
 
 // Keeps the current device's default memory pool from returning freed memory to the driver at
 // every synchronization (release threshold 0), which made each workspace allocation cost ~1 ms.
@@ -313,6 +325,62 @@ __device__ __forceinline__ void batched_copy(int n, Ld ld, St st) {
       if (idx < n) st(idx, v[u]);
     }
   }
+}
+
+// bf16 tensor-core building blocks (sm_80+): ldmatrix fragment loads from shared memory and
+// mma.sync m16n8k16 with fp32 accumulators. Fragment layouts (lane = 4 g + tq): an accumulator
+// holds rows g and g + 8, columns 2 tq and 2 tq + 1 of its 16 x 8 tile.
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// A (16 x 16 at row m0, column k0) of a row-major bf16 tile with row stride ld (a multiple of 8).
+__device__ __forceinline__ void ld_a(uint32_t (&a)[4], const __nv_bfloat16* t, int ld, int m0, int k0) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const int lane = threadIdx.x & 31;
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+               : "=r"(a[0]), "=r"(a[1]), "=r"(a[2]), "=r"(a[3])
+               : "r"(smem_addr(t + (m0 + (lane & 15)) * ld + k0 + (lane >> 4) * 8)));
+#endif
+}
+
+// B fragments of two n8 tiles (n0, n0 + 8) over k0..k0+15 from a tile stored [n][k] (k contiguous):
+// b[0], b[1] for tile n0, b[2], b[3] for tile n0 + 8.
+__device__ __forceinline__ void ld_b_nk(uint32_t (&b)[4], const __nv_bfloat16* t, int ld, int n0, int k0) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const int lane = threadIdx.x & 31;
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+               : "=r"(b[0]), "=r"(b[1]), "=r"(b[2]), "=r"(b[3])
+               : "r"(smem_addr(t + (n0 + (lane & 7) + (lane >> 4) * 8) * ld + k0 + ((lane >> 3) & 1) * 8)));
+#endif
+}
+
+// The same from a tile stored [k][n] (n contiguous), through the transposing load.
+__device__ __forceinline__ void ld_b_kn(uint32_t (&b)[4], const __nv_bfloat16* t, int ld, int n0, int k0) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const int lane = threadIdx.x & 31;
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+               : "=r"(b[0]), "=r"(b[1]), "=r"(b[2]), "=r"(b[3])
+               : "r"(smem_addr(t + (k0 + (lane & 7) + ((lane >> 3) & 1) * 8) * ld + n0 + (lane >> 4) * 8)));
+#endif
+}
+
+__device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+}
+
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+__device__ __forceinline__ float2 unpack_bf16(uint32_t x) {
+  return __bfloat1622float2(*reinterpret_cast<__nv_bfloat162*>(&x));
 }
 
 __device__ __forceinline__ float logsigmoidf(float x) {

@@ -433,22 +433,27 @@ size_t rows_bytes(int rows, int ld) { return (size_t)rows * ld * sizeof(float); 
 
 liger_status core_forward(const Core& c, bool with_output) {
   const int LK = tile_stride((int)c.Dk, c.tc), LV = tile_stride((int)c.Dv, c.tc);
-  const int64_t DD = c.Dk * c.Dv;
   if (c.nchunks > 0) {
     const size_t smA = rows_bytes(2 * kChunk, (int)c.Dk + 1) + rows_bytes(kChunk, (int)c.Dv + 1);
     LIGER_TRY(set_smem((const void*)k_chunk_state, smA, "chunk_state"));
     k_chunk_state<<<dim3(c.nchunks, (unsigned)c.Hkv), kThreads, smA, c.stream>>>(c);
     LIGER_CK_LAUNCH("chunk_state");
   }
-  if (c.nseq > 0) {
-    k_state_scan<<<dim3(c.nseq, (unsigned)c.Hkv, (unsigned)((DD + 255) / 256)), 256, 0, c.stream>>>(c);
-    LIGER_CK_LAUNCH("state_scan");
-  }
+  LIGER_TRY(core_scan(c));
   if (with_output && c.nchunks > 0) {
     const size_t smC = rows_bytes(4 * kChunk + 3 * kSub, LK) + rows_bytes(kChunk, LV) + rows_bytes(kChunk, LA);
     LIGER_TRY(set_smem((const void*)k_chunk_output, smC, "chunk_output"));
     k_chunk_output<<<dim3(c.nchunks, (unsigned)c.Hq), kThreads, smC, c.stream>>>(c);
     LIGER_CK_LAUNCH("chunk_output");
+  }
+  return LIGER_OK;
+}
+
+liger_status core_scan(const Core& c) {
+  const int64_t DD = c.Dk * c.Dv;
+  if (c.nseq > 0) {
+    k_state_scan<<<dim3(c.nseq, (unsigned)c.Hkv, (unsigned)((DD + 255) / 256)), 256, 0, c.stream>>>(c);
+    LIGER_CK_LAUNCH("state_scan");
   }
   return LIGER_OK;
 }

@@ -30,6 +30,9 @@ struct Core {
 
 // Chunk states (h, gl) and, when with_output, o.
 liger_status core_forward(const Core& c, bool with_output);
+// Only the scan: turns the increments in h (gl: chunk total log-gates) into each chunk's incoming
+// state, from h0, and writes ht.
+liger_status core_scan(const Core& c);
 // Gradients dq (w.r.t. the scaled q), dk, dv (accumulated into: zero them or pre-fill them), R and
 // RT (dg = R[t] + RT[chunk of t] after the call), dh0. Needs core_forward(c, false) to have run on
 // the same buffers (it leaves the gate cumsums and the chunk states there).

@@ -4,16 +4,34 @@ namespace liger {
 namespace cuda {
 namespace {
 
+// (tok, h, d) of a packed index: 32-bit divisions when the whole range fits (the usual case).
+__device__ __forceinline__ void split_index(int64_t i, int64_t H, int64_t D, int64_t n, int64_t& tok, int64_t& h,
+                                            int64_t& d) {
+  if (n < INT32_MAX) {
+    const int ii = (int)i, r = ii / (int)D;
+    d = ii - r * (int)D;
+    tok = r / (int)H;
+    h = r - (int)tok * (int)H;
+  } else {
+    d = i % D;
+    const int64_t r = i / D;
+    h = r % H;
+    tok = r / H;
+  }
+}
+
 __global__ void k_gather(float* dst, View src, int64_t T, int64_t H, int64_t D, int64_t n, float mul) {
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t d = i % D, r = i / D, h = r % H, tok = r / H;
+    int64_t tok, h, d;
+    split_index(i, H, D, n, tok, h, d);
     dst[i] = mul * load_as_float(src, voff(src, tok, T, h, d));
   }
 }
 
 __global__ void k_scatter(View dst, const float* src, int64_t T, int64_t H, int64_t D, int64_t n, float mul) {
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t d = i % D, r = i / D, h = r % H, tok = r / H;
+    int64_t tok, h, d;
+    split_index(i, H, D, n, tok, h, d);
     store_from_float(dst, voff(dst, tok, T, h, d), mul * src[i]);
   }
 }

@@ -204,11 +204,11 @@ public final class LigerOps {
         Tensor o = oOut != null ? checkOut("o", oOut, q, d.b, d.t, d.hq, d.dv) : newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.dv);
         Tensor ht = null;
         if (outputFinalState) {
-            ht = htOut != null ? checkState("ht", htOut, d.n, d.hkv, d.dk, d.dv)
+            ht = htOut != null ? checkState("ht", htOut, q, d.n, d.hkv, d.dk, d.dv)
                     : newTensor(q, ScalarType.Float, d.n, d.hkv, d.dk, d.dv);
         }
         List<Tensor> keep = new ArrayList<>(Arrays.asList(q, k, v, g, beta, o, h0, ht, cuSeqlens));
-        try (liger_gdn_params p = gdnParams(d, scale, q, k, v, g, beta, h0, cuSeqlens)) {
+        try (Placement at = Placement.of(q); liger_gdn_params p = gdnParams(at, d, scale, q, k, v, g, beta, h0, cuSeqlens)) {
             describe(p.o(), o);
             describe(p.ht(), ht);
             check("liger_gdn_forward", LigerKernels.liger_gdn_forward(p));
@@ -231,7 +231,7 @@ public final class LigerOps {
                                 Tensor cuSeqlens, Tensor dO, Tensor dht, boolean outputDh0, GdnGrads out) {
         GdnDims d = checkGdn(q, k, v, g, beta, scale, h0, cuSeqlens);
         dO = checkSeq("do", dO, q, d.b, d.t, d.hq, d.dv);
-        if (dht != null) dht = checkState("dht", dht.contiguous(), d.n, d.hkv, d.dk, d.dv);
+        if (dht != null) dht = checkState("dht", dht.contiguous(), q, d.n, d.hkv, d.dk, d.dv);
         Tensor dq, dk, dv, dg, dbeta, dh0 = null;
         if (out != null) {
             dq = checkOut("dq", out.dq(), q, d.b, d.t, d.hq, d.dk);
@@ -239,7 +239,7 @@ public final class LigerOps {
             dv = checkOut("dv", out.dv(), v, d.b, d.t, d.hkv, d.dv);
             dg = checkOut("dg", out.dg(), g, d.b, d.t, d.hkv);
             dbeta = checkOut("dbeta", out.dbeta(), beta, d.b, d.t, d.hkv);
-            if (outputDh0) dh0 = checkState("dh0", out.dh0(), d.n, d.hkv, d.dk, d.dv);
+            if (outputDh0) dh0 = checkState("dh0", out.dh0(), q, d.n, d.hkv, d.dk, d.dv);
         } else {
             dq = newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.dk);
             dk = newTensor(q, k.scalar_type().intern(), d.b, d.t, d.hkv, d.dk);
@@ -249,7 +249,7 @@ public final class LigerOps {
             if (outputDh0) dh0 = newTensor(q, ScalarType.Float, d.n, d.hkv, d.dk, d.dv);
         }
         List<Tensor> keep = new ArrayList<>(Arrays.asList(q, k, v, g, beta, h0, cuSeqlens, dO, dht, dq, dk, dv, dg, dbeta, dh0));
-        try (liger_gdn_params p = gdnParams(d, scale, q, k, v, g, beta, h0, cuSeqlens)) {
+        try (Placement at = Placement.of(q); liger_gdn_params p = gdnParams(at, d, scale, q, k, v, g, beta, h0, cuSeqlens)) {
             describe(p.do_(), dO);
             describe(p.dht(), dht);
             describe(p.dq(), dq);
@@ -280,7 +280,7 @@ public final class LigerOps {
         GdnDims d = checkGdn(q, k, v, g, beta, scale, state, null);
         Tensor o = oOut != null ? checkOut("o", oOut, q, d.b, d.t, d.hq, d.dv) : newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.dv);
         List<Tensor> keep = new ArrayList<>(Arrays.asList(q, k, v, g, beta, state, o));
-        try (liger_gdn_params p = gdnParams(d, scale, q, k, v, g, beta, state, null)) {
+        try (Placement at = Placement.of(q); liger_gdn_params p = gdnParams(at, d, scale, q, k, v, g, beta, state, null)) {
             describe(p.o(), o);
             describe(p.ht(), state);
             check("liger_gdn_decode", LigerKernels.liger_gdn_decode(p));
@@ -295,6 +295,7 @@ public final class LigerOps {
     private static GdnDims checkGdn(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, float scale, Tensor h0,
                                     Tensor cuSeqlens) {
         checkInput("q", q, 4);
+        checkPlacement(q);
         checkInput("k", k, 4);
         checkInput("v", v, 4);
         checkInput("g", g, 3);
@@ -319,15 +320,15 @@ public final class LigerOps {
         checkShape("beta", beta, b, t, hkv);
         checkHeads(hq, hkv);
         if (!Float.isFinite(scale)) throw new IllegalArgumentException("scale must be finite, got " + scale);
-        long n = checkCuSeqlens(cuSeqlens, b, t);
-        if (h0 != null) checkState("h0", h0, n, hkv, dk, dv);
+        long n = checkCuSeqlens(cuSeqlens, q, b, t);
+        if (h0 != null) checkState("h0", h0, q, n, hkv, dk, dv);
         return new GdnDims(b, t, hq, hkv, dk, dv, n);
     }
 
-    private static liger_gdn_params gdnParams(GdnDims d, float scale, Tensor q, Tensor k, Tensor v, Tensor g,
+    private static liger_gdn_params gdnParams(Placement at, GdnDims d, float scale, Tensor q, Tensor k, Tensor v, Tensor g,
                                               Tensor beta, Tensor h0, Tensor cuSeqlens) {
         liger_gdn_params p = new liger_gdn_params();
-        p.device(LigerKernels.LIGER_CPU).stream(null).num_threads(0);
+        p.device(at.device()).stream(at.stream()).num_threads(0);
         p.B(d.b).T(d.t).Hq(d.hq).Hkv(d.hkv).Dk(d.dk).Dv(d.dv).scale(scale);
         describe(p.q(), q);
         describe(p.k(), k);

@@ -116,8 +116,8 @@ class NativeBoundaryTest {
             cases.add(new Case(name, "undefined k", iae, "k is required", () -> en.call(q1, new Tensor(), v1, null, null)));
             cases.add(new Case(name, "wrong dtype (F64 q)", iae, "q dtype", () -> en.call(q1.to(ScalarType.Double), k1, v1, null, null)));
             cases.add(new Case(name, "mixed dtype (BF16 v)", iae, "v dtype", () -> en.call(q1, k1, v1.to(ScalarType.BFloat16), null, null)));
-            cases.add(new Case(name, "wrong device (meta q)", iae, "q must be a CPU tensor", () -> en.call(meta(B, t, HQ, D), k1, v1, null, null)));
-            cases.add(new Case(name, "wrong device (meta v)", iae, "v must be a CPU tensor", () -> en.call(q1, k1, meta(B, t, HKV, D), null, null)));
+            cases.add(new Case(name, "wrong device (meta q)", iae, "q must be a CPU or CUDA tensor", () -> en.call(meta(B, t, HQ, D), k1, v1, null, null)));
+            cases.add(new Case(name, "wrong device (meta v)", iae, "v is on meta but q is on", () -> en.call(q1, k1, meta(B, t, HKV, D), null, null)));
             cases.add(new Case(name, "wrong rank (k 3-D)", iae, "k must have rank 4", () -> en.call(q1, k1.squeeze(0), v1, null, null)));
             cases.add(new Case(name, "wrong shape (v length)", iae, "v must be", () -> en.call(q1, k1, f(B, t + 1, HKV, D), null, null)));
             cases.add(new Case(name, "wrong shape (k batch)", iae, "k must be", () -> en.call(q1, f(B + 1, t, HKV, D), v1, null, null)));

@@ -49,18 +49,38 @@ inline v16 sigmoid_neg16(v16 x) {
 
 // y = softmax(x) over n elements (x and y may alias).
 inline void softmax_row(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
   float m = x[0];
-  for (int64_t i = 1; i < n; ++i) m = std::max(m, x[i]);
-  map16(x, y, n, [m](v16 a) { return exp16(a - m); });
-  float s = 0.f;
-  for (int64_t i = 0; i < n; ++i) s += y[i];
-  float inv = 1.f / s;
-  for (int64_t i = 0; i < n; ++i) y[i] *= inv;
+  if (n >= 16) {
+    v16 mv = load16(x);
+    for (i = 16; i + 16 <= n; i += 16) {
+      v16 a = load16(x + i);
+      mv = a > mv ? a : mv;
+    }
+    for (int l = 0; l < 16; ++l) m = std::max(m, mv[l]);
+  }
+  for (; i < n; ++i) m = std::max(m, x[i]);
+  v16 sv{};
+  for (i = 0; i + 16 <= n; i += 16) {
+    v16 e = exp16(load16(x + i) - m);
+    store16(y + i, e);
+    sv += e;
+  }
+  float s = hsum(sv);
+  if (i < n) {
+    map16(x + i, y + i, n - i, [m](v16 a) { return exp16(a - m); });
+    for (; i < n; ++i) s += y[i];
+  }
+  const v16 inv = splat(1.f / s);
+  for (i = 0; i + 16 <= n; i += 16) store16(y + i, load16(y + i) * inv);
+  for (; i < n; ++i) y[i] *= inv[0];
 }
 // dx = y (dy - y . dy)  (dx may alias dy)
 inline void softmax_row_bwd(const float* y, const float* dy, float* dx, int64_t n) {
-  float s = dot(y, dy, n);
-  for (int64_t i = 0; i < n; ++i) dx[i] = y[i] * (dy[i] - s);
+  const float s = dot(y, dy, n);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) store16(dx + i, load16(y + i) * (load16(dy + i) - s));
+  for (; i < n; ++i) dx[i] = y[i] * (dy[i] - s);
 }
 
 struct KeyMap {

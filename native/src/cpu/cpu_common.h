@@ -18,10 +18,14 @@ typedef int32_t v16i __attribute__((vector_size(64), aligned(4)));
 inline v16 load16(const float* p) { return *reinterpret_cast<const v16*>(p); }
 inline void store16(float* p, v16 x) { *reinterpret_cast<v16*>(p) = x; }
 inline v16 splat(float a) { return v16{} + a; }
+// Sum of the 16 lanes as a tree of halvings (4 shuffle + add steps, not 15 dependent scalar adds).
 inline float hsum(v16 x) {
-  float s = 0.f;
-  for (int i = 0; i < 16; ++i) s += x[i];
-  return s;
+  typedef float v8 __attribute__((vector_size(32)));
+  typedef float v4 __attribute__((vector_size(16)));
+  v8 a = __builtin_shufflevector(x, x, 0, 1, 2, 3, 4, 5, 6, 7) +
+         __builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15);
+  v4 b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+  return (b[0] + b[2]) + (b[1] + b[3]);
 }
 
 // exp for 16 lanes, Cephes expf polynomial (about 1 ulp); inputs below -87.3 give 0.
@@ -155,6 +159,9 @@ inline SeqSpan seq_span(const liger_tensor& cu, int64_t n) {
 // C[M x N] (=|+=) A[M x K] * B[K x N]; row-major fp32 with leading dimensions.
 void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
           float* C, int64_t ldc, bool accumulate);
+// C[M x N] (=|+=) A^T * B with A stored [K x M] (leading dimension lda): no transposed copy needed.
+void gemm_tn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+             float* C, int64_t ldc, bool accumulate);
 // dst[c x r] = src[r x c]^T
 void transpose(int64_t r, int64_t c, const float* src, int64_t lds, float* dst, int64_t ldd);
 

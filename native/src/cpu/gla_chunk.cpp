@@ -55,7 +55,7 @@ liger_status gla_forward(const liger_gla_params& p) {
         g.read(s.b, t, hk, Dk, ch.G + i * Dk);
         v.read(s.b, t, hk, Dv, ch.v + i * Dv);
       }
-      ch.prepare(true, false);
+      ch.prepare(true, false, true);
       for (int64_t j = 0; j < G; ++j) {
         const int64_t hq = hk * G + j;
         for (int64_t i = 0; i < c; ++i) q.read(s.b, s.t0 + c0 + i, hq, Dk, hd.q + i * Dk);
@@ -120,8 +120,7 @@ liger_status gla_backward(const liger_gla_params& p) {
     };
     for (int64_t ci = 0; ci < nch; ++ci) {  // recompute the chunk-start states
       load_chunk(ci, false);
-      std::copy(hs + ci * pad(S), hs + ci * pad(S) + S, hs + (ci + 1) * pad(S));
-      gla_chunk_state(ch, hs + (ci + 1) * pad(S));
+      gla_chunk_state(ch, hs + ci * pad(S), hs + (ci + 1) * pad(S));
     }
     const float* dht = static_cast<const float*>(p.dht.data);
     std::fill(rs, rs + Dk, 0.f);

@@ -16,7 +16,7 @@ inline int64_t pad16(int64_t n) { return (n + 15) / 16 * 16; }
 
 int64_t GlaChunk::floats(int64_t Dk, int64_t Dv) {
   int64_t dk = pad16(Dk), dv = pad16(Dv), m = std::max(dk, dv);
-  return kChunk * dk * 7 + kChunk * dv * 2 + dk * kChunk + dk + kKgRows * dk * 3 +
+  return kChunk * dk * 7 + kChunk * dv * 2 + dk + kKgRows * dk * 3 +
          (kChunk / kSub) * kPairs * dk + dv * kChunk + kChunk * m;
 }
 
@@ -31,7 +31,6 @@ void GlaChunk::bind(float* mem, int64_t Dk_, int64_t Dv_) {
   eG = take(kChunk * dk);
   fL = take(kChunk * dk);
   Kd = take(kChunk * dk);
-  KdT = take(dk * kChunk);
   gl = take(dk);
   QF = take(kChunk * dk);
   KgF = take(kKgRows * dk);
@@ -43,7 +42,10 @@ void GlaChunk::bind(float* mem, int64_t Dk_, int64_t Dv_) {
 }
 
 // Arrays are stored with row length Dk (k, G, ...) or Dv (v); the padding above is slack only.
-void GlaChunk::prepare(bool need_intra, bool need_vT) {
+void GlaChunk::prepare(bool need_intra, bool need_vT, bool fold_k) {
+  k_in_EG = fold_k;
+  // per-row decays exp(g), taken before g is summed in place (diagonal-block tables below)
+  if (need_intra) vexp(G, tmp, c * Dk);
   // inclusive cumulative sum of the log-gates along rows
   for (int64_t i = 1; i < c; ++i) {
     float* r = G + i * Dk;
@@ -52,7 +54,7 @@ void GlaChunk::prepare(bool need_intra, bool need_vT) {
   }
   const float* Gl = G + (c - 1) * Dk;
   vexp(Gl, gl, Dk);
-  vexp(G, eG, c * Dk);
+  if (need_intra) vexp(G, eG, c * Dk);  // a state-only pass does not need exp(G)
   for (int64_t j = 0; j < c; ++j) {
     float* f = fL + j * Dk;
     const float* g = G + j * Dk;
@@ -60,7 +62,6 @@ void GlaChunk::prepare(bool need_intra, bool need_vT) {
   }
   vexp(fL, fL, c * Dk);
   for (int64_t i = 0; i < c * Dk; ++i) Kd[i] = k[i] * fL[i];
-  transpose(c, Dk, Kd, Dk, KdT, c);
   if (need_vT) transpose(c, Dv, v, Dv, vT, c);
   if (!need_intra) return;
   int64_t nb = (c + kSub - 1) / kSub;
@@ -84,21 +85,27 @@ void GlaChunk::prepare(bool need_intra, bool need_vT) {
       for (int64_t x = 0; x < i0 * Dk; ++x) K[x] = k[x] * F[x];
       transpose(i0, Dk, K, Dk, KgT + kg_offset(b) * Dk, i0);
     }
+    // exp(G_i - G_j) = exp(G_{i-1} - G_j) exp(g_i) for j < i: each row of pairs is the previous row
+    // times row i's decays (at most 15 factors, all <= 1), and exp(G_i - G_i) = 1
     float* E = EG + b * kPairs * Dk;
-    for (int64_t i = i0; i < i1; ++i)
-      for (int64_t j = i0; j <= i; ++j) {
-        float* e = E + pair(i - i0, j - i0) * Dk;
-        const float *gi = G + i * Dk, *gj = G + j * Dk;
-        for (int64_t d = 0; d < Dk; ++d) e[d] = gi[d] - gj[d];
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t ii = i - i0;
+      const float* a = tmp + i * Dk;
+      float* row = E + pair(ii, 0) * Dk;
+      if (ii > 0) {
+        const float* prev = E + pair(ii - 1, 0) * Dk;
+        for (int64_t j = 0; j < ii; ++j)
+          for (int64_t d = 0; d < Dk; ++d) row[j * Dk + d] = prev[j * Dk + d] * a[d];
       }
-    int64_t n = i1 - i0;
-    vexp(E, E, n * (n + 1) / 2 * Dk);
+      if (fold_k) std::copy(k + i * Dk, k + (i + 1) * Dk, row + ii * Dk);  // the recurrence carries k_j
+      else std::fill(row + ii * Dk, row + (ii + 1) * Dk, 1.f);
+    }
   }
 }
 
 int64_t GlaHead::floats(int64_t Dk, int64_t Dv) {
   int64_t dk = pad16(Dk), dv = pad16(Dv);
-  return kChunk * dk * 6 + kChunk * kChunk * 3 + kChunk * dv * 2;
+  return kChunk * dk * 5 + kChunk * kChunk * 2 + kChunk * dv * 2;
 }
 
 void GlaHead::bind(float* mem, int64_t Dk, int64_t Dv) {
@@ -106,12 +113,10 @@ void GlaHead::bind(float* mem, int64_t Dk, int64_t Dv) {
   auto take = [&](int64_t n) { float* p = mem; mem += n; return p; };
   q = take(kChunk * dk);
   Qe = take(kChunk * dk);
-  QeT = take(kChunk * dk);
   Qg = take(kChunk * dk);
   dq = take(kChunk * dk);
   tmp = take(kChunk * dk);
   A = take(kChunk * kChunk);
-  AT = take(kChunk * kChunk);
   dA = take(kChunk * kChunk);
   o = take(kChunk * dv);
   dO = take(kChunk * dv);
@@ -138,6 +143,10 @@ void intra_scores(const GlaChunk& ch, GlaHead& hd, float scale) {
       const float* qi = hd.q + i * Dk;
       for (int64_t j = i0; j <= i; ++j) {
         const float* e = E + pair(i - i0, j - i0) * Dk;
+        if (ch.k_in_EG) {
+          hd.A[i * c + j] = dot(qi, e, Dk);
+          continue;
+        }
         const float* kj = ch.k + j * Dk;
         v16 s{};
         int64_t d = 0;
@@ -155,25 +164,35 @@ void intra_scores(const GlaChunk& ch, GlaHead& hd, float scale) {
 void gla_chunk_out(const GlaChunk& ch, GlaHead& hd, const float* h, float scale) {
   intra_scores(ch, hd, scale);
   gemm(ch.c, ch.Dv, ch.Dk, hd.Qe, ch.Dk, h, ch.Dv, hd.o, ch.Dv, false);
-  gemm(ch.c, ch.Dv, ch.c, hd.A, ch.c, ch.v, ch.Dv, hd.o, ch.Dv, true);
+  // A is lower triangular: row block [i0, i1) needs only the first i1 rows of v
+  for (int64_t i0 = 0; i0 < ch.c; i0 += kSub) {
+    const int64_t i1 = std::min(ch.c, i0 + kSub);
+    gemm(i1 - i0, ch.Dv, i1, hd.A + i0 * ch.c, ch.c, ch.v, ch.Dv, hd.o + i0 * ch.Dv, ch.Dv, true);
+  }
 }
 
-void gla_chunk_state(const GlaChunk& ch, float* h) {
+void gla_chunk_state(const GlaChunk& ch, const float* h_in, float* h_out) {
   const int64_t Dk = ch.Dk, Dv = ch.Dv;
   for (int64_t d = 0; d < Dk; ++d) {
-    float a = ch.gl[d];
-    float* r = h + d * Dv;
-    for (int64_t e = 0; e < Dv; ++e) r[e] *= a;
+    const float a = ch.gl[d];
+    const float* r = h_in + d * Dv;
+    float* w = h_out + d * Dv;
+    for (int64_t e = 0; e < Dv; ++e) w[e] = r[e] * a;
   }
-  gemm(Dk, Dv, ch.c, ch.KdT, ch.c, ch.v, Dv, h, Dv, true);
+  gemm_tn(Dk, Dv, ch.c, ch.Kd, Dk, ch.v, Dv, h_out, Dv, true);
 }
+
+void gla_chunk_state(const GlaChunk& ch, float* h) { gla_chunk_state(ch, h, h); }
 
 void gla_chunk_head_bwd(const GlaChunk& ch, GlaHead& hd, const float* hT, float scale, float* dk,
                         float* dv, float* dHacc) {
   const int64_t c = ch.c, Dk = ch.Dk, Dv = ch.Dv;
   intra_scores(ch, hd, scale);
-  // dA = scale * tril(dO v^T)
-  gemm(c, c, Dv, hd.dO, Dv, ch.vT, c, hd.dA, c, false);
+  // dA = scale * tril(dO v^T): row block [i0, i1) computes columns < i1 only (the rest is zeroed)
+  for (int64_t i0 = 0; i0 < c; i0 += kSub) {
+    const int64_t i1 = std::min(c, i0 + kSub);
+    gemm(i1 - i0, i1, Dv, hd.dO + i0 * Dv, Dv, ch.vT, c, hd.dA + i0 * c, c, false);
+  }
   for (int64_t i = 0; i < c; ++i) {
     float* r = hd.dA + i * c;
     for (int64_t j = 0; j <= i; ++j) r[j] *= scale;
@@ -191,8 +210,7 @@ void gla_chunk_head_bwd(const GlaChunk& ch, GlaHead& hd, const float* hT, float 
       const float* KgF = ch.KgF + GlaChunk::kg_offset(b) * Dk;
       gemm(n, Dk, i0, hd.dA + i0 * c, c, Kg, Dk, hd.tmp, Dk, false);
       for (int64_t x = 0; x < n * Dk; ++x) hd.dq[i0 * Dk + x] += hd.tmp[x] * ch.QF[i0 * Dk + x];
-      transpose(n, i0, hd.dA + i0 * c, c, hd.AT, n);  // [i0, n]
-      gemm(i0, Dk, n, hd.AT, n, hd.Qg + i0 * Dk, Dk, hd.tmp, Dk, false);
+      gemm_tn(i0, Dk, n, hd.dA + i0 * c, c, hd.Qg + i0 * Dk, Dk, hd.tmp, Dk, false);
       for (int64_t x = 0; x < i0 * Dk; ++x) dk[x] += hd.tmp[x] * KgF[x];
     }
     const float* E = ch.EG + b * kPairs * Dk;
@@ -217,12 +235,13 @@ void gla_chunk_head_bwd(const GlaChunk& ch, GlaHead& hd, const float* hT, float 
       }
     }
   }
-  // dv += A^T dO
-  transpose(c, c, hd.A, c, hd.AT, c);
-  gemm(c, Dv, c, hd.AT, c, hd.dO, Dv, dv, Dv, true);
+  // dv += A^T dO; A is lower triangular: dv rows [j0, j1) need A's rows >= j0 only
+  for (int64_t j0 = 0; j0 < c; j0 += kSub) {
+    const int64_t j1 = std::min(c, j0 + kSub);
+    gemm_tn(j1 - j0, Dv, c - j0, hd.A + j0 * c + j0, c, hd.dO + j0 * Dv, Dv, dv + j0 * Dv, Dv, true);
+  }
   // dH_acc += Qe^T dO
-  transpose(c, Dk, hd.Qe, Dk, hd.QeT, c);
-  gemm(Dk, Dv, c, hd.QeT, c, hd.dO, Dv, dHacc, Dv, true);
+  gemm_tn(Dk, Dv, c, hd.Qe, Dk, hd.dO, Dv, dHacc, Dv, true);
 }
 
 void gla_chunk_kv_bwd(const GlaChunk& ch, const float* dH, const float* dHT, float* dk, float* dv) {

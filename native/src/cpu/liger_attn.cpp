@@ -59,7 +59,7 @@ liger_status attn_forward(const liger_attn_params& p) {
   for (int64_t n = 0; n < a.N; ++n) maxlen = std::max(maxlen, a.span(p, n).len);
   const int64_t cache_rows = win_cache_in ? ring : 0;
   const int64_t krows = a.swa ? cache_rows + maxlen : 0;
-  const int64_t nkmax = std::min<int64_t>(a.W - 1 + kChunk, krows);  // keys of one chunk's windows
+  const int64_t nkmax = std::min<int64_t>(a.W - 1 + swa_lead(a.W) + kChunk, krows);  // keys of one chunk's windows
   const int threads = resolve_threads(p.num_threads);
   const int64_t fixed = GlaChunk::floats(D, D) + GlaHead::floats(D, D);
   const int64_t per = fixed + pad(S) + 2 * krows * D + 4 * kChunk * pad(D) + pad(nkmax) * (kChunk + D) + 64;
@@ -114,10 +114,10 @@ liger_status attn_forward(const liger_attn_params& p) {
           std::copy(ch.v + i * D, ch.v + (i + 1) * D, VR + row * D);
         }
       }
-      if (grm) ch.prepare(a.grm_out, false);
+      if (grm) ch.prepare(a.grm_out, false, true);
       SwaBlock sb{};
       if (a.swa) {
-        const int64_t lo = std::max(c0 - a.W + 1, -cl);
+        const int64_t lo = std::max(c0 - a.W + 1 - swa_lead(a.W), -cl);
         sb = SwaBlock{c, c0 + c - lo, D, a.W, c0, lo, p.swa_scale, KR + (cl + lo) * D, KT, VR + (cl + lo) * D, nullptr};
         transpose(sb.nk, D, sb.K, D, KT, sb.nk);
       }
@@ -179,13 +179,13 @@ liger_status attn_backward(const liger_attn_params& p) {
   int64_t maxlen = 0;
   for (int64_t n = 0; n < a.N; ++n) maxlen = std::max(maxlen, a.span(p, n).len);
   const int64_t nch_max = (maxlen + kChunk - 1) / kChunk;
-  const int64_t nkmax = std::min<int64_t>(a.W - 1 + kChunk, maxlen);
+  const int64_t nkmax = std::min<int64_t>(a.W - 1 + swa_lead(a.W) + kChunk, maxlen);
   const int threads = resolve_threads(p.num_threads);
   const int64_t fixed = GlaChunk::floats(D, D) + GlaHead::floats(D, D);
   const int64_t R = kChunk * pad(D);
   const int64_t L = maxlen * D;
   const int64_t NK = pad(nkmax) * std::max<int64_t>(kChunk, pad(D));
-  const int64_t per = fixed + (nch_max + 1) * pad(S) + 4 * pad(S) + 9 * R + 5 * L + 5 * NK + pad(D) + 64;
+  const int64_t per = fixed + (nch_max + 1) * pad(S) + 4 * pad(S) + 9 * R + 5 * L + 4 * NK + pad(D) + 64;
   View4 q(p.q), k(p.k), v(p.v), dO(p.do_), dq(p.dq), dk(p.dk), dv(p.dv);
   const float mg = p.mix, ms = 1.f - p.mix;
   parallel_for(a.N * p.Hkv, threads, [&](int64_t item, int w) {
@@ -218,8 +218,7 @@ liger_status attn_backward(const liger_attn_params& p) {
     float* dKg = dV + L;   // GRM part of the raw-key gradient
     float* P = dKg + L;  // [C, nkmax] each
     float* dP = P + NK;
-    float* Tt = dP + NK;
-    float* KT = Tt + NK;  // [D, nkmax]
+    float* KT = dP + NK;  // [D, nkmax]
     float* VT = KT + NK;
     float* rs = VT + NK;
     std::fill(hs, hs + S, 0.f);
@@ -242,14 +241,17 @@ liger_status attn_backward(const liger_attn_params& p) {
       const int64_t c0 = ci * kChunk, c = std::min(kChunk, s.len - c0);
       if (grm) {
         load_chunk(ci, false);
-        std::copy(hs + ci * pad(S), hs + ci * pad(S) + S, hs + (ci + 1) * pad(S));
-        gla_chunk_state(ch, hs + (ci + 1) * pad(S));
+        gla_chunk_state(ch, hs + ci * pad(S), hs + (ci + 1) * pad(S));
       }
       if (a.swa)
         for (int64_t i = 0; i < c; ++i) {
-          const int64_t t = s.t0 + c0 + i;
-          k.read(s.b, t, hk, D, kraw + i * D);
-          v.read(s.b, t, hk, D, VR + (c0 + i) * D);
+          if (grm) {  // load_chunk has read the rows
+            std::copy(ch.v + i * D, ch.v + (i + 1) * D, VR + (c0 + i) * D);
+          } else {
+            const int64_t t = s.t0 + c0 + i;
+            k.read(s.b, t, hk, D, kraw + i * D);
+            v.read(s.b, t, hk, D, VR + (c0 + i) * D);
+          }
           a.rope.apply(kraw + i * D, KR + (c0 + i) * D, D, c0 + i);
         }
     }
@@ -269,7 +271,7 @@ liger_status attn_backward(const liger_attn_params& p) {
       }
       SwaBlock sb{};
       if (a.swa) {
-        const int64_t lo = std::max<int64_t>(c0 - a.W + 1, 0);
+        const int64_t lo = std::max<int64_t>(c0 - a.W + 1 - swa_lead(a.W), 0);
         sb = SwaBlock{c, c0 + c - lo, D, a.W, c0, lo, p.swa_scale, KR + lo * D, KT, VR + lo * D, VT};
         transpose(sb.nk, D, sb.K, D, KT, sb.nk);
         transpose(sb.nk, D, sb.V, D, VT, sb.nk);
@@ -295,7 +297,7 @@ liger_status attn_backward(const liger_attn_params& p) {
         if (a.swa) {
           for (int64_t i = 0; i < c; ++i) a.rope.apply(qraw + i * D, qr + i * D, D, c0 + i);
           for (int64_t x = 0; x < c * D; ++x) dOc[x] *= ms;
-          swa_chunk_bwd(sb, qr, dOc, P, dP, Tt, osw, dKR + sb.lo * D, dV + sb.lo * D);
+          swa_chunk_bwd(sb, qr, dOc, P, dP, osw, dKR + sb.lo * D, dV + sb.lo * D);
           for (int64_t i = 0; i < c; ++i) a.rope.apply_t_add(osw + i * D, dqc + i * D, D, c0 + i);
         }
         for (int64_t i = 0; i < c; ++i) dq.write(s.b, s.t0 + c0 + i, hq, D, dqc + i * D);

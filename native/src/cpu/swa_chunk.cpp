@@ -20,10 +20,15 @@ struct Sub {
   int64_t rows() const { return i1 - i0; }
   int64_t keys() const { return j1 - j0; }
 };
+// The key range starts earlier where the block allows, so that its length is a multiple of 16 (the
+// extra keys are outside every row's window: zero probabilities).
 Sub sub(const SwaBlock& b, int64_t i0) {
   const int64_t i1 = std::min(b.c, i0 + kRows);
-  return {i0, i1, b.first(i0), b.last(i1 - 1) + 1};
+  const int64_t j1 = b.last(i1 - 1) + 1, n = j1 - b.first(i0);
+  return {i0, i1, std::max<int64_t>(0, j1 - (n + 15) / 16 * 16), j1};
 }
+
+const v16 kLane = {0.f, 1.f, 2.f, 3.f, 4.f, 5.f, 6.f, 7.f, 8.f, 9.f, 10.f, 11.f, 12.f, 13.f, 14.f, 15.f};
 
 // P [rows, keys] = softmax over each row's window of scale * Qr K^T (zeros outside the window).
 void probs(const SwaBlock& b, const Sub& s, const float* Qr, float* P) {
@@ -32,15 +37,33 @@ void probs(const SwaBlock& b, const Sub& s, const float* Qr, float* P) {
   for (int64_t i = s.i0; i < s.i1; ++i) {
     float* r = P + (i - s.i0) * nk;
     const int64_t j0 = b.first(i) - s.j0, j1 = b.last(i) + 1 - s.j0;
+    // whole 16-wide vectors over the row, keys outside the window masked to -inf (exp16 gives 0)
+    const v16 lo = splat(float(j0)), hi = splat(float(j1));
+    v16 mv = splat(-INFINITY);
+    int64_t j = 0;
+    for (; j + 16 <= nk; j += 16) {
+      const v16 idx = kLane + float(j), x = load16(r + j) * b.scale;
+      const v16 y = (idx >= lo) & (idx < hi) ? x : splat(-INFINITY);
+      store16(r + j, y);
+      mv = y > mv ? y : mv;
+    }
     float m = -INFINITY;
-    for (int64_t j = j0; j < j1; ++j) m = std::max(m, r[j] *= b.scale);
-    std::fill(r, r + j0, 0.f);
-    std::fill(r + j1, r + nk, 0.f);
-    map16(r + j0, r + j0, j1 - j0, [m](v16 x) { return exp16(x - m); });
-    float sum = 0.f;
-    for (int64_t j = j0; j < j1; ++j) sum += r[j];
+    for (int l = 0; l < 16; ++l) m = std::max(m, mv[l]);
+    for (int64_t t = j; t < nk; ++t) {
+      r[t] = t >= j0 && t < j1 ? r[t] * b.scale : -INFINITY;
+      m = std::max(m, r[t]);
+    }
+    v16 sv{};
+    for (j = 0; j + 16 <= nk; j += 16) {
+      const v16 e = exp16(load16(r + j) - m);
+      store16(r + j, e);
+      sv += e;
+    }
+    float sum = hsum(sv);
+    for (int64_t t = j; t < nk; ++t) sum += r[t] = t >= j0 && t < j1 ? exp1(r[t] - m) : 0.f;
     const float inv = 1.f / sum;
-    for (int64_t j = j0; j < j1; ++j) r[j] *= inv;
+    for (j = 0; j + 16 <= nk; j += 16) store16(r + j, load16(r + j) * inv);
+    for (int64_t t = j; t < nk; ++t) r[t] *= inv;
   }
 }
 
@@ -54,8 +77,8 @@ void swa_chunk_fwd(const SwaBlock& b, const float* Qr, float* P, float* out) {
   }
 }
 
-void swa_chunk_bwd(const SwaBlock& b, const float* Qr, const float* dOs, float* P, float* dP, float* T,
-                   float* dQr, float* dK, float* dV) {
+void swa_chunk_bwd(const SwaBlock& b, const float* Qr, const float* dOs, float* P, float* dP, float* dQr,
+                   float* dK, float* dV) {
   for (int64_t i0 = 0; i0 < b.c; i0 += kRows) {
     const Sub s = sub(b, i0);
     const int64_t nk = s.keys(), m = s.rows();
@@ -65,16 +88,20 @@ void swa_chunk_bwd(const SwaBlock& b, const float* Qr, const float* dOs, float* 
     for (int64_t i = s.i0; i < s.i1; ++i) {
       float* p = P + (i - s.i0) * nk;
       float* d = dP + (i - s.i0) * nk;
+      // p is 0 outside the row's window: whole-row vector passes, masked to 0 there
       const int64_t j0 = b.first(i) - s.j0, j1 = b.last(i) + 1 - s.j0;
-      float Di = 0.f;
-      for (int64_t j = j0; j < j1; ++j) Di += p[j] * d[j];
-      for (int64_t j = 0; j < nk; ++j) d[j] = (j >= j0 && j < j1) ? p[j] * (d[j] - Di) * b.scale : 0.f;
+      const float Di = dot(p, d, nk);
+      const v16 lo = splat(float(j0)), hi = splat(float(j1));
+      int64_t j = 0;
+      for (; j + 16 <= nk; j += 16) {
+        const v16 idx = kLane + float(j), x = load16(p + j) * (load16(d + j) - Di) * b.scale;
+        store16(d + j, (idx >= lo) & (idx < hi) ? x : splat(0.f));
+      }
+      for (; j < nk; ++j) d[j] = (j >= j0 && j < j1) ? p[j] * (d[j] - Di) * b.scale : 0.f;
     }
     gemm(m, b.D, nk, dP, nk, b.K + s.j0 * b.D, b.D, dQr + s.i0 * b.D, b.D, false);
-    transpose(m, nk, dP, nk, T, m);
-    gemm(nk, b.D, m, T, m, Qr + s.i0 * b.D, b.D, dK + s.j0 * b.D, b.D, true);
-    transpose(m, nk, P, nk, T, m);
-    gemm(nk, b.D, m, T, m, dOs + s.i0 * b.D, b.D, dV + s.j0 * b.D, b.D, true);
+    gemm_tn(nk, b.D, m, dP, nk, Qr + s.i0 * b.D, b.D, dK + s.j0 * b.D, b.D, true);
+    gemm_tn(nk, b.D, m, P, nk, dOs + s.i0 * b.D, b.D, dV + s.j0 * b.D, b.D, true);
   }
 }
 

@@ -20,11 +20,15 @@ struct SwaBlock {
   int64_t last(int64_t i) const { return t0 + i - lo; }
 };
 
+// Keys a chunk's block holds before the first window's start, so that each 16-row sub-block's key
+// range (W + 15 keys) rounds up to a multiple of 16 and its products need no column tail.
+inline int64_t swa_lead(int64_t W) { return (16 - (W + 15) % 16) % 16; }
+
 // out = softmax(scale Qr K^T) V over each row's window. P: [c, nk] scratch (probabilities).
 void swa_chunk_fwd(const SwaBlock& b, const float* Qr, float* P, float* out);
 // Backward given dOs (already multiplied by the SWA mix weight): writes dQr [c, D] and accumulates
-// dK [nk, D], dV [nk, D]. P, dP [c, nk] and T [nk, max(c, D)] are scratch.
-void swa_chunk_bwd(const SwaBlock& b, const float* Qr, const float* dOs, float* P, float* dP, float* T,
-                   float* dQr, float* dK, float* dV);
+// dK [nk, D], dV [nk, D]. P, dP [c, nk] are scratch.
+void swa_chunk_bwd(const SwaBlock& b, const float* Qr, const float* dOs, float* P, float* dP, float* dQr,
+                   float* dK, float* dV);
 
 }  // namespace liger::cpu

@@ -38,7 +38,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * <pre>
  * java -cp target/test-classes:target/classes:target/lib/* dev.liger.bench.RecoveryBenchmark DATA_DIR [budgets...]
  * </pre>
- * With {@code -Dliger.recovery.ablations=false} only Liger-GLA runs (for long budgets).
+ * Liger-GLA and Liger-GDN run at every budget, the ablations at the first one. With
+ * {@code -Dliger.recovery.ablations=false} only Liger-GLA and Liger-GDN run (for long budgets).
  * DATA_DIR holds brown.txt and nlp.txt; training uses their training lines, evaluation the fixture's held-out
  * lines (last n // 20 non-blank lines of each file).
  */
@@ -80,15 +81,16 @@ public final class RecoveryBenchmark {
             LigerConfig base = LigerConfig.defaults();
             Map<String, LigerConfig> variants = new LinkedHashMap<>();
             variants.put("Liger-GLA", base);
+            variants.put("Liger-GDN", base.withVariant(LigerConfig.Variant.GDN));
             variants.put("GRM only (a = 1)", base.withMix(1f));
             variants.put("SWA only (a = 0)", base.withMix(0f));
             variants.put("no gate", base.withUseGate(false));
             variants.put("Liger-HGRN2", base.withVariant(LigerConfig.Variant.HGRN2));
             variants.put("hybrid: softmax in layer 3", base.withFullAttentionLayers(List.of(3)));
             if (!Boolean.parseBoolean(System.getProperty("liger.recovery.ablations", "true")))
-                variants.keySet().retainAll(List.of("Liger-GLA"));
+                variants.keySet().retainAll(List.of("Liger-GLA", "Liger-GDN"));
             for (var v : variants.entrySet()) {
-                List<Long> bs = v.getKey().equals("Liger-GLA") ? budgets : List.of(ablationBudget);
+                List<Long> bs = v.getKey().startsWith("Liger-GLA") || v.getKey().startsWith("Liger-GDN") ? budgets : List.of(ablationBudget);
                 double zero = Double.NaN;
                 StringBuilder after = new StringBuilder();
                 for (long budget : bs) {

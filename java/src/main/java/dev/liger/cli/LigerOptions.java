@@ -10,11 +10,14 @@ public final class LigerOptions {
     @Option(names = "--liger-config", paramLabel = "FILE", description = "A liger_config.json to start from.")
     Path configFile;
 
-    @Option(names = "--variant", paramLabel = "NAME", description = "gla (default) or hgrn2.")
+    @Option(names = "--variant", paramLabel = "NAME", description = "gla (default), hgrn2 or gdn (gated delta rule).")
     String variant;
 
-    @Option(names = "--gate-normalizer", paramLabel = "N", description = "Gate normalizer of Liger-GLA (default 16).")
+    @Option(names = "--gate-normalizer", paramLabel = "N", description = "Gate normalizer of Liger-GLA and Liger-GDN (default 16).")
     Float gateNormalizer;
+
+    @Option(names = "--gdn-beta", paramLabel = "B", description = "Write strength beta of Liger-GDN, in (0, 2] (default 1).")
+    Float gdnBeta;
 
     @Option(names = "--window", paramLabel = "W", description = "Sliding-window size of the softmax branch (default 64).")
     Integer window;
@@ -47,6 +50,7 @@ public final class LigerOptions {
             throw new IllegalArgumentException("--full-attention-layers and --hybrid-every exclude each other");
         if (variant != null) c = c.withVariant(parseVariant(variant));
         if (gateNormalizer != null) c = c.withGateNormalizer(gateNormalizer);
+        if (gdnBeta != null) c = c.withGdnBeta(gdnBeta);
         if (window != null) c = c.withWindow(window);
         if (mix != null) c = c.withMix(mix);
         if (grmOnly) c = c.withMix(1f);

@@ -36,8 +36,9 @@ public final class LinearizeCommand implements Callable<Integer> {
             int converted = Linearizer.linearize(loaded.model(), cfg, LigerAttention.Backend.NATIVE).size();
             LigerModels.export(loaded.model(), cfg, dir, out);
             var w = spec.commandLine().getOut();
-            w.printf("linearized %d of %d layers (%s, window %d, mix %.2f, gate %s); kept softmax attention in %s%n",
-                    converted, loaded.model().layers().size(), cfg.variant().key(), cfg.window(), cfg.mix(),
+            w.printf("linearized %d of %d layers (%s%s, window %d, mix %.2f, gate %s); kept softmax attention in %s%n",
+                    converted, loaded.model().layers().size(), cfg.variant().key(),
+                    cfg.variant() == LigerConfig.Variant.GDN ? " beta " + cfg.gdnBeta() : "", cfg.window(), cfg.mix(),
                     cfg.useGate() ? "on, normalizer " + cfg.gateNormalizer() : "off", cfg.fullAttentionLayers());
             w.printf("wrote %s%n", out);
         }

@@ -20,15 +20,25 @@ public record LigerCache(Tensor state, Tensor winK, Tensor winV, Tensor pos) {
 
     /** An empty cache (zero states, position 0) for N sequences. */
     public static LigerCache empty(long n, long hkv, long d, int window) {
+        return empty(n, hkv, d, window, null);
+    }
+
+    /** An empty cache on the device of {@code like} (the CPU when null). */
+    public static LigerCache empty(long n, long hkv, long d, int window, Tensor like) {
         if (n <= 0 || hkv <= 0 || d <= 0) throw new IllegalArgumentException(
                 "cache dims must be positive, got N=" + n + " Hkv=" + hkv + " D=" + d);
         if (window < 1) throw new IllegalArgumentException("window must be >= 1, got " + window);
-        TensorOptions f32 = new TensorOptions(torch.ScalarType.Float);
-        Tensor state = torch.zeros(new long[] {n, hkv, d, d}, f32);
-        Tensor wk = window > 1 ? torch.zeros(new long[] {n, hkv, window - 1, d}, f32) : null;
-        Tensor wv = window > 1 ? torch.zeros(new long[] {n, hkv, window - 1, d}, f32) : null;
-        Tensor pos = torch.zeros(new long[] {n}, new TensorOptions(torch.ScalarType.Long));
+        Tensor state = zeros(like, torch.ScalarType.Float, n, hkv, d, d);
+        Tensor wk = window > 1 ? zeros(like, torch.ScalarType.Float, n, hkv, window - 1, d) : null;
+        Tensor wv = window > 1 ? zeros(like, torch.ScalarType.Float, n, hkv, window - 1, d) : null;
+        Tensor pos = zeros(like, torch.ScalarType.Long, n);
         return new LigerCache(state, wk, wv, pos);
+    }
+
+    private static Tensor zeros(Tensor like, torch.ScalarType dtype, long... dims) {
+        TensorOptions options = new TensorOptions(dtype);
+        // new_zeros keeps like's device; dtype comes from the options
+        return like == null ? torch.zeros(dims, options) : like.new_zeros(dims, options);
     }
 
     public long sequences() {

@@ -15,7 +15,11 @@ import org.bytedeco.javacpp.annotation.Properties;
  * JavaCPP mapping of the C ABI in {@code native/include/liger/liger.h}: declarations only.
  * Argument checking on the Java side lives in {@link LigerOps}; the native side checks again.
  */
-@Properties(value = @Platform(include = "liger/liger.h", link = "liger", compiler = "cpp17"))
+@Properties(value = {
+        @Platform(include = "liger/liger.h", link = "liger", compiler = "cpp17"),
+        // The CUDA build (-Pgpu) lands in linux-x86_64-gpu/, which Loader tries before linux-x86_64/. The
+        // linker reads the list backwards: libliger.a first, then the static CUDA runtime it needs.
+        @Platform(value = "linux-x86_64", extension = "-gpu", link = {"rt", "dl", "cudart_static", "liger"})})
 public final class LigerKernels {
     static {
         Loader.load();

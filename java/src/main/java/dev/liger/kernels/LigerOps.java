@@ -2,12 +2,14 @@ package dev.liger.kernels;
 
 import dev.liger.kernels.LigerKernels.liger_attn_params;
 import dev.liger.kernels.LigerKernels.liger_cache;
+import dev.liger.kernels.LigerKernels.liger_gdn_params;
 import dev.liger.kernels.LigerKernels.liger_gla_params;
 import dev.liger.kernels.LigerKernels.liger_tensor;
 import java.lang.ref.Reference;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -21,8 +23,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * {@link LigerKernelException}; argument errors found on the Java side are
  * {@link IllegalArgumentException}s naming the argument.
  *
- * <p>CPU tensors only for now: the current CUDA stream cannot be read from the CPU build of the
- * libtorch presets, so CUDA tensors are refused with an "unsupported" {@link LigerKernelException}.
+ * <p>All tensors of one call live on one device. CPU tensors go to the CPU kernels; CUDA tensors go to
+ * the CUDA kernels on their device, ordered on libtorch's current CUDA stream there. CUDA needs the
+ * native library built with CUDA and libtorch's GPU build (the {@code -Pgpu} profile); without them a
+ * CUDA tensor gets an "unsupported" {@link LigerKernelException}. The CPU path never loads CUDA classes.
  */
 public final class LigerOps {
     private LigerOps() {}
@@ -35,6 +39,12 @@ public final class LigerOps {
 
     /** Plain GLA gradients; {@code dh0} is null unless asked for. */
     public record GlaGrads(Tensor dq, Tensor dk, Tensor dv, Tensor dg, Tensor dh0) {}
+
+    /** Gated delta rule forward result: output and, when asked for, the final state per sequence. */
+    public record GdnResult(Tensor o, Tensor ht) {}
+
+    /** Gated delta rule gradients; {@code dh0} is null unless asked for. */
+    public record GdnGrads(Tensor dq, Tensor dk, Tensor dv, Tensor dg, Tensor dbeta, Tensor dh0) {}
 
     /** Fused attention forward result; {@code cache} is null unless asked for. */
     public record AttnResult(Tensor o, LigerCache cache) {}
@@ -66,11 +76,11 @@ public final class LigerOps {
         Tensor o = oOut != null ? checkOut("o", oOut, q, d.b, d.t, d.hq, d.dv) : newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.dv);
         Tensor ht = null;
         if (outputFinalState) {
-            ht = htOut != null ? checkState("ht", htOut, d.n, d.hkv, d.dk, d.dv)
+            ht = htOut != null ? checkState("ht", htOut, q, d.n, d.hkv, d.dk, d.dv)
                     : newTensor(q, ScalarType.Float, d.n, d.hkv, d.dk, d.dv);
         }
         List<Tensor> keep = new ArrayList<>(Arrays.asList(q, k, v, g, o, h0, ht, cuSeqlens));
-        try (liger_gla_params p = glaParams(d, scale, q, k, v, g, h0, cuSeqlens)) {
+        try (Placement at = Placement.of(q); liger_gla_params p = glaParams(at, d, scale, q, k, v, g, h0, cuSeqlens)) {
             describe(p.o(), o);
             describe(p.ht(), ht);
             check("liger_gla_forward", LigerKernels.liger_gla_forward(p));
@@ -93,14 +103,14 @@ public final class LigerOps {
                                 Tensor dO, Tensor dht, boolean outputDh0, GlaGrads out) {
         GlaDims d = checkGla(q, k, v, g, scale, h0, cuSeqlens);
         dO = checkSeq("do", dO, q, d.b, d.t, d.hq, d.dv);
-        if (dht != null) dht = checkState("dht", dht.contiguous(), d.n, d.hkv, d.dk, d.dv);
+        if (dht != null) dht = checkState("dht", dht.contiguous(), q, d.n, d.hkv, d.dk, d.dv);
         Tensor dq, dk, dv, dg, dh0 = null;
         if (out != null) {
             dq = checkOut("dq", out.dq(), q, d.b, d.t, d.hq, d.dk);
             dk = checkOut("dk", out.dk(), k, d.b, d.t, d.hkv, d.dk);
             dv = checkOut("dv", out.dv(), v, d.b, d.t, d.hkv, d.dv);
             dg = checkOut("dg", out.dg(), g, d.b, d.t, d.hkv, d.dk);
-            if (outputDh0) dh0 = checkState("dh0", out.dh0(), d.n, d.hkv, d.dk, d.dv);
+            if (outputDh0) dh0 = checkState("dh0", out.dh0(), q, d.n, d.hkv, d.dk, d.dv);
         } else {
             dq = newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.dk);
             dk = newTensor(q, k.scalar_type().intern(), d.b, d.t, d.hkv, d.dk);
@@ -109,7 +119,7 @@ public final class LigerOps {
             if (outputDh0) dh0 = newTensor(q, ScalarType.Float, d.n, d.hkv, d.dk, d.dv);
         }
         List<Tensor> keep = new ArrayList<>(Arrays.asList(q, k, v, g, h0, cuSeqlens, dO, dht, dq, dk, dv, dg, dh0));
-        try (liger_gla_params p = glaParams(d, scale, q, k, v, g, h0, cuSeqlens)) {
+        try (Placement at = Placement.of(q); liger_gla_params p = glaParams(at, d, scale, q, k, v, g, h0, cuSeqlens)) {
             describe(p.do_(), dO);
             describe(p.dht(), dht);
             describe(p.dq(), dq);
@@ -128,6 +138,7 @@ public final class LigerOps {
 
     private static GlaDims checkGla(Tensor q, Tensor k, Tensor v, Tensor g, float scale, Tensor h0, Tensor cuSeqlens) {
         checkInput("q", q, 4);
+        checkPlacement(q);
         checkInput("k", k, 4);
         checkInput("v", v, 4);
         checkInput("g", g, 4);
@@ -146,15 +157,15 @@ public final class LigerOps {
         checkShape("g", g, b, t, hkv, dk);
         checkHeads(hq, hkv);
         if (!Float.isFinite(scale)) throw new IllegalArgumentException("scale must be finite, got " + scale);
-        long n = checkCuSeqlens(cuSeqlens, b, t);
-        if (h0 != null) checkState("h0", h0, n, hkv, dk, dv);
+        long n = checkCuSeqlens(cuSeqlens, q, b, t);
+        if (h0 != null) checkState("h0", h0, q, n, hkv, dk, dv);
         return new GlaDims(b, t, hq, hkv, dk, dv, n);
     }
 
-    private static liger_gla_params glaParams(GlaDims d, float scale, Tensor q, Tensor k, Tensor v, Tensor g,
-                                              Tensor h0, Tensor cuSeqlens) {
+    private static liger_gla_params glaParams(Placement at, GlaDims d, float scale, Tensor q, Tensor k, Tensor v,
+                                              Tensor g, Tensor h0, Tensor cuSeqlens) {
         liger_gla_params p = new liger_gla_params();
-        p.device(LigerKernels.LIGER_CPU).stream(null).num_threads(0);
+        p.device(at.device()).stream(at.stream()).num_threads(0);
         p.B(d.b).T(d.t).Hq(d.hq).Hkv(d.hkv).Dk(d.dk).Dv(d.dv).scale(scale);
         describe(p.q(), q);
         describe(p.k(), k);
@@ -163,6 +174,171 @@ public final class LigerOps {
         describe(p.cu_seqlens(), cuSeqlens);
         describe(p.h0(), h0);
         for (liger_tensor absent : new liger_tensor[] {p.o(), p.ht(), p.do_(), p.dht(), p.dq(), p.dk(), p.dv(), p.dg(), p.dh0()})
+            describe(absent, null);
+        return p;
+    }
+
+    // ---------------------------------------------------------------- gated delta rule
+
+    /**
+     * {@code S_t = exp(g_t) (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T}, {@code o_t = scale * S_t^T q_t},
+     * one state [Dk, Dv] per KV head (liger.h).
+     *
+     * @param q          [B,T,Hq,Dk] queries (F32 or BF16; the Liger-GDN layer passes them L2-normalized)
+     * @param k          [B,T,Hkv,Dk] keys
+     * @param v          [B,T,Hkv,Dv]
+     * @param g          [B,T,Hkv] scalar log-gates (<= 0), F32 or the input dtype
+     * @param beta       [B,T,Hkv] write strengths, F32 or the input dtype
+     * @param h0         optional initial state F32 [N,Hkv,Dk,Dv]
+     * @param cuSeqlens  optional I64 [N+1] packed-sequence offsets (B must be 1)
+     */
+    public static GdnResult gdnForward(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, float scale, Tensor h0,
+                                       Tensor cuSeqlens, boolean outputFinalState) {
+        return gdnForward(q, k, v, g, beta, scale, h0, cuSeqlens, outputFinalState, null, null);
+    }
+
+    /** As above, writing into caller-provided outputs when given (tests poison them). */
+    static GdnResult gdnForward(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, float scale, Tensor h0,
+                                Tensor cuSeqlens, boolean outputFinalState, Tensor oOut, Tensor htOut) {
+        GdnDims d = checkGdn(q, k, v, g, beta, scale, h0, cuSeqlens);
+        Tensor o = oOut != null ? checkOut("o", oOut, q, d.b, d.t, d.hq, d.dv) : newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.dv);
+        Tensor ht = null;
+        if (outputFinalState) {
+            ht = htOut != null ? checkState("ht", htOut, q, d.n, d.hkv, d.dk, d.dv)
+                    : newTensor(q, ScalarType.Float, d.n, d.hkv, d.dk, d.dv);
+        }
+        List<Tensor> keep = new ArrayList<>(Arrays.asList(q, k, v, g, beta, o, h0, ht, cuSeqlens));
+        try (Placement at = Placement.of(q); liger_gdn_params p = gdnParams(at, d, scale, q, k, v, g, beta, h0, cuSeqlens)) {
+            describe(p.o(), o);
+            describe(p.ht(), ht);
+            check("liger_gdn_forward", LigerKernels.liger_gdn_forward(p));
+        } finally {
+            Reference.reachabilityFence(keep);
+        }
+        return new GdnResult(o, ht);
+    }
+
+    /**
+     * Gradients of {@link #gdnForward} given {@code dO} [B,T,Hq,Dv] (and optionally {@code dht}, the gradient of
+     * the final state). States are recomputed.
+     */
+    public static GdnGrads gdnBackward(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, float scale, Tensor h0,
+                                       Tensor cuSeqlens, Tensor dO, Tensor dht, boolean outputDh0) {
+        return gdnBackward(q, k, v, g, beta, scale, h0, cuSeqlens, dO, dht, outputDh0, null);
+    }
+
+    static GdnGrads gdnBackward(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, float scale, Tensor h0,
+                                Tensor cuSeqlens, Tensor dO, Tensor dht, boolean outputDh0, GdnGrads out) {
+        GdnDims d = checkGdn(q, k, v, g, beta, scale, h0, cuSeqlens);
+        dO = checkSeq("do", dO, q, d.b, d.t, d.hq, d.dv);
+        if (dht != null) dht = checkState("dht", dht.contiguous(), q, d.n, d.hkv, d.dk, d.dv);
+        Tensor dq, dk, dv, dg, dbeta, dh0 = null;
+        if (out != null) {
+            dq = checkOut("dq", out.dq(), q, d.b, d.t, d.hq, d.dk);
+            dk = checkOut("dk", out.dk(), k, d.b, d.t, d.hkv, d.dk);
+            dv = checkOut("dv", out.dv(), v, d.b, d.t, d.hkv, d.dv);
+            dg = checkOut("dg", out.dg(), g, d.b, d.t, d.hkv);
+            dbeta = checkOut("dbeta", out.dbeta(), beta, d.b, d.t, d.hkv);
+            if (outputDh0) dh0 = checkState("dh0", out.dh0(), q, d.n, d.hkv, d.dk, d.dv);
+        } else {
+            dq = newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.dk);
+            dk = newTensor(q, k.scalar_type().intern(), d.b, d.t, d.hkv, d.dk);
+            dv = newTensor(q, v.scalar_type().intern(), d.b, d.t, d.hkv, d.dv);
+            dg = newTensor(q, g.scalar_type().intern(), d.b, d.t, d.hkv);
+            dbeta = newTensor(q, beta.scalar_type().intern(), d.b, d.t, d.hkv);
+            if (outputDh0) dh0 = newTensor(q, ScalarType.Float, d.n, d.hkv, d.dk, d.dv);
+        }
+        List<Tensor> keep = new ArrayList<>(Arrays.asList(q, k, v, g, beta, h0, cuSeqlens, dO, dht, dq, dk, dv, dg, dbeta, dh0));
+        try (Placement at = Placement.of(q); liger_gdn_params p = gdnParams(at, d, scale, q, k, v, g, beta, h0, cuSeqlens)) {
+            describe(p.do_(), dO);
+            describe(p.dht(), dht);
+            describe(p.dq(), dq);
+            describe(p.dk(), dk);
+            describe(p.dv(), dv);
+            describe(p.dg(), dg);
+            describe(p.dbeta(), dbeta);
+            describe(p.dh0(), dh0);
+            check("liger_gdn_backward", LigerKernels.liger_gdn_backward(p));
+        } finally {
+            Reference.reachabilityFence(keep);
+        }
+        return new GdnGrads(dq, dk, dv, dg, dbeta, dh0);
+    }
+
+    /**
+     * One decode step: q [N,1,Hq,Dk], k [N,1,Hkv,Dk], v [N,1,Hkv,Dv], g and beta [N,1,Hkv]; reads the state
+     * {@code state} F32 [N,Hkv,Dk,Dv] (contiguous), updates it in place and returns o [N,1,Hq,Dv].
+     */
+    public static Tensor gdnDecode(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, float scale, Tensor state) {
+        return gdnDecode(q, k, v, g, beta, scale, state, null);
+    }
+
+    static Tensor gdnDecode(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, float scale, Tensor state, Tensor oOut) {
+        if (state == null) throw new IllegalArgumentException("state is required for decode");
+        if (q != null && q.defined() && q.dim() == 4 && q.size(1) != 1)
+            throw new IllegalArgumentException("q must hold one token per sequence for decode (T == 1), got " + shapeOf(q));
+        GdnDims d = checkGdn(q, k, v, g, beta, scale, state, null);
+        Tensor o = oOut != null ? checkOut("o", oOut, q, d.b, d.t, d.hq, d.dv) : newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.dv);
+        List<Tensor> keep = new ArrayList<>(Arrays.asList(q, k, v, g, beta, state, o));
+        try (Placement at = Placement.of(q); liger_gdn_params p = gdnParams(at, d, scale, q, k, v, g, beta, state, null)) {
+            describe(p.o(), o);
+            describe(p.ht(), state);
+            check("liger_gdn_decode", LigerKernels.liger_gdn_decode(p));
+        } finally {
+            Reference.reachabilityFence(keep);
+        }
+        return o;
+    }
+
+    private record GdnDims(long b, long t, long hq, long hkv, long dk, long dv, long n) {}
+
+    private static GdnDims checkGdn(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, float scale, Tensor h0,
+                                    Tensor cuSeqlens) {
+        checkInput("q", q, 4);
+        checkPlacement(q);
+        checkInput("k", k, 4);
+        checkInput("v", v, 4);
+        checkInput("g", g, 3);
+        checkInput("beta", beta, 3);
+        checkDevice(q, "k", k);
+        checkDevice(q, "v", v);
+        checkDevice(q, "g", g);
+        checkDevice(q, "beta", beta);
+        checkInputDtype("q", q);
+        sameDtype("k", k, q);
+        sameDtype("v", v, q);
+        for (String name : new String[] {"g", "beta"}) {
+            ScalarType s = (name.equals("g") ? g : beta).scalar_type().intern();
+            if (s != ScalarType.Float && s != q.scalar_type().intern())
+                throw new IllegalArgumentException(name + " must be F32 or the input dtype " + q.scalar_type().intern() + ", got " + s);
+        }
+        long b = q.size(0), t = q.size(1), hq = q.size(2), dk = q.size(3);
+        long hkv = k.size(2), dv = v.size(3);
+        checkShape("k", k, b, t, hkv, dk);
+        checkShape("v", v, b, t, hkv, dv);
+        checkShape("g", g, b, t, hkv);
+        checkShape("beta", beta, b, t, hkv);
+        checkHeads(hq, hkv);
+        if (!Float.isFinite(scale)) throw new IllegalArgumentException("scale must be finite, got " + scale);
+        long n = checkCuSeqlens(cuSeqlens, q, b, t);
+        if (h0 != null) checkState("h0", h0, q, n, hkv, dk, dv);
+        return new GdnDims(b, t, hq, hkv, dk, dv, n);
+    }
+
+    private static liger_gdn_params gdnParams(Placement at, GdnDims d, float scale, Tensor q, Tensor k, Tensor v, Tensor g,
+                                              Tensor beta, Tensor h0, Tensor cuSeqlens) {
+        liger_gdn_params p = new liger_gdn_params();
+        p.device(at.device()).stream(at.stream()).num_threads(0);
+        p.B(d.b).T(d.t).Hq(d.hq).Hkv(d.hkv).Dk(d.dk).Dv(d.dv).scale(scale);
+        describe(p.q(), q);
+        describe(p.k(), k);
+        describe(p.v(), v);
+        describe(p.g(), g);
+        describe(p.beta(), beta);
+        describe(p.cu_seqlens(), cuSeqlens);
+        describe(p.h0(), h0);
+        for (liger_tensor absent : new liger_tensor[] {p.o(), p.ht(), p.do_(), p.dht(), p.dq(), p.dk(), p.dv(), p.dg(),
+                p.dbeta(), p.dh0()})
             describe(absent, null);
         return p;
     }
@@ -186,9 +362,9 @@ public final class LigerOps {
                                   Tensor cuSeqlens, LigerCache cacheIn, boolean outputCache, Tensor oOut) {
         AttnDims d = checkAttn(q, k, v, config, rope, cuSeqlens, cacheIn, "cacheIn");
         Tensor o = oOut != null ? checkOut("o", oOut, q, d.b, d.t, d.hq, d.d) : newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.d);
-        LigerCache cacheOut = outputCache ? LigerCache.empty(d.n, d.hkv, d.d, config.window()) : null;
+        LigerCache cacheOut = outputCache ? LigerCache.empty(d.n, d.hkv, d.d, config.window(), q) : null;
         List<Object> keep = new ArrayList<>(Arrays.asList(q, k, v, o, rope, cuSeqlens, cacheIn, cacheOut));
-        try (liger_attn_params p = attnParams(d, config, q, k, v, rope, cuSeqlens)) {
+        try (Placement at = Placement.of(q); liger_attn_params p = attnParams(at, d, config, q, k, v, rope, cuSeqlens)) {
             describe(p.o(), o);
             describeCache(p.cache_in(), cacheIn);
             describeCache(p.cache_out(), cacheOut);
@@ -220,7 +396,7 @@ public final class LigerOps {
             dv = newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hkv, d.d);
         }
         List<Object> keep = new ArrayList<>(Arrays.asList(q, k, v, dO, rope, cuSeqlens, dq, dk, dv));
-        try (liger_attn_params p = attnParams(d, config, q, k, v, rope, cuSeqlens)) {
+        try (Placement at = Placement.of(q); liger_attn_params p = attnParams(at, d, config, q, k, v, rope, cuSeqlens)) {
             describe(p.do_(), dO);
             describe(p.dq(), dq);
             describe(p.dk(), dk);
@@ -252,7 +428,7 @@ public final class LigerOps {
                 throw new IllegalArgumentException("cache tensors must be contiguous for an in-place decode");
         Tensor o = oOut != null ? checkOut("o", oOut, q, d.b, d.t, d.hq, d.d) : newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.d);
         List<Object> keep = new ArrayList<>(Arrays.asList(q, k, v, o, rope, cache));
-        try (liger_attn_params p = attnParams(d, config, q, k, v, rope, null)) {
+        try (Placement at = Placement.of(q); liger_attn_params p = attnParams(at, d, config, q, k, v, rope, null)) {
             describe(p.o(), o);
             describeCache(p.cache_in(), cache);
             describeCache(p.cache_out(), null);
@@ -269,6 +445,7 @@ public final class LigerOps {
                                       Tensor cuSeqlens, LigerCache cache, String cacheName) {
         if (config == null) throw new IllegalArgumentException("config must not be null");
         checkInput("q", q, 4);
+        checkPlacement(q);
         checkInput("k", k, 4);
         checkInput("v", v, 4);
         checkDevice(q, "k", k);
@@ -280,20 +457,20 @@ public final class LigerOps {
         checkShape("k", k, b, t, hkv, d);
         checkShape("v", v, b, t, hkv, d);
         checkHeads(hq, hkv);
-        long n = checkCuSeqlens(cuSeqlens, b, t);
+        long n = checkCuSeqlens(cuSeqlens, q, b, t);
         long maxStart = 0;
         if (cache != null) {
-            checkState(cacheName + ".state", cache.state(), n, hkv, d, d);
+            checkState(cacheName + ".state", cache.state(), q, n, hkv, d, d);
             if (config.window() > 1) {
                 if (cache.winK() == null)
                     throw new IllegalArgumentException(cacheName + " has no window buffers but the window is " + config.window());
-                checkState(cacheName + ".winK", cache.winK(), n, hkv, config.window() - 1, d);
-                checkState(cacheName + ".winV", cache.winV(), n, hkv, config.window() - 1, d);
+                checkState(cacheName + ".winK", cache.winK(), q, n, hkv, config.window() - 1, d);
+                checkState(cacheName + ".winV", cache.winV(), q, n, hkv, config.window() - 1, d);
             } else if (cache.winK() != null) {
                 throw new IllegalArgumentException(cacheName + " has window buffers but the window is 1");
             }
             Tensor pos = cache.pos();
-            checkCpu(cacheName + ".pos", pos);
+            checkDevice(q, cacheName + ".pos", pos);
             if (pos.scalar_type().intern() != ScalarType.Long || pos.dim() != 1 || pos.size(0) != n)
                 throw new IllegalArgumentException(cacheName + ".pos must be I64 [" + n + "], got "
                         + pos.scalar_type().intern() + " " + shapeOf(pos));
@@ -306,6 +483,7 @@ public final class LigerOps {
         if (config.mix() < 1) {
             if (rope == null) throw new IllegalArgumentException("rope tables are required when mix < 1");
             checkDevice(q, "rope.cos", rope.cos());
+            checkDevice(q, "rope.sin", rope.sin());
             if (d % 2 != 0) throw new IllegalArgumentException("head dim D must be even for RoPE, got " + d);
             if (rope.halfDim() != d / 2)
                 throw new IllegalArgumentException("rope tables have D/2 = " + rope.halfDim() + " but q has D = " + d);
@@ -317,10 +495,10 @@ public final class LigerOps {
         return new AttnDims(b, t, hq, hkv, d, n);
     }
 
-    private static liger_attn_params attnParams(AttnDims d, LigerAttnConfig c, Tensor q, Tensor k, Tensor v,
-                                                RopeTables rope, Tensor cuSeqlens) {
+    private static liger_attn_params attnParams(Placement at, AttnDims d, LigerAttnConfig c, Tensor q, Tensor k,
+                                                Tensor v, RopeTables rope, Tensor cuSeqlens) {
         liger_attn_params p = new liger_attn_params();
-        p.device(LigerKernels.LIGER_CPU).stream(null).num_threads(0);
+        p.device(at.device()).stream(at.stream()).num_threads(0);
         p.B(d.b).T(d.t).Hq(d.hq).Hkv(d.hkv).D(d.d);
         p.variant(c.variant().code).use_gate(c.useGate() ? 1 : 0).gate_norm(c.gateNorm()).mix(c.mix())
                 .window(c.window()).swa_scale(c.swaScaleFor(d.d));
@@ -342,28 +520,38 @@ public final class LigerOps {
         if (t == null || !t.defined()) throw new IllegalArgumentException(name + " is required");
         if (t.dim() != rank)
             throw new IllegalArgumentException(name + " must have rank " + rank + ", got " + shapeOf(t));
-        checkCpu(name, t);
         for (int i = 0; i < rank; i++)
             if (t.size(i) <= 0) throw new IllegalArgumentException(name + " has an empty dimension: " + shapeOf(t));
     }
 
-    private static void checkCpu(String name, Tensor t) {
-        if (t.is_cuda())
-            throw new LigerKernelException("LigerOps", LigerKernels.LIGER_ERR_UNSUPPORTED,
-                    name + " is a CUDA tensor; the current CUDA stream is not reachable from this build, CPU tensors only");
-        if (!t.is_cpu()) throw new IllegalArgumentException(name + " must be a CPU tensor");
+    /** q decides where a call runs; every other tensor is then checked against q. */
+    private static void checkPlacement(Tensor q) {
+        if (!q.is_cpu() && !q.is_cuda())
+            throw new IllegalArgumentException("q must be a CPU or CUDA tensor, got one on " + deviceName(q));
     }
 
+    /** One call, one device: every tensor must sit where q does (same device type and index). */
     private static void checkDevice(Tensor ref, String name, Tensor t) {
         if (t == null || !t.defined()) throw new IllegalArgumentException(name + " is required");
-        checkCpu(name, t);
-        if (t.is_cpu() != ref.is_cpu()) throw new IllegalArgumentException(name + " is on a different device than q");
+        String at = deviceName(t), want = deviceName(ref);
+        if (!at.equals(want))
+            throw new IllegalArgumentException(name + " is on " + at + " but q is on " + want
+                    + "; all tensors of one call must be on one device");
+    }
+
+    /** libtorch's device string, e.g. {@code cpu} or {@code cuda:0}. */
+    static String deviceName(Tensor t) {
+        return t.device().str().getString();
     }
 
     private static void checkInputDtype(String name, Tensor t) {
         ScalarType s = t.scalar_type().intern();
-        if (s != ScalarType.Float && s != ScalarType.BFloat16)
+        if (t.is_cuda()) {
+            if (s != ScalarType.Float && s != ScalarType.BFloat16 && s != ScalarType.Half)
+                throw new IllegalArgumentException(name + " dtype must be F32, BF16 or F16 on CUDA, got " + s);
+        } else if (s != ScalarType.Float && s != ScalarType.BFloat16) {
             throw new IllegalArgumentException(name + " dtype must be F32 or BF16 on CPU, got " + s);
+        }
     }
 
     private static void sameDtype(String name, Tensor t, Tensor q) {
@@ -383,10 +571,10 @@ public final class LigerOps {
     }
 
     /** Returns N (number of sequences). */
-    private static long checkCuSeqlens(Tensor cu, long b, long t) {
+    private static long checkCuSeqlens(Tensor cu, Tensor q, long b, long t) {
         if (cu == null) return b;
         if (!cu.defined()) throw new IllegalArgumentException("cu_seqlens is an undefined tensor");
-        checkCpu("cu_seqlens", cu);
+        checkDevice(q, "cu_seqlens", cu);
         if (cu.scalar_type().intern() != ScalarType.Long || cu.dim() != 1 || cu.size(0) < 2)
             throw new IllegalArgumentException("cu_seqlens must be I64 [N+1] with N >= 1, got "
                     + cu.scalar_type().intern() + " " + shapeOf(cu));
@@ -408,9 +596,9 @@ public final class LigerOps {
         return m;
     }
 
-    private static Tensor checkState(String name, Tensor s, long... dims) {
+    private static Tensor checkState(String name, Tensor s, Tensor q, long... dims) {
         if (s == null || !s.defined()) throw new IllegalArgumentException(name + " is required");
-        checkCpu(name, s);
+        checkDevice(q, name, s);
         if (s.scalar_type().intern() != ScalarType.Float)
             throw new IllegalArgumentException(name + " must be F32, got " + s.scalar_type().intern());
         checkShape(name, s, dims);
@@ -442,9 +630,9 @@ public final class LigerOps {
         return t;
     }
 
-    /** The values of a CPU I64 tensor. */
+    /** The values of an I64 tensor (a CUDA tensor is copied to the host first). */
     public static long[] longs(Tensor t) {
-        Tensor c = t.contiguous();
+        Tensor c = t.cpu().contiguous();
         long[] out = new long[(int) c.numel()];
         LongPointer lp = c.data_ptr_long();
         lp.get(out);
@@ -461,6 +649,25 @@ public final class LigerOps {
     }
 
     // ---------------------------------------------------------------- C ABI description
+
+    /**
+     * Where a call runs: the CPU (no stream), or q's CUDA device made current with libtorch's current
+     * stream on it. {@link CudaLaunch} is touched only on the CUDA branch.
+     */
+    private record Placement(int device, Pointer stream, CudaLaunch cuda) implements AutoCloseable {
+        private static final Placement CPU = new Placement(LigerKernels.LIGER_CPU, null, null);
+
+        static Placement of(Tensor q) {
+            if (!q.is_cuda()) return CPU;
+            CudaLaunch launch = CudaLaunch.on(q);
+            return new Placement(LigerKernels.LIGER_CUDA, launch.stream, launch);
+        }
+
+        @Override
+        public void close() {
+            if (cuda != null) cuda.close();
+        }
+    }
 
     private static void describe(liger_tensor lt, Tensor t) {
         for (int i = 0; i < 4; i++) lt.shape(i, 1).stride(i, 0);

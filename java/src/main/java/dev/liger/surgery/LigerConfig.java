@@ -19,15 +19,16 @@ import java.util.Set;
  * checkpoint's {@code config.json}.
  *
  * @param variant            recurrence flavour
- * @param gateNormalizer     N in g = logsigmoid(k) / N (GLA only)
+ * @param gateNormalizer     N in g = logsigmoid(k) / N (GLA) or logsigmoid(mean_D k) / N (GDN)
  * @param window             sliding-window size W of the softmax branch
  * @param mix                a in o = a * o_grm + (1 - a) * o_swa (1 = GRM only, 0 = SWA only)
  * @param useGate            false gives the no-gate ablation (g = 0)
+ * @param gdnBeta            write strength beta of the gated delta rule, in (0, 2] (GDN only)
  * @param featureMap         feature map on q and k; "softmax" is the Liger map
  * @param fullAttentionLayers layers that keep ordinary softmax attention (inter-layer hybrid)
  */
 public record LigerConfig(Variant variant, float gateNormalizer, int window, float mix, boolean useGate,
-                          String featureMap, List<Integer> fullAttentionLayers) {
+                          float gdnBeta, String featureMap, List<Integer> fullAttentionLayers) {
 
     public enum Variant {
         GLA, HGRN2, GDN;
@@ -49,13 +50,15 @@ public record LigerConfig(Variant variant, float gateNormalizer, int window, flo
 
     public static final String FILE_NAME = "liger_config.json";
     private static final Set<String> KEYS = Set.of("liger_variant", "gate_normalizer", "window_size", "mix",
-            "use_gate", "feature_map", "full_attention_layers");
+            "use_gate", "gdn_beta", "feature_map", "full_attention_layers");
 
     public LigerConfig {
         if (variant == null) throw new IllegalArgumentException("liger variant is required");
         if (!(gateNormalizer > 0)) throw new IllegalArgumentException("gate_normalizer must be > 0, got " + gateNormalizer);
         if (window < 1) throw new IllegalArgumentException("window_size must be >= 1, got " + window);
         if (!(mix >= 0 && mix <= 1)) throw new IllegalArgumentException("mix must be in [0, 1], got " + mix);
+        // beta in (0, 2] keeps I - beta k k^T (unit k) a contraction: |1 - beta| <= 1
+        if (!(gdnBeta > 0 && gdnBeta <= 2)) throw new IllegalArgumentException("gdn_beta must be in (0, 2], got " + gdnBeta);
         if (!"softmax".equals(featureMap))
             throw new IllegalArgumentException("feature_map '" + featureMap + "' is unsupported (only softmax)");
         fullAttentionLayers = List.copyOf(fullAttentionLayers);
@@ -63,17 +66,21 @@ public record LigerConfig(Variant variant, float gateNormalizer, int window, flo
             if (l < 0) throw new IllegalArgumentException("full_attention_layers has a negative layer " + l);
     }
 
-    /** The paper's defaults: GLA, N = 16, W = 64, a = 0.5, gate on, softmax feature map, no full-attention layers. */
+    /**
+     * The paper's defaults: GLA, N = 16, W = 64, a = 0.5, gate on, softmax feature map, no full-attention layers
+     * (and beta = 1 for GDN).
+     */
     public static LigerConfig defaults() {
-        return new LigerConfig(Variant.GLA, 16f, 64, 0.5f, true, "softmax", List.of());
+        return new LigerConfig(Variant.GLA, 16f, 64, 0.5f, true, 1f, "softmax", List.of());
     }
 
-    public LigerConfig withVariant(Variant v) { return new LigerConfig(v, gateNormalizer, window, mix, useGate, featureMap, fullAttentionLayers); }
-    public LigerConfig withGateNormalizer(float n) { return new LigerConfig(variant, n, window, mix, useGate, featureMap, fullAttentionLayers); }
-    public LigerConfig withWindow(int w) { return new LigerConfig(variant, gateNormalizer, w, mix, useGate, featureMap, fullAttentionLayers); }
-    public LigerConfig withMix(float a) { return new LigerConfig(variant, gateNormalizer, window, a, useGate, featureMap, fullAttentionLayers); }
-    public LigerConfig withUseGate(boolean g) { return new LigerConfig(variant, gateNormalizer, window, mix, g, featureMap, fullAttentionLayers); }
-    public LigerConfig withFullAttentionLayers(List<Integer> layers) { return new LigerConfig(variant, gateNormalizer, window, mix, useGate, featureMap, layers); }
+    public LigerConfig withVariant(Variant v) { return new LigerConfig(v, gateNormalizer, window, mix, useGate, gdnBeta, featureMap, fullAttentionLayers); }
+    public LigerConfig withGateNormalizer(float n) { return new LigerConfig(variant, n, window, mix, useGate, gdnBeta, featureMap, fullAttentionLayers); }
+    public LigerConfig withWindow(int w) { return new LigerConfig(variant, gateNormalizer, w, mix, useGate, gdnBeta, featureMap, fullAttentionLayers); }
+    public LigerConfig withMix(float a) { return new LigerConfig(variant, gateNormalizer, window, a, useGate, gdnBeta, featureMap, fullAttentionLayers); }
+    public LigerConfig withUseGate(boolean g) { return new LigerConfig(variant, gateNormalizer, window, mix, g, gdnBeta, featureMap, fullAttentionLayers); }
+    public LigerConfig withGdnBeta(float b) { return new LigerConfig(variant, gateNormalizer, window, mix, useGate, b, featureMap, fullAttentionLayers); }
+    public LigerConfig withFullAttentionLayers(List<Integer> layers) { return new LigerConfig(variant, gateNormalizer, window, mix, useGate, gdnBeta, featureMap, layers); }
 
     /** Every k-th layer (k-1, 2k-1, ...) keeps softmax attention: the paper's "-H" models use k = 8. */
     public static List<Integer> everyKth(int k, int numLayers) {
@@ -94,6 +101,7 @@ public record LigerConfig(Variant variant, float gateNormalizer, int window, flo
         n.put("window_size", window);
         n.put("mix", mix);
         n.put("use_gate", useGate);
+        n.put("gdn_beta", gdnBeta);
         n.put("feature_map", featureMap);
         n.putPOJO("full_attention_layers", fullAttentionLayers);
         return n;
@@ -123,6 +131,7 @@ public record LigerConfig(Variant variant, float gateNormalizer, int window, flo
                     n.has("window_size") ? (int) number(n, "window_size") : d.window(),
                     n.has("mix") ? (float) number(n, "mix") : d.mix(),
                     n.has("use_gate") ? bool(n, "use_gate") : d.useGate(),
+                    n.has("gdn_beta") ? (float) number(n, "gdn_beta") : d.gdnBeta(),
                     n.has("feature_map") ? text(n, "feature_map") : d.featureMap(),
                     layers);
         } catch (IllegalArgumentException e) {

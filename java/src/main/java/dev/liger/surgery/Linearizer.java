@@ -17,15 +17,20 @@ import java.util.List;
 public final class Linearizer {
     private Linearizer() {}
 
-    /** The kernel-level parameters of a Liger config. */
+    /**
+     * The kernel-level parameters of a Liger config. For Liger-GDN they describe the window branch and the mix
+     * (the fused kernel's recurrence is not used); {@link #gdnConfig} gives the delta-rule branch.
+     */
     public static LigerAttnConfig kernelConfig(LigerConfig c) {
-        LigerAttnConfig.Variant v = switch (c.variant()) {
-            case GLA -> LigerAttnConfig.Variant.GLA;
-            case HGRN2 -> LigerAttnConfig.Variant.HGRN2;
-            case GDN -> throw new UnsupportedOperationException(
-                    "liger variant 'gdn' (gated delta rule) is not supported by this version; use gla or hgrn2");
-        };
+        LigerAttnConfig.Variant v = c.variant() == LigerConfig.Variant.HGRN2 ? LigerAttnConfig.Variant.HGRN2
+                : LigerAttnConfig.Variant.GLA;
         return new LigerAttnConfig(v, c.useGate(), c.gateNormalizer(), c.mix(), c.window(), Float.NaN);
+    }
+
+    /** The gated delta rule branch of a Liger-GDN config; null for the other variants. */
+    public static LigerAttention.Gdn gdnConfig(LigerConfig c) {
+        return c.variant() == LigerConfig.Variant.GDN
+                ? new LigerAttention.Gdn(c.gateNormalizer(), c.gdnBeta(), c.useGate()) : null;
     }
 
     /** Converts {@code model} in place and returns the Liger layers it installed. */
@@ -35,6 +40,7 @@ public final class Linearizer {
             if (l >= n) throw new IllegalArgumentException("full_attention_layers names layer " + l
                     + " but the model has " + n + " layers (0.." + (n - 1) + ")");
         LigerAttnConfig kc = kernelConfig(config);
+        LigerAttention.Gdn gdn = gdnConfig(config);
         List<LigerAttention> out = new ArrayList<>();
         for (DecoderLayer layer : model.layers()) {
             if (config.isFullAttention(layer.index())) continue;
@@ -44,7 +50,7 @@ public final class Linearizer {
                 throw new IllegalArgumentException("layer " + layer.index() + " has a " + m.getClass().getSimpleName()
                         + " mixer; only softmax attention can be linearized");
             LigerAttention la = new LigerAttention(sa.qProj(), sa.kProj(), sa.vProj(), sa.oProj(), sa.heads(),
-                    sa.kvHeads(), sa.headDim(), kc, sa.rope(), backend);
+                    sa.kvHeads(), sa.headDim(), kc, gdn, sa.rope(), backend);
             layer.setMixer(la); // the old mixer shares its projections with the new one: not closed
             out.add(la);
         }

@@ -69,6 +69,22 @@ class NativeBoundaryTest {
     private final Entry attnDec = (q, k, v, cu, extra) -> LigerOps.attnDecode(q, k, v, CFG, ROPE,
             extra == null ? LigerCache.empty(q == null || !q.defined() || q.dim() != 4 ? 1 : q.size(0), HKV, D, CFG.window()) : (LigerCache) extra);
 
+    private final Entry gdnFwd = (q, k, v, cu, extra) -> LigerOps.gdnForward(q, k, v, gateLike(q), betaLike(q), 1f, (Tensor) extra, cu, true);
+    private final Entry gdnBwd = (q, k, v, cu, extra) -> LigerOps.gdnBackward(q, k, v, gateLike(q), betaLike(q), 1f, (Tensor) extra, cu,
+            doLike(q), null, true);
+    private final Entry gdnDec = (q, k, v, cu, extra) -> LigerOps.gdnDecode(q, k, v, gateLike(q), betaLike(q), 1f,
+            extra == null ? torch.zeros(new long[] {q == null || !q.defined() || q.dim() != 4 ? 1 : q.size(0), HKV, D, D}, new TensorOptions(F)) : (Tensor) extra);
+
+    /** Scalar gates [B,T,Hkv] of the gated delta rule matching q when q is well-formed. */
+    private Tensor gateLike(Tensor q) {
+        boolean ok = q != null && q.defined() && q.dim() == 4 && q.is_cpu() && q.size(0) > 0 && q.size(1) > 0;
+        return ok ? torch.randn(new long[] {q.size(0), q.size(1), HKV}, new TensorOptions(F)).sigmoid().log() : g.select(3, 0);
+    }
+
+    private Tensor betaLike(Tensor q) {
+        return torch.ones_like(gateLike(q));
+    }
+
     /** g matching k when k is well-formed (so the fault under test is the one reported). */
     private Tensor gLike(Tensor q, Tensor k) {
         if (k == null || !k.defined() || k.dim() != 4 || k.size(2) <= 0 || k.size(3) <= 0 || !k.is_cpu()) return g;
@@ -88,19 +104,20 @@ class NativeBoundaryTest {
         List<Case> cases = new ArrayList<>();
         Class<IllegalArgumentException> iae = IllegalArgumentException.class;
         Object[][] entries = {{"glaForward", glaFwd}, {"glaBackward", glaBwd}, {"attnForward", attnFwd},
-                {"attnBackward", attnBwd}, {"attnDecode", attnDec}};
+                {"attnBackward", attnBwd}, {"attnDecode", attnDec}, {"gdnForward", gdnFwd}, {"gdnBackward", gdnBwd},
+                {"gdnDecode", gdnDec}};
         for (Object[] e : entries) {
             String name = (String) e[0];
             Entry en = (Entry) e[1];
-            boolean decode = name.equals("attnDecode");
+            boolean decode = name.endsWith("Decode");
             long t = decode ? 1 : T;
             Tensor q1 = decode ? q.narrow(1, 0, 1) : q, k1 = decode ? k.narrow(1, 0, 1) : k, v1 = decode ? v.narrow(1, 0, 1) : v;
             cases.add(new Case(name, "null q", iae, "q is required", () -> en.call(null, k1, v1, null, null)));
             cases.add(new Case(name, "undefined k", iae, "k is required", () -> en.call(q1, new Tensor(), v1, null, null)));
             cases.add(new Case(name, "wrong dtype (F64 q)", iae, "q dtype", () -> en.call(q1.to(ScalarType.Double), k1, v1, null, null)));
             cases.add(new Case(name, "mixed dtype (BF16 v)", iae, "v dtype", () -> en.call(q1, k1, v1.to(ScalarType.BFloat16), null, null)));
-            cases.add(new Case(name, "wrong device (meta q)", iae, "q must be a CPU tensor", () -> en.call(meta(B, t, HQ, D), k1, v1, null, null)));
-            cases.add(new Case(name, "wrong device (meta v)", iae, "v must be a CPU tensor", () -> en.call(q1, k1, meta(B, t, HKV, D), null, null)));
+            cases.add(new Case(name, "wrong device (meta q)", iae, "q must be a CPU or CUDA tensor", () -> en.call(meta(B, t, HQ, D), k1, v1, null, null)));
+            cases.add(new Case(name, "wrong device (meta v)", iae, "v is on meta but q is on", () -> en.call(q1, k1, meta(B, t, HKV, D), null, null)));
             cases.add(new Case(name, "wrong rank (k 3-D)", iae, "k must have rank 4", () -> en.call(q1, k1.squeeze(0), v1, null, null)));
             cases.add(new Case(name, "wrong shape (v length)", iae, "v must be", () -> en.call(q1, k1, f(B, t + 1, HKV, D), null, null)));
             cases.add(new Case(name, "wrong shape (k batch)", iae, "k must be", () -> en.call(q1, f(B + 1, t, HKV, D), v1, null, null)));
@@ -156,6 +173,16 @@ class NativeBoundaryTest {
         cases.add(new Case("attnForward", "null config", iae, "config", () -> LigerOps.attnForward(q, k, v, null, ROPE, null, null, false)));
         cases.add(new Case("attnForward", "RoPE table too short", iae, "rope tables cover",
                 () -> LigerOps.attnForward(q, k, v, CFG, RopeTables.standard(10000, (int) D, 4), null, null, false)));
+        cases.add(new Case("gdnForward", "h0 shape mismatch", iae, "h0 must be", () -> gdnFwd.call(q, k, v, null, f(B, HKV, D, D / 2))));
+        cases.add(new Case("gdnDecode", "state wrong dtype", iae, "h0 must be F32",
+                () -> gdnDec.call(q.narrow(1, 0, 1), k.narrow(1, 0, 1), v.narrow(1, 0, 1), null, h0.to(ScalarType.BFloat16))));
+        cases.add(new Case("gdnDecode", "state aliasing the query", LigerKernelException.class, "overlaps input q", () -> {
+            // q is a view into the state, which decode overwrites in place.
+            Tensor st = torch.zeros(new long[] {B, HKV, D, D}, new TensorOptions(F));
+            gdnDec.call(st.view(-1).narrow(0, 0, HQ * D).view(B, 1, HQ, D), k.narrow(1, 0, 1), v.narrow(1, 0, 1), null, st);
+        }));
+        cases.add(new Case("gdnForward", "beta of another shape", iae, "beta must be",
+                () -> LigerOps.gdnForward(q, k, v, gateLike(q), torch.ones(new long[] {B, T, HQ}), 1f, null, null, false)));
         cases.add(new Case("glaForward", "non-finite scale", iae, "scale must be finite",
                 () -> LigerOps.glaForward(q, k, v, g, Float.POSITIVE_INFINITY, null, null, false)));
         return cases;

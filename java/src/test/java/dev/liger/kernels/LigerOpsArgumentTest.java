@@ -4,8 +4,10 @@ import static dev.liger.kernels.KernelTestSupport.randn;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.function.Supplier;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -87,6 +89,56 @@ class LigerOpsArgumentTest {
         expectMessage(iae, "scale must be finite", () -> LigerOps.glaForward(q, k, v, g, Float.NaN, null, null, false));
         expectMessage(iae, "dht must be",
                 () -> LigerOps.glaBackward(q, k, v, g, 1f, null, null, t(F, 1, 8, 4, 64), t(F, 2, 2, 64, 64), false));
+    }
+
+    /** Every tensor of a call must be where q is; tensors on neither the CPU nor CUDA are refused by name. */
+    @Test
+    void tensorsOfOneCallShareOneDevice() {
+        Tensor q = t(F, 1, 8, 4, 64), k = t(F, 1, 8, 2, 64), v = t(F, 1, 8, 2, 64), g = t(F, 1, 8, 2, 64);
+        Device meta = new Device("meta");
+        Class<IllegalArgumentException> iae = IllegalArgumentException.class;
+        expectMessage(iae, "k is on meta but q is on cpu", () -> attn(q, k.to(meta, F), v));
+        expectMessage(iae, "v is on meta but q is on cpu", () -> attn(q, k, v.to(meta, F)));
+        expectMessage(iae, "q must be a CPU or CUDA tensor, got one on meta",
+                () -> attn(q.to(meta, F), k.to(meta, F), v.to(meta, F)));
+        expectMessage(iae, "cu_seqlens is on meta",
+                () -> LigerOps.attnForward(q, k, v, cfg, rope, LigerOps.longTensor(0, 3, 8).to(meta, ScalarType.Long),
+                        null, false));
+        expectMessage(iae, "rope.cos is on meta",
+                () -> LigerOps.attnForward(q, k, v, cfg, new RopeTables(rope.cos().to(meta, F), rope.sin().to(meta, F)),
+                        null, null, false));
+        LigerCache c = LigerCache.empty(1, 2, 64, 64);
+        expectMessage(iae, "cacheIn.state is on meta",
+                () -> LigerOps.attnForward(q, k, v, cfg, rope, null,
+                        new LigerCache(c.state().to(meta, F), c.winK(), c.winV(), c.pos()), false));
+        expectMessage(iae, "cache.pos is on meta",
+                () -> LigerOps.attnDecode(q.narrow(1, 0, 1), k.narrow(1, 0, 1), v.narrow(1, 0, 1), cfg, rope,
+                        new LigerCache(c.state(), c.winK(), c.winV(), c.pos().to(meta, ScalarType.Long))));
+        expectMessage(iae, "g is on meta", () -> LigerOps.glaForward(q, k, v, g.to(meta, F), 1f, null, null, false));
+        expectMessage(iae, "h0 is on meta",
+                () -> LigerOps.glaForward(q, k, v, g, 1f, t(F, 1, 2, 64, 64).to(meta, F), null, false));
+        expectMessage(iae, "do is on meta",
+                () -> LigerOps.attnBackward(q, k, v, t(F, 1, 8, 4, 64).to(meta, F), cfg, rope, null));
+        // the CPU path still runs with all tensors on the CPU
+        assertEquals(4, LigerOps.attnForward(q, k, v, cfg, rope, null, null, false).o().size(2));
+    }
+
+    /** A build without CUDA kernels answers a CUDA request with "unsupported", before touching memory. */
+    @Test
+    void cudaRequestWithoutCudaKernelsIsUnsupported() {
+        assumeTrue(LigerKernels.liger_has_cuda() == 0, "this native library has CUDA kernels");
+        Tensor q = t(F, 1, 8, 4, 64), k = t(F, 1, 8, 2, 64), v = t(F, 1, 8, 2, 64), o = t(F, 1, 8, 4, 64);
+        LigerKernels.liger_attn_params p = new LigerKernels.liger_attn_params();
+        p.device(LigerKernels.LIGER_CUDA).num_threads(0).B(1).T(8).Hq(4).Hkv(2).D(64);
+        p.variant(0).use_gate(1).gate_norm(16f).mix(1f).window(64).swa_scale(0.125f);
+        set(p.q(), q);
+        set(p.k(), k);
+        set(p.v(), v);
+        set(p.o(), o);
+        int status = LigerKernels.liger_attn_forward(p);
+        String msg = LigerKernels.liger_last_error().getString();
+        assertEquals(LigerKernels.LIGER_ERR_UNSUPPORTED, status, "status for '" + msg + "'");
+        java.lang.ref.Reference.reachabilityFence(new Tensor[] {q, k, v, o});
     }
 
     /** The native layer validates on its own: raw calls with bad descriptors return a status and a message. */

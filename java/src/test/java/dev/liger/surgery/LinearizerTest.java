@@ -148,9 +148,6 @@ class LinearizerTest {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () ->
                     Linearizer.linearize(m, LigerConfig.defaults().withFullAttentionLayers(List.of(n)), LigerAttention.Backend.NATIVE));
             assertTrue(e.getMessage().contains("full_attention_layers"), e.getMessage());
-            UnsupportedOperationException u = assertThrows(UnsupportedOperationException.class, () ->
-                    Linearizer.linearize(m, LigerConfig.defaults().withVariant(LigerConfig.Variant.GDN), LigerAttention.Backend.NATIVE));
-            assertTrue(u.getMessage().contains("gdn"), u.getMessage());
             Linearizer.linearize(m, LigerConfig.defaults(), LigerAttention.Backend.NATIVE);
             assertThrows(IllegalStateException.class, () -> Linearizer.linearize(m, LigerConfig.defaults(), LigerAttention.Backend.NATIVE));
         }

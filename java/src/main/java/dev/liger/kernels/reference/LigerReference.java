@@ -4,6 +4,7 @@ import dev.liger.kernels.LigerAttnConfig;
 import dev.liger.kernels.LigerCache;
 import dev.liger.kernels.LigerOps;
 import dev.liger.kernels.LigerOps.AttnResult;
+import dev.liger.kernels.LigerOps.GdnResult;
 import dev.liger.kernels.LigerOps.GlaResult;
 import dev.liger.kernels.RopeTables;
 import java.util.ArrayList;
@@ -133,6 +134,107 @@ public final class LigerReference {
         Tensor rows = torch.arange(new Scalar(0L), new Scalar(len), i64).unsqueeze(1);
         Tensor cols = torch.arange(new Scalar(0L), new Scalar(len), i64).unsqueeze(0);
         return torch.gt(cols, rows).unsqueeze(1).expand(len, grp, len).reshape(len * grp, len);
+    }
+
+    // ---------------------------------------------------------------- gated delta rule
+
+    /**
+     * The gated delta rule token by token (the literal recurrence of liger.h, the oracle of the chunked kernels):
+     * {@code S_t = exp(g_t) (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T}, {@code o_t = scale S_t^T q_t}.
+     * q [B,T,Hq,Dk], k [B,T,Hkv,Dk], v [B,T,Hkv,Dv], g and beta [B,T,Hkv], h0 [N,Hkv,Dk,Dv] or null; see
+     * {@link dev.liger.kernels.LigerOps#gdnForward}. {@code ht} is always returned, in the input dtype.
+     */
+    public static GdnResult gdn(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, double scale, Tensor h0,
+                                Tensor cuSeqlens) {
+        return gdn(q, k, v, g, beta, scale, h0, cuSeqlens, Mode.NAIVE);
+    }
+
+    /**
+     * As above, token by token ({@link Mode#NAIVE}) or in chunks of 64 in the UT/WY form ({@link Mode#CHUNKED}, the
+     * kernels' algorithm in plain libtorch ops: memory linear in T under autograd, for long sequences).
+     */
+    public static GdnResult gdn(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, double scale, Tensor h0,
+                                Tensor cuSeqlens, Mode mode) {
+        ScalarType dt = q.scalar_type().intern();
+        List<long[]> seqs = sequences(q, cuSeqlens);
+        List<Tensor> outs = new ArrayList<>(), states = new ArrayList<>();
+        for (int n = 0; n < seqs.size(); n++) {
+            long b = seqs.get(n)[0], s = seqs.get(n)[1], len = seqs.get(n)[2];
+            Tensor s0 = h0 == null ? null : h0.select(0, n).to(dt);
+            Tensor qs = q.select(0, b).narrow(0, s, len), ks = k.select(0, b).narrow(0, s, len);
+            Tensor vs = v.select(0, b).narrow(0, s, len), gs = g.select(0, b).narrow(0, s, len).to(dt);
+            Tensor bs = beta.select(0, b).narrow(0, s, len).to(dt);
+            Tensor[] r = mode == Mode.NAIVE ? gdnSeq(qs, ks, vs, gs, bs, scale, s0) : gdnChunked(qs, ks, vs, gs, bs, scale, s0);
+            outs.add(r[0]);
+            states.add(r[1]);
+        }
+        return new GdnResult(assemble(outs, cuSeqlens != null), torch.stack(vec(states), 0));
+    }
+
+    /** One sequence: q [T,Hq,Dk], k [T,Hkv,Dk], v [T,Hkv,Dv], g, beta [T,Hkv]; returns {o [T,Hq,Dv], state}. */
+    private static Tensor[] gdnSeq(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, double scale, Tensor s0) {
+        long t = q.size(0), hq = q.size(1), dk = q.size(2), hkv = k.size(1), dv = v.size(2), grp = hq / hkv;
+        Tensor state = s0 != null ? s0 : q.new_zeros(hkv, dk, dv);
+        if (t == 0) return new Tensor[] {q.new_zeros(0, hq, dv), state};
+        Tensor qh = q.reshape(t, hkv, grp, dk); // [T, Hkv, G, Dk]
+        List<Tensor> outs = new ArrayList<>();
+        for (long i = 0; i < t; i++) {
+            Tensor ki = k.select(0, i).unsqueeze(2);           // [Hkv, Dk, 1]
+            Tensor vi = v.select(0, i).unsqueeze(1);           // [Hkv, 1, Dv]
+            Tensor bi = beta.select(0, i).view(hkv, 1, 1);
+            Tensor decay = g.select(0, i).exp().view(hkv, 1, 1);
+            // (I - b k k^T) S = S - b k (k^T S)
+            Tensor erased = state.sub(bi.mul(ki).mul(torch.matmul(ki.mT(), state)));
+            state = decay.mul(erased).add(bi.mul(ki).mul(vi));
+            outs.add(torch.matmul(qh.select(0, i), state)); // [Hkv, G, Dv]
+        }
+        Tensor o = torch.stack(vec(outs), 0).reshape(t, hq, dv).mul(new Scalar(scale));
+        return new Tensor[] {o, state};
+    }
+
+    /**
+     * One sequence in chunks (liger.h): with G the inclusive cumulative gate inside a chunk and S the state at its
+     * start, the pseudo-values solve {@code (I + strict_tril(diag(beta) K K^T * Gamma)) U = diag(beta) V -
+     * diag(beta exp(G)) K S} (Gamma_ij = exp(G_i - G_j)), then {@code O = (Q * exp(G)) S + tril(Q K^T * Gamma) U}
+     * and {@code S' = exp(G_last) S + (K * exp(G_last - G))^T U}. Every exponent is <= 0; entries above the
+     * diagonal are masked before exponentiation.
+     */
+    private static Tensor[] gdnChunked(Tensor q, Tensor k, Tensor v, Tensor g, Tensor beta, double scale, Tensor s0) {
+        long t = q.size(0), hq = q.size(1), dk = q.size(2), hkv = k.size(1), dv = v.size(2), grp = hq / hkv;
+        Tensor state = s0 != null ? s0 : q.new_zeros(hkv, dk, dv);
+        if (t == 0) return new Tensor[] {q.new_zeros(0, hq, dv), state};
+        Tensor qr = q.reshape(t, hkv, grp, dk).permute(1, 0, 2, 3).contiguous(); // [Hkv, T, G, Dk]
+        Tensor kh = k.permute(1, 0, 2).contiguous(), vh = v.permute(1, 0, 2).contiguous(); // [Hkv, T, D]
+        Tensor gh = g.permute(1, 0).contiguous(), bh = beta.permute(1, 0).contiguous();     // [Hkv, T]
+        TensorOptions i64 = new TensorOptions(ScalarType.Long);
+        List<Tensor> outs = new ArrayList<>();
+        for (long c0 = 0; c0 < t; c0 += CHUNK) {
+            long len = Math.min(CHUNK, t - c0);
+            Tensor qc = qr.narrow(1, c0, len).reshape(hkv, len * grp, dk), kc = kh.narrow(1, c0, len);
+            Tensor vc = vh.narrow(1, c0, len), bc = bh.narrow(1, c0, len).unsqueeze(2);   // bc [Hkv, L, 1]
+            Tensor gcum = gh.narrow(1, c0, len).cumsum(1);                                 // [Hkv, L]
+            Tensor rows = torch.arange(new Scalar(0L), new Scalar(len), i64).unsqueeze(1);
+            Tensor cols = torch.arange(new Scalar(0L), new Scalar(len), i64).unsqueeze(0);
+            Tensor above = torch.gt(cols, rows);                                           // j > i
+            Tensor diff = gcum.unsqueeze(2).sub(gcum.unsqueeze(1));                        // G_i - G_j
+            Tensor gamma = diff.masked_fill(above, new Scalar(Double.NEGATIVE_INFINITY)).exp(); // [Hkv, L, L]
+            Tensor strict = torch.matmul(kc, kc.mT()).mul(gamma).mul(bc)
+                    .masked_fill(torch.ge(cols, rows), new Scalar(0.0));
+            Tensor eye = torch.eye(len, new TensorOptions(q.scalar_type().intern())).unsqueeze(0);
+            Tensor rhs = bc.mul(vc).sub(torch.matmul(bc.mul(gcum.exp().unsqueeze(2)).mul(kc), state)); // [Hkv, L, Dv]
+            Tensor u = torch.linalg_solve_triangular(strict.add(eye), rhs, false, true, true);
+            // outputs: rows are (token, group member) pairs
+            Tensor gq = gcum.unsqueeze(2).expand(hkv, len, grp).reshape(hkv, len * grp);
+            Tensor inter = torch.matmul(qc.mul(gq.exp().unsqueeze(2)), state);
+            Tensor gammaQ = gamma.unsqueeze(2).expand(hkv, len, grp, len).reshape(hkv, len * grp, len);
+            Tensor a = torch.matmul(qc, kc.mT()).mul(gammaQ).masked_fill(causalMask(len, grp), new Scalar(0.0));
+            outs.add(inter.add(torch.matmul(a, u)).reshape(hkv, len, grp, dv));
+            Tensor glast = gcum.narrow(1, len - 1, 1);                                     // [Hkv, 1]
+            Tensor kdec = kc.mul(glast.sub(gcum).exp().unsqueeze(2));
+            state = glast.exp().unsqueeze(2).mul(state).add(torch.matmul(kdec.mT(), u));
+        }
+        Tensor o = torch.cat(vec(outs), 1); // [Hkv, T, G, Dv]
+        return new Tensor[] {o.permute(1, 0, 2, 3).reshape(t, hq, dv).mul(new Scalar(scale)), state};
     }
 
     // ---------------------------------------------------------------- fused Liger attention

@@ -1,0 +1,533 @@
+package dev.liger.bench.cuda;
+
+import static org.bytedeco.cuda.global.cudart.cudaDeviceSynchronize;
+import static org.bytedeco.cuda.global.cudart.cudaDriverGetVersion;
+import static org.bytedeco.cuda.global.cudart.cudaFree;
+import static org.bytedeco.cuda.global.cudart.cudaGetErrorString;
+import static org.bytedeco.cuda.global.cudart.cudaMalloc;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpy;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToHost;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyHostToDevice;
+import static org.bytedeco.cuda.global.cudart.cudaMemset;
+import static org.bytedeco.cuda.global.cudart.cudaRuntimeGetVersion;
+
+import dev.liger.kernels.LigerKernels;
+import dev.liger.kernels.LigerKernels.liger_attn_params;
+import dev.liger.kernels.LigerKernels.liger_cache;
+import dev.liger.kernels.LigerKernels.liger_gdn_params;
+import dev.liger.kernels.LigerKernels.liger_gla_params;
+import dev.liger.kernels.LigerKernels.liger_tensor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * The Java path on a GPU, without libtorch: allocates device memory through the CUDA runtime presets,
+ * fills fresh random inputs, calls {@link LigerKernels} with {@code LIGER_CUDA} on device pointers and
+ * with {@code LIGER_CPU} on host copies of the same inputs, and compares (relative L2 error, printed and
+ * asserted). Device outputs are poisoned with NaN first, so an output a kernel leaves unwritten fails.
+ * Covers the fused attention forward (with the cache it leaves), backward and decode steps continuing
+ * that cache, a packed variable-length batch (with an empty sequence) forward and backward, and the plain
+ * GLA forward with its final state and backward, and the gated delta rule forward, backward and decode
+ * steps continuing its final state, in fp32 and bf16.
+ *
+ * <p>Usage: {@code java -cp liger.jar:javacpp.jar:cuda.jar... dev.liger.bench.cuda.CudaJavaCheck [seed]};
+ * exits non-zero when any comparison fails.
+ */
+public final class CudaJavaCheck {
+    static final int F32 = LigerKernels.LIGER_F32, BF16 = LigerKernels.LIGER_BF16, I64 = LigerKernels.LIGER_I64;
+    static final List<Buf> live = new ArrayList<>();
+    static int failures = 0, checks = 0;
+
+    public static void main(String[] args) {
+        long seed = args.length > 0 ? Long.parseLong(args[0]) : System.nanoTime();
+        int[] rt = new int[1], drv = new int[1];
+        cuda("cudaRuntimeGetVersion", cudaRuntimeGetVersion(rt));
+        cuda("cudaDriverGetVersion", cudaDriverGetVersion(drv));
+        System.out.printf("liger %s, has_cuda=%d, CUDA runtime (presets) %d, driver %d, seed %d%n",
+                LigerKernels.liger_version().getString(), LigerKernels.liger_has_cuda(), rt[0], drv[0], seed);
+        if (LigerKernels.liger_has_cuda() != 1) {
+            System.out.println("FAIL: the loaded native library has no CUDA kernels");
+            System.exit(1);
+        }
+        Random r = new Random(seed);
+        for (int dtype : new int[] {F32, BF16}) {
+            // T not a multiple of 64; GQA 4 at D = 64, GQA 1 at D = 128
+            attention(r, dtype, new Shape(2, 100, 8, 2, 64));
+            attention(r, dtype, new Shape(1, 130, 4, 4, 128));
+            gla(r, dtype, new Shape(2, 100, 8, 2, 64));
+            gla(r, dtype, new Shape(1, 77, 4, 1, 128));
+            varlen(r, dtype, new Shape(1, 100, 8, 2, 64), 0, 37, 37, 100);
+            gdn(r, dtype, new Shape(2, 100, 8, 2, 64));
+            gdn(r, dtype, new Shape(1, 77, 4, 4, 128));
+        }
+        for (Buf b : live) b.free();
+        System.out.printf("%d comparisons, %d failed%n", checks, failures);
+        System.exit(failures == 0 ? 0 : 1);
+    }
+
+    record Shape(long b, long t, long hq, long hkv, long d) {
+        @Override
+        public String toString() {
+            return "B" + b + " T" + t + " Hq" + hq + " Hkv" + hkv + " D" + d;
+        }
+    }
+
+    static String name(int dtype) {
+        return dtype == F32 ? "fp32" : "bf16";
+    }
+
+    static float tol(int dtype) {
+        return dtype == F32 ? 2e-3f : 2e-2f;
+    }
+
+    // ------------------------------------------------------------------ fused Liger attention
+
+    static void attention(Random r, int dt, Shape s) {
+        int window = 64, steps = 3;
+        String tag = "attn " + name(dt) + " " + s;
+        Buf q = Buf.random(r, dt, 1f, s.b, s.t, s.hq, s.d), k = Buf.random(r, dt, 1f, s.b, s.t, s.hkv, s.d);
+        Buf v = Buf.random(r, dt, 1f, s.b, s.t, s.hkv, s.d), dO = Buf.random(r, dt, 1f, s.b, s.t, s.hq, s.d);
+        Buf[] rope = rope(s.t + steps, s.d);
+        Buf o = Buf.output(dt, s.b, s.t, s.hq, s.d);
+        Buf[] cache = cache(s, window);
+        for (Buf c : cache) c.poison();
+
+        // forward with the cache it leaves
+        for (boolean cuda : new boolean[] {false, true}) {
+            try (liger_attn_params p = attn(cuda, s, window, q, k, v, rope)) {
+                set(p.o(), o, cuda);
+                setCache(p.cache_out(), cache, cuda);
+                call(cuda, tag + " forward", LigerKernels.liger_attn_forward(p));
+            }
+        }
+        compare(tag + " forward o", o, dt);
+        compare(tag + " forward cache.state", cache[0], dt);
+        compare(tag + " forward cache.win_k", cache[1], dt);
+        compare(tag + " forward cache.win_v", cache[2], dt);
+        compare(tag + " forward cache.pos", cache[3], I64);
+
+        // backward
+        Buf dq = Buf.output(dt, s.b, s.t, s.hq, s.d), dk = Buf.output(dt, s.b, s.t, s.hkv, s.d);
+        Buf dv = Buf.output(dt, s.b, s.t, s.hkv, s.d);
+        for (boolean cuda : new boolean[] {false, true}) {
+            try (liger_attn_params p = attn(cuda, s, window, q, k, v, rope)) {
+                set(p.do_(), dO, cuda);
+                set(p.dq(), dq, cuda);
+                set(p.dk(), dk, cuda);
+                set(p.dv(), dv, cuda);
+                call(cuda, tag + " backward", LigerKernels.liger_attn_backward(p));
+            }
+        }
+        compare(tag + " backward dq", dq, dt);
+        compare(tag + " backward dk", dk, dt);
+        compare(tag + " backward dv", dv, dt);
+
+        // decode steps continuing the forward's cache, each side from its own copy (updated in place)
+        Shape one = new Shape(s.b, 1, s.hq, s.hkv, s.d);
+        for (int step = 0; step < steps; step++) {
+            Buf sq = Buf.random(r, dt, 1f, s.b, 1, s.hq, s.d), sk = Buf.random(r, dt, 1f, s.b, 1, s.hkv, s.d);
+            Buf sv = Buf.random(r, dt, 1f, s.b, 1, s.hkv, s.d), so = Buf.output(dt, s.b, 1, s.hq, s.d);
+            for (boolean cuda : new boolean[] {false, true}) {
+                try (liger_attn_params p = attn(cuda, one, window, sq, sk, sv, rope)) {
+                    set(p.o(), so, cuda);
+                    setCache(p.cache_in(), cache, cuda);
+                    call(cuda, tag + " decode", LigerKernels.liger_attn_decode(p));
+                }
+            }
+            compare(tag + " decode step " + step + " o", so, dt);
+        }
+        compare(tag + " decode cache.state", cache[0], dt);
+        compare(tag + " decode cache.win_k", cache[1], dt);
+        compare(tag + " decode cache.pos", cache[3], I64);
+    }
+
+    /** A packed batch (B = 1, cu_seqlens on the same side as the data), forward with its cache and backward. */
+    static void varlen(Random r, int dt, Shape s, long... offsets) {
+        int window = 16;
+        long n = offsets.length - 1;
+        String tag = "varlen " + name(dt) + " " + s + " cu" + java.util.Arrays.toString(offsets);
+        Buf q = Buf.random(r, dt, 1f, s.b, s.t, s.hq, s.d), k = Buf.random(r, dt, 1f, s.b, s.t, s.hkv, s.d);
+        Buf v = Buf.random(r, dt, 1f, s.b, s.t, s.hkv, s.d), dO = Buf.random(r, dt, 1f, s.b, s.t, s.hq, s.d);
+        Buf cu = new Buf(I64, offsets.length);
+        for (int i = 0; i < offsets.length; i++) cu.host.putLong(8L * i, offsets[i]);
+        cu.upload();
+        Buf[] rope = rope(s.t, s.d);
+        Buf o = Buf.output(dt, s.b, s.t, s.hq, s.d);
+        Buf[] cache = cache(new Shape(n, 1, s.hq, s.hkv, s.d), window);
+        for (Buf c : cache) c.poison();
+        Buf dq = Buf.output(dt, s.b, s.t, s.hq, s.d), dk = Buf.output(dt, s.b, s.t, s.hkv, s.d);
+        Buf dv = Buf.output(dt, s.b, s.t, s.hkv, s.d);
+        for (boolean cuda : new boolean[] {false, true}) {
+            try (liger_attn_params p = attn(cuda, s, window, q, k, v, rope)) {
+                set(p.cu_seqlens(), cu, cuda);
+                set(p.o(), o, cuda);
+                setCache(p.cache_out(), cache, cuda);
+                call(cuda, tag + " forward", LigerKernels.liger_attn_forward(p));
+            }
+            try (liger_attn_params p = attn(cuda, s, window, q, k, v, rope)) {
+                set(p.cu_seqlens(), cu, cuda);
+                set(p.do_(), dO, cuda);
+                set(p.dq(), dq, cuda);
+                set(p.dk(), dk, cuda);
+                set(p.dv(), dv, cuda);
+                call(cuda, tag + " backward", LigerKernels.liger_attn_backward(p));
+            }
+        }
+        compare(tag + " forward o", o, dt);
+        compare(tag + " forward cache.state", cache[0], dt);
+        compare(tag + " forward cache.pos", cache[3], I64);
+        compare(tag + " backward dq", dq, dt);
+        compare(tag + " backward dk", dk, dt);
+        compare(tag + " backward dv", dv, dt);
+    }
+
+    static liger_attn_params attn(boolean cuda, Shape s, int window, Buf q, Buf k, Buf v, Buf[] rope) {
+        liger_attn_params p = new liger_attn_params();
+        p.device(cuda ? LigerKernels.LIGER_CUDA : LigerKernels.LIGER_CPU).stream(null).num_threads(0);
+        p.B(s.b).T(s.t).Hq(s.hq).Hkv(s.hkv).D(s.d);
+        p.variant(LigerKernels.LIGER_VARIANT_GLA).use_gate(1).gate_norm(16f).mix(0.5f).window(window)
+                .swa_scale((float) (1 / Math.sqrt(s.d)));
+        for (liger_tensor t : new liger_tensor[] {p.o(), p.cu_seqlens(), p.do_(), p.dq(), p.dk(), p.dv()}) absent(t);
+        setCache(p.cache_in(), null, cuda);
+        setCache(p.cache_out(), null, cuda);
+        set(p.q(), q, cuda);
+        set(p.k(), k, cuda);
+        set(p.v(), v, cuda);
+        set(p.rope_cos(), rope[0], cuda);
+        set(p.rope_sin(), rope[1], cuda);
+        return p;
+    }
+
+    static Buf[] cache(Shape s, int window) {
+        return new Buf[] {Buf.zeros(F32, s.b, s.hkv, s.d, s.d), Buf.zeros(F32, s.b, s.hkv, window - 1, s.d),
+                Buf.zeros(F32, s.b, s.hkv, window - 1, s.d), Buf.zeros(I64, s.b)};
+    }
+
+    static void setCache(liger_cache c, Buf[] b, boolean cuda) {
+        liger_tensor[] parts = {c.state(), c.win_k(), c.win_v(), c.pos()};
+        for (int i = 0; i < 4; i++) {
+            if (b == null) absent(parts[i]);
+            else set(parts[i], b[i], cuda);
+        }
+    }
+
+    /** RoPE tables (default theta 10000), F32 [P, D/2], inputs: the same on both sides. */
+    static Buf[] rope(long positions, long d) {
+        Buf cos = Buf.zeros(F32, positions, d / 2), sin = Buf.zeros(F32, positions, d / 2);
+        for (long p = 0; p < positions; p++)
+            for (long j = 0; j < d / 2; j++) {
+                double ang = p * Math.exp(-2.0 * j * Math.log(10000) / d);
+                cos.host.putFloat(4 * (p * (d / 2) + j), (float) Math.cos(ang));
+                sin.host.putFloat(4 * (p * (d / 2) + j), (float) Math.sin(ang));
+            }
+        cos.upload();
+        sin.upload();
+        return new Buf[] {cos, sin};
+    }
+
+    // ------------------------------------------------------------------ plain GLA
+
+    static void gla(Random r, int dt, Shape s) {
+        String tag = "gla " + name(dt) + " " + s;
+        // feature-mapped q, k are non-negative in the model; any values are valid here
+        Buf q = Buf.random(r, dt, 0.5f, s.b, s.t, s.hq, s.d), k = Buf.random(r, dt, 0.5f, s.b, s.t, s.hkv, s.d);
+        Buf v = Buf.random(r, dt, 1f, s.b, s.t, s.hkv, s.d);
+        Buf g = Buf.zeros(F32, s.b, s.t, s.hkv, s.d);
+        for (long i = 0; i < g.count; i++) g.host.putFloat(4 * i, (float) -(0.01 + 0.2 * r.nextDouble()));
+        g.upload();
+        Buf o = Buf.output(dt, s.b, s.t, s.hq, s.d), ht = Buf.output(F32, s.b, s.hkv, s.d, s.d);
+        for (boolean cuda : new boolean[] {false, true}) {
+            try (liger_gla_params p = new liger_gla_params()) {
+                p.device(cuda ? LigerKernels.LIGER_CUDA : LigerKernels.LIGER_CPU).stream(null).num_threads(0);
+                p.B(s.b).T(s.t).Hq(s.hq).Hkv(s.hkv).Dk(s.d).Dv(s.d).scale((float) (1 / Math.sqrt(s.d)));
+                for (liger_tensor t : new liger_tensor[] {p.cu_seqlens(), p.h0(), p.do_(), p.dht(), p.dq(), p.dk(),
+                        p.dv(), p.dg(), p.dh0()}) absent(t);
+                set(p.q(), q, cuda);
+                set(p.k(), k, cuda);
+                set(p.v(), v, cuda);
+                set(p.g(), g, cuda);
+                set(p.o(), o, cuda);
+                set(p.ht(), ht, cuda);
+                call(cuda, tag + " forward", LigerKernels.liger_gla_forward(p));
+            }
+        }
+        compare(tag + " forward o", o, dt);
+        compare(tag + " forward ht", ht, dt);
+
+        Buf dO = Buf.random(r, dt, 1f, s.b, s.t, s.hq, s.d);
+        Buf dq = Buf.output(dt, s.b, s.t, s.hq, s.d), dk = Buf.output(dt, s.b, s.t, s.hkv, s.d);
+        Buf dv = Buf.output(dt, s.b, s.t, s.hkv, s.d), dg = Buf.output(F32, s.b, s.t, s.hkv, s.d);
+        for (boolean cuda : new boolean[] {false, true}) {
+            try (liger_gla_params p = new liger_gla_params()) {
+                p.device(cuda ? LigerKernels.LIGER_CUDA : LigerKernels.LIGER_CPU).stream(null).num_threads(0);
+                p.B(s.b).T(s.t).Hq(s.hq).Hkv(s.hkv).Dk(s.d).Dv(s.d).scale((float) (1 / Math.sqrt(s.d)));
+                for (liger_tensor t : new liger_tensor[] {p.cu_seqlens(), p.h0(), p.ht(), p.o(), p.dht(), p.dh0()})
+                    absent(t);
+                set(p.q(), q, cuda);
+                set(p.k(), k, cuda);
+                set(p.v(), v, cuda);
+                set(p.g(), g, cuda);
+                set(p.do_(), dO, cuda);
+                set(p.dq(), dq, cuda);
+                set(p.dk(), dk, cuda);
+                set(p.dv(), dv, cuda);
+                set(p.dg(), dg, cuda);
+                call(cuda, tag + " backward", LigerKernels.liger_gla_backward(p));
+            }
+        }
+        compare(tag + " backward dq", dq, dt);
+        compare(tag + " backward dk", dk, dt);
+        compare(tag + " backward dv", dv, dt);
+        compare(tag + " backward dg", dg, dt);
+    }
+
+    // ------------------------------------------------------------------ gated delta rule
+
+    static void gdn(Random r, int dt, Shape s) {
+        String tag = "gdn " + name(dt) + " " + s;
+        // the Liger-GDN layer feeds L2-normalized q and k; gates g <= 0 and write strengths in (0, 1)
+        Buf q = unitRows(r, dt, s.b, s.t, s.hq, s.d), k = unitRows(r, dt, s.b, s.t, s.hkv, s.d);
+        Buf v = Buf.random(r, dt, 1f, s.b, s.t, s.hkv, s.d), dO = Buf.random(r, dt, 1f, s.b, s.t, s.hq, s.d);
+        Buf g = Buf.zeros(F32, s.b, s.t, s.hkv), beta = Buf.zeros(F32, s.b, s.t, s.hkv);
+        for (long i = 0; i < g.count; i++) {
+            g.host.putFloat(4 * i, (float) -(0.01 + 0.2 * r.nextDouble()));
+            beta.host.putFloat(4 * i, (float) (1 / (1 + Math.exp(-r.nextGaussian()))));
+        }
+        g.upload();
+        beta.upload();
+        Buf o = Buf.output(dt, s.b, s.t, s.hq, s.d), ht = Buf.output(F32, s.b, s.hkv, s.d, s.d);
+        for (boolean cuda : new boolean[] {false, true}) {
+            try (liger_gdn_params p = gdnParams(cuda, s, q, k, v, g, beta)) {
+                set(p.o(), o, cuda);
+                set(p.ht(), ht, cuda);
+                call(cuda, tag + " forward", LigerKernels.liger_gdn_forward(p));
+            }
+        }
+        compare(tag + " forward o", o, dt);
+        compare(tag + " forward ht", ht, dt);
+
+        Buf dq = Buf.output(dt, s.b, s.t, s.hq, s.d), dk = Buf.output(dt, s.b, s.t, s.hkv, s.d);
+        Buf dv = Buf.output(dt, s.b, s.t, s.hkv, s.d);
+        Buf dg = Buf.output(F32, s.b, s.t, s.hkv), dbeta = Buf.output(F32, s.b, s.t, s.hkv);
+        for (boolean cuda : new boolean[] {false, true}) {
+            try (liger_gdn_params p = gdnParams(cuda, s, q, k, v, g, beta)) {
+                set(p.do_(), dO, cuda);
+                set(p.dq(), dq, cuda);
+                set(p.dk(), dk, cuda);
+                set(p.dv(), dv, cuda);
+                set(p.dg(), dg, cuda);
+                set(p.dbeta(), dbeta, cuda);
+                call(cuda, tag + " backward", LigerKernels.liger_gdn_backward(p));
+            }
+        }
+        compare(tag + " backward dq", dq, dt);
+        compare(tag + " backward dk", dk, dt);
+        compare(tag + " backward dv", dv, dt);
+        compare(tag + " backward dg", dg, dt);
+        compare(tag + " backward dbeta", dbeta, dt);
+
+        // decode steps continuing the forward's final state, updated in place on each side
+        Shape one = new Shape(s.b, 1, s.hq, s.hkv, s.d);
+        for (int step = 0; step < 3; step++) {
+            Buf sq = unitRows(r, dt, s.b, 1, s.hq, s.d), sk = unitRows(r, dt, s.b, 1, s.hkv, s.d);
+            Buf sv = Buf.random(r, dt, 1f, s.b, 1, s.hkv, s.d), so = Buf.output(dt, s.b, 1, s.hq, s.d);
+            Buf sg = Buf.zeros(F32, s.b, 1, s.hkv), sb = Buf.zeros(F32, s.b, 1, s.hkv);
+            for (long i = 0; i < sg.count; i++) {
+                sg.host.putFloat(4 * i, (float) -(0.01 + 0.2 * r.nextDouble()));
+                sb.host.putFloat(4 * i, (float) (1 / (1 + Math.exp(-r.nextGaussian()))));
+            }
+            sg.upload();
+            sb.upload();
+            for (boolean cuda : new boolean[] {false, true}) {
+                try (liger_gdn_params p = gdnParams(cuda, one, sq, sk, sv, sg, sb)) {
+                    set(p.o(), so, cuda);
+                    set(p.h0(), ht, cuda);
+                    set(p.ht(), ht, cuda);
+                    call(cuda, tag + " decode", LigerKernels.liger_gdn_decode(p));
+                }
+            }
+            compare(tag + " decode step " + step + " o", so, dt);
+        }
+        compare(tag + " decode state", ht, dt);
+    }
+
+    static liger_gdn_params gdnParams(boolean cuda, Shape s, Buf q, Buf k, Buf v, Buf g, Buf beta) {
+        liger_gdn_params p = new liger_gdn_params();
+        p.device(cuda ? LigerKernels.LIGER_CUDA : LigerKernels.LIGER_CPU).stream(null).num_threads(0);
+        p.B(s.b).T(s.t).Hq(s.hq).Hkv(s.hkv).Dk(s.d).Dv(s.d).scale((float) (1 / Math.sqrt(s.d)));
+        for (liger_tensor t : new liger_tensor[] {p.o(), p.cu_seqlens(), p.h0(), p.ht(), p.do_(), p.dht(), p.dq(),
+                p.dk(), p.dv(), p.dg(), p.dbeta(), p.dh0()}) absent(t);
+        set(p.q(), q, cuda);
+        set(p.k(), k, cuda);
+        set(p.v(), v, cuda);
+        set(p.g(), g, cuda);
+        set(p.beta(), beta, cuda);
+        return p;
+    }
+
+    /** Random rows of unit L2 norm along the last dimension. */
+    static Buf unitRows(Random r, int dt, long... shape) {
+        Buf b = new Buf(dt, shape);
+        int d = (int) shape[shape.length - 1];
+        float[] row = new float[d];
+        for (long i = 0; i < b.count; i += d) {
+            double n = 0;
+            for (int j = 0; j < d; j++) {
+                row[j] = (float) r.nextGaussian();
+                n += row[j] * row[j];
+            }
+            for (int j = 0; j < d; j++) b.put(i + j, (float) (row[j] / Math.sqrt(n)));
+        }
+        b.upload();
+        return b;
+    }
+
+    // ------------------------------------------------------------------ plumbing
+
+    static void absent(liger_tensor t) {
+        t.data(null).dtype(F32).ndim(0);
+        for (int i = 0; i < 4; i++) t.shape(i, 1).stride(i, 0);
+    }
+
+    /** Describes {@code b} (contiguous) on the host or on the device. */
+    static void set(liger_tensor t, Buf b, boolean cuda) {
+        t.data(cuda ? b.dev : b.host).dtype(b.dtype).ndim(b.shape.length);
+        long stride = 1;
+        for (int i = 3; i >= 0; i--) t.shape(i, 1).stride(i, 0);
+        for (int i = b.shape.length - 1; i >= 0; i--) {
+            t.shape(i, b.shape[i]).stride(i, stride);
+            stride *= b.shape[i];
+        }
+    }
+
+    static void call(boolean cuda, String what, int status) {
+        if (status != LigerKernels.LIGER_OK)
+            throw new IllegalStateException(what + (cuda ? " (CUDA)" : " (CPU)") + " failed with status " + status
+                    + ": " + LigerKernels.liger_last_error().getString());
+        if (cuda) cuda(what + " (cudaDeviceSynchronize)", cudaDeviceSynchronize());
+    }
+
+    static void cuda(String what, int err) {
+        if (err != 0) {
+            BytePointer msg = cudaGetErrorString(err);
+            throw new IllegalStateException(what + ": CUDA error " + err + " " + msg.getString());
+        }
+    }
+
+    /**
+     * Relative L2 error of the device result against the host result; exact for I64. The tolerance follows
+     * the inputs' dtype: from bf16 inputs even fp32 states and gradients may carry bf16 roundings of
+     * intermediates (the CUDA kernels feed tensor cores bf16 operands where the CPU keeps fp32).
+     */
+    static void compare(String what, Buf b, int dtype) {
+        double[] gpu = b.download(), cpu = b.hostValues();
+        double num = 0, den = 0;
+        boolean finite = true;
+        for (int i = 0; i < gpu.length; i++) {
+            finite &= Double.isFinite(gpu[i]);
+            num += (gpu[i] - cpu[i]) * (gpu[i] - cpu[i]);
+            den += cpu[i] * cpu[i];
+        }
+        double rel = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+        boolean ok = finite && (dtype == I64 ? num == 0 : rel <= tol(dtype));
+        checks++;
+        if (!ok) failures++;
+        System.out.printf("%-4s %-58s rel err %.3e (tol %.0e)%s%n", ok ? "ok" : "FAIL", what, rel,
+                dtype == I64 ? 0.0 : tol(dtype), finite ? "" : "  NON-FINITE values (unwritten output?)");
+    }
+
+    /** One contiguous tensor: a host copy, and a device copy once uploaded or poisoned. */
+    static final class Buf {
+        final int dtype;
+        final long[] shape;
+        final long count;
+        final int esize;
+        final BytePointer host;
+        Pointer dev;
+
+        Buf(int dtype, long... shape) {
+            this.dtype = dtype;
+            this.shape = shape;
+            long n = 1;
+            for (long x : shape) n *= x;
+            this.count = n;
+            this.esize = dtype == I64 ? 8 : dtype == BF16 ? 2 : 4;
+            this.host = new BytePointer(n * esize);
+            host.fill(0);
+            live.add(this);
+        }
+
+        static Buf zeros(int dtype, long... shape) {
+            Buf b = new Buf(dtype, shape);
+            b.upload();
+            return b;
+        }
+
+        /** An output: zero on the host, all bits set on the device (NaN in fp32 and bf16, -1 in I64). */
+        static Buf output(int dtype, long... shape) {
+            Buf b = zeros(dtype, shape);
+            b.poison();
+            return b;
+        }
+
+        void poison() {
+            cuda("cudaMemset", cudaMemset(dev, 0xFF, count * esize));
+        }
+
+        static Buf random(Random r, int dtype, float scale, long... shape) {
+            Buf b = new Buf(dtype, shape);
+            for (long i = 0; i < b.count; i++) b.put(i, (float) (scale * r.nextGaussian()));
+            b.upload();
+            return b;
+        }
+
+        void put(long i, float x) {
+            if (dtype == BF16) host.putShort(2 * i, bf16(x));
+            else host.putFloat(4 * i, x);
+        }
+
+        /** Copies the host contents to the device (allocating once). */
+        void upload() {
+            if (dev == null) {
+                dev = new Pointer();
+                cuda("cudaMalloc", cudaMalloc(dev, count * esize));
+            }
+            cuda("cudaMemcpy H2D", cudaMemcpy(dev, host, count * esize, cudaMemcpyHostToDevice));
+        }
+
+        double[] hostValues() {
+            return values(host);
+        }
+
+        double[] download() {
+            try (BytePointer tmp = new BytePointer(count * esize)) {
+                cuda("cudaMemcpy D2H", cudaMemcpy(tmp, dev, count * esize, cudaMemcpyDeviceToHost));
+                return values(tmp);
+            }
+        }
+
+        double[] values(BytePointer p) {
+            double[] out = new double[(int) count];
+            for (int i = 0; i < out.length; i++)
+                out[i] = dtype == I64 ? p.getLong(8L * i)
+                        : dtype == BF16 ? Float.intBitsToFloat((p.getShort(2L * i) & 0xFFFF) << 16) : p.getFloat(4L * i);
+            return out;
+        }
+
+        void free() {
+            if (dev != null) cudaFree(dev);
+            dev = null;
+            host.close();
+        }
+    }
+
+    /** Round to nearest even bf16 (finite inputs). */
+    static short bf16(float x) {
+        int bits = Float.floatToRawIntBits(x);
+        bits += 0x7FFF + ((bits >>> 16) & 1);
+        return (short) (bits >>> 16);
+    }
+}

@@ -3,6 +3,9 @@
 // exp, a small register-blocked GEMM, and the thread pool.
 #pragma once
 #include <cmath>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -28,14 +31,25 @@ inline float hsum(v16 x) {
   return (b[0] + b[2]) + (b[1] + b[3]);
 }
 
+// Round to the nearest integer (ties to even). The kernels are built with -fassociative-math, which
+// would fold the usual (x + 1.5 * 2^23) - 1.5 * 2^23 into x; an instruction or a barrier keeps it.
+inline v16 round_nearest(v16 x) {
+#if defined(__AVX512F__)
+  return (v16)_mm512_roundscale_ps((__m512)x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+  v16 t = x + splat(12582912.0f);
+  __asm__ volatile("" : "+m"(t));  // no reassociation across this point
+  return t - splat(12582912.0f);
+#endif
+}
+
 // exp for 16 lanes, Cephes expf polynomial (about 1 ulp); inputs below -87.3 give 0.
 inline v16 exp16(v16 x) {
   const v16 hi = splat(88.3762626647949f), lo = splat(-87.3365447504f);
   x = x > hi ? hi : x;
   v16 under = x < lo ? splat(0.f) : splat(1.f);
   x = x < lo ? lo : x;
-  const v16 magic = splat(12582912.0f);  // 1.5 * 2^23: rounds to nearest integer
-  v16 n = (x * 1.44269504088896341f + magic) - magic;
+  v16 n = round_nearest(x * 1.44269504088896341f);
   v16 r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
   v16 p = splat(1.9875691500E-4f);

@@ -1320,6 +1320,23 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
   }
 }
 
+// mul * dO as packed bf16 rows [NT * H, D] (round to nearest, as the fast kernels' tile loads did):
+// one warp per (token, head) row.
+template <int D>
+__global__ void __launch_bounds__(256) k_fgather_do(__nv_bfloat16* dst, View src, int64_t T, int64_t rows, int64_t H,
+                                                    float mul) {
+  constexpr int U = D / 32;  // consecutive elements per lane
+  const int64_t row = (int64_t)blockIdx.x * 8 + (threadIdx.x >> 5);
+  if (row >= rows) return;
+  const int lane = threadIdx.x & 31;
+  const int64_t tok = row / H, h = row - tok * H;
+  uint32_t* o = reinterpret_cast<uint32_t*>(dst + row * D + lane * U);
+#pragma unroll
+  for (int u = 0; u < U; u += 2)
+    o[u / 2] = pack_bf16(mul * load_as_float(src, voff(src, tok, T, h, lane * U + u)),
+                         mul * load_as_float(src, voff(src, tok, T, h, lane * U + u + 1)));
+}
+
 // Grid (chunks, Hq + Hkv): as k_bwd_out.
 template <int D>
 __global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, const float* dqr, const float* dkf,
@@ -1806,7 +1823,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   if (!backward) {
     b.o = ws.reserve_bytes(fq);
   } else {
-    b.dO = ws.reserve_bytes(fq);
+    b.dO = ws.reserve_bytes(fast_backward_ok(p) ? fq / 2 : fq);  // bf16 for the fast kernels
     b.dh = ws.reserve_bytes(fh);
     b.dq = ws.reserve_bytes(fq);
     b.dk = ws.reserve_bytes(fk);
@@ -1872,14 +1889,27 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     return LIGER_OK;
   }
   LIGER_TRY(core_forward(c, false));
-  c.dO = ws.at<float>(b.dO);
   c.dh = ws.at<float>(b.dh);
   c.dq = ws.at<float>(b.dq);
   c.dk = ws.at<float>(b.dk);
   c.dv = ws.at<float>(b.dv);
   c.R = ws.at<float>(b.R);
   c.RT = ws.at<float>(b.RT);
-  LIGER_TRY(gather(c.dO, view_of(p.do_), p.T, NT, Hq, D, p.mix, st));
+  if (fast_bwd) {
+    // their dO tiles are bf16: a bf16 copy gives the same tiles from half the bytes
+    c.dOb = ws.at<__nv_bfloat16>(b.dO);
+    if (NT) {
+      const unsigned blocks = (unsigned)((NT * Hq + 7) / 8);
+      if (D == 64)
+        k_fgather_do<64><<<blocks, 256, 0, st>>>(ws.at<__nv_bfloat16>(b.dO), view_of(p.do_), p.T, NT * Hq, Hq, p.mix);
+      else
+        k_fgather_do<128><<<blocks, 256, 0, st>>>(ws.at<__nv_bfloat16>(b.dO), view_of(p.do_), p.T, NT * Hq, Hq, p.mix);
+      LIGER_CK_LAUNCH("fgather_do");
+    }
+  } else {
+    c.dO = ws.at<float>(b.dO);
+    LIGER_TRY(gather(c.dO, view_of(p.do_), p.T, NT, Hq, D, p.mix, st));
+  }
   LIGER_CK(cudaMemsetAsync(c.dk, 0, fk, st));
   LIGER_CK(cudaMemsetAsync(c.dv, 0, fk, st));
   float* dqr = ws.at<float>(b.dqr);

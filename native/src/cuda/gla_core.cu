@@ -245,16 +245,17 @@ __global__ void __launch_bounds__(256) k_fdstate(Core c) {
   for (int j = 0; j < grp; ++j) {
     const int64_t h = (int64_t)hh * grp + j;
     const float* q = c.q + (int64_t)ch.start * rq + h * D;
-    const float* dO = c.dO + (int64_t)ch.start * rq + h * D;
+    const __nv_bfloat16* dO = c.dOb + (int64_t)ch.start * rq + h * D;
     constexpr int kIt = kChunk * D / 4 / 256;
-    float4 xq[kIt], xg[kIt], xo[kIt];
+    float4 xq[kIt], xg[kIt];
+    uint2 xo[kIt];
 #pragma unroll
     for (int it = 0; it < kIt; ++it) {
       const int idx = 4 * (threadIdx.x + it * 256), t = idx / D, d = idx - t * D;
       const bool ok = t < len;
       xq[it] = ok ? *reinterpret_cast<const float4*>(q + (int64_t)t * rq + d) : make_float4(0.f, 0.f, 0.f, 0.f);
       xg[it] = ok ? *reinterpret_cast<const float4*>(G + (int64_t)t * rk + d) : make_float4(0.f, 0.f, 0.f, 0.f);
-      xo[it] = ok ? *reinterpret_cast<const float4*>(dO + (int64_t)t * rq + d) : make_float4(0.f, 0.f, 0.f, 0.f);
+      xo[it] = ok ? *reinterpret_cast<const uint2*>(dO + (int64_t)t * rq + d) : make_uint2(0u, 0u);
     }
     __syncthreads();  // the previous head's tiles are consumed
 #pragma unroll
@@ -263,8 +264,7 @@ __global__ void __launch_bounds__(256) k_fdstate(Core c) {
       *reinterpret_cast<uint2*>(Qx + t * LDB + d) =
           make_uint2(pack_bf16(xq[it].x * __expf(xg[it].x), xq[it].y * __expf(xg[it].y)),
                      pack_bf16(xq[it].z * __expf(xg[it].z), xq[it].w * __expf(xg[it].w)));
-      *reinterpret_cast<uint2*>(dOs + t * LDB + d) =
-          make_uint2(pack_bf16(xo[it].x, xo[it].y), pack_bf16(xo[it].z, xo[it].w));
+      *reinterpret_cast<uint2*>(dOs + t * LDB + d) = xo[it];
     }
     __syncthreads();
 #pragma unroll
@@ -440,12 +440,11 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
     const int blk = unit & 3, r = blk * 16;
     if (r >= len) continue;
     const int64_t h = (int64_t)hh * grp + (unit >> 2);
-    const float* dO = c.dO + (int64_t)(ch.start + r) * rq + h * D;
+    const __nv_bfloat16* dO = c.dOb + (int64_t)(ch.start + r) * rq + h * D;
     for (int idx = 4 * lane; idx < 16 * D; idx += 4 * 32) {
       const int t = idx / D, d = idx - t * D;
-      const float4 o4 = r + t < len ? *reinterpret_cast<const float4*>(dO + (int64_t)t * rq + d)
-                                    : make_float4(0.f, 0.f, 0.f, 0.f);
-      *reinterpret_cast<uint2*>(Ow_ + t * LDB + d) = make_uint2(pack_bf16(o4.x, o4.y), pack_bf16(o4.z, o4.w));
+      *reinterpret_cast<uint2*>(Ow_ + t * LDB + d) =
+          r + t < len ? *reinterpret_cast<const uint2*>(dO + (int64_t)t * rq + d) : make_uint2(0u, 0u);
     }
     __syncwarp();
     // scores do_i . v_s for s in sub-chunks 0..blk, and do h^T
@@ -687,15 +686,15 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   for (int hj = 0; hj < grp; ++hj) {
     const int64_t h = (int64_t)hh * grp + hj;
     const float* Qg = c.q + (int64_t)ch.start * rq + h * D;
-    const float* Og = c.dO + (int64_t)ch.start * rq + h * D;
+    const bf16* Og = c.dOb + (int64_t)ch.start * rq + h * D;
     __syncthreads();  // the previous head's tiles are consumed
     for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
       const int t = idx / D, d = idx - t * D;
       const bool ok = t < len;
       const float4 q4 = ok ? *reinterpret_cast<const float4*>(Qg + (int64_t)t * rq + d) : z4;
-      const float4 o4 = ok ? *reinterpret_cast<const float4*>(Og + (int64_t)t * rq + d) : z4;
       *reinterpret_cast<uint2*>(Qf + t * LDB + d) = make_uint2(pack_bf16(q4.x, q4.y), pack_bf16(q4.z, q4.w));
-      *reinterpret_cast<uint2*>(dOs + t * LDB + d) = make_uint2(pack_bf16(o4.x, o4.y), pack_bf16(o4.z, o4.w));
+      *reinterpret_cast<uint2*>(dOs + t * LDB + d) =
+          ok ? *reinterpret_cast<const uint2*>(Og + (int64_t)t * rq + d) : make_uint2(0u, 0u);
     }
     __syncthreads();
     for (int idx = threadIdx.x; idx < 96 * D; idx += 256) {
@@ -966,8 +965,11 @@ liger_status core_scan(const Core& c) {
 liger_status core_backward(const Core& c) {
   const int LK = tile_stride((int)c.Dk, c.tc), LV = tile_stride((int)c.Dv, c.tc);
   const int64_t DD = c.Dk * c.Dv;
+  // the bf16 kernels read dO from dOb, the others from dO
+  const bool fast = c.bf16 && c.dOb && c.Dk == c.Dv && (c.Dk == 64 || c.Dk == 128);
+  if (!fast && !c.dO) return fail(LIGER_ERR_INVALID_ARGUMENT, "core_backward: no fp32 dO for the fp32 kernels");
   if (c.nchunks > 0) {
-    if (c.bf16 && c.Dk == c.Dv && (c.Dk == 64 || c.Dk == 128)) {
+    if (fast) {
       const size_t sm = sizeof(__nv_bfloat16) * 2 * kChunk * (c.Dk + 8);
       const void* kern = c.Dk == 64 ? (const void*)k_fdstate<64> : (const void*)k_fdstate<128>;
       LIGER_TRY(set_smem(kern, sm, "fdstate"));
@@ -988,7 +990,7 @@ liger_status core_backward(const Core& c) {
     LIGER_CK_LAUNCH("dstate_scan");
   }
   if (c.nchunks > 0) {
-    if (c.bf16 && c.Dk == c.Dv && (c.Dk == 64 || c.Dk == 128)) {
+    if (fast) {
       const size_t smq = c.Dk == 64 ? fdq_smem<64>() : fdq_smem<128>();
       const void* kern = c.Dk == 64 ? (const void*)k_fdq<64> : (const void*)k_fdq<128>;
       LIGER_TRY(set_smem(kern, smq, "fdq"));
@@ -1003,7 +1005,7 @@ liger_status core_backward(const Core& c) {
       k_chunk_dq<<<dim3(c.nchunks, (unsigned)c.Hq), kThreads, smq, c.stream>>>(c);
       LIGER_CK_LAUNCH("chunk_dq");
     }
-    if (c.bf16 && c.Dk == c.Dv && (c.Dk == 64 || c.Dk == 128)) {
+    if (fast) {
       const size_t smk = c.Dk == 64 ? fdkv_smem<64>() : fdkv_smem<128>();
       const void* kern = c.Dk == 64 ? (const void*)k_fdkv<64> : (const void*)k_fdkv<128>;
       LIGER_TRY(set_smem(kern, smk, "fdkv"));

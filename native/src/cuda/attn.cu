@@ -25,6 +25,7 @@ struct Attn {
   const Chunk* chunks;
   const SeqInfo* seqs;
   float *qf, *qr, *kf, *g, *kr, *vf;
+  __nv_bfloat16* qb;  // k_fprep: the q feature map in bf16 (the fast backward's tiles), qf unused then
   bool tc;  // tensor-core (tf32) products: 16-bit inputs
 };
 
@@ -1298,9 +1299,13 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
 #pragma unroll
       for (int u = 0; u < U; ++u) f[u] = 1.f - sigmoidf_(x[r][u]);
     }
-    float* of = isq ? a.qf : a.kf;
+    if (isq) {
 #pragma unroll
-    for (int u = 0; u < U; ++u) of[o + 32 * u] = f[u];
+      for (int u = 0; u < U; ++u) a.qb[o + 32 * u] = __float2bfloat16(f[u]);
+    } else {
+#pragma unroll
+      for (int u = 0; u < U; ++u) a.kf[o + 32 * u] = f[u];
+    }
     if (a.rope) {
       rope_regs<D>(a, x[r], pos);
       float* orr = isq ? a.qr : a.kr;
@@ -1810,7 +1815,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   AttnBuffers b{};
   const size_t fq = sizeof(float) * Np * Hq * D, fk = sizeof(float) * Np * Hkv * D;
   const size_t fh = sizeof(float) * (nch + 1) * Hkv * D * D, fgl = sizeof(float) * (nch + 1) * Hkv * D;
-  b.qf = ws.reserve_bytes(fq);
+  b.qf = ws.reserve_bytes(backward && fast_backward_ok(p) ? fq / 2 : fq);  // bf16 for the fast backward
   b.qr = ws.reserve_bytes(rope ? fq : 0);
   b.kf = ws.reserve_bytes(fk);
   b.g = ws.reserve_bytes(fk);
@@ -1845,6 +1850,10 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   a.kf = ws.at<float>(b.kf); a.g = ws.at<float>(b.g);
   a.kr = rope ? ws.at<float>(b.kr) : nullptr; a.vf = ws.at<float>(b.vf);
   const bool fast_bwd = backward && fast_backward_ok(p);
+  if (fast_bwd) {
+    a.qb = ws.at<__nv_bfloat16>(b.qf);
+    a.qf = nullptr;
+  }
   if (nch) {
     if (fast_bwd && D == 64)
       k_fprep<64><<<dim3((unsigned)nch, (unsigned)(Hq + Hkv)), 256, 0, st>>>(a);
@@ -1858,7 +1867,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   c.Hq = Hq; c.Hkv = Hkv; c.Dk = D; c.Dv = D;
   c.nchunks = (int)nch; c.nseq = (int)N;
   c.chunks = a.chunks; c.seqs = a.seqs;
-  c.q = a.qf; c.k = a.kf; c.v = a.vf; c.g = a.g;
+  c.q = a.qf; c.qb = a.qb; c.k = a.kf; c.v = a.vf; c.g = a.g;
   c.h = ws.at<float>(b.h); c.gl = ws.at<float>(b.gl);
   c.tc = a.tc;
   c.bf16 = fast_bwd;

@@ -244,16 +244,16 @@ __global__ void __launch_bounds__(256) k_fdstate(Core c) {
   for (int j = 0; j < NTW; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
   for (int j = 0; j < grp; ++j) {
     const int64_t h = (int64_t)hh * grp + j;
-    const float* q = c.q + (int64_t)ch.start * rq + h * D;
+    const __nv_bfloat16* q = c.qb + (int64_t)ch.start * rq + h * D;
     const __nv_bfloat16* dO = c.dOb + (int64_t)ch.start * rq + h * D;
     constexpr int kIt = kChunk * D / 4 / 256;
-    float4 xq[kIt], xg[kIt];
-    uint2 xo[kIt];
+    float4 xg[kIt];
+    uint2 xq[kIt], xo[kIt];
 #pragma unroll
     for (int it = 0; it < kIt; ++it) {
       const int idx = 4 * (threadIdx.x + it * 256), t = idx / D, d = idx - t * D;
       const bool ok = t < len;
-      xq[it] = ok ? *reinterpret_cast<const float4*>(q + (int64_t)t * rq + d) : make_float4(0.f, 0.f, 0.f, 0.f);
+      xq[it] = ok ? *reinterpret_cast<const uint2*>(q + (int64_t)t * rq + d) : make_uint2(0u, 0u);
       xg[it] = ok ? *reinterpret_cast<const float4*>(G + (int64_t)t * rk + d) : make_float4(0.f, 0.f, 0.f, 0.f);
       xo[it] = ok ? *reinterpret_cast<const uint2*>(dO + (int64_t)t * rq + d) : make_uint2(0u, 0u);
     }
@@ -262,8 +262,8 @@ __global__ void __launch_bounds__(256) k_fdstate(Core c) {
     for (int it = 0; it < kIt; ++it) {
       const int idx = 4 * (threadIdx.x + it * 256), t = idx / D, d = idx - t * D;
       *reinterpret_cast<uint2*>(Qx + t * LDB + d) =
-          make_uint2(pack_bf16(xq[it].x * __expf(xg[it].x), xq[it].y * __expf(xg[it].y)),
-                     pack_bf16(xq[it].z * __expf(xg[it].z), xq[it].w * __expf(xg[it].w)));
+          make_uint2(pack_bf16(unpack_bf16(xq[it].x).x * __expf(xg[it].x), unpack_bf16(xq[it].x).y * __expf(xg[it].y)),
+                     pack_bf16(unpack_bf16(xq[it].y).x * __expf(xg[it].z), unpack_bf16(xq[it].y).y * __expf(xg[it].w)));
       *reinterpret_cast<uint2*>(dOs + t * LDB + d) = xo[it];
     }
     __syncthreads();
@@ -685,14 +685,14 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   float* Bd = Bw + warp * 16 * 17;
   for (int hj = 0; hj < grp; ++hj) {
     const int64_t h = (int64_t)hh * grp + hj;
-    const float* Qg = c.q + (int64_t)ch.start * rq + h * D;
+    const bf16* Qg = c.qb + (int64_t)ch.start * rq + h * D;
     const bf16* Og = c.dOb + (int64_t)ch.start * rq + h * D;
     __syncthreads();  // the previous head's tiles are consumed
     for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
       const int t = idx / D, d = idx - t * D;
       const bool ok = t < len;
-      const float4 q4 = ok ? *reinterpret_cast<const float4*>(Qg + (int64_t)t * rq + d) : z4;
-      *reinterpret_cast<uint2*>(Qf + t * LDB + d) = make_uint2(pack_bf16(q4.x, q4.y), pack_bf16(q4.z, q4.w));
+      *reinterpret_cast<uint2*>(Qf + t * LDB + d) =
+          ok ? *reinterpret_cast<const uint2*>(Qg + (int64_t)t * rq + d) : make_uint2(0u, 0u);
       *reinterpret_cast<uint2*>(dOs + t * LDB + d) =
           ok ? *reinterpret_cast<const uint2*>(Og + (int64_t)t * rq + d) : make_uint2(0u, 0u);
     }
@@ -896,7 +896,7 @@ __global__ void k_chunk_dg(Core c) {
       float r = -c.k[tok * rk + hh * Dk + d] * c.dk[tok * rk + hh * Dk + d];
       for (int j = 0; j < grp; ++j) {
         const int64_t o = tok * rq + (int64_t)(hh * grp + j) * Dk + d;
-        r += c.q[o] * c.dq[o];
+        r += (c.qb ? __bfloat162float(c.qb[o]) : c.q[o]) * c.dq[o];
       }
       run += r;
       c.R[tok * rk + hh * Dk + d] = run;
@@ -965,9 +965,9 @@ liger_status core_scan(const Core& c) {
 liger_status core_backward(const Core& c) {
   const int LK = tile_stride((int)c.Dk, c.tc), LV = tile_stride((int)c.Dv, c.tc);
   const int64_t DD = c.Dk * c.Dv;
-  // the bf16 kernels read dO from dOb, the others from dO
-  const bool fast = c.bf16 && c.dOb && c.Dk == c.Dv && (c.Dk == 64 || c.Dk == 128);
-  if (!fast && !c.dO) return fail(LIGER_ERR_INVALID_ARGUMENT, "core_backward: no fp32 dO for the fp32 kernels");
+  // the bf16 kernels read q and dO from qb and dOb, the others from q and dO
+  const bool fast = c.bf16 && c.dOb && c.qb && c.Dk == c.Dv && (c.Dk == 64 || c.Dk == 128);
+  if (!fast && (!c.dO || !c.q)) return fail(LIGER_ERR_INVALID_ARGUMENT, "core_backward: no fp32 q/dO for the fp32 kernels");
   if (c.nchunks > 0) {
     if (fast) {
       const size_t sm = sizeof(__nv_bfloat16) * 2 * kChunk * (c.Dk + 8);

@@ -22,6 +22,7 @@ struct Core {
   float* ht;             // [N, Hkv, Dk, Dv] or null
   // backward
   float *dO, *dh, *dq, *dk, *dv, *R, *RT;
+  const __nv_bfloat16* qb;   // [NT, Hq, Dk] q in bf16 for the fast path (then q is unused by the backward)
   const __nv_bfloat16* dOb;  // [NT, Hq, Dv] dO in bf16: the fast path's dO (its tiles are bf16), dO unused then
   const float* dht;      // or null
   float* dh0;            // or null

@@ -16,31 +16,14 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from liger_abi import Lib, attn_params, GLA
+from liger_abi import Lib, attn_params, GLA, rope_tables, timed
 
 dev = "cuda"
 Hq, Hkv, D, W = 32, 8, 128, 64
 
 
-def timed(fn, reps=20, warm=3):
-    for _ in range(warm):
-        fn()
-    torch.cuda.synchronize()
-    ts = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        ts.append(a.elapsed_time(b))
-    return statistics.median(ts)
 
 
-def rope_tables(P, D):
-    inv = 1.0 / (10000 ** (torch.arange(0, D // 2, device=dev, dtype=torch.float64) * 2 / D))
-    ang = torch.arange(P, device=dev, dtype=torch.float64)[:, None] * inv[None]
-    return ang.cos().float().contiguous(), ang.sin().float().contiguous()
 
 
 def fwd_flops(B, T):

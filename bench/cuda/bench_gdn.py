@@ -16,25 +16,17 @@ import sys
 import torch
 import torch.nn.functional as F
 
+from functools import partial
+
+import liger_abi
 from liger_abi import Lib, gdn_params
+
+timed = partial(liger_abi.timed, reps=10, warm=2)
 
 dev = "cuda"
 D, C = 128, 64
 
 
-def timed(fn, reps=10, warm=2):
-    for _ in range(warm):
-        fn()
-    torch.cuda.synchronize()
-    ts = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        ts.append(a.elapsed_time(b))
-    return statistics.median(ts)
 
 
 def fwd_flops(B, T, Hq, Hkv):

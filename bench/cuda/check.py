@@ -10,7 +10,7 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from liger_abi import Lib, gla_params, attn_params, GLA, HGRN2
+from liger_abi import Lib, gla_params, attn_params, GLA, HGRN2, poison, rope_tables, seq_list
 
 torch.backends.cuda.matmul.allow_tf32 = False
 dev = "cuda"
@@ -34,15 +34,8 @@ def report(name, errs, dtype, tol=None):
     print(f"{'PASS' if ok else 'FAIL'} {name} [{str(dtype).split('.')[-1]}] {detail} (tol {tol:.0e})", flush=True)
 
 
-def poison(*shape, dtype):
-    return torch.full(shape, float("nan"), dtype=dtype, device=dev)
 
 
-def seq_list(B, T, cu):
-    if cu is None:
-        return [(b, 0, T) for b in range(B)]
-    c = cu.tolist()
-    return [(0, c[i], c[i + 1]) for i in range(len(c) - 1)]
 
 
 def strided(shape, dtype, mode):
@@ -127,10 +120,6 @@ def ref_attn(q, k, v, cos, sin, variant, use_gate, gn, mix, W, cu, cache=None):
     return o, caches
 
 
-def rope_tables(P, D):
-    inv = 1.0 / (10000 ** (torch.arange(0, D // 2, device=dev, dtype=torch.float64) * 2 / D))
-    ang = torch.arange(P, device=dev, dtype=torch.float64)[:, None] * inv[None]
-    return ang.cos().float().contiguous(), ang.sin().float().contiguous()
 
 
 def new_cache(N, Hkv, D, W):

@@ -11,7 +11,7 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from liger_abi import Lib, gdn_params
+from liger_abi import Lib, gdn_params, poison, seq_list
 
 dev = "cuda"
 TOL = {torch.float32: 1e-4, torch.bfloat16: 2e-2, torch.float16: 5e-3}
@@ -34,8 +34,6 @@ def report(name, errs, dtype, tol=None):
     print(f"{'PASS' if ok else 'FAIL'} {name} [{str(dtype).split('.')[-1]}] {detail} (tol {tol:.0e})", flush=True)
 
 
-def poison(*shape, dtype):
-    return torch.full(shape, float("nan"), dtype=dtype, device=dev)
 
 
 def layout(x, mode):
@@ -55,11 +53,6 @@ def layout(x, mode):
     return y[..., 0]
 
 
-def seq_list(B, T, cu):
-    if cu is None:
-        return [(b, 0, T) for b in range(B)]
-    c = cu.tolist()
-    return [(0, c[i], c[i + 1]) for i in range(len(c) - 1)]
 
 
 def ref_gdn(q, k, v, g, beta, scale, h0, cu):

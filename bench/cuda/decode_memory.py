@@ -12,16 +12,12 @@ import sys
 
 import torch
 
-from liger_abi import GLA, Lib, attn_params
+from liger_abi import GLA, Lib, attn_params, rope_tables
 
 dev = "cuda"
 Hq, Hkv, D, W, STEPS = 32, 8, 128, 64, 256
 
 
-def rope(P):
-    inv = 1.0 / (10000 ** (torch.arange(0, D // 2, device=dev, dtype=torch.float64) * 2 / D))
-    ang = torch.arange(P, device=dev, dtype=torch.float64)[:, None] * inv[None]
-    return ang.cos().float().contiguous(), ang.sin().float().contiguous()
 
 
 def used():
@@ -33,7 +29,7 @@ def used():
 def main():
     lib = Lib(sys.argv[1])
     lengths = [1024, 4096, 16384, 65536, 131072]
-    cos, sin = rope(lengths[-1] + STEPS + 1)
+    cos, sin = rope_tables(lengths[-1] + STEPS + 1, D)
     rows = []
     for L in lengths:
         torch.manual_seed(L)

@@ -1,5 +1,6 @@
 """ctypes view of the Liger C ABI (native/include/liger/liger.h) for the GPU checks and benchmarks."""
 import ctypes
+import statistics
 from ctypes import c_void_p, c_int32, c_int64, c_float
 
 import torch
@@ -141,3 +142,40 @@ def gdn_params(q, k, v, g, beta, scale, o=None, cu=None, h0=None, ht=None, do=No
     p.do_, p.dht = tv(do), tv(dht)
     p.dq, p.dk, p.dv, p.dg, p.dbeta, p.dh0 = tv(dq), tv(dk), tv(dv), tv(dg), tv(dbeta), tv(dh0)
     return p
+
+
+# ------------------------------------------------------------------ helpers shared by the scripts
+def timed(fn, reps=20, warm=3):
+    """Median milliseconds of fn over reps calls (CUDA events), after warm calls."""
+    for _ in range(warm):
+        fn()
+    torch.cuda.synchronize()
+    ts = []
+    for _ in range(reps):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        ts.append(a.elapsed_time(b))
+    return statistics.median(ts)
+
+
+def rope_tables(P, D, device="cuda"):
+    """cos/sin [P, D/2] fp32 for RoPE base 10000 (the Hugging Face default)."""
+    inv = 1.0 / (10000 ** (torch.arange(0, D // 2, device=device, dtype=torch.float64) * 2 / D))
+    ang = torch.arange(P, device=device, dtype=torch.float64)[:, None] * inv[None]
+    return ang.cos().float().contiguous(), ang.sin().float().contiguous()
+
+
+def poison(*shape, dtype, device="cuda"):
+    """An output buffer full of NaN, so that an element the kernel does not write fails the check."""
+    return torch.full(shape, float("nan"), dtype=dtype, device=device)
+
+
+def seq_list(B, T, cu):
+    """(batch row, start, end) of every sequence: B rows of T, or the spans of cu_seqlens."""
+    if cu is None:
+        return [(b, 0, T) for b in range(B)]
+    c = cu.tolist()
+    return [(0, c[i], c[i + 1]) for i in range(len(c) - 1)]

@@ -288,6 +288,30 @@ __device__ __forceinline__ int64_t row_off(const View& v, int64_t tok, int64_t T
   return (int64_t)b * v.s0 + (tok - (int64_t)b * T) * v.s1 + h * v.s2;
 }
 
+// Chunk c and sequence n of the plan. The uniform plan (B sequences of T tokens from position 0: no
+// cu_seqlens, no cache_in) is computed here instead of copied from the host (a.chunks, a.seqs null).
+__device__ __forceinline__ Chunk fchunk(const Attn& a, int c) {
+  if (a.chunks) return a.chunks[c];
+  const int T = (int)a.T, cpn = (T + kChunk - 1) / kChunk, n = c / cpn, i = c - n * cpn;
+  Chunk ch;
+  ch.seq = n;
+  ch.start = n * T + i * kChunk;
+  ch.len = min(kChunk, T - i * kChunk);
+  ch.first = n * cpn;
+  return ch;
+}
+__device__ __forceinline__ SeqInfo fseq(const Attn& a, int n) {
+  if (a.seqs) return a.seqs[n];
+  const int cpn = (int)((a.T + kChunk - 1) / kChunk);
+  SeqInfo s;
+  s.start = (int64_t)n * a.T;
+  s.len = a.T;
+  s.first_chunk = n * cpn;
+  s.num_chunks = cpn;
+  s.pos0 = 0;
+  return s;
+}
+
 // Raw bf16 rows of a warp (lane has d = lane + 32 u), loaded in batches so that several global loads
 // are in flight.
 template <int D, int R>
@@ -411,7 +435,7 @@ __global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, float* hbuf, fl
   bf16* Kf = reinterpret_cast<bf16*>(G2 + kChunk * F::LG);
   bf16* Vs = Kf + kChunk * F::LDB;
   bf16* KdT = Vs + kChunk * F::LDB;  // [D][LT]: A operand (rows dk, columns t)
-  const Chunk ch = a.chunks[blockIdx.x];
+  const Chunk ch = fchunk(a, blockIdx.x);
   const int hh = blockIdx.y;
   fast_key_side<D>(a, ch, hh, G2, Kf, Vs, glbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D);
   for (int idx = threadIdx.x; idx < kChunk * D; idx += blockDim.x) {
@@ -848,13 +872,578 @@ __global__ void __launch_bounds__(kFWarps * 32, 2) k_fswa(Attn a, const float* w
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Fused bf16 forward output (runs 19f-): one block per (chunk, KV head) computes both branches for
+// every query head of the group and writes the mixed output once. The block stages, once per group,
+// the entering state (bf16, from k_fscan, by cp.async), the key side of the chunk (gate cumsum, phi(k)
+// and its decayed copies Ks/Kd), and the window keys (RoPE'd) and values of the previous chunk and
+// this one (the chunk's values serve both branches). A warp owns 16 query rows of one head: its q
+// rows go straight into mma A fragments (lane holds rows g, g + 8 and columns 16 ks + 8 p + 2 tq + {0, 1};
+// the RoPE pair of a column is ks + D/32, in the same lane), the feature map and gate factors are
+// taken there, the window softmax and the GRM scores stay in registers, and the mix is folded into
+// the bf16 probabilities (mix into the GRM side, (1 - mix) / rowsum into the window side) so that one
+// accumulator sums q h, A v and P v.
+
+constexpr int kOWarps = 16;
+constexpr int kOParts = 4;  // value-column parts of the output accumulator (registers: 128 per thread)
+
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(smem)), "l"(gmem));
+#endif
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_all;\n" ::);
+#endif
+}
+
+// Grid (sequences, Hkv, D * D / 512): entering state of every chunk from the fp32 increments,
+// h_{n+1} = diag(exp(gl_n)) h_n + inc_n in fp32, written as bf16 (the output kernel's operand) to hb;
+// the final state to ht in fp32. Two adjacent elements of a row per thread.
+template <int D>
+__global__ void __launch_bounds__(256) k_fscan(Attn a, const float* inc, const float* gl, const float* h0, float* ht,
+                                               bf16* hb) {
+  constexpr int kB = 8;
+  constexpr int64_t DD = (int64_t)D * D;
+  const int n = blockIdx.x, hh = blockIdx.y;
+  const int e = 2 * (blockIdx.z * blockDim.x + threadIdx.x);
+  if (e >= DD) return;
+  const int d = e / D;
+  const int64_t Hkv = a.Hkv;
+  const SeqInfo s = fseq(a, n);
+  float2 h = h0 ? *reinterpret_cast<const float2*>(h0 + ((int64_t)n * Hkv + hh) * DD + e) : make_float2(0.f, 0.f);
+  for (int i0 = 0; i0 < s.num_chunks; i0 += kB) {
+    float2 in[kB];
+    float dec[kB];
+#pragma unroll
+    for (int u = 0; u < kB; ++u) {
+      if (i0 + u < s.num_chunks) {
+        const int64_t ci = s.first_chunk + i0 + u;
+        in[u] = *reinterpret_cast<const float2*>(inc + (ci * Hkv + hh) * DD + e);
+        dec[u] = __expf(gl[(ci * Hkv + hh) * D + d]);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kB; ++u) {
+      if (i0 + u < s.num_chunks) {
+        const int64_t ci = s.first_chunk + i0 + u;
+        *reinterpret_cast<uint32_t*>(hb + (ci * Hkv + hh) * DD + e) = pack_bf16(h.x, h.y);
+        h.x = h.x * dec[u] + in[u].x;
+        h.y = h.y * dec[u] + in[u].y;
+      }
+    }
+  }
+  if (ht) *reinterpret_cast<float2*>(ht + ((int64_t)n * Hkv + hh) * DD + e) = h;
+}
+
+// Columns 16 ks + 8 p + 2 tq + {0, 1} of one bf16 row (an A-fragment row of this lane), as floats:
+// x[ks][2 p + c]. Zero when !ok.
+template <int D>
+__device__ __forceinline__ void load_row_frag(const View& v, int64_t off, bool ok, float (&x)[D / 16][4]) {
+  const int tq = threadIdx.x & 3;
+  const bf16* row = static_cast<const bf16*>(v.data) + off;
+  if (!ok) {
+#pragma unroll
+    for (int ks = 0; ks < D / 16; ++ks) x[ks][0] = x[ks][1] = x[ks][2] = x[ks][3] = 0.f;
+  } else if (v.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0) {
+#pragma unroll
+    for (int ks = 0; ks < D / 16; ++ks)
+#pragma unroll
+      for (int p = 0; p < 2; ++p) {
+        const float2 f = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(row + 16 * ks + 8 * p + 2 * tq));
+        x[ks][2 * p] = f.x;
+        x[ks][2 * p + 1] = f.y;
+      }
+  } else {
+    const int s3 = (int)v.s3;  // a row's column stride (the plan keeps offsets in range)
+#pragma unroll
+    for (int ks = 0; ks < D / 16; ++ks)
+#pragma unroll
+      for (int c = 0; c < 4; ++c) x[ks][c] = __bfloat162float(row[(16 * ks + 8 * (c >> 1) + 2 * tq + (c & 1)) * s3]);
+  }
+}
+
+template <int D>
+size_t fout_smem() {
+  using F = FT<D>;
+  return sizeof(float) * (size_t)(kChunk * F::LG + 4 * D + kOWarps * D) +
+         sizeof(bf16) * F::LDB * (size_t)(D + 96 + kChunk + kChunk + 2 * 2 * kChunk);
+}
+
+// Grid (chunks, Hkv), kOWarps warps: o = mix (phi(q) exp(G) h + tril(A) v) + (1 - mix) softmax-window
+// attention, for every query head of the group (final: mix = 1 and no window branch when !a.rope).
+// GRM: off-diagonal 16 x 16 blocks of A through the reference row of the query's sub-chunk (Qs Ks^T,
+// every exponent <= 0); diagonal blocks as Qs Kd^T when no column's gate falls by more than 2^-100
+// inside a sub-chunk, else element by element (exponents <= 0), as k_fgrm did.
+template <int D>
+__global__ void __launch_bounds__(kOWarps * 32, 1) k_fout(Attn a, const bf16* hb, const float* wk, const float* wv,
+                                                        View out) {
+  using F = FT<D>;
+  constexpr int LDB = F::LDB, LG = F::LG, NT = F::NT, KS = D / 16, U = D / 32;
+  constexpr int RW = kChunk / kOWarps;  // key rows per warp in the staging phase
+  extern __shared__ __align__(16) unsigned char smraw[];
+  float* G2 = reinterpret_cast<float*>(smraw);    // [64][LG] in-chunk cumulative log2-gate
+  float* Er = G2 + kChunk * LG;                   // [4][D] mix * exp(G_r), r = 0, 16, 32, 48
+  float* Tot = Er + 4 * D;                        // [kOWarps][D] per-warp gate sums
+  bf16* Hs = reinterpret_cast<bf16*>(Tot + kOWarps * D);  // [D][LDB] entering state
+  bf16* Ks = Hs + D * LDB;                        // [96][LDB]: Ks_16 rows 0..15, Ks_32 16..47, Ks_48 48..95
+  bf16* Kd = Ks + 96 * LDB;                       // [64][LDB] k_j exp(G_r(j) - G_j)
+  bf16* Kf = Kd + kChunk * LDB;                   // [64][LDB] phi(k) (the element-wise diagonal)
+  bf16* Kw = Kf + kChunk * LDB;                   // [128][LDB] window keys, RoPE'd: row kk = position cpos0 - 64 + kk
+  bf16* Vw = Kw + 2 * kChunk * LDB;               // [128][LDB] window values; rows 64.. are the chunk's v
+  __shared__ int diag_unsafe;
+  const Chunk ch = fchunk(a, blockIdx.x);
+  const SeqInfo s = fseq(a, ch.seq);
+  const int hh = blockIdx.y, len = ch.len, grp = (int)(a.Hq / a.Hkv), W = a.W;
+  const int64_t cpos0 = s.pos0 + (ch.start - s.start), Wm = W - 1;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+  if (threadIdx.x == 0) diag_unsafe = 0;
+  {  // the entering state: copied while the key side is built
+    const bf16* src = hb + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
+    for (int c = threadIdx.x; c < D * D / 8; c += kOWarps * 32) {
+      const int m = c / (D / 8), n = (c - m * (D / 8)) * 8;
+      cp_async16(Hs + m * LDB + n, src + m * D + n);
+    }
+  }
+  // chunk rows t = RW warp + e: gate, phi(k), the RoPE'd key and the value
+  float kx[RW][U], gc[RW][U];
+  {
+    int64_t tok[RW];
+    bool ok[RW];
+#pragma unroll
+    for (int e = 0; e < RW; ++e) {
+      const int t = warp * RW + e;
+      ok[e] = t < len;
+      tok[e] = ch.start + t;
+    }
+    float vx[RW][U];
+    load_rows_raw<D, RW>(a.k, a.T, hh, tok, ok, kx);
+    load_rows_raw<D, RW>(a.v, a.T, hh, tok, ok, vx);
+    const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
+    float run[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) run[u] = 0.f;
+#pragma unroll
+    for (int e = 0; e < RW; ++e) {
+      const int t = warp * RW + e;
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        run[u] += (ok[e] && a.use_gate) ? logsigmoidf(kx[e][u]) * gs : 0.f;
+        gc[e][u] = run[u];
+        Vw[(kChunk + t) * LDB + lane + 32 * u] = __float2bfloat16(vx[e][u]);
+      }
+      if (a.rope) {
+        float z[U];
+#pragma unroll
+        for (int u = 0; u < U; ++u) z[u] = kx[e][u];
+        if (ok[e]) rope_regs<D>(a, z, cpos0 + t);
+#pragma unroll
+        for (int u = 0; u < U; ++u) Kw[(kChunk + t) * LDB + lane + 32 * u] = __float2bfloat16(z[u]);
+      }
+      if (a.variant == LIGER_VARIANT_GLA) {
+        softmax_regs<D>(kx[e]);
+      } else {
+#pragma unroll
+        for (int u = 0; u < U; ++u) kx[e][u] = 1.f - sigmoidf_(kx[e][u]);
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        if (!ok[e]) kx[e][u] = 0.f;
+        Kf[t * LDB + lane + 32 * u] = __float2bfloat16(kx[e][u]);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) Tot[warp * D + lane + 32 * u] = run[u];
+  }
+  if (a.rope) {  // window rows 0..63: the 64 positions before the chunk (raw keys, or the cache's ring)
+    int64_t tok[RW], kp[RW];
+    bool raw[RW], ring[RW];
+#pragma unroll
+    for (int e = 0; e < RW; ++e) {
+      const int kk = warp * RW + e;
+      kp[e] = cpos0 - kChunk + kk;
+      const bool need = kp[e] >= 0 && kp[e] > cpos0 - W;
+      raw[e] = need && kp[e] >= s.pos0;
+      ring[e] = need && !raw[e];
+      tok[e] = s.start + (kp[e] - s.pos0);
+    }
+    float x[RW][U], y[RW][U];
+    load_rows_raw<D, RW>(a.k, a.T, hh, tok, raw, x);
+    load_rows_raw<D, RW>(a.v, a.T, hh, tok, raw, y);
+#pragma unroll
+    for (int e = 0; e < RW; ++e) {
+      const int kk = warp * RW + e;
+      if (raw[e]) rope_regs<D>(a, x[e], kp[e]);
+      if (ring[e]) {
+        const int64_t o = (((int64_t)ch.seq * a.Hkv + hh) * Wm + kp[e] % Wm) * D;
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+          x[e][u] = wk[o + lane + 32 * u];
+          y[e][u] = wv[o + lane + 32 * u];
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        Kw[kk * LDB + lane + 32 * u] = __float2bfloat16(x[e][u]);
+        Vw[kk * LDB + lane + 32 * u] = __float2bfloat16(y[e][u]);
+      }
+    }
+  }
+  __syncthreads();
+  // gate cumsum: the warp's own rows plus the sums of the warps before it
+  {
+    float pre[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) pre[u] = 0.f;
+    for (int w = 0; w < warp; ++w)
+#pragma unroll
+      for (int u = 0; u < U; ++u) pre[u] += Tot[w * D + lane + 32 * u];
+#pragma unroll
+    for (int e = 0; e < RW; ++e)
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        gc[e][u] = (pre[u] + gc[e][u]) * kLog2e;
+        G2[(warp * RW + e) * LG + lane + 32 * u] = gc[e][u];
+      }
+  }
+  __syncthreads();
+#pragma unroll
+  for (int e = 0; e < RW; ++e) {
+    const int t = warp * RW + e, rb = t & ~15;
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int d = lane + 32 * u;
+      const float kv = kx[e][u], gt = gc[e][u];
+      Kd[t * LDB + d] = __float2bfloat16(kv * exp2f(fminf(G2[rb * LG + d] - gt, 126.f)));  // finite when unsafe (unused)
+      if (t < 16) Ks[t * LDB + d] = __float2bfloat16(kv * exp2f(G2[16 * LG + d] - gt));
+      if (t < 32) Ks[(16 + t) * LDB + d] = __float2bfloat16(kv * exp2f(G2[32 * LG + d] - gt));
+      if (t < 48) Ks[(48 + t) * LDB + d] = __float2bfloat16(kv * exp2f(G2[48 * LG + d] - gt));
+    }
+  }
+  const float mix = a.rope ? a.mix : 1.f;  // no window branch: the GRM output alone
+  for (int idx = threadIdx.x; idx < 4 * D; idx += kOWarps * 32) {
+    const int b = idx / D, d = idx - b * D;
+    Er[idx] = mix * exp2f(G2[b * 16 * LG + d]);
+    if (G2[b * 16 * LG + d] - G2[(b * 16 + 15) * LG + d] > 100.f) diag_unsafe = 1;
+  }
+  cp_async_wait_all();
+  __syncthreads();
+  const bool diag_tc = !diag_unsafe;
+  const float sc = a.swa_scale * kLog2e, keep = 1.f - a.mix;
+  for (int unit = warp; unit < grp * 4; unit += kOWarps) {
+    const int blk = unit & 3, r = blk * 16;
+    if (r >= len) continue;
+    const int64_t h = (int64_t)hh * grp + (unit >> 2);
+    const int i0 = r + g, i1 = i0 + 8;
+    const bool ok0 = i0 < len, ok1 = i1 < len;
+    // window branch first (registers: its q rows are loaded again for the GRM side): RoPE'd q, scores over at most kSwaPairs 16-key steps, softmax with (1 - mix) / rowsum
+    const int lo = max(0, r + kChunk + 1 - W), p_lo = lo >> 4, p_hi = (r + kChunk + 15) >> 4;
+    uint32_t pf[kSwaPairs][4];
+    if (a.rope) {
+      uint32_t qr[KS][4];
+      float x[2][KS][4];
+      load_row_frag<D>(a.q, ok0 ? row_off(a.q, ch.start + i0, a.T, h) : 0, ok0, x[0]);
+      load_row_frag<D>(a.q, ok1 ? row_off(a.q, ch.start + i1, a.T, h) : 0, ok1, x[1]);
+#pragma unroll
+      for (int hr = 0; hr < 2; ++hr) {
+        const bool ok = hr ? ok1 : ok0;
+        const int64_t pos = cpos0 + (hr ? i1 : i0);
+#pragma unroll
+        for (int ks = 0; ks < KS / 2; ++ks)
+#pragma unroll
+          for (int p = 0; p < 2; ++p) {
+            const int col = 16 * ks + 8 * p + 2 * tq;
+            float c0 = 0.f, c1 = 0.f, s0 = 0.f, s1 = 0.f;
+            if (ok) {  // no table row past the sequence
+              c0 = load_as_float(a.cos, pos * a.cos.s0 + col * a.cos.s1);
+              c1 = load_as_float(a.cos, pos * a.cos.s0 + (col + 1) * a.cos.s1);
+              s0 = load_as_float(a.sin, pos * a.sin.s0 + col * a.sin.s1);
+              s1 = load_as_float(a.sin, pos * a.sin.s0 + (col + 1) * a.sin.s1);
+            }
+            const float l0 = x[hr][ks][2 * p], l1 = x[hr][ks][2 * p + 1];
+            const float u0 = x[hr][ks + KS / 2][2 * p], u1 = x[hr][ks + KS / 2][2 * p + 1];
+            qr[ks][2 * p + hr] = pack_bf16(l0 * c0 - u0 * s0, l1 * c1 - u1 * s1);
+            qr[ks + KS / 2][2 * p + hr] = pack_bf16(u0 * c0 + l0 * s0, u1 * c1 + l1 * s1);
+          }
+      }
+      float sacc[2 * kSwaPairs][4];
+#pragma unroll
+      for (int j = 0; j < 2 * kSwaPairs; ++j) sacc[j][0] = sacc[j][1] = sacc[j][2] = sacc[j][3] = 0.f;
+#pragma unroll
+      for (int ks = 0; ks < KS; ++ks)
+#pragma unroll
+        for (int rp = 0; rp < kSwaPairs; ++rp) {
+          if (p_lo + rp > p_hi) continue;
+          uint32_t bf[4];
+          ld_b_nk(bf, Kw, LDB, (p_lo + rp) * 16, ks * 16);
+          mma_bf16(sacc[2 * rp], qr[ks], bf[0], bf[1]);
+          mma_bf16(sacc[2 * rp + 1], qr[ks], bf[2], bf[3]);
+        }
+      float mx[2] = {-INFINITY, -INFINITY}, sum[2] = {0.f, 0.f};
+#pragma unroll
+      for (int j = 0; j < 2 * kSwaPairs; ++j)
+#pragma unroll
+        for (int z = 0; z < 4; ++z) {
+          const int qi = r + g + (z >> 1) * 8, kk = p_lo * 16 + j * 8 + 2 * tq + (z & 1);
+          const bool ok = kk <= qi + kChunk && kk > qi + kChunk - W && cpos0 - kChunk + kk >= 0;
+          sacc[j][z] = ok ? sacc[j][z] * sc : -INFINITY;
+          mx[z >> 1] = fmaxf(mx[z >> 1], sacc[j][z]);
+        }
+#pragma unroll
+      for (int x = 0; x < 2; ++x) {
+        mx[x] = fmaxf(mx[x], __shfl_xor_sync(0xffffffffu, mx[x], 1));
+        mx[x] = fmaxf(mx[x], __shfl_xor_sync(0xffffffffu, mx[x], 2));
+        if (mx[x] == -INFINITY) mx[x] = 0.f;
+      }
+#pragma unroll
+      for (int j = 0; j < 2 * kSwaPairs; ++j)
+#pragma unroll
+        for (int z = 0; z < 4; ++z) {
+          sacc[j][z] = exp2f(sacc[j][z] - mx[z >> 1]);
+          sum[z >> 1] += sacc[j][z];
+        }
+#pragma unroll
+      for (int x = 0; x < 2; ++x) {
+        sum[x] += __shfl_xor_sync(0xffffffffu, sum[x], 1);
+        sum[x] += __shfl_xor_sync(0xffffffffu, sum[x], 2);
+        sum[x] = keep / sum[x];
+      }
+#pragma unroll
+      for (int j = 0; j < 2 * kSwaPairs; ++j) {
+        pf[j >> 1][(j & 1) * 2] = pack_bf16(sacc[j][0] * sum[0], sacc[j][1] * sum[0]);
+        pf[j >> 1][(j & 1) * 2 + 1] = pack_bf16(sacc[j][2] * sum[1], sacc[j][3] * sum[1]);
+      }
+    }
+    // raw q rows i0, i1 as bf16 A fragments (lossless: q is bf16; an L1/L2 hit after the window branch)
+    uint32_t qx[KS][4];
+    {
+      float x0[KS][4], x1[KS][4];
+      load_row_frag<D>(a.q, ok0 ? row_off(a.q, ch.start + i0, a.T, h) : 0, ok0, x0);
+      load_row_frag<D>(a.q, ok1 ? row_off(a.q, ch.start + i1, a.T, h) : 0, ok1, x1);
+#pragma unroll
+      for (int ks = 0; ks < KS; ++ks)
+#pragma unroll
+        for (int p = 0; p < 2; ++p) {
+          qx[ks][2 * p] = pack_bf16(x0[ks][2 * p], x0[ks][2 * p + 1]);
+          qx[ks][2 * p + 1] = pack_bf16(x1[ks][2 * p], x1[ks][2 * p + 1]);
+        }
+    }
+    // phi(q) = softmax over D (a row lives in the 4 lanes of a quad), in log2 units: phi = 2^(x log2e - lz)
+    float lz[2];
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr) {
+      float m = -INFINITY;
+#pragma unroll
+      for (int ks = 0; ks < KS; ++ks)
+#pragma unroll
+        for (int p = 0; p < 2; ++p) {
+          const float2 v = unpack_bf16(qx[ks][2 * p + hr]);
+          m = fmaxf(m, fmaxf(v.x, v.y));
+        }
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+      const float ml = m * kLog2e;
+      float sum = 0.f;
+#pragma unroll
+      for (int ks = 0; ks < KS; ++ks)
+#pragma unroll
+        for (int p = 0; p < 2; ++p) {
+          const float2 v = unpack_bf16(qx[ks][2 * p + hr]);
+          sum += exp2f(v.x * kLog2e - ml) + exp2f(v.y * kLog2e - ml);
+        }
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      lz[hr] = ml + __log2f(sum);
+    }
+    // diagonal block element by element (strong gates only): rows i0, i1 against keys r..r+15
+    float dg[2][4];
+#pragma unroll
+    for (int x = 0; x < 2; ++x)
+#pragma unroll
+      for (int y = 0; y < 4; ++y) dg[x][y] = 0.f;
+    if (!diag_tc) {
+      // volatile: the query rows' gates are read again for every key (registers, not hoisted)
+      const volatile float* ga = G2 + i0 * LG;
+      const volatile float* gb = G2 + i1 * LG;
+#pragma unroll 1
+      for (int j = 0; j < 16; ++j) {
+        const bf16* kr = Kf + (r + j) * LDB;
+        const float* gj = G2 + (r + j) * LG;
+        float s0 = 0.f, s1 = 0.f;
+#pragma unroll
+        for (int ks = 0; ks < KS; ++ks)
+#pragma unroll
+          for (int p = 0; p < 2; ++p) {
+            const int col = 16 * ks + 8 * p + 2 * tq;
+            const float2 kv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(kr + col));
+            const float2 gk = *reinterpret_cast<const float2*>(gj + col);
+            const float2 g0 = make_float2(ga[col], ga[col + 1]);
+            const float2 g1 = make_float2(gb[col], gb[col + 1]);
+            const float2 q0 = unpack_bf16(qx[ks][2 * p]), q1 = unpack_bf16(qx[ks][2 * p + 1]);
+            s0 += exp2f(q0.x * kLog2e - lz[0]) * kv.x * exp2f(fminf(g0.x - gk.x, 0.f)) +
+                  exp2f(q0.y * kLog2e - lz[0]) * kv.y * exp2f(fminf(g0.y - gk.y, 0.f));
+            s1 += exp2f(q1.x * kLog2e - lz[1]) * kv.x * exp2f(fminf(g1.x - gk.x, 0.f)) +
+                  exp2f(q1.y * kLog2e - lz[1]) * kv.y * exp2f(fminf(g1.y - gk.y, 0.f));
+          }
+        s0 += __shfl_xor_sync(0xffffffffu, s0, 1);
+        s0 += __shfl_xor_sync(0xffffffffu, s0, 2);
+        s1 += __shfl_xor_sync(0xffffffffu, s1, 1);
+        s1 += __shfl_xor_sync(0xffffffffu, s1, 2);
+#pragma unroll
+        for (int y = 0; y < 4; ++y) {
+          if (j == 2 * tq + (y & 1) + 8 * (y >> 1)) {
+            dg[0][y] = (j > g || !ok0) ? 0.f : s0;
+            dg[1][y] = (j > g + 8 || !ok1) ? 0.f : s1;
+          }
+        }
+      }
+    }
+    // phi(q) exp(G_i - G_r) as A fragments (GRM scores and q h): one exp2 per element, exponent <= 0
+    uint32_t qs[KS][4];
+    {
+      const float* gr = G2 + r * LG;
+#pragma unroll
+      for (int hr = 0; hr < 2; ++hr) {
+        const float* gi = G2 + (hr ? i1 : i0) * LG;
+        const bool ok = hr ? ok1 : ok0;
+#pragma unroll
+        for (int ks = 0; ks < KS; ++ks)
+#pragma unroll
+          for (int p = 0; p < 2; ++p) {
+            const int col = 16 * ks + 8 * p + 2 * tq;
+            const float2 a2 = *reinterpret_cast<const float2*>(gi + col);
+            const float2 r2 = *reinterpret_cast<const float2*>(gr + col);
+            const float2 v = unpack_bf16(qx[ks][2 * p + hr]);
+            qs[ks][2 * p + hr] = ok ? pack_bf16(exp2f(v.x * kLog2e - lz[hr] + a2.x - r2.x),
+                                                exp2f(v.y * kLog2e - lz[hr] + a2.y - r2.y))
+                                    : 0u;
+          }
+      }
+    }
+    // GRM scores: off-diagonal keys 0..r-1 through Ks_r, the diagonal block as Qs Kd^T
+    uint32_t pg[4][4];
+    {
+      float sacc[6][4], dacc[2][4];
+#pragma unroll
+      for (int j = 0; j < 6; ++j) sacc[j][0] = sacc[j][1] = sacc[j][2] = sacc[j][3] = 0.f;
+#pragma unroll
+      for (int j = 0; j < 2; ++j) dacc[j][0] = dacc[j][1] = dacc[j][2] = dacc[j][3] = 0.f;
+      if (blk > 0 || diag_tc) {
+        const bf16* K = Ks + (blk == 1 ? 0 : (blk == 2 ? 16 : 48)) * LDB;
+#pragma unroll
+        for (int ks = 0; ks < KS; ++ks) {
+          if (diag_tc) {
+            uint32_t bf[4];
+            ld_b_nk(bf, Kd, LDB, r, ks * 16);
+            mma_bf16(dacc[0], qs[ks], bf[0], bf[1]);
+            mma_bf16(dacc[1], qs[ks], bf[2], bf[3]);
+          }
+#pragma unroll
+          for (int np = 0; np < 3; ++np) {
+            if (np < blk) {
+              uint32_t bf[4];
+              ld_b_nk(bf, K, LDB, np * 16, ks * 16);
+              mma_bf16(sacc[2 * np], qs[ks], bf[0], bf[1]);
+              mma_bf16(sacc[2 * np + 1], qs[ks], bf[2], bf[3]);
+            }
+          }
+        }
+      }
+      if (diag_tc) {
+        const int kj[4] = {2 * tq, 2 * tq + 1, 2 * tq + 8, 2 * tq + 9};
+#pragma unroll
+        for (int y = 0; y < 4; ++y) {
+          dg[0][y] = kj[y] > g ? 0.f : dacc[y >> 1][y & 1];
+          dg[1][y] = kj[y] > g + 8 ? 0.f : dacc[y >> 1][2 + (y & 1)];
+        }
+      }
+#pragma unroll
+      for (int ks = 0; ks < 4; ++ks) {
+        if (ks < blk) {
+          pg[ks][0] = pack_bf16(mix * sacc[2 * ks][0], mix * sacc[2 * ks][1]);
+          pg[ks][1] = pack_bf16(mix * sacc[2 * ks][2], mix * sacc[2 * ks][3]);
+          pg[ks][2] = pack_bf16(mix * sacc[2 * ks + 1][0], mix * sacc[2 * ks + 1][1]);
+          pg[ks][3] = pack_bf16(mix * sacc[2 * ks + 1][2], mix * sacc[2 * ks + 1][3]);
+        } else {
+          pg[ks][0] = pack_bf16(mix * dg[0][0], mix * dg[0][1]);
+          pg[ks][1] = pack_bf16(mix * dg[1][0], mix * dg[1][1]);
+          pg[ks][2] = pack_bf16(mix * dg[0][2], mix * dg[0][3]);
+          pg[ks][3] = pack_bf16(mix * dg[1][2], mix * dg[1][3]);
+        }
+      }
+    }
+    // o = (Qs mix exp(G_r)) h + (mix A) v + P' v_window, a part of the value columns at a time
+    const float* er = Er + blk * D;
+    const int64_t off0 = ok0 ? row_off(out, ch.start + i0, a.T, h) : 0;
+    const int64_t off1 = ok1 ? row_off(out, ch.start + i1, a.T, h) : 0;
+#pragma unroll
+    for (int part = 0; part < kOParts; ++part) {
+      constexpr int PT = NT / kOParts;  // n8 tiles per part
+      const int n0 = part * (D / kOParts);
+      float oacc[PT][4];
+#pragma unroll
+      for (int j = 0; j < PT; ++j) oacc[j][0] = oacc[j][1] = oacc[j][2] = oacc[j][3] = 0.f;
+#pragma unroll
+      for (int ks = 0; ks < KS; ++ks) {
+        uint32_t af[4];
+        const float2 e0 = *reinterpret_cast<const float2*>(er + ks * 16 + 2 * tq);
+        const float2 e8 = *reinterpret_cast<const float2*>(er + ks * 16 + 8 + 2 * tq);
+#pragma unroll
+        for (int z = 0; z < 4; ++z) {
+          const float2 v = unpack_bf16(qs[ks][z]);
+          const float2 e = z < 2 ? e0 : e8;
+          af[z] = pack_bf16(v.x * e.x, v.y * e.y);
+        }
+#pragma unroll
+        for (int np = 0; np < PT / 2; ++np) {
+          uint32_t bf[4];
+          ld_b_kn(bf, Hs, LDB, n0 + np * 16, ks * 16);
+          mma_bf16(oacc[2 * np], af, bf[0], bf[1]);
+          mma_bf16(oacc[2 * np + 1], af, bf[2], bf[3]);
+        }
+      }
+#pragma unroll
+      for (int ks = 0; ks < 4; ++ks) {
+        if (ks > blk) continue;
+#pragma unroll
+        for (int np = 0; np < PT / 2; ++np) {
+          uint32_t bf[4];
+          ld_b_kn(bf, Vw + kChunk * LDB, LDB, n0 + np * 16, ks * 16);
+          mma_bf16(oacc[2 * np], pg[ks], bf[0], bf[1]);
+          mma_bf16(oacc[2 * np + 1], pg[ks], bf[2], bf[3]);
+        }
+      }
+      if (a.rope) {
+#pragma unroll
+        for (int rp = 0; rp < kSwaPairs; ++rp) {
+          if (p_lo + rp > p_hi) continue;
+#pragma unroll
+          for (int np = 0; np < PT / 2; ++np) {
+            uint32_t bf[4];
+            ld_b_kn(bf, Vw, LDB, n0 + np * 16, (p_lo + rp) * 16);
+            mma_bf16(oacc[2 * np], pf[rp], bf[0], bf[1]);
+            mma_bf16(oacc[2 * np + 1], pf[rp], bf[2], bf[3]);
+          }
+        }
+      }
+#pragma unroll
+      for (int j = 0; j < PT; ++j) {
+        const int n = n0 + j * 8 + 2 * tq;
+        if (ok0) store_pair(out, off0, n, oacc[j][0], oacc[j][1]);
+        if (ok1) store_pair(out, off1, n, oacc[j][2], oacc[j][3]);
+      }
+    }
+  }
+}
+
 // Cache after the last token for the fast path: ring slots of the last W - 1 positions rotated
 // from the raw keys (no packed workspaces), the position. Grid (N, Hkv), a warp per slot.
 template <int D>
 __global__ void k_fcache_write(Attn a, const float* in_k, const float* in_v, float* out_k, float* out_v,
                                int64_t* out_pos) {
   const int n = blockIdx.x, hh = blockIdx.y, lane = threadIdx.x & 31;
-  const SeqInfo s = a.seqs[n];
+  const SeqInfo s = fseq(a, n);
   const int64_t end = s.pos0 + s.len, Wm = a.W - 1;
   if (Wm > 0 && out_k && a.rope) {
     const int64_t base = ((int64_t)n * a.Hkv + hh) * Wm;
@@ -1718,26 +2307,29 @@ bool fast_backward_ok(const liger_attn_params& p) {
 
 template <int D>
 liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cudaStream_t st) {
-  const int64_t NT = plan.total, nch = (int64_t)plan.chunks.size(), N = (int64_t)plan.seqs.size();
-  const int64_t Hq = p.Hq, Hkv = p.Hkv;
-  const bool rope = p.mix < 1.f;
+  const int64_t nch = (int64_t)plan.chunks.size(), N = (int64_t)plan.seqs.size();
+  const int64_t Hkv = p.Hkv;
   const liger_cache& ci = p.cache_in;
   const liger_cache& co = p.cache_out;
   Workspace ws(st);
   const size_t oh = ws.reserve_bytes(sizeof(float) * (nch + 1) * Hkv * D * D);
   const size_t ogl = ws.reserve_bytes(sizeof(float) * (nch + 1) * Hkv * D);
-  const size_t oo = ws.reserve_bytes(rope ? sizeof(float) * (NT + 1) * Hq * D : 0);
+  const size_t ohb = ws.reserve_bytes(sizeof(bf16) * (nch + 1) * Hkv * D * D);
   const size_t och = ws.reserve_bytes(sizeof(Chunk) * (nch + 1));
   const size_t osq = ws.reserve_bytes(sizeof(SeqInfo) * (N + 1));
   LIGER_TRY(ws.allocate());
-  if (nch) LIGER_CK(cudaMemcpyAsync(ws.at<Chunk>(och), plan.chunks.data(), sizeof(Chunk) * nch, cudaMemcpyHostToDevice, st));
-  if (N) LIGER_CK(cudaMemcpyAsync(ws.at<SeqInfo>(osq), plan.seqs.data(), sizeof(SeqInfo) * N, cudaMemcpyHostToDevice, st));
+  // the uniform plan is computed in the kernels (fchunk, fseq): no host-to-device copies
+  const bool uniform = !present(p.cu_seqlens) && !present(ci.state);
+  if (nch && !uniform)
+    LIGER_CK(cudaMemcpyAsync(ws.at<Chunk>(och), plan.chunks.data(), sizeof(Chunk) * nch, cudaMemcpyHostToDevice, st));
+  if (N && !uniform)
+    LIGER_CK(cudaMemcpyAsync(ws.at<SeqInfo>(osq), plan.seqs.data(), sizeof(SeqInfo) * N, cudaMemcpyHostToDevice, st));
   Attn a = attn_of(p);
-  a.chunks = ws.at<Chunk>(och);
-  a.seqs = ws.at<SeqInfo>(osq);
+  a.chunks = uniform ? nullptr : ws.at<Chunk>(och);
+  a.seqs = uniform ? nullptr : ws.at<SeqInfo>(osq);
   float* h = ws.at<float>(oh);
   float* gl = ws.at<float>(ogl);
-  float* ogrm = rope ? ws.at<float>(oo) : nullptr;
+  bf16* hb = ws.at<bf16>(ohb);
   const unsigned threads = kFWarps * 32;
   if (nch) {
     const size_t sm = sizeof(float) * kChunk * FT<D>::LG + sizeof(bf16) * (2 * kChunk * FT<D>::LDB + D * (kChunk + 8));
@@ -1745,28 +2337,18 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
     k_fstate<D><<<dim3((unsigned)nch, (unsigned)Hkv), threads, sm, st>>>(a, h, gl);
     LIGER_CK_LAUNCH("fstate");
   }
-  Core c{};
-  c.Hq = Hq; c.Hkv = Hkv; c.Dk = D; c.Dv = D;
-  c.nchunks = (int)nch; c.nseq = (int)N;
-  c.chunks = a.chunks; c.seqs = a.seqs;
-  c.h = h; c.gl = gl;
-  c.h0 = present(ci.state) ? static_cast<const float*>(ci.state.data) : nullptr;
-  c.ht = present(co.state) ? static_cast<float*>(co.state.data) : nullptr;
-  c.stream = st;
-  LIGER_TRY(core_scan(c));
-  View out = view_of(p.o);
+  if (N) {  // every sequence, also one without tokens (its final state is the initial one, or zero)
+    k_fscan<D><<<dim3((unsigned)N, (unsigned)Hkv, (unsigned)(D * D / 512)), 256, 0, st>>>(
+        a, h, gl, present(ci.state) ? static_cast<const float*>(ci.state.data) : nullptr,
+        present(co.state) ? static_cast<float*>(co.state.data) : nullptr, hb);
+    LIGER_CK_LAUNCH("fscan");
+  }
   if (nch) {
-    const size_t sm = fgrm_smem<D>();
-    LIGER_TRY(set_smem((const void*)k_fgrm<D>, sm, "fgrm"));
-    k_fgrm<D><<<dim3((unsigned)nch, (unsigned)Hkv), threads, sm, st>>>(a, h, ogrm, out, !rope);
-    LIGER_CK_LAUNCH("fgrm");
-    if (rope) {
-      const size_t sm2 = fswa_smem<D>();
-      LIGER_TRY(set_smem((const void*)k_fswa<D>, sm2, "fswa"));
-      k_fswa<D><<<dim3((unsigned)nch, (unsigned)Hkv), threads, sm2, st>>>(
-          a, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data), ogrm, out);
-      LIGER_CK_LAUNCH("fswa");
-    }
+    const size_t sm = fout_smem<D>();
+    LIGER_TRY(set_smem((const void*)k_fout<D>, sm, "fout"));
+    k_fout<D><<<dim3((unsigned)nch, (unsigned)Hkv), kOWarps * 32, sm, st>>>(
+        a, hb, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data), view_of(p.o));
+    LIGER_CK_LAUNCH("fout");
   }
   if (present(co.state) && N) {
     k_fcache_write<D><<<dim3((unsigned)N, (unsigned)Hkv), 256, 0, st>>>(

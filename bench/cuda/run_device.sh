@@ -32,9 +32,10 @@ if [[ $what == check || $what == all || $what == check+ncu ]]; then
   echo "check: $(( $(date +%s) - t1 )) s, rc=$rc"
 fi
 if [[ $what == ncu || $what == check+ncu ]]; then
-  ncu --kernel-name regex:'k_fgrm|k_fswa|k_fstate' --launch-count 2 --section SpeedOfLight \
-    --section WarpStateStats --section Occupancy --section MemoryWorkloadAnalysis \
-    python3 ncu_fwd.py "$lib" 2>&1 | tee "$OUT/ncu.log" | grep -E "k_fgrm|k_fswa|k_fstate|Throughput|Duration|Stall|Warp Cycles|Achieved Occupancy|Bank|Registers|Block Limit|L1/TEX Hit|L2 Hit" | head -80
+  ncu --kernel-name regex:'k_fout|k_fscan|k_fstate' --launch-count 3 --section SpeedOfLight \
+    --section WarpStateStats --section Occupancy --section MemoryWorkloadAnalysis --section SchedulerStats \
+    --section SourceCounters --section LaunchStats --section ComputeWorkloadAnalysis \
+    python3 ncu_fwd.py "$lib" 2>&1 | tee "$OUT/ncu.log" | grep -E "k_fout|k_fscan|k_fstate|Throughput|Duration|Stall|Warp Cycles|Achieved Occupancy|Bank|Registers|Block Limit|L1/TEX Hit|L2 Hit" | head -120
 fi
 if [[ $what == bench || $what == all ]]; then
   t2=$(date +%s)

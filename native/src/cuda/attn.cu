@@ -8,6 +8,7 @@
 #include "util.cuh"
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace liger {
 namespace cuda {
@@ -904,7 +905,7 @@ __device__ __forceinline__ void cp_async_wait_all() {
 template <int D>
 __global__ void __launch_bounds__(256) k_fscan(Attn a, const float* inc, const float* gl, const float* h0, float* ht,
                                                bf16* hb) {
-  constexpr int kB = 8;
+  constexpr int kB = 16;  // chunks in flight per thread
   constexpr int64_t DD = (int64_t)D * D;
   const int n = blockIdx.x, hh = blockIdx.y;
   const int e = 2 * (blockIdx.z * blockDim.x + threadIdx.x);
@@ -964,10 +965,10 @@ __device__ __forceinline__ void load_row_frag(const View& v, int64_t off, bool o
   }
 }
 
-template <int D>
+template <int D, int NW>
 size_t fout_smem() {
   using F = FT<D>;
-  return sizeof(float) * (size_t)(kChunk * F::LG + 4 * D + kOWarps * D) +
+  return sizeof(float) * (size_t)(kChunk * F::LG + 4 * D + NW * D) +
          sizeof(bf16) * F::LDB * (size_t)(D + 96 + kChunk + kChunk + 2 * 2 * kChunk);
 }
 
@@ -976,17 +977,17 @@ size_t fout_smem() {
 // GRM: off-diagonal 16 x 16 blocks of A through the reference row of the query's sub-chunk (Qs Ks^T,
 // every exponent <= 0); diagonal blocks as Qs Kd^T when no column's gate falls by more than 2^-100
 // inside a sub-chunk, else element by element (exponents <= 0), as k_fgrm did.
-template <int D>
-__global__ void __launch_bounds__(kOWarps * 32, 1) k_fout(Attn a, const bf16* hb, const float* wk, const float* wv,
+template <int D, int NW>
+__global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, const float* wk, const float* wv,
                                                         View out) {
   using F = FT<D>;
   constexpr int LDB = F::LDB, LG = F::LG, NT = F::NT, KS = D / 16, U = D / 32;
-  constexpr int RW = kChunk / kOWarps;  // key rows per warp in the staging phase
+  constexpr int RW = kChunk / NW;  // key rows per warp in the staging phase
   extern __shared__ __align__(16) unsigned char smraw[];
   float* G2 = reinterpret_cast<float*>(smraw);    // [64][LG] in-chunk cumulative log2-gate
   float* Er = G2 + kChunk * LG;                   // [4][D] mix * exp(G_r), r = 0, 16, 32, 48
-  float* Tot = Er + 4 * D;                        // [kOWarps][D] per-warp gate sums
-  bf16* Hs = reinterpret_cast<bf16*>(Tot + kOWarps * D);  // [D][LDB] entering state
+  float* Tot = Er + 4 * D;                        // [NW][D] per-warp gate sums
+  bf16* Hs = reinterpret_cast<bf16*>(Tot + NW * D);  // [D][LDB] entering state
   bf16* Ks = Hs + D * LDB;                        // [96][LDB]: Ks_16 rows 0..15, Ks_32 16..47, Ks_48 48..95
   bf16* Kd = Ks + 96 * LDB;                       // [64][LDB] k_j exp(G_r(j) - G_j)
   bf16* Kf = Kd + kChunk * LDB;                   // [64][LDB] phi(k) (the element-wise diagonal)
@@ -1001,14 +1002,14 @@ __global__ void __launch_bounds__(kOWarps * 32, 1) k_fout(Attn a, const bf16* hb
   if (threadIdx.x == 0) diag_unsafe = 0;
   {  // the entering state: copied while the key side is built
     const bf16* src = hb + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
-    for (int c = threadIdx.x; c < D * D / 8; c += kOWarps * 32) {
+    for (int c = threadIdx.x; c < D * D / 8; c += NW * 32) {
       const int m = c / (D / 8), n = (c - m * (D / 8)) * 8;
       cp_async16(Hs + m * LDB + n, src + m * D + n);
     }
   }
   // chunk rows t = RW warp + e: gate, phi(k), the RoPE'd key and the value
-  float kx[RW][U], gc[RW][U];
   {
+    float kx[RW][U];
     int64_t tok[RW];
     bool ok[RW];
 #pragma unroll
@@ -1030,7 +1031,7 @@ __global__ void __launch_bounds__(kOWarps * 32, 1) k_fout(Attn a, const bf16* hb
 #pragma unroll
       for (int u = 0; u < U; ++u) {
         run[u] += (ok[e] && a.use_gate) ? logsigmoidf(kx[e][u]) * gs : 0.f;
-        gc[e][u] = run[u];
+        G2[t * LG + lane + 32 * u] = run[u];  // the warp's own cumsum; the prefix is added below
         Vw[(kChunk + t) * LDB + lane + 32 * u] = __float2bfloat16(vx[e][u]);
       }
       if (a.rope) {
@@ -1091,7 +1092,7 @@ __global__ void __launch_bounds__(kOWarps * 32, 1) k_fout(Attn a, const bf16* hb
     }
   }
   __syncthreads();
-  // gate cumsum: the warp's own rows plus the sums of the warps before it
+  // gate cumsum: the warp's own rows plus the sums of the warps before it, in log2 units
   {
     float pre[U];
 #pragma unroll
@@ -1103,18 +1104,17 @@ __global__ void __launch_bounds__(kOWarps * 32, 1) k_fout(Attn a, const bf16* hb
     for (int e = 0; e < RW; ++e)
 #pragma unroll
       for (int u = 0; u < U; ++u) {
-        gc[e][u] = (pre[u] + gc[e][u]) * kLog2e;
-        G2[(warp * RW + e) * LG + lane + 32 * u] = gc[e][u];
+        float* gp = G2 + (warp * RW + e) * LG + lane + 32 * u;
+        *gp = (pre[u] + *gp) * kLog2e;
       }
   }
   __syncthreads();
-#pragma unroll
   for (int e = 0; e < RW; ++e) {
     const int t = warp * RW + e, rb = t & ~15;
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int d = lane + 32 * u;
-      const float kv = kx[e][u], gt = gc[e][u];
+      const float kv = __bfloat162float(Kf[t * LDB + d]), gt = G2[t * LG + d];
       Kd[t * LDB + d] = __float2bfloat16(kv * exp2f(fminf(G2[rb * LG + d] - gt, 126.f)));  // finite when unsafe (unused)
       if (t < 16) Ks[t * LDB + d] = __float2bfloat16(kv * exp2f(G2[16 * LG + d] - gt));
       if (t < 32) Ks[(16 + t) * LDB + d] = __float2bfloat16(kv * exp2f(G2[32 * LG + d] - gt));
@@ -1122,7 +1122,7 @@ __global__ void __launch_bounds__(kOWarps * 32, 1) k_fout(Attn a, const bf16* hb
     }
   }
   const float mix = a.rope ? a.mix : 1.f;  // no window branch: the GRM output alone
-  for (int idx = threadIdx.x; idx < 4 * D; idx += kOWarps * 32) {
+  for (int idx = threadIdx.x; idx < 4 * D; idx += NW * 32) {
     const int b = idx / D, d = idx - b * D;
     Er[idx] = mix * exp2f(G2[b * 16 * LG + d]);
     if (G2[b * 16 * LG + d] - G2[(b * 16 + 15) * LG + d] > 100.f) diag_unsafe = 1;
@@ -1131,18 +1131,92 @@ __global__ void __launch_bounds__(kOWarps * 32, 1) k_fout(Attn a, const bf16* hb
   __syncthreads();
   const bool diag_tc = !diag_unsafe;
   const float sc = a.swa_scale * kLog2e, keep = 1.f - a.mix;
-  for (int unit = warp; unit < grp * 4; unit += kOWarps) {
+  for (int unit = warp; unit < grp * 4; unit += NW) {
     const int blk = unit & 3, r = blk * 16;
     if (r >= len) continue;
     const int64_t h = (int64_t)hh * grp + (unit >> 2);
     const int i0 = r + g, i1 = i0 + 8;
     const bool ok0 = i0 < len, ok1 = i1 < len;
+    // diagonal block element by element (strong gates only): rows i0, i1 against keys r..r+15, from
+    // their own load of q (first, while no other fragments are live)
+    float dg[2][4];
+#pragma unroll
+    for (int x = 0; x < 2; ++x)
+#pragma unroll
+      for (int y = 0; y < 4; ++y) dg[x][y] = 0.f;
+    if (!diag_tc) {
+      float x[2][KS][4];
+      load_row_frag<D>(a.q, ok0 ? row_off(a.q, ch.start + i0, a.T, h) : 0, ok0, x[0]);
+      load_row_frag<D>(a.q, ok1 ? row_off(a.q, ch.start + i1, a.T, h) : 0, ok1, x[1]);
+#pragma unroll
+      for (int hr = 0; hr < 2; ++hr) {  // x = phi(q)
+        float m = -INFINITY, sum = 0.f;
+#pragma unroll
+        for (int ks = 0; ks < KS; ++ks)
+#pragma unroll
+          for (int c = 0; c < 4; ++c) m = fmaxf(m, x[hr][ks][c]);
+        m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+        m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+#pragma unroll
+        for (int ks = 0; ks < KS; ++ks)
+#pragma unroll
+          for (int c = 0; c < 4; ++c) {
+            x[hr][ks][c] = __expf(x[hr][ks][c] - m);
+            sum += x[hr][ks][c];
+          }
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        const float inv = 1.f / sum;
+#pragma unroll
+        for (int ks = 0; ks < KS; ++ks)
+#pragma unroll
+          for (int c = 0; c < 4; ++c) x[hr][ks][c] *= inv;
+      }
+      // volatile: the query rows' gates are read again for every key (registers, not hoisted)
+      const volatile float* ga = G2 + i0 * LG;
+      const volatile float* gb = G2 + i1 * LG;
+#pragma unroll 1
+      for (int j = 0; j < 16; ++j) {
+        const bf16* kr = Kf + (r + j) * LDB;
+        const float* gj = G2 + (r + j) * LG;
+        float s0 = 0.f, s1 = 0.f;
+#pragma unroll
+        for (int ks = 0; ks < KS; ++ks)
+#pragma unroll
+          for (int p = 0; p < 2; ++p) {
+            const int col = 16 * ks + 8 * p + 2 * tq;
+            const float2 kv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(kr + col));
+            const float2 gk = *reinterpret_cast<const float2*>(gj + col);
+            const float2 g0 = make_float2(ga[col], ga[col + 1]);
+            const float2 g1 = make_float2(gb[col], gb[col + 1]);
+            s0 += x[0][ks][2 * p] * kv.x * exp2f(fminf(g0.x - gk.x, 0.f)) +
+                  x[0][ks][2 * p + 1] * kv.y * exp2f(fminf(g0.y - gk.y, 0.f));
+            s1 += x[1][ks][2 * p] * kv.x * exp2f(fminf(g1.x - gk.x, 0.f)) +
+                  x[1][ks][2 * p + 1] * kv.y * exp2f(fminf(g1.y - gk.y, 0.f));
+          }
+        s0 += __shfl_xor_sync(0xffffffffu, s0, 1);
+        s0 += __shfl_xor_sync(0xffffffffu, s0, 2);
+        s1 += __shfl_xor_sync(0xffffffffu, s1, 1);
+        s1 += __shfl_xor_sync(0xffffffffu, s1, 2);
+#pragma unroll
+        for (int y = 0; y < 4; ++y) {
+          if (j == 2 * tq + (y & 1) + 8 * (y >> 1)) {
+            dg[0][y] = (j > g || !ok0) ? 0.f : s0;
+            dg[1][y] = (j > g + 8 || !ok1) ? 0.f : s1;
+          }
+        }
+      }
+    }
     // window branch first (registers: its q rows are loaded again for the GRM side): RoPE'd q, scores over at most kSwaPairs 16-key steps, softmax with (1 - mix) / rowsum
     const int lo = max(0, r + kChunk + 1 - W), p_lo = lo >> 4, p_hi = (r + kChunk + 15) >> 4;
     uint32_t pf[kSwaPairs][4];
     if (a.rope) {
       uint32_t qr[KS][4];
       float x[2][KS][4];
+      // fp32 tables with unit column stride and even row strides: column pairs as float2
+      const bool vec = a.cos.dtype == LIGER_F32 && a.sin.dtype == LIGER_F32 && a.cos.s1 == 1 && a.sin.s1 == 1 &&
+                       ((a.cos.s0 | a.sin.s0) & 1) == 0 &&
+                       ((reinterpret_cast<uintptr_t>(a.cos.data) | reinterpret_cast<uintptr_t>(a.sin.data)) & 7) == 0;
       load_row_frag<D>(a.q, ok0 ? row_off(a.q, ch.start + i0, a.T, h) : 0, ok0, x[0]);
       load_row_frag<D>(a.q, ok1 ? row_off(a.q, ch.start + i1, a.T, h) : 0, ok1, x[1]);
 #pragma unroll
@@ -1155,7 +1229,11 @@ __global__ void __launch_bounds__(kOWarps * 32, 1) k_fout(Attn a, const bf16* hb
           for (int p = 0; p < 2; ++p) {
             const int col = 16 * ks + 8 * p + 2 * tq;
             float c0 = 0.f, c1 = 0.f, s0 = 0.f, s1 = 0.f;
-            if (ok) {  // no table row past the sequence
+            if (ok && vec) {  // no table row past the sequence
+              const float2 c2 = *reinterpret_cast<const float2*>(static_cast<const float*>(a.cos.data) + pos * a.cos.s0 + col);
+              const float2 s2 = *reinterpret_cast<const float2*>(static_cast<const float*>(a.sin.data) + pos * a.sin.s0 + col);
+              c0 = c2.x; c1 = c2.y; s0 = s2.x; s1 = s2.y;
+            } else if (ok) {
               c0 = load_as_float(a.cos, pos * a.cos.s0 + col * a.cos.s1);
               c1 = load_as_float(a.cos, pos * a.cos.s0 + (col + 1) * a.cos.s1);
               s0 = load_as_float(a.sin, pos * a.sin.s0 + col * a.sin.s1);
@@ -1256,49 +1334,6 @@ __global__ void __launch_bounds__(kOWarps * 32, 1) k_fout(Attn a, const bf16* hb
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
       lz[hr] = ml + __log2f(sum);
     }
-    // diagonal block element by element (strong gates only): rows i0, i1 against keys r..r+15
-    float dg[2][4];
-#pragma unroll
-    for (int x = 0; x < 2; ++x)
-#pragma unroll
-      for (int y = 0; y < 4; ++y) dg[x][y] = 0.f;
-    if (!diag_tc) {
-      // volatile: the query rows' gates are read again for every key (registers, not hoisted)
-      const volatile float* ga = G2 + i0 * LG;
-      const volatile float* gb = G2 + i1 * LG;
-#pragma unroll 1
-      for (int j = 0; j < 16; ++j) {
-        const bf16* kr = Kf + (r + j) * LDB;
-        const float* gj = G2 + (r + j) * LG;
-        float s0 = 0.f, s1 = 0.f;
-#pragma unroll
-        for (int ks = 0; ks < KS; ++ks)
-#pragma unroll
-          for (int p = 0; p < 2; ++p) {
-            const int col = 16 * ks + 8 * p + 2 * tq;
-            const float2 kv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(kr + col));
-            const float2 gk = *reinterpret_cast<const float2*>(gj + col);
-            const float2 g0 = make_float2(ga[col], ga[col + 1]);
-            const float2 g1 = make_float2(gb[col], gb[col + 1]);
-            const float2 q0 = unpack_bf16(qx[ks][2 * p]), q1 = unpack_bf16(qx[ks][2 * p + 1]);
-            s0 += exp2f(q0.x * kLog2e - lz[0]) * kv.x * exp2f(fminf(g0.x - gk.x, 0.f)) +
-                  exp2f(q0.y * kLog2e - lz[0]) * kv.y * exp2f(fminf(g0.y - gk.y, 0.f));
-            s1 += exp2f(q1.x * kLog2e - lz[1]) * kv.x * exp2f(fminf(g1.x - gk.x, 0.f)) +
-                  exp2f(q1.y * kLog2e - lz[1]) * kv.y * exp2f(fminf(g1.y - gk.y, 0.f));
-          }
-        s0 += __shfl_xor_sync(0xffffffffu, s0, 1);
-        s0 += __shfl_xor_sync(0xffffffffu, s0, 2);
-        s1 += __shfl_xor_sync(0xffffffffu, s1, 1);
-        s1 += __shfl_xor_sync(0xffffffffu, s1, 2);
-#pragma unroll
-        for (int y = 0; y < 4; ++y) {
-          if (j == 2 * tq + (y & 1) + 8 * (y >> 1)) {
-            dg[0][y] = (j > g || !ok0) ? 0.f : s0;
-            dg[1][y] = (j > g + 8 || !ok1) ? 0.f : s1;
-          }
-        }
-      }
-    }
     // phi(q) exp(G_i - G_r) as A fragments (GRM scores and q h): one exp2 per element, exponent <= 0
     uint32_t qs[KS][4];
     {
@@ -1374,7 +1409,20 @@ __global__ void __launch_bounds__(kOWarps * 32, 1) k_fout(Attn a, const bf16* hb
       }
     }
     // o = (Qs mix exp(G_r)) h + (mix A) v + P' v_window, a part of the value columns at a time
-    const float* er = Er + blk * D;
+    {
+      const float* er = Er + blk * D;
+#pragma unroll
+      for (int ks = 0; ks < KS; ++ks) {
+        const float2 e0 = *reinterpret_cast<const float2*>(er + ks * 16 + 2 * tq);
+        const float2 e8 = *reinterpret_cast<const float2*>(er + ks * 16 + 8 + 2 * tq);
+#pragma unroll
+        for (int z = 0; z < 4; ++z) {
+          const float2 v = unpack_bf16(qs[ks][z]);
+          const float2 e = z < 2 ? e0 : e8;
+          qs[ks][z] = pack_bf16(v.x * e.x, v.y * e.y);
+        }
+      }
+    }
     const int64_t off0 = ok0 ? row_off(out, ch.start + i0, a.T, h) : 0;
     const int64_t off1 = ok1 ? row_off(out, ch.start + i1, a.T, h) : 0;
 #pragma unroll
@@ -1386,21 +1434,12 @@ __global__ void __launch_bounds__(kOWarps * 32, 1) k_fout(Attn a, const bf16* hb
       for (int j = 0; j < PT; ++j) oacc[j][0] = oacc[j][1] = oacc[j][2] = oacc[j][3] = 0.f;
 #pragma unroll
       for (int ks = 0; ks < KS; ++ks) {
-        uint32_t af[4];
-        const float2 e0 = *reinterpret_cast<const float2*>(er + ks * 16 + 2 * tq);
-        const float2 e8 = *reinterpret_cast<const float2*>(er + ks * 16 + 8 + 2 * tq);
-#pragma unroll
-        for (int z = 0; z < 4; ++z) {
-          const float2 v = unpack_bf16(qs[ks][z]);
-          const float2 e = z < 2 ? e0 : e8;
-          af[z] = pack_bf16(v.x * e.x, v.y * e.y);
-        }
 #pragma unroll
         for (int np = 0; np < PT / 2; ++np) {
           uint32_t bf[4];
           ld_b_kn(bf, Hs, LDB, n0 + np * 16, ks * 16);
-          mma_bf16(oacc[2 * np], af, bf[0], bf[1]);
-          mma_bf16(oacc[2 * np + 1], af, bf[2], bf[3]);
+          mma_bf16(oacc[2 * np], qs[ks], bf[0], bf[1]);
+          mma_bf16(oacc[2 * np + 1], qs[ks], bf[2], bf[3]);
         }
       }
 #pragma unroll
@@ -2344,10 +2383,18 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
     LIGER_CK_LAUNCH("fscan");
   }
   if (nch) {
-    const size_t sm = fout_smem<D>();
-    LIGER_TRY(set_smem((const void*)k_fout<D>, sm, "fout"));
-    k_fout<D><<<dim3((unsigned)nch, (unsigned)Hkv), kOWarps * 32, sm, st>>>(
+    static const int nw = getenv("LIGER_FOUT_WARPS") && atoi(getenv("LIGER_FOUT_WARPS")) == 8 ? 8 : 16;
+    if (nw == 8) {
+    const size_t sm = fout_smem<D, 8>();
+    LIGER_TRY(set_smem((const void*)k_fout<D, 8>, sm, "fout"));
+    k_fout<D, 8><<<dim3((unsigned)nch, (unsigned)Hkv), 8 * 32, sm, st>>>(
         a, hb, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data), view_of(p.o));
+    } else {
+    const size_t sm = fout_smem<D, kOWarps>();
+    LIGER_TRY(set_smem((const void*)k_fout<D, kOWarps>, sm, "fout"));
+    k_fout<D, kOWarps><<<dim3((unsigned)nch, (unsigned)Hkv), kOWarps * 32, sm, st>>>(
+        a, hb, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data), view_of(p.o));
+    }
     LIGER_CK_LAUNCH("fout");
   }
   if (present(co.state) && N) {

@@ -1,9 +1,10 @@
 """GPU benchmark (not a test): Liger CUDA kernels beside fla's Triton chunk_gla and PyTorch SDPA
 (FlashAttention and cuDNN backends), same process, same inputs' shapes, bf16.
 
-Usage: python3 bench.py path/to/libliger_dev.so [--quick] [--ours] [--ours-bwd] [--profile]
+Usage: python3 bench.py path/to/libliger_dev.so [--quick] [--ours] [--ours-bwd] [--ours-fla] [--profile]
 --ours: only our forward at 2K/8K/32K and the decode (no baselines, no backward): a cheap
 intermediate run; numbers to compare with baselines come from a run without it.
+--ours-fla: our forward and fla's chunk_gla forward at every shape (no backward, no SDPA).
 --ours-bwd: the same with our forward + backward.
 Times with CUDA events after warm-up; each number is the median of several timed calls.
 Prints a table and writes bench_cuda.json next to the given --out path (default: cwd).
@@ -63,7 +64,8 @@ def main():
     lib = Lib(sys.argv[1])
     quick = "--quick" in sys.argv
     ours_bwd = "--ours-bwd" in sys.argv
-    ours_only = "--ours" in sys.argv or ours_bwd
+    fwd_fla = "--ours-fla" in sys.argv
+    ours_only = "--ours" in sys.argv or ours_bwd or fwd_fla
     out_dir = os.environ.get("OUT", ".")
     rows = []
 
@@ -83,7 +85,7 @@ def main():
     shapes = [(1, 2048), (1, 8192), (1, 32768), (1, 65536), (8, 2048), (8, 8192)]
     if quick:
         shapes = [(1, 2048), (1, 32768)]
-    if ours_only:
+    if ours_only and not fwd_fla:
         shapes = [(1, 2048), (1, 8192), (1, 32768)]
         chunk_gla = None
     for B, T in shapes:
@@ -111,16 +113,19 @@ def main():
                 fv = torch.randn(B, T, Hq, D, device=dev, dtype=torch.bfloat16)
                 fg = F.logsigmoid(torch.randn(B, T, Hq, D, device=dev)).div(16).to(torch.bfloat16)
                 row["fla_fwd_ms"] = timed(lambda: chunk_gla(fq, fk, fv, fg), reps)
-                leaves = [x.clone().requires_grad_(True) for x in (fq, fk, fv, fg)]
-                fdo = torch.randn_like(fq)
+                row["ours_vs_fla_fwd"] = row["fla_fwd_ms"] / ours
+                if not fwd_fla:
+                    leaves = [x.clone().requires_grad_(True) for x in (fq, fk, fv, fg)]
+                    fdo = torch.randn_like(fq)
 
-                def fb():
-                    for x in leaves:
-                        x.grad = None
-                    o_, _ = chunk_gla(*leaves)
-                    o_.backward(fdo)
-                row["fla_fwdbwd_ms"] = timed(fb, max(3, reps // 2))
-                del fq, fk, fv, fg, leaves
+                    def fb():
+                        for x in leaves:
+                            x.grad = None
+                        o_, _ = chunk_gla(*leaves)
+                        o_.backward(fdo)
+                    row["fla_fwdbwd_ms"] = timed(fb, max(3, reps // 2))
+                    del leaves
+                del fq, fk, fv, fg
             except Exception as e:
                 row["fla_error"] = repr(e)[:200]
         if ours_only:

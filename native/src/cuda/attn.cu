@@ -8,7 +8,6 @@
 #include "util.cuh"
 
 #include <cstdio>
-#include <cstdlib>
 
 namespace liger {
 namespace cuda {
@@ -266,9 +265,8 @@ __global__ void k_mix_only(View out, const float* ogrm, int64_t T, int64_t Hq, i
 // tiles (feature map, gate cumsum, state, window keys) are built once per group. Products are bf16
 // mma.sync m16n8k16 with fp32 accumulators on bf16 shared tiles; a warp owns 16 query rows of one
 // head and keeps its scores, probabilities and outputs in registers (no score tiles in shared
-// memory). Kernels: fstate (chunk state increments) -> state_scan -> fgrm (GRM output, times mix,
-// into an fp32 buffer; or the final output when there is no window branch) -> fswa (window
-// attention, adds (1 - mix) o_swa and writes the output).
+// memory). Kernels: fstate (chunk state increments, fp32) -> fscan (entering states, bf16) -> fout
+// (both branches and the mix for every query head of the group, one store of o).
 
 using bf16 = __nv_bfloat16;
 constexpr int kFWarps = 8;
@@ -372,6 +370,48 @@ __device__ __forceinline__ void rope_regs(const Attn& a, float (&x)[D / 32], int
   }
 }
 
+// Raw bf16 rows as load_rows_raw, with 32-bit column offsets when the rows are contiguous.
+template <int D, int R>
+__device__ __forceinline__ void load_rows_f(const View& v, int64_t T, int64_t h, const int64_t (&tok)[R],
+                                            const bool (&ok)[R], float (&x)[R][D / 32]) {
+  if (v.s3 != 1) {
+    load_rows_raw<D, R>(v, T, h, tok, ok, x);
+    return;
+  }
+  const int lane = threadIdx.x & 31;
+  const bf16* base = static_cast<const bf16*>(v.data);
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const bf16* row = base + (ok[r] ? row_off(v, tok[r], T, h) : 0);
+#pragma unroll
+    for (int u = 0; u < D / 32; ++u) x[r][u] = ok[r] ? __bfloat162float(row[lane + 32 * u]) : 0.f;
+  }
+}
+
+// RoPE of a warp-held row as rope_regs; f32: fp32 tables with unit column stride, read directly.
+template <int D>
+__device__ __forceinline__ void rope_regs_f(const Attn& a, float (&x)[D / 32], int64_t pos, bool f32) {
+  if (!f32) {
+    rope_regs<D>(a, x, pos);
+    return;
+  }
+  constexpr int H = D / 64;
+  const int lane = threadIdx.x & 31;
+  const float* cr = static_cast<const float*>(a.cos.data) + pos * a.cos.s0;
+  const float* sr = static_cast<const float*>(a.sin.data) + pos * a.sin.s0;
+#pragma unroll
+  for (int u = 0; u < H; ++u) {
+    const float c = cr[lane + 32 * u], sn = sr[lane + 32 * u];
+    const float lo = x[u], hi = x[u + H];
+    x[u] = lo * c - hi * sn;
+    x[u + H] = hi * c + lo * sn;
+  }
+}
+
+// log(sigmoid(x)) from the fast exponential and logarithm: for large |x| the term below 2^-24 is lost,
+// an absolute error under 6e-8 in a gate that is summed over at most 64 rows.
+__device__ __forceinline__ float logsigmoid_fast(float x) { return fminf(x, 0.f) - __logf(1.f + __expf(-fabsf(x))); }
+
 // Key side of one chunk: G2 = in-chunk inclusive cumsum of the gate times log2(e) (rows past len
 // repeat the last), Kf = phi(k) (zero past len), Vs = v (zero past len, when Vs). gl = chunk total
 // log-gate (when gl). Whole block.
@@ -390,12 +430,12 @@ __device__ void fast_key_side(const Attn& a, const Chunk& ch, int hh, float* G2,
     tok[r] = ch.start + t;
   }
   float x[R][D / 32];
-  load_rows_raw<D, R>(a.k, a.T, hh, tok, ok, x);
+  load_rows_f<D, R>(a.k, a.T, hh, tok, ok, x);
 #pragma unroll
   for (int r = 0; r < R; ++r) {
     const int t = w + r * kFWarps;
 #pragma unroll
-    for (int u = 0; u < D / 32; ++u) G2[t * F::LG + lane + 32 * u] = (ok[r] && a.use_gate) ? logsigmoidf(x[r][u]) * gs : 0.f;
+    for (int u = 0; u < D / 32; ++u) G2[t * F::LG + lane + 32 * u] = (ok[r] && a.use_gate) ? logsigmoid_fast(x[r][u]) * gs : 0.f;
     if (a.variant == LIGER_VARIANT_GLA) {
       softmax_regs<D>(x[r]);
     } else {
@@ -406,7 +446,7 @@ __device__ void fast_key_side(const Attn& a, const Chunk& ch, int hh, float* G2,
     for (int u = 0; u < D / 32; ++u) Kf[t * F::LDB + lane + 32 * u] = __float2bfloat16(ok[r] ? x[r][u] : 0.f);
   }
   if (Vs) {
-    load_rows_raw<D, R>(a.v, a.T, hh, tok, ok, x);
+    load_rows_f<D, R>(a.v, a.T, hh, tok, ok, x);
 #pragma unroll
     for (int r = 0; r < R; ++r)
 #pragma unroll
@@ -472,407 +512,6 @@ __global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, float* hbuf, fl
   }
 }
 
-template <int D>
-size_t fgrm_smem() {
-  using F = FT<D>;
-  return sizeof(float) * (kChunk * F::LG + 4 * D) +
-         sizeof(bf16) * F::LDB * (size_t)(kChunk + 96 + kChunk + D + kFWarps * 32 + kChunk);
-}
-
-// Grid (chunks, Hkv): o_grm = (phi(q) exp(G)) h_chunk + tril(A) v for every query head of the group.
-// Off-diagonal 16 x 16 blocks of A through the reference row r of the query's sub-chunk (Qs x Ks_r^T,
-// every exponent <= 0), diagonal blocks element by element in fp32. Writes mix * o_grm into ogrm, or
-// o_grm to the output when final.
-template <int D>
-__global__ void __launch_bounds__(kFWarps * 32, 1) k_fgrm(Attn a, const float* hbuf, float* ogrm, View out, bool final) {
-  using F = FT<D>;
-  constexpr int LDB = F::LDB, LG = F::LG, NT = F::NT;
-  extern __shared__ __align__(16) unsigned char smraw[];
-  float* G2 = reinterpret_cast<float*>(smraw);
-  float* Er = G2 + kChunk * LG;                        // [4][D] exp(G_r), r = 0, 16, 32, 48
-  bf16* Kf = reinterpret_cast<bf16*>(Er + 4 * D);      // [64][LDB]
-  bf16* Ks = Kf + kChunk * LDB;                        // [96][LDB]: Ks_16 rows 0..15, Ks_32 16..47, Ks_48 48..95
-  bf16* Vs = Ks + 96 * LDB;                            // [64][LDB]
-  bf16* Hs = Vs + kChunk * LDB;                        // [D][LDB]
-  bf16* Qw = Hs + D * LDB;                             // per warp: Qf [16][LDB], Qs [16][LDB]
-  bf16* Kd = Qw + kFWarps * 32 * LDB;                  // [64][LDB] k_j exp(G_r(j) - G_j), r(j) = j's sub-chunk start
-  // The diagonal 16 x 16 blocks go through tensor cores as Qs Kd^T when every column's gate falls by
-  // less than 2^-100 inside a sub-chunk (Kd = 2^(G_r - G_j) stays finite, Qs does not underflow);
-  // otherwise element by element with exponents <= 0.
-  __shared__ int diag_unsafe;
-  if (threadIdx.x == 0) diag_unsafe = 0;
-  const Chunk ch = a.chunks[blockIdx.x];
-  const int hh = blockIdx.y, len = ch.len, grp = (int)(a.Hq / a.Hkv);
-  const float* Hg = hbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
-  {
-    constexpr int kIt = D * D / 4 / (kFWarps * 32);  // every float4 load of the thread in flight at once
-    float4 h4[kIt];
-#pragma unroll
-    for (int it = 0; it < kIt; ++it) h4[it] = reinterpret_cast<const float4*>(Hg)[threadIdx.x + it * kFWarps * 32];
-#pragma unroll
-    for (int it = 0; it < kIt; ++it) {
-      const int idx = 4 * (threadIdx.x + it * kFWarps * 32), m = idx / D, n = idx - m * D;
-      *reinterpret_cast<uint2*>(Hs + m * LDB + n) = make_uint2(pack_bf16(h4[it].x, h4[it].y), pack_bf16(h4[it].z, h4[it].w));
-    }
-  }
-  fast_key_side<D>(a, ch, hh, G2, Kf, Vs, nullptr);
-  for (int idx = threadIdx.x; idx < 96 * D; idx += blockDim.x) {
-    const int row = idx / D, d = idx - row * D;
-    const int r = row < 16 ? 16 : (row < 48 ? 32 : 48), j = row < 16 ? row : (row < 48 ? row - 16 : row - 48);
-    Ks[row * LDB + d] = __float2bfloat16(__bfloat162float(Kf[j * LDB + d]) * exp2f(G2[r * LG + d] - G2[j * LG + d]));
-  }
-  for (int idx = threadIdx.x; idx < 4 * D; idx += blockDim.x) {
-    const int b = idx / D, d = idx - b * D;
-    Er[idx] = exp2f(G2[b * 16 * LG + d]);
-    if (G2[b * 16 * LG + d] - G2[(b * 16 + 15) * LG + d] > 100.f) diag_unsafe = 1;
-  }
-  for (int idx = threadIdx.x; idx < kChunk * D; idx += blockDim.x) {
-    const int j = idx / D, d = idx - j * D;
-    const float e = fminf(G2[(j & ~15) * LG + d] - G2[j * LG + d], 126.f);  // finite even when unsafe (unused then)
-    Kd[j * LDB + d] = __float2bfloat16(__bfloat162float(Kf[j * LDB + d]) * exp2f(e));
-  }
-  __syncthreads();
-  const bool diag_tc = !diag_unsafe;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
-  bf16* Qf = Qw + warp * 32 * LDB;
-  bf16* Qs = Qf + 16 * LDB;
-  for (int unit = warp; unit < grp * 4; unit += kFWarps) {
-    const int blk = unit & 3, r = blk * 16;
-    if (r >= len) continue;
-    const int64_t h = (int64_t)hh * grp + (unit >> 2);
-    // phi(q) and phi(q) exp(G_i - G_r) of the warp's 16 rows
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      int64_t tok[8];
-      bool ok[8];
-#pragma unroll
-      for (int e = 0; e < 8; ++e) {
-        const int i = r + half * 8 + e;
-        ok[e] = i < len;
-        tok[e] = ch.start + i;
-      }
-      float x[8][D / 32];
-      load_rows_raw<D, 8>(a.q, a.T, h, tok, ok, x);
-#pragma unroll
-      for (int e = 0; e < 8; ++e) {
-        const int ii = half * 8 + e, i = r + ii;
-        softmax_regs<D>(x[e]);
-#pragma unroll
-        for (int u = 0; u < D / 32; ++u) {
-          const int d = lane + 32 * u;
-          const float f = ok[e] ? x[e][u] : 0.f;
-          Qf[ii * LDB + d] = __float2bfloat16(f);
-          Qs[ii * LDB + d] = __float2bfloat16(f * exp2f(G2[i * LG + d] - G2[r * LG + d]));
-        }
-      }
-    }
-    __syncwarp();
-    // off-diagonal scores: keys 0..r-1
-    float sacc[6][4], dacc[2][4];
-#pragma unroll
-    for (int j = 0; j < 6; ++j) sacc[j][0] = sacc[j][1] = sacc[j][2] = sacc[j][3] = 0.f;
-#pragma unroll
-    for (int j = 0; j < 2; ++j) dacc[j][0] = dacc[j][1] = dacc[j][2] = dacc[j][3] = 0.f;
-    if (blk > 0 || diag_tc) {
-      const bf16* K = Ks + (blk == 1 ? 0 : (blk == 2 ? 16 : 48)) * LDB;
-#pragma unroll
-      for (int k0 = 0; k0 < D; k0 += 16) {
-        uint32_t af[4];
-        ld_a(af, Qs, LDB, 0, k0);
-        if (diag_tc) {
-          uint32_t bf[4];
-          ld_b_nk(bf, Kd, LDB, r, k0);
-          mma_bf16(dacc[0], af, bf[0], bf[1]);
-          mma_bf16(dacc[1], af, bf[2], bf[3]);
-        }
-#pragma unroll
-        for (int np = 0; np < 3; ++np) {
-          if (np < blk) {
-            uint32_t bf[4];
-            ld_b_nk(bf, K, LDB, np * 16, k0);
-            mma_bf16(sacc[2 * np], af, bf[0], bf[1]);
-            mma_bf16(sacc[2 * np + 1], af, bf[2], bf[3]);
-          }
-        }
-      }
-    }
-    // diagonal block: rows r + g, r + g + 8; keys r + 2tq + {0, 1, 8, 9}
-    float dg[2][4];
-    {
-      const int kj[4] = {2 * tq, 2 * tq + 1, 2 * tq + 8, 2 * tq + 9};
-#pragma unroll
-      for (int x = 0; x < 2; ++x)
-#pragma unroll
-        for (int y = 0; y < 4; ++y) dg[x][y] = diag_tc ? dacc[y >> 1][2 * x + (y & 1)] : 0.f;
-      const bf16* q0 = Qf + g * LDB;
-      const bf16* q1 = q0 + 8 * LDB;
-      const float* g0 = G2 + (r + g) * LG;
-      const float* g1 = g0 + 8 * LG;
-#pragma unroll 2
-      for (int d = 0; d < (diag_tc ? 0 : D); d += 2) {
-        const float2 qa = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(q0 + d));
-        const float2 qb = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(q1 + d));
-        const float2 ga = *reinterpret_cast<const float2*>(g0 + d);
-        const float2 gb = *reinterpret_cast<const float2*>(g1 + d);
-#pragma unroll
-        for (int y = 0; y < 4; ++y) {
-          const int j = r + kj[y];
-          const float2 kv = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(Kf + j * LDB + d));
-          const float2 gj = *reinterpret_cast<const float2*>(G2 + j * LG + d);
-          dg[0][y] += qa.x * kv.x * exp2f(fminf(ga.x - gj.x, 0.f)) + qa.y * kv.y * exp2f(fminf(ga.y - gj.y, 0.f));
-          dg[1][y] += qb.x * kv.x * exp2f(fminf(gb.x - gj.x, 0.f)) + qb.y * kv.y * exp2f(fminf(gb.y - gj.y, 0.f));
-        }
-      }
-#pragma unroll
-      for (int y = 0; y < 4; ++y) {
-        if (kj[y] > g) dg[0][y] = 0.f;
-        if (kj[y] > g + 8) dg[1][y] = 0.f;
-      }
-    }
-    float oacc[NT][4];
-#pragma unroll
-    for (int j = 0; j < NT; ++j) oacc[j][0] = oacc[j][1] = oacc[j][2] = oacc[j][3] = 0.f;
-    // inter-chunk: (Qs diag(exp(G_r))) h
-    const float* er = Er + blk * D;
-#pragma unroll
-    for (int k0 = 0; k0 < D; k0 += 16) {
-      uint32_t af[4];
-      ld_a(af, Qs, LDB, 0, k0);
-      const float2 e0 = *reinterpret_cast<const float2*>(er + k0 + 2 * tq);
-      const float2 e8 = *reinterpret_cast<const float2*>(er + k0 + 8 + 2 * tq);
-#pragma unroll
-      for (int z = 0; z < 4; ++z) {
-        const float2 v = unpack_bf16(af[z]);
-        const float2 e = z < 2 ? e0 : e8;
-        af[z] = pack_bf16(v.x * e.x, v.y * e.y);
-      }
-#pragma unroll
-      for (int np = 0; np < NT / 2; ++np) {
-        uint32_t bf[4];
-        ld_b_kn(bf, Hs, LDB, np * 16, k0);
-        mma_bf16(oacc[2 * np], af, bf[0], bf[1]);
-        mma_bf16(oacc[2 * np + 1], af, bf[2], bf[3]);
-      }
-    }
-    // intra-chunk: A v over keys 0 .. r + 15
-#pragma unroll
-    for (int ks = 0; ks < 4; ++ks) {
-      if (ks > blk) continue;
-      uint32_t af[4];
-      if (ks < blk) {
-        af[0] = pack_bf16(sacc[2 * ks][0], sacc[2 * ks][1]);
-        af[1] = pack_bf16(sacc[2 * ks][2], sacc[2 * ks][3]);
-        af[2] = pack_bf16(sacc[2 * ks + 1][0], sacc[2 * ks + 1][1]);
-        af[3] = pack_bf16(sacc[2 * ks + 1][2], sacc[2 * ks + 1][3]);
-      } else {
-        af[0] = pack_bf16(dg[0][0], dg[0][1]);
-        af[1] = pack_bf16(dg[1][0], dg[1][1]);
-        af[2] = pack_bf16(dg[0][2], dg[0][3]);
-        af[3] = pack_bf16(dg[1][2], dg[1][3]);
-      }
-#pragma unroll
-      for (int np = 0; np < NT / 2; ++np) {
-        uint32_t bf[4];
-        ld_b_kn(bf, Vs, LDB, np * 16, ks * 16);
-        mma_bf16(oacc[2 * np], af, bf[0], bf[1]);
-        mma_bf16(oacc[2 * np + 1], af, bf[2], bf[3]);
-      }
-    }
-#pragma unroll
-    for (int hr = 0; hr < 2; ++hr) {
-      const int i = r + g + 8 * hr;
-      if (i >= len) continue;
-      const int64_t tok = ch.start + i;
-      const int64_t ooff = final ? row_off(out, tok, a.T, h) : 0;
-#pragma unroll
-      for (int j = 0; j < NT; ++j) {
-        const int n = j * 8 + 2 * tq;
-        const float v0 = oacc[j][2 * hr], v1 = oacc[j][2 * hr + 1];
-        if (final) {
-          store_pair(out, ooff, n, v0, v1);
-        } else {
-          *reinterpret_cast<float2*>(ogrm + (tok * a.Hq + h) * D + n) = make_float2(a.mix * v0, a.mix * v1);
-        }
-      }
-    }
-    __syncwarp();
-  }
-}
-
-template <int D>
-size_t fswa_smem() {
-  return sizeof(bf16) * FT<D>::LDB * (size_t)(2 * 2 * kChunk + kFWarps * 16);
-}
-
-// Grid (chunks, Hkv): sliding-window softmax attention of every query head of the group over the
-// chunk's window keys (tile row kk = position cpos0 - 64 + kk: 64 positions before the chunk, then
-// the chunk), loaded and rotated once; out = ogrm + (1 - mix) o_swa.
-template <int D>
-__global__ void __launch_bounds__(kFWarps * 32, 2) k_fswa(Attn a, const float* wk, const float* wv, const float* ogrm,
-                                                       View out) {
-  using F = FT<D>;
-  constexpr int LDB = F::LDB, NT = F::NT;
-  extern __shared__ __align__(16) unsigned char smraw[];
-  bf16* Kw = reinterpret_cast<bf16*>(smraw);   // [128][LDB]
-  bf16* Vw = Kw + 2 * kChunk * LDB;            // [128][LDB]
-  bf16* Qw = Vw + 2 * kChunk * LDB;            // per warp [16][LDB]
-  const Chunk ch = a.chunks[blockIdx.x];
-  const SeqInfo s = a.seqs[ch.seq];
-  const int hh = blockIdx.y, len = ch.len, grp = (int)(a.Hq / a.Hkv), W = a.W;
-  const int64_t cpos0 = s.pos0 + (ch.start - s.start), Wm = W - 1;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
-  // window keys and values: 16 rows per warp
-#pragma unroll
-  for (int part = 0; part < 4; ++part) {  // 4 rows at a time: registers for two blocks per SM
-    int64_t tok[4], kp[4];
-    bool raw[4], ring[4];
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int kk = warp * 16 + part * 4 + e;
-      kp[e] = cpos0 - kChunk + kk;
-      const bool need = kk < kChunk + len && kp[e] >= 0 && kp[e] > cpos0 - W;
-      raw[e] = need && kp[e] >= s.pos0;
-      ring[e] = need && !raw[e];
-      tok[e] = s.start + (kp[e] - s.pos0);
-    }
-    float x[4][D / 32], y[4][D / 32];
-    load_rows_raw<D, 4>(a.k, a.T, hh, tok, raw, x);
-    load_rows_raw<D, 4>(a.v, a.T, hh, tok, raw, y);
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int kk = warp * 16 + part * 4 + e;
-      if (raw[e]) rope_regs<D>(a, x[e], kp[e]);
-      if (ring[e]) {
-        const int64_t o = (((int64_t)ch.seq * a.Hkv + hh) * Wm + kp[e] % Wm) * D;
-#pragma unroll
-        for (int u = 0; u < D / 32; ++u) {
-          x[e][u] = wk[o + lane + 32 * u];
-          y[e][u] = wv[o + lane + 32 * u];
-        }
-      }
-#pragma unroll
-      for (int u = 0; u < D / 32; ++u) {
-        Kw[kk * LDB + lane + 32 * u] = __float2bfloat16(x[e][u]);
-        Vw[kk * LDB + lane + 32 * u] = __float2bfloat16(y[e][u]);
-      }
-    }
-  }
-  __syncthreads();
-  bf16* Qr = Qw + warp * 16 * LDB;
-  const float sc = a.swa_scale * kLog2e, keep = 1.f - a.mix;
-  for (int unit = warp; unit < grp * 4; unit += kFWarps) {
-    const int r = (unit & 3) * 16;
-    if (r >= len) continue;
-    const int64_t h = (int64_t)hh * grp + (unit >> 2);
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      int64_t tok[8];
-      bool ok[8];
-#pragma unroll
-      for (int e = 0; e < 8; ++e) {
-        const int i = r + half * 8 + e;
-        ok[e] = i < len;
-        tok[e] = ch.start + i;
-      }
-      float x[8][D / 32];
-      load_rows_raw<D, 8>(a.q, a.T, h, tok, ok, x);
-#pragma unroll
-      for (int e = 0; e < 8; ++e) {
-        const int ii = half * 8 + e;
-        if (ok[e]) rope_regs<D>(a, x[e], cpos0 + r + ii);  // no table row past the sequence
-#pragma unroll
-        for (int u = 0; u < D / 32; ++u) Qr[ii * LDB + lane + 32 * u] = __float2bfloat16(ok[e] ? x[e][u] : 0.f);
-      }
-    }
-    __syncwarp();
-    // key tile rows this warp can see: [r + 65 - W, r + 79]
-    const int lo = max(0, r + kChunk + 1 - W), hi = r + kChunk + 15;
-    const int p_lo = lo >> 4, p_hi = hi >> 4;  // at most kSwaPairs 16-key steps (W <= 65)
-    float sacc[2 * kSwaPairs][4];
-#pragma unroll
-    for (int j = 0; j < 2 * kSwaPairs; ++j) sacc[j][0] = sacc[j][1] = sacc[j][2] = sacc[j][3] = 0.f;
-#pragma unroll
-    for (int k0 = 0; k0 < D; k0 += 16) {
-      uint32_t af[4];
-      ld_a(af, Qr, LDB, 0, k0);
-#pragma unroll
-      for (int rp = 0; rp < kSwaPairs; ++rp) {
-        if (p_lo + rp > p_hi) continue;
-        uint32_t bf[4];
-        ld_b_nk(bf, Kw, LDB, (p_lo + rp) * 16, k0);
-        mma_bf16(sacc[2 * rp], af, bf[0], bf[1]);
-        mma_bf16(sacc[2 * rp + 1], af, bf[2], bf[3]);
-      }
-    }
-    float mx[2] = {-INFINITY, -INFINITY}, sum[2] = {0.f, 0.f};
-#pragma unroll
-    for (int j = 0; j < 2 * kSwaPairs; ++j)
-#pragma unroll
-      for (int z = 0; z < 4; ++z) {
-        const int qi = r + g + (z >> 1) * 8, kk = p_lo * 16 + j * 8 + 2 * tq + (z & 1);
-        const bool ok = kk <= qi + kChunk && kk > qi + kChunk - W && cpos0 - kChunk + kk >= 0;
-        sacc[j][z] = ok ? sacc[j][z] * sc : -INFINITY;
-        mx[z >> 1] = fmaxf(mx[z >> 1], sacc[j][z]);
-      }
-#pragma unroll
-    for (int x = 0; x < 2; ++x) {
-      mx[x] = fmaxf(mx[x], __shfl_xor_sync(0xffffffffu, mx[x], 1));
-      mx[x] = fmaxf(mx[x], __shfl_xor_sync(0xffffffffu, mx[x], 2));
-      if (mx[x] == -INFINITY) mx[x] = 0.f;
-    }
-    uint32_t pf[kSwaPairs][4];  // probabilities as bf16 A fragments of the 16-key steps
-#pragma unroll
-    for (int j = 0; j < 2 * kSwaPairs; ++j) {
-      float e[4];
-#pragma unroll
-      for (int z = 0; z < 4; ++z) {
-        e[z] = exp2f(sacc[j][z] - mx[z >> 1]);
-        sum[z >> 1] += e[z];
-      }
-      pf[j >> 1][(j & 1) * 2] = pack_bf16(e[0], e[1]);
-      pf[j >> 1][(j & 1) * 2 + 1] = pack_bf16(e[2], e[3]);
-    }
-#pragma unroll
-    for (int x = 0; x < 2; ++x) {
-      sum[x] += __shfl_xor_sync(0xffffffffu, sum[x], 1);
-      sum[x] += __shfl_xor_sync(0xffffffffu, sum[x], 2);
-    }
-    // P V in two halves of the value columns: half the accumulators, two blocks per SM.
-#pragma unroll
-    for (int vh = 0; vh < 2; ++vh) {
-      float oacc[NT / 2][4];
-#pragma unroll
-      for (int j = 0; j < NT / 2; ++j) oacc[j][0] = oacc[j][1] = oacc[j][2] = oacc[j][3] = 0.f;
-#pragma unroll
-      for (int rp = 0; rp < kSwaPairs; ++rp) {
-        if (p_lo + rp > p_hi) continue;
-#pragma unroll
-        for (int np = 0; np < NT / 4; ++np) {
-          uint32_t bf[4];
-          ld_b_kn(bf, Vw, LDB, vh * (D / 2) + np * 16, (p_lo + rp) * 16);
-          mma_bf16(oacc[2 * np], pf[rp], bf[0], bf[1]);
-          mma_bf16(oacc[2 * np + 1], pf[rp], bf[2], bf[3]);
-        }
-      }
-#pragma unroll
-      for (int hr = 0; hr < 2; ++hr) {
-        const int i = r + g + 8 * hr;
-        if (i >= len) continue;
-        const int64_t tok = ch.start + i;
-        const float inv = keep / sum[hr];
-        const int64_t ooff = row_off(out, tok, a.T, h);
-#pragma unroll
-        for (int j = 0; j < NT / 2; ++j) {
-          const int n = vh * (D / 2) + j * 8 + 2 * tq;
-          const float2 og = *reinterpret_cast<const float2*>(ogrm + (tok * a.Hq + h) * D + n);
-          store_pair(out, ooff, n, og.x + inv * oacc[j][2 * hr], og.y + inv * oacc[j][2 * hr + 1]);
-        }
-      }
-    }
-    __syncwarp();
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Fused bf16 forward output (runs 19f-): one block per (chunk, KV head) computes both branches for
 // every query head of the group and writes the mixed output once. The block stages, once per group,
@@ -885,7 +524,7 @@ __global__ void __launch_bounds__(kFWarps * 32, 2) k_fswa(Attn a, const float* w
 // the bf16 probabilities (mix into the GRM side, (1 - mix) / rowsum into the window side) so that one
 // accumulator sums q h, A v and P v.
 
-constexpr int kOWarps = 16;
+constexpr int kOWarps = 16;  // 16 x 128 registers: one block per SM (run 19f-2: 8 warps of 181 registers were 1.45x slower)
 constexpr int kOParts = 4;  // value-column parts of the output accumulator (registers: 128 per thread)
 
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
@@ -899,29 +538,28 @@ __device__ __forceinline__ void cp_async_wait_all() {
 #endif
 }
 
-// Grid (sequences, Hkv, D * D / 512): entering state of every chunk from the fp32 increments,
+// Grid (sequences, Hkv, D * D / 256): entering state of every chunk from the fp32 increments,
 // h_{n+1} = diag(exp(gl_n)) h_n + inc_n in fp32, written as bf16 (the output kernel's operand) to hb;
-// the final state to ht in fp32. Two adjacent elements of a row per thread.
+// the final state to ht in fp32. One element per thread, kB chunks of loads in flight.
 template <int D>
 __global__ void __launch_bounds__(256) k_fscan(Attn a, const float* inc, const float* gl, const float* h0, float* ht,
                                                bf16* hb) {
-  constexpr int kB = 16;  // chunks in flight per thread
+  constexpr int kB = 16;
   constexpr int64_t DD = (int64_t)D * D;
   const int n = blockIdx.x, hh = blockIdx.y;
-  const int e = 2 * (blockIdx.z * blockDim.x + threadIdx.x);
+  const int e = blockIdx.z * blockDim.x + threadIdx.x;
   if (e >= DD) return;
   const int d = e / D;
   const int64_t Hkv = a.Hkv;
   const SeqInfo s = fseq(a, n);
-  float2 h = h0 ? *reinterpret_cast<const float2*>(h0 + ((int64_t)n * Hkv + hh) * DD + e) : make_float2(0.f, 0.f);
+  float h = h0 ? h0[((int64_t)n * Hkv + hh) * DD + e] : 0.f;
   for (int i0 = 0; i0 < s.num_chunks; i0 += kB) {
-    float2 in[kB];
-    float dec[kB];
+    float in[kB], dec[kB];
 #pragma unroll
     for (int u = 0; u < kB; ++u) {
       if (i0 + u < s.num_chunks) {
         const int64_t ci = s.first_chunk + i0 + u;
-        in[u] = *reinterpret_cast<const float2*>(inc + (ci * Hkv + hh) * DD + e);
+        in[u] = inc[(ci * Hkv + hh) * DD + e];
         dec[u] = __expf(gl[(ci * Hkv + hh) * D + d]);
       }
     }
@@ -929,13 +567,12 @@ __global__ void __launch_bounds__(256) k_fscan(Attn a, const float* inc, const f
     for (int u = 0; u < kB; ++u) {
       if (i0 + u < s.num_chunks) {
         const int64_t ci = s.first_chunk + i0 + u;
-        *reinterpret_cast<uint32_t*>(hb + (ci * Hkv + hh) * DD + e) = pack_bf16(h.x, h.y);
-        h.x = h.x * dec[u] + in[u].x;
-        h.y = h.y * dec[u] + in[u].y;
+        hb[(ci * Hkv + hh) * DD + e] = __float2bfloat16(h);
+        h = h * dec[u] + in[u];
       }
     }
   }
-  if (ht) *reinterpret_cast<float2*>(ht + ((int64_t)n * Hkv + hh) * DD + e) = h;
+  if (ht) ht[((int64_t)n * Hkv + hh) * DD + e] = h;
 }
 
 // Columns 16 ks + 8 p + 2 tq + {0, 1} of one bf16 row (an A-fragment row of this lane), as floats:
@@ -976,7 +613,7 @@ size_t fout_smem() {
 // attention, for every query head of the group (final: mix = 1 and no window branch when !a.rope).
 // GRM: off-diagonal 16 x 16 blocks of A through the reference row of the query's sub-chunk (Qs Ks^T,
 // every exponent <= 0); diagonal blocks as Qs Kd^T when no column's gate falls by more than 2^-100
-// inside a sub-chunk, else element by element (exponents <= 0), as k_fgrm did.
+// inside a sub-chunk, else element by element (exponents <= 0).
 template <int D, int NW>
 __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, const float* wk, const float* wv,
                                                         View out) {
@@ -1000,6 +637,21 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
   const int64_t cpos0 = s.pos0 + (ch.start - s.start), Wm = W - 1;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
   if (threadIdx.x == 0) diag_unsafe = 0;
+  // fp32 RoPE tables with unit column stride: read directly (float, float2)
+  const bool tf32 = a.rope && a.cos.dtype == LIGER_F32 && a.sin.dtype == LIGER_F32 && a.cos.s1 == 1 && a.sin.s1 == 1;
+  if (a.q.s3 == 1) {  // the warp's query rows into L2 while the block stages the key side
+    constexpr int LPR = D * 2 / 128;  // 128-byte lines per row
+    for (int unit = warp; unit < grp * 4; unit += NW) {
+      const int64_t h = (int64_t)hh * grp + (unit >> 2);
+      for (int idx = lane; idx < 16 * LPR; idx += 32) {
+        const int i = (unit & 3) * 16 + idx / LPR;
+        if (i < len) {
+          const bf16* ptr = static_cast<const bf16*>(a.q.data) + row_off(a.q, ch.start + i, a.T, h) + (idx % LPR) * 64;
+          asm volatile("prefetch.global.L2 [%0];" ::"l"(ptr));
+        }
+      }
+    }
+  }
   {  // the entering state: copied while the key side is built
     const bf16* src = hb + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
     for (int c = threadIdx.x; c < D * D / 8; c += NW * 32) {
@@ -1007,20 +659,27 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       cp_async16(Hs + m * LDB + n, src + m * D + n);
     }
   }
-  // chunk rows t = RW warp + e: gate, phi(k), the RoPE'd key and the value
+  // chunk rows t = RW warp + e (gate, phi(k), the RoPE'd key and the value) and window rows 0..63
+  // (the 64 positions before the chunk: raw keys, or the cache's ring); every row load in flight at once
   {
-    float kx[RW][U];
-    int64_t tok[RW];
-    bool ok[RW];
+    float kx[RW][U], vx[RW][U], wx[RW][U], wy[RW][U];
+    int64_t tok[RW], wtok[RW], kp[RW];
+    bool ok[RW], raw[RW], ring[RW];
 #pragma unroll
     for (int e = 0; e < RW; ++e) {
       const int t = warp * RW + e;
       ok[e] = t < len;
       tok[e] = ch.start + t;
+      kp[e] = cpos0 - kChunk + t;
+      const bool need = a.rope && kp[e] >= 0 && kp[e] > cpos0 - W;
+      raw[e] = need && kp[e] >= s.pos0;
+      ring[e] = need && !raw[e];
+      wtok[e] = s.start + (kp[e] - s.pos0);
     }
-    float vx[RW][U];
-    load_rows_raw<D, RW>(a.k, a.T, hh, tok, ok, kx);
-    load_rows_raw<D, RW>(a.v, a.T, hh, tok, ok, vx);
+    load_rows_f<D, RW>(a.k, a.T, hh, tok, ok, kx);
+    load_rows_f<D, RW>(a.v, a.T, hh, tok, ok, vx);
+    load_rows_f<D, RW>(a.k, a.T, hh, wtok, raw, wx);
+    load_rows_f<D, RW>(a.v, a.T, hh, wtok, raw, wy);
     const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
     float run[U];
 #pragma unroll
@@ -1030,7 +689,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       const int t = warp * RW + e;
 #pragma unroll
       for (int u = 0; u < U; ++u) {
-        run[u] += (ok[e] && a.use_gate) ? logsigmoidf(kx[e][u]) * gs : 0.f;
+        run[u] += (ok[e] && a.use_gate) ? logsigmoid_fast(kx[e][u]) * gs : 0.f;
         G2[t * LG + lane + 32 * u] = run[u];  // the warp's own cumsum; the prefix is added below
         Vw[(kChunk + t) * LDB + lane + 32 * u] = __float2bfloat16(vx[e][u]);
       }
@@ -1038,7 +697,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         float z[U];
 #pragma unroll
         for (int u = 0; u < U; ++u) z[u] = kx[e][u];
-        if (ok[e]) rope_regs<D>(a, z, cpos0 + t);
+        if (ok[e]) rope_regs_f<D>(a, z, cpos0 + t, tf32);
 #pragma unroll
         for (int u = 0; u < U; ++u) Kw[(kChunk + t) * LDB + lane + 32 * u] = __float2bfloat16(z[u]);
       }
@@ -1056,38 +715,24 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
     }
 #pragma unroll
     for (int u = 0; u < U; ++u) Tot[warp * D + lane + 32 * u] = run[u];
-  }
-  if (a.rope) {  // window rows 0..63: the 64 positions before the chunk (raw keys, or the cache's ring)
-    int64_t tok[RW], kp[RW];
-    bool raw[RW], ring[RW];
+    if (a.rope) {
 #pragma unroll
-    for (int e = 0; e < RW; ++e) {
-      const int kk = warp * RW + e;
-      kp[e] = cpos0 - kChunk + kk;
-      const bool need = kp[e] >= 0 && kp[e] > cpos0 - W;
-      raw[e] = need && kp[e] >= s.pos0;
-      ring[e] = need && !raw[e];
-      tok[e] = s.start + (kp[e] - s.pos0);
-    }
-    float x[RW][U], y[RW][U];
-    load_rows_raw<D, RW>(a.k, a.T, hh, tok, raw, x);
-    load_rows_raw<D, RW>(a.v, a.T, hh, tok, raw, y);
+      for (int e = 0; e < RW; ++e) {
+        const int kk = warp * RW + e;
+        if (raw[e]) rope_regs_f<D>(a, wx[e], kp[e], tf32);
+        if (ring[e]) {
+          const int64_t o = (((int64_t)ch.seq * a.Hkv + hh) * Wm + kp[e] % Wm) * D;
 #pragma unroll
-    for (int e = 0; e < RW; ++e) {
-      const int kk = warp * RW + e;
-      if (raw[e]) rope_regs<D>(a, x[e], kp[e]);
-      if (ring[e]) {
-        const int64_t o = (((int64_t)ch.seq * a.Hkv + hh) * Wm + kp[e] % Wm) * D;
+          for (int u = 0; u < U; ++u) {
+            wx[e][u] = wk[o + lane + 32 * u];
+            wy[e][u] = wv[o + lane + 32 * u];
+          }
+        }
 #pragma unroll
         for (int u = 0; u < U; ++u) {
-          x[e][u] = wk[o + lane + 32 * u];
-          y[e][u] = wv[o + lane + 32 * u];
+          Kw[kk * LDB + lane + 32 * u] = __float2bfloat16(wx[e][u]);
+          Vw[kk * LDB + lane + 32 * u] = __float2bfloat16(wy[e][u]);
         }
-      }
-#pragma unroll
-      for (int u = 0; u < U; ++u) {
-        Kw[kk * LDB + lane + 32 * u] = __float2bfloat16(x[e][u]);
-        Vw[kk * LDB + lane + 32 * u] = __float2bfloat16(y[e][u]);
       }
     }
   }
@@ -1214,8 +859,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       uint32_t qr[KS][4];
       float x[2][KS][4];
       // fp32 tables with unit column stride and even row strides: column pairs as float2
-      const bool vec = a.cos.dtype == LIGER_F32 && a.sin.dtype == LIGER_F32 && a.cos.s1 == 1 && a.sin.s1 == 1 &&
-                       ((a.cos.s0 | a.sin.s0) & 1) == 0 &&
+      const bool vec = tf32 && ((a.cos.s0 | a.sin.s0) & 1) == 0 &&
                        ((reinterpret_cast<uintptr_t>(a.cos.data) | reinterpret_cast<uintptr_t>(a.sin.data)) & 7) == 0;
       load_row_frag<D>(a.q, ok0 ? row_off(a.q, ch.start + i0, a.T, h) : 0, ok0, x[0]);
       load_row_frag<D>(a.q, ok1 ? row_off(a.q, ch.start + i1, a.T, h) : 0, ok1, x[1]);
@@ -1259,12 +903,21 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
           mma_bf16(sacc[2 * rp + 1], qr[ks], bf[2], bf[3]);
         }
       float mx[2] = {-INFINITY, -INFINITY}, sum[2] = {0.f, 0.f};
+      // visible tile rows of query row qi: [max(qi + 65 - W, 64 - cpos0), qi + 64], one unsigned compare each
+      int klo[2], kspan[2];
+#pragma unroll
+      for (int x = 0; x < 2; ++x) {
+        const int qi = r + g + 8 * x;
+        klo[x] = max(qi + kChunk + 1 - W, cpos0 >= kChunk ? 0 : kChunk - (int)cpos0);
+        kspan[x] = qi + kChunk - klo[x];
+      }
+      const int kb = p_lo * 16 + 2 * tq;
 #pragma unroll
       for (int j = 0; j < 2 * kSwaPairs; ++j)
 #pragma unroll
         for (int z = 0; z < 4; ++z) {
-          const int qi = r + g + (z >> 1) * 8, kk = p_lo * 16 + j * 8 + 2 * tq + (z & 1);
-          const bool ok = kk <= qi + kChunk && kk > qi + kChunk - W && cpos0 - kChunk + kk >= 0;
+          const int kk = kb + j * 8 + (z & 1);
+          const bool ok = (unsigned)(kk - klo[z >> 1]) <= (unsigned)kspan[z >> 1];
           sacc[j][z] = ok ? sacc[j][z] * sc : -INFINITY;
           mx[z >> 1] = fmaxf(mx[z >> 1], sacc[j][z]);
         }
@@ -1425,6 +1078,8 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
     }
     const int64_t off0 = ok0 ? row_off(out, ch.start + i0, a.T, h) : 0;
     const int64_t off1 = ok1 ? row_off(out, ch.start + i1, a.T, h) : 0;
+    // bf16 pairs stored whole when the rows are contiguous and 4-byte aligned
+    const bool ovec = out.s3 == 1 && ((off0 | off1) & 1) == 0 && (reinterpret_cast<uintptr_t>(out.data) & 3) == 0;
 #pragma unroll
     for (int part = 0; part < kOParts; ++part) {
       constexpr int PT = NT / kOParts;  // n8 tiles per part
@@ -1466,11 +1121,21 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
           }
         }
       }
+      if (ovec) {
+        bf16* o0 = static_cast<bf16*>(out.data) + off0 + n0 + 2 * tq;
+        bf16* o1 = static_cast<bf16*>(out.data) + off1 + n0 + 2 * tq;
 #pragma unroll
-      for (int j = 0; j < PT; ++j) {
-        const int n = n0 + j * 8 + 2 * tq;
-        if (ok0) store_pair(out, off0, n, oacc[j][0], oacc[j][1]);
-        if (ok1) store_pair(out, off1, n, oacc[j][2], oacc[j][3]);
+        for (int j = 0; j < PT; ++j) {
+          if (ok0) *reinterpret_cast<__nv_bfloat162*>(o0 + j * 8) = __floats2bfloat162_rn(oacc[j][0], oacc[j][1]);
+          if (ok1) *reinterpret_cast<__nv_bfloat162*>(o1 + j * 8) = __floats2bfloat162_rn(oacc[j][2], oacc[j][3]);
+        }
+      } else {
+#pragma unroll
+        for (int j = 0; j < PT; ++j) {
+          const int n = n0 + j * 8 + 2 * tq;
+          if (ok0) store_pair(out, off0, n, oacc[j][0], oacc[j][1]);
+          if (ok1) store_pair(out, off1, n, oacc[j][2], oacc[j][3]);
+        }
       }
     }
   }
@@ -2331,7 +1996,7 @@ struct AttnBuffers {
   size_t dO, dh, dq, dk, dv, R, RT, dqr, dkr;
 };
 
-// The bf16 fast forward (see k_fgrm): D 64 or 128, a window of at most 65 keys.
+// The bf16 fast forward (see k_fout): D 64 or 128, a window of at most 65 keys.
 bool fast_forward_ok(const liger_attn_params& p) {
   return p.q.dtype == LIGER_BF16 && p.k.dtype == LIGER_BF16 && p.v.dtype == LIGER_BF16 && p.o.dtype == LIGER_BF16 &&
          (p.D == 64 || p.D == 128) &&
@@ -2377,24 +2042,16 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
     LIGER_CK_LAUNCH("fstate");
   }
   if (N) {  // every sequence, also one without tokens (its final state is the initial one, or zero)
-    k_fscan<D><<<dim3((unsigned)N, (unsigned)Hkv, (unsigned)(D * D / 512)), 256, 0, st>>>(
+    k_fscan<D><<<dim3((unsigned)N, (unsigned)Hkv, (unsigned)(D * D / 256)), 256, 0, st>>>(
         a, h, gl, present(ci.state) ? static_cast<const float*>(ci.state.data) : nullptr,
         present(co.state) ? static_cast<float*>(co.state.data) : nullptr, hb);
     LIGER_CK_LAUNCH("fscan");
   }
   if (nch) {
-    static const int nw = getenv("LIGER_FOUT_WARPS") && atoi(getenv("LIGER_FOUT_WARPS")) == 8 ? 8 : 16;
-    if (nw == 8) {
-    const size_t sm = fout_smem<D, 8>();
-    LIGER_TRY(set_smem((const void*)k_fout<D, 8>, sm, "fout"));
-    k_fout<D, 8><<<dim3((unsigned)nch, (unsigned)Hkv), 8 * 32, sm, st>>>(
-        a, hb, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data), view_of(p.o));
-    } else {
     const size_t sm = fout_smem<D, kOWarps>();
     LIGER_TRY(set_smem((const void*)k_fout<D, kOWarps>, sm, "fout"));
     k_fout<D, kOWarps><<<dim3((unsigned)nch, (unsigned)Hkv), kOWarps * 32, sm, st>>>(
         a, hb, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data), view_of(p.o));
-    }
     LIGER_CK_LAUNCH("fout");
   }
   if (present(co.state) && N) {

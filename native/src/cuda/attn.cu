@@ -435,7 +435,8 @@ __device__ void fast_key_side(const Attn& a, const Chunk& ch, int hh, float* G2,
   for (int r = 0; r < R; ++r) {
     const int t = w + r * kFWarps;
 #pragma unroll
-    for (int u = 0; u < D / 32; ++u) G2[t * F::LG + lane + 32 * u] = (ok[r] && a.use_gate) ? logsigmoid_fast(x[r][u]) * gs : 0.f;
+    for (int u = 0; u < D / 32; ++u)
+      G2[t * F::LG + lane + 32 * u] = (ok[r] && a.use_gate) ? logsigmoid_fast(x[r][u]) * gs : 0.f;
     if (a.variant == LIGER_VARIANT_GLA) {
       softmax_regs<D>(x[r]);
     } else {
@@ -513,7 +514,7 @@ __global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, float* hbuf, fl
 }
 
 // ---------------------------------------------------------------------------------------------
-// Fused bf16 forward output (runs 19f-): one block per (chunk, KV head) computes both branches for
+// Fused bf16 forward output (runs 19f): one block per (chunk, KV head) computes both branches for
 // every query head of the group and writes the mixed output once. The block stages, once per group,
 // the entering state (bf16, from k_fscan, by cp.async), the key side of the chunk (gate cumsum, phi(k)
 // and its decayed copies Ks/Kd), and the window keys (RoPE'd) and values of the previous chunk and
@@ -524,7 +525,9 @@ __global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, float* hbuf, fl
 // the bf16 probabilities (mix into the GRM side, (1 - mix) / rowsum into the window side) so that one
 // accumulator sums q h, A v and P v.
 
-constexpr int kOWarps = 16;  // 16 x 128 registers: one block per SM (run 19f-2: 8 warps of 181 registers were 1.45x slower)
+// 16 warps of 128 registers, one block per SM: more latency hidden than 8 warps without the register cap
+// (run 19f-2: 8 warps were 1.45x slower)
+constexpr int kOWarps = 16;
 constexpr int kOParts = 4;  // value-column parts of the output accumulator (registers: 128 per thread)
 
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
@@ -760,7 +763,8 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
     for (int u = 0; u < U; ++u) {
       const int d = lane + 32 * u;
       const float kv = __bfloat162float(Kf[t * LDB + d]), gt = G2[t * LG + d];
-      Kd[t * LDB + d] = __float2bfloat16(kv * exp2f(fminf(G2[rb * LG + d] - gt, 126.f)));  // finite when unsafe (unused)
+      // clamped: finite also when the diagonal is unsafe (then unused)
+      Kd[t * LDB + d] = __float2bfloat16(kv * exp2f(fminf(G2[rb * LG + d] - gt, 126.f)));
       if (t < 16) Ks[t * LDB + d] = __float2bfloat16(kv * exp2f(G2[16 * LG + d] - gt));
       if (t < 32) Ks[(16 + t) * LDB + d] = __float2bfloat16(kv * exp2f(G2[32 * LG + d] - gt));
       if (t < 48) Ks[(48 + t) * LDB + d] = __float2bfloat16(kv * exp2f(G2[48 * LG + d] - gt));
@@ -852,7 +856,8 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         }
       }
     }
-    // window branch first (registers: its q rows are loaded again for the GRM side): RoPE'd q, scores over at most kSwaPairs 16-key steps, softmax with (1 - mix) / rowsum
+    // window branch first (registers: its q rows are loaded again for the GRM side): RoPE'd q, scores
+    // over at most kSwaPairs 16-key steps, softmax with (1 - mix) / rowsum folded into the probabilities
     const int lo = max(0, r + kChunk + 1 - W), p_lo = lo >> 4, p_hi = (r + kChunk + 15) >> 4;
     uint32_t pf[kSwaPairs][4];
     if (a.rope) {
@@ -874,8 +879,10 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
             const int col = 16 * ks + 8 * p + 2 * tq;
             float c0 = 0.f, c1 = 0.f, s0 = 0.f, s1 = 0.f;
             if (ok && vec) {  // no table row past the sequence
-              const float2 c2 = *reinterpret_cast<const float2*>(static_cast<const float*>(a.cos.data) + pos * a.cos.s0 + col);
-              const float2 s2 = *reinterpret_cast<const float2*>(static_cast<const float*>(a.sin.data) + pos * a.sin.s0 + col);
+              const float* cr = static_cast<const float*>(a.cos.data) + pos * a.cos.s0;
+              const float* sr = static_cast<const float*>(a.sin.data) + pos * a.sin.s0;
+              const float2 c2 = *reinterpret_cast<const float2*>(cr + col);
+              const float2 s2 = *reinterpret_cast<const float2*>(sr + col);
               c0 = c2.x; c1 = c2.y; s0 = s2.x; s1 = s2.y;
             } else if (ok) {
               c0 = load_as_float(a.cos, pos * a.cos.s0 + col * a.cos.s1);

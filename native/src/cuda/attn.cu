@@ -408,10 +408,6 @@ __device__ __forceinline__ void rope_regs_f(const Attn& a, float (&x)[D / 32], i
   }
 }
 
-// log(sigmoid(x)) from the fast exponential and logarithm: for large |x| the term below 2^-24 is lost,
-// an absolute error under 6e-8 in a gate that is summed over at most 64 rows.
-__device__ __forceinline__ float logsigmoid_fast(float x) { return fminf(x, 0.f) - __logf(1.f + __expf(-fabsf(x))); }
-
 // Key side of one chunk: G2 = in-chunk inclusive cumsum of the gate times log2(e) (rows past len
 // repeat the last), Kf = phi(k) (zero past len), Vs = v (zero past len, when Vs). gl = chunk total
 // log-gate (when gl). Whole block.
@@ -436,7 +432,7 @@ __device__ void fast_key_side(const Attn& a, const Chunk& ch, int hh, float* G2,
     const int t = w + r * kFWarps;
 #pragma unroll
     for (int u = 0; u < D / 32; ++u)
-      G2[t * F::LG + lane + 32 * u] = (ok[r] && a.use_gate) ? logsigmoid_fast(x[r][u]) * gs : 0.f;
+      G2[t * F::LG + lane + 32 * u] = (ok[r] && a.use_gate) ? logsigmoidf(x[r][u]) * gs : 0.f;
     if (a.variant == LIGER_VARIANT_GLA) {
       softmax_regs<D>(x[r]);
     } else {
@@ -692,7 +688,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       const int t = warp * RW + e;
 #pragma unroll
       for (int u = 0; u < U; ++u) {
-        run[u] += (ok[e] && a.use_gate) ? logsigmoid_fast(kx[e][u]) * gs : 0.f;
+        run[u] += (ok[e] && a.use_gate) ? logsigmoidf(kx[e][u]) * gs : 0.f;
         G2[t * LG + lane + 32 * u] = run[u];  // the warp's own cumsum; the prefix is added below
         Vw[(kChunk + t) * LDB + lane + 32 * u] = __float2bfloat16(vx[e][u]);
       }

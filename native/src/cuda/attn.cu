@@ -4,10 +4,12 @@
 // the key gate g and the RoPE'd q, k (fp32 workspaces); the chunked GLA core runs one state per KV
 // head; the sliding-window kernel reads the RoPE'd q/k, the window and the GRM output, and writes
 // o = mix * o_grm + (1 - mix) * o_swa in the caller's dtype and strides.
+#include "decode.cuh"
 #include "gla_core.cuh"
 #include "util.cuh"
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace liger {
 namespace cuda {
@@ -1974,7 +1976,6 @@ liger_status attn_decode(const liger_attn_params& p) {
     return fail(LIGER_ERR_INVALID_ARGUMENT, "attn decode updates cache_in in place: cache_out must be absent or identical");
   LIGER_TRY(check_cache(c, "cache_in", N, Hkv, D, p.window, p.mix < 1.f));
   LIGER_TRY(check_device_ptr(p.o.data, "o"));
-  cudaStream_t st = static_cast<cudaStream_t>(p.stream);
   if (N == 0) return LIGER_OK;
   DecodeFlag *hflag = nullptr, *flag = nullptr;
   LIGER_TRY(decode_flag(&hflag, &flag));
@@ -1991,13 +1992,39 @@ liger_status attn_decode(const liger_attn_params& p) {
   for (const liger_tensor* t : {&c.state, &c.win_k, &c.win_v})
     if (reinterpret_cast<uintptr_t>(t->data) % 16)
       return fail(LIGER_ERR_UNSUPPORTED, "attn decode on CUDA needs 16-byte aligned cache tensors (state, win_k, win_v)");
+  cudaStream_t st = static_cast<cudaStream_t>(p.stream);
+  // LIGER_CUDA_DECODE_REFERENCE=1 runs the reference kernels below for every shape (checked once).
+  static const bool reference_only = [] {
+    const char* e = getenv("LIGER_CUDA_DECODE_REFERENCE");
+    return e && e[0] == '1';
+  }();
+  int64_t* pos_dev = static_cast<int64_t*>(c.pos.data);
+  if (!reference_only && N <= INT32_MAX && Hq <= INT32_MAX) {
+    DecodeArgs d{};
+    d.q = view_of(p.q); d.k = view_of(p.k); d.v = view_of(p.v); d.out = view_of(p.o);
+    d.rope = p.mix < 1.f;
+    if (d.rope) {
+      d.cos = static_cast<const float*>(p.rope_cos.data); d.sin = static_cast<const float*>(p.rope_sin.data);
+      d.cs0 = p.rope_cos.stride[0]; d.cs1 = p.rope_cos.stride[1];
+      d.ss0 = p.rope_sin.stride[0]; d.ss1 = p.rope_sin.stride[1];
+      d.P = p.rope_cos.shape[0];
+    }
+    d.state = static_cast<float*>(c.state.data);
+    d.wk = static_cast<float*>(c.win_k.data); d.wv = static_cast<float*>(c.win_v.data);
+    d.pos = pos_dev; d.flag = flag;
+    d.N = (int)N; d.Hq = (int)Hq; d.Hkv = (int)Hkv; d.D = (int)D; d.W = p.window;
+    d.variant = p.variant; d.use_gate = p.use_gate;
+    d.gate_norm = p.gate_norm; d.mix = p.mix; d.swa_scale = p.swa_scale;
+    bool taken = false;
+    LIGER_TRY(decode_fast(d, st, taken));
+    if (taken) return LIGER_OK;
+  }
+  // Reference kernels: any D and window the shared memory holds. No host copy of the positions: the
+  // kernel checks its own (see k_decode) and a second launch advances them once every block has read its own.
   Attn a = attn_of(p);
   const int grp = (int)(Hq / Hkv), W = p.window;
   const size_t sm = sizeof(float) * (size_t)(3 * grp * D + 4 * D + 16 * D + 2 * W * (D + 1) + grp * W);
   LIGER_TRY(set_smem((const void*)k_decode, sm, "decode"));
-  // No host copy of the positions: the kernel checks its own (see k_decode) and a second launch
-  // advances them once every block has read its own.
-  int64_t* pos_dev = static_cast<int64_t*>(c.pos.data);
   k_decode<<<dim3((unsigned)N, (unsigned)Hkv), 256, sm, st>>>(a, pos_dev, static_cast<float*>(c.state.data),
                                                                static_cast<float*>(c.win_k.data),
                                                                static_cast<float*>(c.win_v.data), view_of(p.o), flag);

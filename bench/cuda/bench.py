@@ -106,6 +106,9 @@ def decode_bench(lib):
         dt = lambda e: getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0.0)
         row["gpu_us"] = sum(dt(e) for e in kern) / 20
         row["kernels"] = {e.key[:80]: e.count / 20 for e in kern}
+        # CUDA runtime calls seen by CUPTI (host side): average microseconds and count per decode call
+        row["runtime_api"] = {e.key[:40]: [round(e.cpu_time_total / max(e.count, 1), 2), e.count / 20]
+                              for e in prof.key_averages() if e.key.startswith("cuda")}
         try:
             g = torch.cuda.CUDAGraph()
             with torch.cuda.graph(g):

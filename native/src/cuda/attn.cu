@@ -1627,19 +1627,21 @@ liger_status check_cache(const liger_cache& c, const char* name, int64_t N, int6
   const int64_t elems[4] = {N * Hkv * D * D, N * Hkv * (int64_t)(W - 1) * D, N * Hkv * (int64_t)(W - 1) * D, N};
   for (int i = 0; i < 4; ++i) {
     if ((i == 1 || i == 2) && !(ring && W > 1)) continue;
-    snprintf(buf, sizeof buf, "%s.%s", name, nm[i]);
-    if (!ts[i]->data) return fail(LIGER_ERR_INVALID_ARGUMENT, "%s is required", buf);
-    LIGER_TRY(check_device_ptr(ts[i]->data, buf));
+    // The component's name is formatted only for an error (every decode step passes here).
+    auto full = [&]() -> const char* { snprintf(buf, sizeof buf, "%s.%s", name, nm[i]); return buf; };
+    if (!ts[i]->data) return fail(LIGER_ERR_INVALID_ARGUMENT, "%s is required", full());
+    if (check_device_ptr(ts[i]->data, name) != LIGER_OK)  // again, for the message with the full name
+      LIGER_TRY(check_device_ptr(ts[i]->data, full()));
     // The kernels index caches as contiguous arrays: check the strides say so.
     int64_t expect = 1, count = 1;
     for (int d = ts[i]->ndim - 1; d >= 0; --d) {
       if (ts[i]->shape[d] != 1 && ts[i]->stride[d] != expect)
-        return fail(LIGER_ERR_INVALID_ARGUMENT, "%s must be contiguous", buf);
+        return fail(LIGER_ERR_INVALID_ARGUMENT, "%s must be contiguous", full());
       expect *= ts[i]->shape[d];
       count *= ts[i]->shape[d];
     }
     if (count != elems[i])
-      return fail(LIGER_ERR_INVALID_ARGUMENT, "%s has %lld elements, expected %lld", buf, (long long)count,
+      return fail(LIGER_ERR_INVALID_ARGUMENT, "%s has %lld elements, expected %lld", full(), (long long)count,
                   (long long)elems[i]);
   }
   return LIGER_OK;

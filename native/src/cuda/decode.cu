@@ -102,6 +102,21 @@ __global__ void __launch_bounds__(kDecThreads, 2) k_dec(const __grid_constant__ 
     }
     cp_async_commit();
   }
+  // The token row of this warp's first pass (warp r < grp: query head hh * grp + r; warp grp: key and value).
+  float x[U], vx[U];
+  auto load_row = [&](int r) {
+    const bool isq = r < grp;
+    const View& src = isq ? a.q : a.k;
+    const int64_t base = (int64_t)n * src.s0 + (int64_t)(isq ? hh * grp + r : hh) * src.s2;
+#pragma unroll
+    for (int u = 0; u < U; ++u) x[u] = load_as_float(src, base + (int64_t)(lane + 32 * u) * src.s3);
+    if (!isq) {
+      const int64_t vb = (int64_t)n * a.v.s0 + (int64_t)hh * a.v.s2;
+#pragma unroll
+      for (int u = 0; u < U; ++u) vx[u] = load_as_float(a.v, vb + (int64_t)(lane + 32 * u) * a.v.s3);
+    }
+  };
+  if (w <= grp) load_row(w);
   float4* S4 = reinterpret_cast<float4*>(a.state + head * D * D);
   const int c4 = tid % C4, r0 = tid / C4;  // this thread: columns 4 c4 .. 4 c4 + 3 of rows r0 + RPI i
   float4 sv[SI];
@@ -118,19 +133,11 @@ __global__ void __launch_bounds__(kDecThreads, 2) k_dec(const __grid_constant__ 
   const int64_t p = p_sh;
   const bool ok = dec_pos_ok(a, p);
   if (ok) {
-    // 3. Token rows: warp r < grp takes query head hh * grp + r, warp grp the key and value.
+    // 3. Token rows: feature maps, gate, RoPE (a second pass only with 8 query heads per KV head).
     for (int r = w; r <= grp; r += kDecThreads / 32) {
       const bool isq = r < grp;
-      const View& src = isq ? a.q : a.k;
-      const int64_t base = (int64_t)n * src.s0 + (int64_t)(isq ? hh * grp + r : hh) * src.s2;
-      float x[U], vx[U], cs[U / 2], sn[U / 2];
-#pragma unroll
-      for (int u = 0; u < U; ++u) x[u] = load_as_float(src, base + (int64_t)(lane + 32 * u) * src.s3);
-      if (!isq) {
-        const int64_t vb = (int64_t)n * a.v.s0 + (int64_t)hh * a.v.s2;
-#pragma unroll
-        for (int u = 0; u < U; ++u) vx[u] = load_as_float(a.v, vb + (int64_t)(lane + 32 * u) * a.v.s3);
-      }
+      if (r != w) load_row(r);
+      float cs[U / 2], sn[U / 2];
       if (a.rope) {
 #pragma unroll
         for (int u = 0; u < U / 2; ++u) {
@@ -178,7 +185,8 @@ __global__ void __launch_bounds__(kDecThreads, 2) k_dec(const __grid_constant__ 
     __syncthreads();
 
     // 4. GRM: S = diag(exp(g)) S + phi(k)^T v, written back; partial o_grm = phi(q) S over this
-    // thread's rows, summed over the RPI row groups in the output loop.
+    // thread's rows (times mix with the window branch), summed over the RPI row groups at the end.
+    const float gm = a.rope ? a.mix : 1.f;
     {
       const float4 v4 = reinterpret_cast<const float4*>(vv)[c4];
 #pragma unroll
@@ -208,7 +216,7 @@ __global__ void __launch_bounds__(kDecThreads, 2) k_dec(const __grid_constant__ 
         for (int e = 0; e < 4; ++e)
           if (h0 + e < grp)
             reinterpret_cast<float4*>(part + (r0 * grp + h0 + e) * D)[c4] =
-                make_float4(acc[e][0], acc[e][1], acc[e][2], acc[e][3]);
+                make_float4(gm * acc[e][0], gm * acc[e][1], gm * acc[e][2], gm * acc[e][3]);
       }
     }
     if (ring) cp_async_wait_all();
@@ -260,28 +268,42 @@ __global__ void __launch_bounds__(kDecThreads, 2) k_dec(const __grid_constant__ 
         for (int j = lane; j < nk; j += 32) pr[j] *= inv;
       }
       __syncthreads();
+
+      // 6. Window output: this thread adds (1 - mix) P V over the keys r0, r0 + RPI, ... for its
+      // columns 4 c4 .. 4 c4 + 3 to its own GRM partials (the same (r0, c4) slots of part).
+      const float sm1 = 1.f - a.mix;
+      for (int h0 = 0; h0 < grp; h0 += 4) {
+        float acc[4][4] = {};
+        for (int j = r0; j < nk; j += RPI) {
+          const float4 v4 = reinterpret_cast<const float4*>(j < nprev ? Vs + j * LK : vv)[c4];
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            if (h0 + e >= grp) continue;
+            const float pj = prob[(h0 + e) * W + j];
+            acc[e][0] += pj * v4.x;
+            acc[e][1] += pj * v4.y;
+            acc[e][2] += pj * v4.z;
+            acc[e][3] += pj * v4.w;
+          }
+        }
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (h0 + e < grp) {
+            float4* dst = reinterpret_cast<float4*>(part + (r0 * grp + h0 + e) * D) + c4;
+            const float4 g4 = *dst;
+            *dst = make_float4(g4.x + sm1 * acc[e][0], g4.y + sm1 * acc[e][1], g4.z + sm1 * acc[e][2],
+                               g4.w + sm1 * acc[e][3]);
+          }
+      }
+      __syncthreads();
     }
 
-    // 6. Output o = mix * o_grm + (1 - mix) * o_swa (o_grm alone without the window branch).
+    // 7. Output: the sum of the RPI partials (mix * o_grm + (1 - mix) * o_swa; o_grm alone without the window).
     for (int idx = tid; idx < grp * D; idx += kDecThreads) {
       const int h = idx / D, jc = idx - h * D;
-      float og = 0.f;
+      float o = 0.f;
 #pragma unroll
-      for (int r = 0; r < RPI; ++r) og += part[(r * grp + h) * D + jc];
-      float o = og;
-      if (a.rope) {
-        const float* pr = prob + h * W;
-        float s0 = pr[nprev] * vv[jc], s1 = 0.f, s2 = 0.f, s3 = 0.f;
-        int j = 0;
-        for (; j + 4 <= nprev; j += 4) {
-          s0 += pr[j] * Vs[j * LK + jc];
-          s1 += pr[j + 1] * Vs[(j + 1) * LK + jc];
-          s2 += pr[j + 2] * Vs[(j + 2) * LK + jc];
-          s3 += pr[j + 3] * Vs[(j + 3) * LK + jc];
-        }
-        for (; j < nprev; ++j) s0 += pr[j] * Vs[j * LK + jc];
-        o = a.mix * og + (1.f - a.mix) * ((s0 + s1) + (s2 + s3));
-      }
+      for (int r = 0; r < RPI; ++r) o += part[(r * grp + h) * D + jc];
       store_from_float(a.out, (int64_t)n * a.out.s0 + (int64_t)(hh * grp + h) * a.out.s2 + (int64_t)jc * a.out.s3, o);
     }
     // The token into slot p % (W - 1): the slot's old row was read into shared memory above.
@@ -309,7 +331,7 @@ __global__ void __launch_bounds__(kDecThreads, 2) k_dec(const __grid_constant__ 
     }
     if (ring) cp_async_wait_all();
   }
-  // 7. Advance the position once every block of the sequence has read it.
+  // 8. Advance the position once every block of the sequence has read it.
   if constexpr (kAdv == kAdvCluster) {
     cluster_wait();
     if (hh == 0 && tid == 0 && ok) a.pos[n] = p + 1;

@@ -1458,11 +1458,7 @@ __global__ void __launch_bounds__(256) k_decode(Attn a, const int64_t* pos_in, f
     for (int idx = threadIdx.x; idx < grp * D; idx += blockDim.x)
       store_from_float(out, voff(out, n, 1, (int64_t)hh * grp + idx / D, idx % D), __int_as_float(0x7fc00000));
     if (threadIdx.x == 0 && hh == 0) {  // several bad sequences: one of them is reported
-      volatile DecodeFlag* f = flag;
-      f->seq = n;
-      f->pos = (long long)p;
-      __threadfence_system();
-      f->bad = 1;
+      report_bad_position(flag, n, (long long)p);
     }
     return;
   }

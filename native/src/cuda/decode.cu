@@ -323,11 +323,7 @@ __global__ void __launch_bounds__(kDecThreads, 2) k_dec(const __grid_constant__ 
                        __int_as_float(0x7fc00000));
     }
     if (tid == 0 && hh == 0) {  // several bad sequences: one of them is reported
-      volatile DecodeFlag* f = a.flag;
-      f->seq = n;
-      f->pos = (long long)p;
-      __threadfence_system();
-      f->bad = 1;
+      report_bad_position(a.flag, n, (long long)p);
     }
     if (ring) cp_async_wait_all();
   }

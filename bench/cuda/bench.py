@@ -83,9 +83,15 @@ def decode_bench(lib):
         p = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, o=o, cache_in=cache)
         ref = ctypes.byref(p)
         row = {"batch": N}
-        row["call_us"] = timed(lambda: [lib.call("liger_attn_decode", p) for _ in range(50)], 5) * 1000 / 50
+        steps = [0]  # decode steps run, to check the positions at the end
+
+        def loop():
+            steps[0] += 50
+            return [lib.call("liger_attn_decode", p) for _ in range(50)]
+        row["call_us"] = timed(loop, 5) * 1000 / 50
 
         def raw():
+            steps[0] += 50
             bad = [st for st in (fn(ref) for _ in range(50)) if st != 0]
             if bad:
                 raise RuntimeError(f"liger_attn_decode: status {bad[0]}: {lib.lib.liger_last_error().decode()}")
@@ -102,6 +108,7 @@ def decode_bench(lib):
             for _ in range(20):
                 fn(ref)
             torch.cuda.synchronize()
+        steps[0] += 20
         kern = [e for e in prof.key_averages() if "k_dec" in e.key or "k_advance" in e.key]
         dt = lambda e: getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0.0)
         row["gpu_us"] = sum(dt(e) for e in kern) / 20
@@ -115,13 +122,19 @@ def decode_bench(lib):
                 pg = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, o=o, cache_in=cache)  # capture stream
                 for _ in range(20):
                     lib.call("liger_attn_decode", pg)
-            row["graph_us"] = timed(g.replay, 10) * 1000 / 20
+            def replay():
+                steps[0] += 20
+                g.replay()
+            row["graph_us"] = timed(replay, 10) * 1000 / 20
             del g
         except Exception as e:
             row["graph_error"] = repr(e)[:300]
         torch.cuda.synchronize()
         st, msg = lib.call("liger_attn_decode", p, expect_ok=False)  # no bad position was reported meanwhile
         row["status_after"] = st
+        steps[0] += 1
+        torch.cuda.synchronize()
+        row["pos_ok"] = bool((cache["pos"] == 5000 + steps[0]).all())  # every step advanced every position once
         state_bytes = N * Hkv * D * D * 4 * 2 + N * Hkv * 2 * (W - 1) * D * 4
         best = min(row.get("graph_us", 1e9), row["raw_us"])
         row["cache_MB"] = state_bytes / 1e6

@@ -1262,10 +1262,14 @@ __global__ void __launch_bounds__(256) k_bwd_out(Attn a, const float* dqf, const
 // a warp in flight, row offsets computed once per row and the row held in registers (lane has
 // d = lane + 32 u; the RoPE pair of d is u +- D/64).
 
-// Grid (chunks, Hq + Hkv): as k_prep.
+// Grid (chunks, Hq + Hkv): as k_prep, except that the gate is written as its in-chunk inclusive
+// cumulative sum (what the backward kernels read; the chunk states come from k_fstate). A warp
+// holds the 8 consecutive rows 8w .. 8w + 7: the cumsum runs in registers, then adds the totals of
+// the warps before it.
 template <int D>
 __global__ void __launch_bounds__(256) k_fprep(Attn a) {
   constexpr int R = kChunk / 8, U = D / 32;
+  __shared__ float tot[8][D];
   const Chunk ch = a.chunks[blockIdx.x];
   const SeqInfo s = a.seqs[ch.seq];
   const bool isq = blockIdx.y < a.Hq;
@@ -1275,12 +1279,35 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
   bool ok[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) {
-    ok[r] = w + 8 * r < ch.len;
-    tok[r] = ch.start + w + 8 * r;
+    ok[r] = 8 * w + r < ch.len;
+    tok[r] = ch.start + 8 * w + r;
   }
   float x[R][U];
   load_rows_raw<D, R>(isq ? a.q : a.k, a.T, h, tok, ok, x);
   const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
+  if (!isq) {  // uniform per block
+    float cg[R][U], run[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) run[u] = 0.f;
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        run[u] += (ok[r] && a.use_gate) ? logsigmoidf(x[r][u]) * gs : 0.f;
+        cg[r][u] = run[u];
+      }
+#pragma unroll
+    for (int u = 0; u < U; ++u) tot[w][lane + 32 * u] = run[u];
+    __syncthreads();
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      float pre = 0.f;
+      for (int v = 0; v < w; ++v) pre += tot[v][lane + 32 * u];
+#pragma unroll
+      for (int r = 0; r < R; ++r)
+        if (ok[r]) a.g[(tok[r] * H + h) * D + lane + 32 * u] = cg[r][u] + pre;
+    }
+  }
 #pragma unroll
   for (int r = 0; r < R; ++r) {
     if (!ok[r]) continue;
@@ -1289,10 +1316,6 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
     float f[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) f[u] = x[r][u];
-    if (!isq) {
-#pragma unroll
-      for (int u = 0; u < U; ++u) a.g[o + 32 * u] = a.use_gate ? logsigmoidf(x[r][u]) * gs : 0.f;
-    }
     if (isq || a.variant == LIGER_VARIANT_GLA) {
       softmax_regs<D>(f);
     } else {
@@ -1342,16 +1365,18 @@ __global__ void __launch_bounds__(256) k_fgather_do(__nv_bfloat16* dst, View src
                          mul * load_as_float(src, voff(src, tok, T, h, lane * U + u + 1)));
 }
 
-// Grid (chunks, Hq + Hkv): as k_bwd_out.
+// Grid (chunks, Hq + Hkv - y0): as k_bwd_out, heads from y0 on (y0 = Hq: key heads only, when k_fdq
+// has written dq).
 template <int D>
 __global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, const float* dqr, const float* dkf,
                                                   const float* dkr, const float* R, const float* RT,
-                                                  const float* dvf, View dq, View dk, View dv) {
+                                                  const float* dvf, View dq, View dk, View dv, int y0) {
   constexpr int RR = kChunk / 8, U = D / 32, HU = D / 64;
   const Chunk ch = a.chunks[blockIdx.x];
   const SeqInfo s = a.seqs[ch.seq];
-  const bool isq = blockIdx.y < a.Hq;
-  const int64_t h = isq ? blockIdx.y : blockIdx.y - a.Hq, H = isq ? a.Hq : a.Hkv;
+  const int64_t y = blockIdx.y + y0;
+  const bool isq = y < a.Hq;
+  const int64_t h = isq ? y : y - a.Hq, H = isq ? a.Hq : a.Hkv;
   const int w = threadIdx.x >> 5, lane = threadIdx.x & 31;
   int64_t tok[RR];
   bool ok[RR];
@@ -1700,7 +1725,7 @@ size_t swa_smem(int D, int W, bool bwd, bool tc) {
 
 struct AttnBuffers {
   size_t qf, qr, kf, g, kr, vf, h, gl, o, chunks, seqs;
-  size_t dO, dh, dq, dk, dv, R, RT, dqr, dkr;
+  size_t dO, dh, dq, dk, dv, R, RT, dqr, dkr, rq;
 };
 
 // The bf16 fast forward (see k_fgrm): D 64 or 128, a window of at most 65 keys.
@@ -1830,7 +1855,8 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   } else {
     b.dO = ws.reserve_bytes(fast_backward_ok(p) ? fq / 2 : fq);  // bf16 for the fast kernels
     b.dh = ws.reserve_bytes(fh);
-    b.dq = ws.reserve_bytes(fq);
+    b.dq = ws.reserve_bytes(fast_backward_ok(p) ? 0 : fq);  // the fast k_fdq writes the caller's dq
+    b.rq = ws.reserve_bytes(fast_backward_ok(p) ? fk : 0);
     b.dk = ws.reserve_bytes(fk);
     b.dv = ws.reserve_bytes(fk);
     b.R = ws.reserve_bytes(fk);
@@ -1897,9 +1923,25 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     }
     return LIGER_OK;
   }
-  LIGER_TRY(core_forward(c, false));
+  if (fast_bwd) {
+    // chunk states from the raw k, v (k_fprep wrote the gate's in-chunk cumsum for the readers below)
+    if (nch) {
+      const size_t sm = D == 64 ? sizeof(float) * kChunk * FT<64>::LG + sizeof(bf16) * (2 * kChunk * FT<64>::LDB + 64 * (kChunk + 8))
+                                : sizeof(float) * kChunk * FT<128>::LG + sizeof(bf16) * (2 * kChunk * FT<128>::LDB + 128 * (kChunk + 8));
+      const void* kern = D == 64 ? (const void*)k_fstate<64> : (const void*)k_fstate<128>;
+      LIGER_TRY(set_smem(kern, sm, "fstate"));
+      if (D == 64)
+        k_fstate<64><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, c.h, c.gl);
+      else
+        k_fstate<128><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, c.h, c.gl);
+      LIGER_CK_LAUNCH("fstate");
+    }
+    LIGER_TRY(core_scan(c));
+  } else {
+    LIGER_TRY(core_forward(c, false));
+  }
   c.dh = ws.at<float>(b.dh);
-  c.dq = ws.at<float>(b.dq);
+  c.dq = fast_bwd ? nullptr : ws.at<float>(b.dq);
   c.dk = ws.at<float>(b.dk);
   c.dv = ws.at<float>(b.dv);
   c.R = ws.at<float>(b.R);
@@ -1941,18 +1983,30 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
       LIGER_CK_LAUNCH("swa_bwd");
     }
   }
+  if (fast_bwd) {
+    c.qchain = true;
+    c.qc.q = a.q;
+    c.qc.dq = view_of(p.dq);
+    c.qc.dqr = rope ? dqr : nullptr;
+    if (rope) { c.qc.cos = a.cos; c.qc.sin = a.sin; }
+    c.qc.rq = ws.at<float>(b.rq);
+    c.qc.T = p.T;
+  }
   LIGER_TRY(core_backward(c));
   if (nch) {
-    const dim3 grid((unsigned)nch, (unsigned)(Hq + Hkv));
-    if (fast_bwd && D == 64)
-      k_fbwd_out<64><<<grid, 256, 0, st>>>(a, c.dq, dqr, c.dk, dkr, c.R, c.RT, c.dv, view_of(p.dq), view_of(p.dk),
-                                           view_of(p.dv));
-    else if (fast_bwd)
-      k_fbwd_out<128><<<grid, 256, 0, st>>>(a, c.dq, dqr, c.dk, dkr, c.R, c.RT, c.dv, view_of(p.dq), view_of(p.dk),
-                                            view_of(p.dv));
-    else
+    if (fast_bwd) {  // key heads only: k_fdq wrote dq
+      const dim3 grid((unsigned)nch, (unsigned)Hkv);
+      if (D == 64)
+        k_fbwd_out<64><<<grid, 256, 0, st>>>(a, nullptr, dqr, c.dk, dkr, c.R, c.RT, c.dv, view_of(p.dq), view_of(p.dk),
+                                             view_of(p.dv), (int)Hq);
+      else
+        k_fbwd_out<128><<<grid, 256, 0, st>>>(a, nullptr, dqr, c.dk, dkr, c.R, c.RT, c.dv, view_of(p.dq),
+                                              view_of(p.dk), view_of(p.dv), (int)Hq);
+    } else {
+      const dim3 grid((unsigned)nch, (unsigned)(Hq + Hkv));
       k_bwd_out<<<grid, 256, 0, st>>>(a, c.dq, dqr, c.dk, dkr, c.R, c.RT, c.dv, view_of(p.dq), view_of(p.dk),
                                       view_of(p.dv));
+    }
     LIGER_CK_LAUNCH("attn_bwd_out");
   }
   return LIGER_OK;

@@ -373,10 +373,38 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dq(Core c) {
 }
 
 template <int D>
-size_t fdq_smem() {
+size_t fdq_smem(bool qchain) {
   constexpr int LDB = D + 8, LG = D + 4;
   return sizeof(float) * ((size_t)kChunk * LG + 4 * D + 8 * 16 * 17) +
-         sizeof(__nv_bfloat16) * (size_t)LDB * (kChunk + 96 + kChunk + D + 8 * 16);
+         sizeof(__nv_bfloat16) * (size_t)LDB * (kChunk + 96 + kChunk + D + 8 * 16) +
+         (qchain ? sizeof(float) * (size_t)kChunk * LG : 0);
+}
+
+// Offset of (token tok of the packed axis, head h) in a view (32-bit division: the plan keeps the
+// packed length under 2^30).
+__device__ __forceinline__ int64_t view_row(const View& v, int64_t tok, int64_t T, int64_t h) {
+  const int b = (int)tok / (int)T;
+  return (int64_t)b * v.s0 + (tok - (int64_t)b * T) * v.s1 + h * v.s2;
+}
+
+// Columns n, n + 1 of a bf16 view row (pair load when contiguous and aligned).
+__device__ __forceinline__ float2 view_pair(const View& v, int64_t off, int n) {
+  const __nv_bfloat16* row = static_cast<const __nv_bfloat16*>(v.data) + off;
+  if (v.s3 == 1 && (reinterpret_cast<uintptr_t>(row + n) & 3) == 0)
+    return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(row + n));
+  return make_float2(__bfloat162float(row[n * v.s3]), __bfloat162float(row[(n + 1) * v.s3]));
+}
+
+__device__ __forceinline__ void store_view_pair(const View& v, int64_t off, int n, float x0, float x1) {
+  if (v.dtype == LIGER_BF16 && v.s3 == 1) {
+    __nv_bfloat16* row = static_cast<__nv_bfloat16*>(v.data) + off;
+    if ((reinterpret_cast<uintptr_t>(row + n) & 3) == 0) {
+      *reinterpret_cast<__nv_bfloat162*>(row + n) = __floats2bfloat162_rn(x0, x1);
+      return;
+    }
+  }
+  store_from_float(v, off + n * v.s3, x0);
+  store_from_float(v, off + (n + 1) * v.s3, x1);
 }
 
 // dq for bf16 inputs (Dk = Dv = 64 or 128): one block per (chunk, KV head) serves every query head
@@ -385,7 +413,10 @@ size_t fdq_smem() {
 //   dq_i = exp(G_i - G_r) o [exp(G_r) o (do_i h^T) + sum_{s < r} (do_i . v_s) k_s exp(G_r - G_s)]
 //          + sum_{r <= s <= i} (do_i . v_s) k_s exp(G_i - G_s),
 // the first line on tensor cores (every exponent <= 0), the diagonal block element by element.
-template <int D>
+// QC: the DqChain epilogue (the warp holds whole rows: the softmax backward reduces over the 4 lanes
+// of a row, and RoPE pairs d, d + D/2 sit in the same lane); the group's phi(q) o dq sums in shared
+// memory (Rq) and goes out once per block.
+template <int D, bool QC>
 __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   using bf16 = __nv_bfloat16;
   constexpr int LDB = D + 8, LG = D + 4, NT = D / 8;
@@ -399,7 +430,9 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   bf16* Vs = Ks + 96 * LDB;                     // [64][LDB]
   bf16* Hs = Vs + kChunk * LDB;                 // [D][LDB] h[dk][dv]
   bf16* Ow = Hs + D * LDB;                      // per warp [16][LDB] do rows
+  float* Rq = reinterpret_cast<float*>(Ow + 8 * 16 * LDB);  // QC: [64][LG] sum over heads of phi(q) o dq
   const Chunk ch = c.chunks[blockIdx.x];
+  const SeqInfo sq = c.seqs[ch.seq];
   const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv), len = ch.len;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
   const int64_t rq = c.Hq * D, rk = c.Hkv * D;
@@ -407,6 +440,11 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   const float* Vg = c.v + (int64_t)ch.start * rk + hh * D;
   const float* Gg = c.g + (int64_t)ch.start * rk + hh * D;
   const float* Hg = c.h + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
+  if (QC)
+    for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
+      const int t = idx / D, d = idx - t * D;
+      *reinterpret_cast<float4*>(Rq + t * LG + d) = make_float4(0.f, 0.f, 0.f, 0.f);
+    }
   for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
     const int t = idx / D, d = idx - t * D;
     const bool ok = t < len;
@@ -537,7 +575,80 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
           acc[j][2 * hr + 1] += b * kv.y * exp2f(gv.y - gsv.y);
         }
       }
-      if (i < len) {
+      if (QC) {
+        // every lane runs (the row reductions shuffle over the 4 lanes of a row); rows past len
+        // compute on zeros and store nothing
+        const bool iv = i < len;
+        const int64_t tok = ch.start + (iv ? i : 0);
+        const View qv = c.qc.q;  // copies: references into the parameter space go through local memory
+        const int64_t qo = view_row(qv, tok, c.qc.T, h);
+        float ff[NT][2];
+        float m = -INFINITY;
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+          const float2 x = iv ? view_pair(qv, qo, j * 8 + 2 * tq) : make_float2(0.f, 0.f);
+          ff[j][0] = x.x;
+          ff[j][1] = x.y;
+          m = fmaxf(m, fmaxf(x.x, x.y));
+        }
+        m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+        m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+        float sum = 0.f;
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+          ff[j][0] = __expf(ff[j][0] - m);
+          ff[j][1] = __expf(ff[j][1] - m);
+          sum += ff[j][0] + ff[j][1];
+        }
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        const float inv = 1.f / sum;
+        float dot = 0.f;
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+          ff[j][0] *= inv;
+          ff[j][1] *= inv;
+          dot += ff[j][0] * acc[j][2 * hr] + ff[j][1] * acc[j][2 * hr + 1];
+        }
+        dot += __shfl_xor_sync(0xffffffffu, dot, 1);
+        dot += __shfl_xor_sync(0xffffffffu, dot, 2);
+        if (iv) {
+          float* rrow = Rq + i * LG;
+#pragma unroll
+          for (int j = 0; j < NT; ++j) {
+            const int n = j * 8 + 2 * tq;
+            atomicAdd(rrow + n, ff[j][0] * acc[j][2 * hr]);
+            atomicAdd(rrow + n + 1, ff[j][1] * acc[j][2 * hr + 1]);
+          }
+#pragma unroll
+          for (int j = 0; j < NT; ++j) {
+            acc[j][2 * hr] = ff[j][0] * (acc[j][2 * hr] - dot);
+            acc[j][2 * hr + 1] = ff[j][1] * (acc[j][2 * hr + 1] - dot);
+          }
+          if (c.qc.dqr) {
+            // transpose of the rotation: lo' = lo c + hi s, hi' = hi c - lo s (pair n, n + D/2)
+            const View cv = c.qc.cos, sv = c.qc.sin;
+            const int64_t pos = sq.pos0 + (tok - sq.start);
+            const float* gr = c.qc.dqr + tok * rq + h * D;
+#pragma unroll
+            for (int j = 0; j < NT / 2; ++j) {
+              const int n = j * 8 + 2 * tq;
+              const float2 lo = *reinterpret_cast<const float2*>(gr + n);
+              const float2 hi = *reinterpret_cast<const float2*>(gr + n + D / 2);
+              const float c0 = load_as_float(cv, pos * cv.s0 + n * cv.s1), c1 = load_as_float(cv, pos * cv.s0 + (n + 1) * cv.s1);
+              const float s0 = load_as_float(sv, pos * sv.s0 + n * sv.s1), s1 = load_as_float(sv, pos * sv.s0 + (n + 1) * sv.s1);
+              acc[j][2 * hr] += lo.x * c0 + hi.x * s0;
+              acc[j][2 * hr + 1] += lo.y * c1 + hi.y * s1;
+              acc[j + NT / 2][2 * hr] += hi.x * c0 - lo.x * s0;
+              acc[j + NT / 2][2 * hr + 1] += hi.y * c1 - lo.y * s1;
+            }
+          }
+          const View ov = c.qc.dq;
+          const int64_t oo = view_row(ov, tok, c.qc.T, h);
+#pragma unroll
+          for (int j = 0; j < NT; ++j) store_view_pair(ov, oo, j * 8 + 2 * tq, acc[j][2 * hr], acc[j][2 * hr + 1]);
+        }
+      } else if (i < len) {
         float* row = c.dq + (int64_t)(ch.start + i) * rq + h * D;
 #pragma unroll
         for (int j = 0; j < NT; ++j)
@@ -545,6 +656,15 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
       }
     }
     __syncwarp();
+  }
+  if (QC) {
+    __syncthreads();
+    for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
+      const int t = idx / D, d = idx - t * D;
+      if (t < len)
+        *reinterpret_cast<float4*>(c.qc.rq + (int64_t)(ch.start + t) * rk + hh * D + d) =
+            *reinterpret_cast<const float4*>(Rq + t * LG + d);
+    }
   }
 }
 
@@ -894,9 +1014,13 @@ __global__ void k_chunk_dg(Core c) {
     for (int t = ch.len - 1; t >= 0; --t) {
       const int64_t tok = ch.start + t;
       float r = -c.k[tok * rk + hh * Dk + d] * c.dk[tok * rk + hh * Dk + d];
-      for (int j = 0; j < grp; ++j) {
-        const int64_t o = tok * rq + (int64_t)(hh * grp + j) * Dk + d;
-        r += (c.qb ? __bfloat162float(c.qb[o]) : c.q[o]) * c.dq[o];
+      if (c.qchain) {
+        r += c.qc.rq[tok * rk + hh * Dk + d];  // k_fdq's sum over the group
+      } else {
+        for (int j = 0; j < grp; ++j) {
+          const int64_t o = tok * rq + (int64_t)(hh * grp + j) * Dk + d;
+          r += (c.qb ? __bfloat162float(c.qb[o]) : c.q[o]) * c.dq[o];
+        }
       }
       run += r;
       c.R[tok * rk + hh * Dk + d] = run;
@@ -968,6 +1092,8 @@ liger_status core_backward(const Core& c) {
   // the bf16 kernels read q and dO from qb and dOb, the others from q and dO
   const bool fast = c.bf16 && c.dOb && c.qb && c.Dk == c.Dv && (c.Dk == 64 || c.Dk == 128);
   if (!fast && (!c.dO || !c.q)) return fail(LIGER_ERR_INVALID_ARGUMENT, "core_backward: no fp32 q/dO for the fp32 kernels");
+  if (c.qchain && (!fast || !c.qc.rq))
+    return fail(LIGER_ERR_INVALID_ARGUMENT, "core_backward: the dq chain epilogue needs the bf16 kernels and rq");
   if (c.nchunks > 0) {
     if (fast) {
       const size_t sm = sizeof(__nv_bfloat16) * 2 * kChunk * (c.Dk + 8);
@@ -991,13 +1117,19 @@ liger_status core_backward(const Core& c) {
   }
   if (c.nchunks > 0) {
     if (fast) {
-      const size_t smq = c.Dk == 64 ? fdq_smem<64>() : fdq_smem<128>();
-      const void* kern = c.Dk == 64 ? (const void*)k_fdq<64> : (const void*)k_fdq<128>;
+      const size_t smq = c.Dk == 64 ? fdq_smem<64>(c.qchain) : fdq_smem<128>(c.qchain);
+      const void* kern = c.Dk == 64 ? (c.qchain ? (const void*)k_fdq<64, true> : (const void*)k_fdq<64, false>)
+                                    : (c.qchain ? (const void*)k_fdq<128, true> : (const void*)k_fdq<128, false>);
       LIGER_TRY(set_smem(kern, smq, "fdq"));
-      if (c.Dk == 64)
-        k_fdq<64><<<dim3(c.nchunks, (unsigned)c.Hkv), 256, smq, c.stream>>>(c);
+      const dim3 grid(c.nchunks, (unsigned)c.Hkv);
+      if (c.Dk == 64 && c.qchain)
+        k_fdq<64, true><<<grid, 256, smq, c.stream>>>(c);
+      else if (c.Dk == 64)
+        k_fdq<64, false><<<grid, 256, smq, c.stream>>>(c);
+      else if (c.qchain)
+        k_fdq<128, true><<<grid, 256, smq, c.stream>>>(c);
       else
-        k_fdq<128><<<dim3(c.nchunks, (unsigned)c.Hkv), 256, smq, c.stream>>>(c);
+        k_fdq<128, false><<<grid, 256, smq, c.stream>>>(c);
       LIGER_CK_LAUNCH("fdq");
     } else {
       const size_t smq = rows_bytes(2 * kChunk, LV) + rows_bytes(2 * kChunk + 3 * kSub, LK) + rows_bytes(kChunk, LA);

@@ -945,16 +945,6 @@ __global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* 
   });
 }
 
-// Two adjacent fp32 gradients added to global memory (one vector reduction on sm_90).
-__device__ __forceinline__ void red_pair(float* p, float x0, float x1) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  atomicAdd(reinterpret_cast<float2*>(p), make_float2(x0, x1));
-#else
-  atomicAdd(p, x0);
-  atomicAdd(p + 1, x1);
-#endif
-}
-
 constexpr int kBwdLP = kSwaPairs * 16 + 8;  // row stride of the per-warp P / dS tiles (16-byte rows, odd)
 
 template <int D>
@@ -964,12 +954,16 @@ size_t fswa_bwd_smem() {
 
 // Grid (chunks, Hkv): sliding-window backward for bf16 inputs (D 64/128, W <= 65), every query head
 // of the group over the chunk's window keys (tile row kk = position cpos0 - 64 + kk, as in k_fswa),
-// loaded once per block from the RoPE'd workspaces. A warp owns 16 query rows of one head: scores,
-// probabilities, dP = dO V^T and dS stay in registers; delta = rowsum(P o dP) is taken from the same
-// dP registers, so that a row with a single key gets dS = 0 exactly. dqr is written; dK = dS^T Q and
-// dV = P^T dO go through per-warp bf16 P / dS tiles and are added to dkr / dv (fp32 reductions).
+// loaded once per block from the RoPE'd workspaces. Phase A, a warp per 16 query rows of one head:
+// scores, probabilities, dP = dO V^T and dS stay in registers; delta = rowsum(P o dP) is taken from the
+// same dP registers, so that a row with a single key gets dS = 0 exactly; dqr is written, P and dS go to
+// per-warp bf16 tiles. Phase B, a warp per 16 window keys (step p of the 8): dV = P^T dO and dK = dS^T Q
+// summed over the query tiles and heads of the phase in registers, then stored without atomics: keys
+// of this chunk (p >= 4) to dkr / dv, keys of the previous chunk (p < 4) to dkp / dvp (each row has
+// one writer block; the first phase stores, later phases of a larger group add).
 template <int D>
-__global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout, float* dqr, float* dkr, float* dv) {
+__global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout, float* dqr, float* dkr, float* dv,
+                                                              float* dkp, float* dvp) {
   using F = FT<D>;
   constexpr int LDB = F::LDB, NT = F::NT, LP = kBwdLP;
   extern __shared__ __align__(16) unsigned char smraw[];
@@ -1004,9 +998,11 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
   }
   __syncthreads();
   const float sc = a.swa_scale * kLog2e, wd = 1.f - a.mix, ssc = a.swa_scale;
-  for (int unit = warp; unit < grp * 4; unit += kFWarps) {
+  const int nph = (grp * 4 + kFWarps - 1) / kFWarps;
+  for (int ph = 0; ph < nph; ++ph) {
+    const int unit = warp + ph * kFWarps;
     const int r = (unit & 3) * 16;
-    if (r >= len) continue;
+    if (unit < grp * 4 && r < len) {
     const int64_t h = (int64_t)hh * grp + (unit >> 2);
     {
       int64_t tok[16];
@@ -1157,46 +1153,70 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
         }
       }
     }
-    __syncwarp();
-    // dV += P^T dO and dK += dS^T Q, 16 keys at a time
-#pragma unroll 1
-    for (int rp = 0; rp < kSwaPairs; ++rp) {
-      if (p_lo + rp > p_hi) continue;
-      const int kk0 = (p_lo + rp) * 16;
-      int64_t koff[2];
+    }  // phase A
+    __syncthreads();
+    {
+      // phase B: this warp's window keys kk = 16 p + g (+ 8), packed row ch.start - 64 + kk
+      const int p = warp;
+      const bool cur = p >= kChunk / 16;
+      float* const dstk = cur ? dkr : dkp;
+      float* const dstv = cur ? dv : dvp;
       bool kok[2];
+      int64_t koff[2];
 #pragma unroll
       for (int hr = 0; hr < 2; ++hr) {
-        const int kk = kk0 + g + 8 * hr;
-        const int64_t kp = cpos0 - kChunk + kk;
-        kok[hr] = kk < kChunk + len && kp >= s.pos0 && kp > cpos0 - W;
-        koff[hr] = ((s.start + (kp - s.pos0)) * Hkv + hh) * D;
+        const int kk = p * 16 + g + 8 * hr;
+        kok[hr] = cur ? kk - kChunk < len : ch.start > s.start;  // chunks of a sequence are 64-aligned
+        koff[hr] = (((int64_t)ch.start - kChunk + kk) * Hkv + hh) * D;
       }
-#pragma unroll
+#pragma unroll 1
       for (int which = 0; which < 2; ++which) {
-        uint32_t af[4];
-        ld_a_km(af, which ? dSs : Ps, LP, rp * 16, 0);
-        const bf16* B = which ? Qr : dOs;
-        float* dst = which ? dkr : dv;
         float acc[NT][4];
 #pragma unroll
         for (int j = 0; j < NT; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+#pragma unroll 1
+        for (int b = 0; b < 4; ++b) {
+          const int rb = b * 16;
+          const int plo = max(0, rb + kChunk + 1 - W) >> 4, phi = (rb + kChunk + 15) >> 4;
+          if (rb >= len || p < plo || p > phi) continue;
 #pragma unroll
-        for (int np = 0; np < NT / 2; ++np) {
-          uint32_t bf[4];
-          ld_b_kn(bf, B, LDB, np * 16, 0);
-          mma_bf16(acc[2 * np], af, bf[0], bf[1]);
-          mma_bf16(acc[2 * np + 1], af, bf[2], bf[3]);
+          for (int hl = 0; hl < 2; ++hl) {
+            const int src = b + 4 * hl;
+            if (src + ph * kFWarps >= grp * 4) continue;
+            const bf16* Qs = Vw + 2 * kChunk * LDB + src * 16 * (2 * LDB + 2 * LP);
+            const bf16* Os = Qs + 16 * LDB;
+            const bf16* Pt = Os + 16 * LDB;
+            uint32_t af[4];
+            ld_a_km(af, which ? Pt + 16 * LP : Pt, LP, (p - plo) * 16, 0);
+            const bf16* B = which ? Qs : Os;
+#pragma unroll
+            for (int np = 0; np < NT / 2; ++np) {
+              uint32_t bf[4];
+              ld_b_kn(bf, B, LDB, np * 16, 0);
+              mma_bf16(acc[2 * np], af, bf[0], bf[1]);
+              mma_bf16(acc[2 * np + 1], af, bf[2], bf[3]);
+            }
+          }
         }
+        float* dst = which ? dstk : dstv;
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
           if (!kok[hr]) continue;
 #pragma unroll
-          for (int j = 0; j < NT; ++j) red_pair(dst + koff[hr] + j * 8 + 2 * tq, acc[j][2 * hr], acc[j][2 * hr + 1]);
+          for (int j = 0; j < NT; ++j) {
+            float2* q = reinterpret_cast<float2*>(dst + koff[hr] + j * 8 + 2 * tq);
+            float2 v = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
+            if (ph) {
+              const float2 o = *q;
+              v.x += o.x;
+              v.y += o.y;
+            }
+            *q = v;
+          }
         }
       }
     }
-    __syncwarp();
+    __syncthreads();  // the tiles are reused by the next phase
   }
 }
 
@@ -1263,13 +1283,12 @@ __global__ void __launch_bounds__(256) k_bwd_out(Attn a, const float* dqf, const
 // d = lane + 32 u; the RoPE pair of d is u +- D/64).
 
 // Grid (chunks, Hq + Hkv): as k_prep, except that the gate is written as its in-chunk inclusive
-// cumulative sum (what the backward kernels read; the chunk states come from k_fstate). A warp
-// holds the 8 consecutive rows 8w .. 8w + 7: the cumsum runs in registers, then adds the totals of
-// the warps before it.
+// cumulative sum (what the backward kernels read; the chunk states come from k_fstate): the gate rows
+// go to shared memory, then a thread per column runs the sum.
 template <int D>
 __global__ void __launch_bounds__(256) k_fprep(Attn a) {
   constexpr int R = kChunk / 8, U = D / 32;
-  __shared__ float tot[8][D];
+  __shared__ float Gs[kChunk][D];  // key blocks: the gate rows
   const Chunk ch = a.chunks[blockIdx.x];
   const SeqInfo s = a.seqs[ch.seq];
   const bool isq = blockIdx.y < a.Hq;
@@ -1279,35 +1298,12 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
   bool ok[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) {
-    ok[r] = 8 * w + r < ch.len;
-    tok[r] = ch.start + 8 * w + r;
+    ok[r] = w + 8 * r < ch.len;
+    tok[r] = ch.start + w + 8 * r;
   }
   float x[R][U];
   load_rows_raw<D, R>(isq ? a.q : a.k, a.T, h, tok, ok, x);
   const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
-  if (!isq) {  // uniform per block
-    float cg[R][U], run[U];
-#pragma unroll
-    for (int u = 0; u < U; ++u) run[u] = 0.f;
-#pragma unroll
-    for (int r = 0; r < R; ++r)
-#pragma unroll
-      for (int u = 0; u < U; ++u) {
-        run[u] += (ok[r] && a.use_gate) ? logsigmoidf(x[r][u]) * gs : 0.f;
-        cg[r][u] = run[u];
-      }
-#pragma unroll
-    for (int u = 0; u < U; ++u) tot[w][lane + 32 * u] = run[u];
-    __syncthreads();
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      float pre = 0.f;
-      for (int v = 0; v < w; ++v) pre += tot[v][lane + 32 * u];
-#pragma unroll
-      for (int r = 0; r < R; ++r)
-        if (ok[r]) a.g[(tok[r] * H + h) * D + lane + 32 * u] = cg[r][u] + pre;
-    }
-  }
 #pragma unroll
   for (int r = 0; r < R; ++r) {
     if (!ok[r]) continue;
@@ -1316,6 +1312,10 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
     float f[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) f[u] = x[r][u];
+    if (!isq) {
+#pragma unroll
+      for (int u = 0; u < U; ++u) Gs[w + 8 * r][lane + 32 * u] = a.use_gate ? logsigmoidf(x[r][u]) * gs : 0.f;
+    }
     if (isq || a.variant == LIGER_VARIANT_GLA) {
       softmax_regs<D>(f);
     } else {
@@ -1336,7 +1336,7 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
       for (int u = 0; u < U; ++u) orr[o + 32 * u] = x[r][u];
     }
   }
-  if (!isq) {
+  if (!isq) {  // uniform per block
     load_rows_raw<D, R>(a.v, a.T, h, tok, ok, x);
 #pragma unroll
     for (int r = 0; r < R; ++r) {
@@ -1344,6 +1344,15 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
       const int64_t o = (tok[r] * H + h) * D + lane;
 #pragma unroll
       for (int u = 0; u < U; ++u) a.vf[o + 32 * u] = x[r][u];
+    }
+    __syncthreads();
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+      float run = 0.f;
+      float* dst = a.g + ((int64_t)ch.start * H + h) * D + d;
+      for (int t = 0; t < ch.len; ++t) {
+        run += Gs[t][d];
+        dst[(int64_t)t * H * D] = run;
+      }
     }
   }
 }
@@ -1366,11 +1375,13 @@ __global__ void __launch_bounds__(256) k_fgather_do(__nv_bfloat16* dst, View src
 }
 
 // Grid (chunks, Hq + Hkv - y0): as k_bwd_out, heads from y0 on (y0 = Hq: key heads only, when k_fdq
-// has written dq).
+// has written dq). Key rows add dkp / dvp, the window gradients from the next chunk's queries (written
+// by k_fswa_bwd when that chunk exists).
 template <int D>
 __global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, const float* dqr, const float* dkf,
                                                   const float* dkr, const float* R, const float* RT,
-                                                  const float* dvf, View dq, View dk, View dv, int y0) {
+                                                  const float* dvf, const float* dkp, const float* dvp, View dq,
+                                                  View dk, View dv, int y0) {
   constexpr int RR = kChunk / 8, U = D / 32, HU = D / 64;
   const Chunk ch = a.chunks[blockIdx.x];
   const SeqInfo s = a.seqs[ch.seq];
@@ -1389,6 +1400,8 @@ __global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, cons
   load_rows_raw<D, RR>(isq ? a.q : a.k, a.T, h, tok, ok, x);
   const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
   const float* rt = RT + ((int64_t)blockIdx.x * a.Hkv + h) * D + lane;
+  const bool next = (int)blockIdx.x + 1 < s.first_chunk + s.num_chunks;  // the next chunk of the sequence
+  const float* kp = (!isq && next && dkp) ? dkp : nullptr;
 #pragma unroll
   for (int r = 0; r < RR; ++r) {
     if (!ok[r]) continue;
@@ -1399,7 +1412,7 @@ __global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, cons
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       gv[u] = gf[32 * u];
-      gr[u] = a.rope ? (isq ? dqr : dkr)[o + 32 * u] : 0.f;
+      gr[u] = a.rope ? (isq ? dqr : dkr)[o + 32 * u] + (kp ? kp[o + 32 * u] : 0.f) : 0.f;
     }
     if (isq || a.variant == LIGER_VARIANT_GLA) {
       float f[U];
@@ -1442,7 +1455,8 @@ __global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, cons
     if (!isq) {
       const int64_t ov = row_off(dv, tok[r], a.T, h);
 #pragma unroll
-      for (int u = 0; u < U; ++u) store_from_float(dv, ov + (lane + 32 * u) * dv.s3, dvf[o + 32 * u]);
+      for (int u = 0; u < U; ++u)
+        store_from_float(dv, ov + (lane + 32 * u) * dv.s3, dvf[o + 32 * u] + (kp ? dvp[o + 32 * u] : 0.f));
     }
   }
 }
@@ -1725,7 +1739,7 @@ size_t swa_smem(int D, int W, bool bwd, bool tc) {
 
 struct AttnBuffers {
   size_t qf, qr, kf, g, kr, vf, h, gl, o, chunks, seqs;
-  size_t dO, dh, dq, dk, dv, R, RT, dqr, dkr, rq;
+  size_t dO, dh, dq, dk, dv, R, RT, dqr, dkr, rq, dkp, dvp;
 };
 
 // The bf16 fast forward (see k_fgrm): D 64 or 128, a window of at most 65 keys.
@@ -1857,6 +1871,8 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     b.dh = ws.reserve_bytes(fh);
     b.dq = ws.reserve_bytes(fast_backward_ok(p) ? 0 : fq);  // the fast k_fdq writes the caller's dq
     b.rq = ws.reserve_bytes(fast_backward_ok(p) ? fk : 0);
+    b.dkp = ws.reserve_bytes(fast_backward_ok(p) ? fk : 0);
+    b.dvp = ws.reserve_bytes(fast_backward_ok(p) ? fk : 0);
     b.dk = ws.reserve_bytes(fk);
     b.dv = ws.reserve_bytes(fk);
     b.R = ws.reserve_bytes(fk);
@@ -1962,19 +1978,23 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     LIGER_TRY(gather(c.dO, view_of(p.do_), p.T, NT, Hq, D, p.mix, st));
   }
   LIGER_CK(cudaMemsetAsync(c.dk, 0, fk, st));
-  LIGER_CK(cudaMemsetAsync(c.dv, 0, fk, st));
+  if (!fast_bwd) LIGER_CK(cudaMemsetAsync(c.dv, 0, fk, st));  // k_fswa_bwd stores every row of dv and dkr
   float* dqr = ws.at<float>(b.dqr);
   float* dkr = ws.at<float>(b.dkr);
+  float* dkp = fast_bwd ? ws.at<float>(b.dkp) : nullptr;
+  float* dvp = fast_bwd ? ws.at<float>(b.dvp) : nullptr;
   if (rope && nch) {
-    LIGER_CK(cudaMemsetAsync(dkr, 0, fk, st));
+    if (!fast_bwd) LIGER_CK(cudaMemsetAsync(dkr, 0, fk, st));
     if (fast_backward_ok(p)) {
       const size_t sm = D == 64 ? fswa_bwd_smem<64>() : fswa_bwd_smem<128>();
       const void* kern = D == 64 ? (const void*)k_fswa_bwd<64> : (const void*)k_fswa_bwd<128>;
       LIGER_TRY(set_smem(kern, sm, "fswa_bwd"));
       if (D == 64)
-        k_fswa_bwd<64><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv);
+        k_fswa_bwd<64><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv,
+                                                                                       dkp, dvp);
       else
-        k_fswa_bwd<128><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv);
+        k_fswa_bwd<128><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, view_of(p.do_), dqr, dkr,
+                                                                                        c.dv, dkp, dvp);
       LIGER_CK_LAUNCH("fswa_bwd");
     } else {
       const size_t sm = swa_smem((int)D, p.window, true, false);
@@ -1990,6 +2010,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     c.qc.dqr = rope ? dqr : nullptr;
     if (rope) { c.qc.cos = a.cos; c.qc.sin = a.sin; }
     c.qc.rq = ws.at<float>(b.rq);
+    if (NT) LIGER_CK(cudaMemsetAsync(c.qc.rq, 0, fk, st));
     c.qc.T = p.T;
   }
   LIGER_TRY(core_backward(c));
@@ -1997,10 +2018,10 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     if (fast_bwd) {  // key heads only: k_fdq wrote dq
       const dim3 grid((unsigned)nch, (unsigned)Hkv);
       if (D == 64)
-        k_fbwd_out<64><<<grid, 256, 0, st>>>(a, nullptr, dqr, c.dk, dkr, c.R, c.RT, c.dv, view_of(p.dq), view_of(p.dk),
-                                             view_of(p.dv), (int)Hq);
+        k_fbwd_out<64><<<grid, 256, 0, st>>>(a, nullptr, dqr, c.dk, dkr, c.R, c.RT, c.dv, dkp, dvp, view_of(p.dq),
+                                             view_of(p.dk), view_of(p.dv), (int)Hq);
       else
-        k_fbwd_out<128><<<grid, 256, 0, st>>>(a, nullptr, dqr, c.dk, dkr, c.R, c.RT, c.dv, view_of(p.dq),
+        k_fbwd_out<128><<<grid, 256, 0, st>>>(a, nullptr, dqr, c.dk, dkr, c.R, c.RT, c.dv, dkp, dvp, view_of(p.dq),
                                               view_of(p.dk), view_of(p.dv), (int)Hq);
     } else {
       const dim3 grid((unsigned)nch, (unsigned)(Hq + Hkv));

@@ -373,11 +373,10 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dq(Core c) {
 }
 
 template <int D>
-size_t fdq_smem(bool qchain) {
+size_t fdq_smem() {
   constexpr int LDB = D + 8, LG = D + 4;
   return sizeof(float) * ((size_t)kChunk * LG + 4 * D + 8 * 16 * 17) +
-         sizeof(__nv_bfloat16) * (size_t)LDB * (kChunk + 96 + kChunk + D + 8 * 16) +
-         (qchain ? sizeof(float) * (size_t)kChunk * LG : 0);
+         sizeof(__nv_bfloat16) * (size_t)LDB * (kChunk + 96 + kChunk + D + 8 * 16);
 }
 
 // Offset of (token tok of the packed axis, head h) in a view (32-bit division: the plan keeps the
@@ -387,24 +386,14 @@ __device__ __forceinline__ int64_t view_row(const View& v, int64_t tok, int64_t 
   return (int64_t)b * v.s0 + (tok - (int64_t)b * T) * v.s1 + h * v.s2;
 }
 
-// Columns n, n + 1 of a bf16 view row (pair load when contiguous and aligned).
-__device__ __forceinline__ float2 view_pair(const View& v, int64_t off, int n) {
-  const __nv_bfloat16* row = static_cast<const __nv_bfloat16*>(v.data) + off;
-  if (v.s3 == 1 && (reinterpret_cast<uintptr_t>(row + n) & 3) == 0)
-    return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(row + n));
-  return make_float2(__bfloat162float(row[n * v.s3]), __bfloat162float(row[(n + 1) * v.s3]));
-}
-
-__device__ __forceinline__ void store_view_pair(const View& v, int64_t off, int n, float x0, float x1) {
-  if (v.dtype == LIGER_BF16 && v.s3 == 1) {
-    __nv_bfloat16* row = static_cast<__nv_bfloat16*>(v.data) + off;
-    if ((reinterpret_cast<uintptr_t>(row + n) & 3) == 0) {
-      *reinterpret_cast<__nv_bfloat162*>(row + n) = __floats2bfloat162_rn(x0, x1);
-      return;
-    }
-  }
-  store_from_float(v, off + n * v.s3, x0);
-  store_from_float(v, off + (n + 1) * v.s3, x1);
+// Adds (x0, x1) to p[0], p[1] in L2 (one vector reduction on sm_90).
+__device__ __forceinline__ void red2(float* p, float x0, float x1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  atomicAdd(reinterpret_cast<float2*>(p), make_float2(x0, x1));
+#else
+  atomicAdd(p, x0);
+  atomicAdd(p + 1, x1);
+#endif
 }
 
 // dq for bf16 inputs (Dk = Dv = 64 or 128): one block per (chunk, KV head) serves every query head
@@ -414,8 +403,9 @@ __device__ __forceinline__ void store_view_pair(const View& v, int64_t off, int 
 //          + sum_{r <= s <= i} (do_i . v_s) k_s exp(G_i - G_s),
 // the first line on tensor cores (every exponent <= 0), the diagonal block element by element.
 // QC: the DqChain epilogue (the warp holds whole rows: the softmax backward reduces over the 4 lanes
-// of a row, and RoPE pairs d, d + D/2 sit in the same lane); the group's phi(q) o dq sums in shared
-// memory (Rq) and goes out once per block.
+// of a row, and RoPE pairs d, d + D/2 sit in the same lane); phi(q) o dq of the group's heads is
+// summed into qc.rq (zeroed by the caller) with vector reductions in L2 (a shared-memory fp32 sum
+// compiles to compare-and-swap loops: run 19b, 2x the kernel's time).
 template <int D, bool QC>
 __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   using bf16 = __nv_bfloat16;
@@ -430,7 +420,6 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   bf16* Vs = Ks + 96 * LDB;                     // [64][LDB]
   bf16* Hs = Vs + kChunk * LDB;                 // [D][LDB] h[dk][dv]
   bf16* Ow = Hs + D * LDB;                      // per warp [16][LDB] do rows
-  float* Rq = reinterpret_cast<float*>(Ow + 8 * 16 * LDB);  // QC: [64][LG] sum over heads of phi(q) o dq
   const Chunk ch = c.chunks[blockIdx.x];
   const SeqInfo sq = c.seqs[ch.seq];
   const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv), len = ch.len;
@@ -440,11 +429,6 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   const float* Vg = c.v + (int64_t)ch.start * rk + hh * D;
   const float* Gg = c.g + (int64_t)ch.start * rk + hh * D;
   const float* Hg = c.h + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
-  if (QC)
-    for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
-      const int t = idx / D, d = idx - t * D;
-      *reinterpret_cast<float4*>(Rq + t * LG + d) = make_float4(0.f, 0.f, 0.f, 0.f);
-    }
   for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
     const int t = idx / D, d = idx - t * D;
     const bool ok = t < len;
@@ -548,6 +532,26 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
         Bd[i * 17 + s] = s <= i ? b : 0.f;
       }
     __syncwarp();
+    // QC: the raw q of the warp's two rows, loaded here so that the loads overlap the diagonal block
+    uint32_t qraw[2][NT];
+    if (QC) {
+      const View qv = c.qc.q;  // a copy: references into the parameter space go through local memory
+#pragma unroll
+      for (int hr = 0; hr < 2; ++hr) {
+        const int i = r + g + 8 * hr;
+        const bool iv = i < len;
+        const bf16* row = static_cast<const bf16*>(qv.data) + view_row(qv, ch.start + (iv ? i : 0), c.qc.T, h);
+        const bool pair = qv.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0;
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+          const int n = j * 8 + 2 * tq;
+          qraw[hr][j] = !iv ? 0u
+                        : pair ? *reinterpret_cast<const uint32_t*>(row + n)
+                               : (uint32_t)__bfloat16_as_ushort(row[n * qv.s3]) |
+                                     ((uint32_t)__bfloat16_as_ushort(row[(n + 1) * qv.s3]) << 16);
+        }
+      }
+    }
 #pragma unroll
     for (int hr = 0; hr < 2; ++hr) {
       const int ii = g + 8 * hr, i = r + ii;
@@ -575,20 +579,25 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
           acc[j][2 * hr + 1] += b * kv.y * exp2f(gv.y - gsv.y);
         }
       }
-      if (QC) {
-        // every lane runs (the row reductions shuffle over the 4 lanes of a row); rows past len
-        // compute on zeros and store nothing
-        const bool iv = i < len;
-        const int64_t tok = ch.start + (iv ? i : 0);
-        const View qv = c.qc.q;  // copies: references into the parameter space go through local memory
-        const int64_t qo = view_row(qv, tok, c.qc.T, h);
-        float ff[NT][2];
+      if (!QC && i < len) {
+        float* row = c.dq + (int64_t)(ch.start + i) * rq + h * D;
+#pragma unroll
+        for (int j = 0; j < NT; ++j)
+          *reinterpret_cast<float2*>(row + j * 8 + 2 * tq) = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
+      }
+    }
+    if (QC) {
+      // softmax backward: every lane runs (the row reductions shuffle over the 4 lanes of a row);
+      // rows past len compute on zeros and store nothing
+      float ff[2][NT][2];
+#pragma unroll
+      for (int hr = 0; hr < 2; ++hr) {
         float m = -INFINITY;
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
-          const float2 x = iv ? view_pair(qv, qo, j * 8 + 2 * tq) : make_float2(0.f, 0.f);
-          ff[j][0] = x.x;
-          ff[j][1] = x.y;
+          const float2 x = unpack_bf16(qraw[hr][j]);
+          ff[hr][j][0] = x.x;
+          ff[hr][j][1] = x.y;
           m = fmaxf(m, fmaxf(x.x, x.y));
         }
         m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
@@ -596,9 +605,9 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
         float sum = 0.f;
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
-          ff[j][0] = __expf(ff[j][0] - m);
-          ff[j][1] = __expf(ff[j][1] - m);
-          sum += ff[j][0] + ff[j][1];
+          ff[hr][j][0] = __expf(ff[hr][j][0] - m);
+          ff[hr][j][1] = __expf(ff[hr][j][1] - m);
+          sum += ff[hr][j][0] + ff[hr][j][1];
         }
         sum += __shfl_xor_sync(0xffffffffu, sum, 1);
         sum += __shfl_xor_sync(0xffffffffu, sum, 2);
@@ -606,65 +615,88 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
         float dot = 0.f;
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
-          ff[j][0] *= inv;
-          ff[j][1] *= inv;
-          dot += ff[j][0] * acc[j][2 * hr] + ff[j][1] * acc[j][2 * hr + 1];
+          ff[hr][j][0] *= inv;
+          ff[hr][j][1] *= inv;
+          dot += ff[hr][j][0] * acc[j][2 * hr] + ff[hr][j][1] * acc[j][2 * hr + 1];
         }
         dot += __shfl_xor_sync(0xffffffffu, dot, 1);
         dot += __shfl_xor_sync(0xffffffffu, dot, 2);
-        if (iv) {
-          float* rrow = Rq + i * LG;
+        const int i = r + g + 8 * hr;
+        float* rr = c.qc.rq + (int64_t)(ch.start + i) * rk + hh * D;
 #pragma unroll
-          for (int j = 0; j < NT; ++j) {
-            const int n = j * 8 + 2 * tq;
-            atomicAdd(rrow + n, ff[j][0] * acc[j][2 * hr]);
-            atomicAdd(rrow + n + 1, ff[j][1] * acc[j][2 * hr + 1]);
-          }
+        for (int j = 0; j < NT; ++j) {
+          const float p0 = ff[hr][j][0] * acc[j][2 * hr], p1 = ff[hr][j][1] * acc[j][2 * hr + 1];
+          if (i < len) red2(rr + j * 8 + 2 * tq, p0, p1);  // dg's query term, summed over the group in L2
+          acc[j][2 * hr] = ff[hr][j][0] * (acc[j][2 * hr] - dot);
+          acc[j][2 * hr + 1] = ff[hr][j][1] * (acc[j][2 * hr + 1] - dot);
+        }
+      }
+      if (c.qc.dqr) {
+        // the window branch's gradient through the transposed rotation: lo' = lo c + hi s,
+        // hi' = hi c - lo s (pair n, n + D/2); every load of both rows before the arithmetic
+        const View cv = c.qc.cos, sv = c.qc.sin;
+        const bool f32 = cv.dtype == LIGER_F32 && sv.dtype == LIGER_F32;
 #pragma unroll
-          for (int j = 0; j < NT; ++j) {
-            acc[j][2 * hr] = ff[j][0] * (acc[j][2 * hr] - dot);
-            acc[j][2 * hr + 1] = ff[j][1] * (acc[j][2 * hr + 1] - dot);
-          }
-          if (c.qc.dqr) {
-            // transpose of the rotation: lo' = lo c + hi s, hi' = hi c - lo s (pair n, n + D/2)
-            const View cv = c.qc.cos, sv = c.qc.sin;
-            const int64_t pos = sq.pos0 + (tok - sq.start);
-            const float* gr = c.qc.dqr + tok * rq + h * D;
+        for (int hr = 0; hr < 2; ++hr) {
+          const int i = r + g + 8 * hr;
+          const int64_t tok = ch.start + (i < len ? i : 0), pos = sq.pos0 + (tok - sq.start);
+          const float* gr = c.qc.dqr + tok * rq + h * D;
+          float cs[NT / 2][4];
+          if (f32) {
+            const float* cp = static_cast<const float*>(cv.data) + pos * cv.s0;
+            const float* sp = static_cast<const float*>(sv.data) + pos * sv.s0;
 #pragma unroll
             for (int j = 0; j < NT / 2; ++j) {
               const int n = j * 8 + 2 * tq;
-              const float2 lo = *reinterpret_cast<const float2*>(gr + n);
-              const float2 hi = *reinterpret_cast<const float2*>(gr + n + D / 2);
-              const float c0 = load_as_float(cv, pos * cv.s0 + n * cv.s1), c1 = load_as_float(cv, pos * cv.s0 + (n + 1) * cv.s1);
-              const float s0 = load_as_float(sv, pos * sv.s0 + n * sv.s1), s1 = load_as_float(sv, pos * sv.s0 + (n + 1) * sv.s1);
-              acc[j][2 * hr] += lo.x * c0 + hi.x * s0;
-              acc[j][2 * hr + 1] += lo.y * c1 + hi.y * s1;
-              acc[j + NT / 2][2 * hr] += hi.x * c0 - lo.x * s0;
-              acc[j + NT / 2][2 * hr + 1] += hi.y * c1 - lo.y * s1;
+              cs[j][0] = cp[n * cv.s1];
+              cs[j][1] = cp[(n + 1) * cv.s1];
+              cs[j][2] = sp[n * sv.s1];
+              cs[j][3] = sp[(n + 1) * sv.s1];
+            }
+          } else {
+#pragma unroll
+            for (int j = 0; j < NT / 2; ++j) {
+              const int n = j * 8 + 2 * tq;
+              cs[j][0] = load_as_float(cv, pos * cv.s0 + n * cv.s1);
+              cs[j][1] = load_as_float(cv, pos * cv.s0 + (n + 1) * cv.s1);
+              cs[j][2] = load_as_float(sv, pos * sv.s0 + n * sv.s1);
+              cs[j][3] = load_as_float(sv, pos * sv.s0 + (n + 1) * sv.s1);
             }
           }
-          const View ov = c.qc.dq;
-          const int64_t oo = view_row(ov, tok, c.qc.T, h);
 #pragma unroll
-          for (int j = 0; j < NT; ++j) store_view_pair(ov, oo, j * 8 + 2 * tq, acc[j][2 * hr], acc[j][2 * hr + 1]);
+          for (int j = 0; j < NT / 2; ++j) {
+            const int n = j * 8 + 2 * tq;
+            const float2 lo = *reinterpret_cast<const float2*>(gr + n);
+            const float2 hi = *reinterpret_cast<const float2*>(gr + n + D / 2);
+            acc[j][2 * hr] += lo.x * cs[j][0] + hi.x * cs[j][2];
+            acc[j][2 * hr + 1] += lo.y * cs[j][1] + hi.y * cs[j][3];
+            acc[j + NT / 2][2 * hr] += hi.x * cs[j][0] - lo.x * cs[j][2];
+            acc[j + NT / 2][2 * hr + 1] += hi.y * cs[j][1] - lo.y * cs[j][3];
+          }
         }
-      } else if (i < len) {
-        float* row = c.dq + (int64_t)(ch.start + i) * rq + h * D;
+      }
+      const View ov = c.qc.dq;
 #pragma unroll
-        for (int j = 0; j < NT; ++j)
-          *reinterpret_cast<float2*>(row + j * 8 + 2 * tq) = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
+      for (int hr = 0; hr < 2; ++hr) {
+        const int i = r + g + 8 * hr;
+        if (i >= len) continue;
+        const int64_t oo = view_row(ov, ch.start + i, c.qc.T, h);
+        bf16* row = static_cast<bf16*>(ov.data) + oo;
+        if (ov.dtype == LIGER_BF16 && ov.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0) {
+#pragma unroll
+          for (int j = 0; j < NT; ++j)
+            *reinterpret_cast<__nv_bfloat162*>(row + j * 8 + 2 * tq) = __floats2bfloat162_rn(acc[j][2 * hr], acc[j][2 * hr + 1]);
+        } else {
+#pragma unroll
+          for (int j = 0; j < NT; ++j) {
+            const int n = j * 8 + 2 * tq;
+            store_from_float(ov, oo + n * ov.s3, acc[j][2 * hr]);
+            store_from_float(ov, oo + (n + 1) * ov.s3, acc[j][2 * hr + 1]);
+          }
+        }
       }
     }
     __syncwarp();
-  }
-  if (QC) {
-    __syncthreads();
-    for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
-      const int t = idx / D, d = idx - t * D;
-      if (t < len)
-        *reinterpret_cast<float4*>(c.qc.rq + (int64_t)(ch.start + t) * rk + hh * D + d) =
-            *reinterpret_cast<const float4*>(Rq + t * LG + d);
-    }
   }
 }
 
@@ -1117,7 +1149,7 @@ liger_status core_backward(const Core& c) {
   }
   if (c.nchunks > 0) {
     if (fast) {
-      const size_t smq = c.Dk == 64 ? fdq_smem<64>(c.qchain) : fdq_smem<128>(c.qchain);
+      const size_t smq = c.Dk == 64 ? fdq_smem<64>() : fdq_smem<128>();
       const void* kern = c.Dk == 64 ? (c.qchain ? (const void*)k_fdq<64, true> : (const void*)k_fdq<64, false>)
                                     : (c.qchain ? (const void*)k_fdq<128, true> : (const void*)k_fdq<128, false>);
       LIGER_TRY(set_smem(kern, smq, "fdq"));

@@ -18,7 +18,7 @@ namespace cuda {
 struct DqChain {
   View q, cos, sin, dq;  // raw q [.., Hq, D], RoPE tables [P, D/2], output dq
   const float* dqr;      // [NT, Hq, D] window gradient w.r.t. the RoPE'd q, or null (no window branch)
-  float* rq;             // [NT, Hkv, D]
+  float* rq;             // [NT, Hkv, D], zeroed by the caller
   int64_t T;             // the views' T (the packed axis is B * T)
 };
 

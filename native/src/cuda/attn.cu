@@ -954,7 +954,7 @@ size_t fswa_bwd_smem() {
 
 // Grid (chunks, Hkv): sliding-window backward for bf16 inputs (D 64/128, W <= 65), every query head
 // of the group over the chunk's window keys (tile row kk = position cpos0 - 64 + kk, as in k_fswa),
-// loaded once per block from the RoPE'd workspaces. Phase A, a warp per 16 query rows of one head:
+// loaded once per block from the raw k, v (RoPE in registers). Phase A, a warp per 16 query rows of one head:
 // scores, probabilities, dP = dO V^T and dS stay in registers; delta = rowsum(P o dP) is taken from the
 // same dP registers, so that a row with a single key gets dS = 0 exactly; dqr is written, P and dS go to
 // per-warp bf16 tiles. Phase B, a warp per 16 window keys (step p of the 8): dV = P^T dO and dK = dS^T Q
@@ -979,21 +979,31 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
   const int hh = blockIdx.y, len = ch.len, grp = (int)(a.Hq / a.Hkv), W = a.W;
   const int64_t cpos0 = s.pos0 + (ch.start - s.start);
   const int64_t Hkv = a.Hkv, Hq = a.Hq;
-  // window keys and values (the backward has no cache: every position is in the workspaces)
-  for (int kk = warp; kk < 2 * kChunk; kk += kFWarps) {
-    const int64_t kp = cpos0 - kChunk + kk;
-    const bool need = kk < kChunk + len && kp >= s.pos0 && kp > cpos0 - W;
-    const int64_t o = ((s.start + (kp - s.pos0)) * Hkv + hh) * D;
-    float x[D / 32], y[D / 32];
+  // window keys and values from the raw k, v (RoPE in registers, as k_fswa; the backward has no
+  // cache: every position is in the inputs), 16 rows per warp, 4 at a time
+#pragma unroll 1
+  for (int part = 0; part < 4; ++part) {
+    int64_t tok[4], kp[4];
+    bool need[4];
 #pragma unroll
-    for (int u = 0; u < D / 32; ++u) {
-      x[u] = need ? a.kr[o + lane + 32 * u] : 0.f;
-      y[u] = need ? a.vf[o + lane + 32 * u] : 0.f;
+    for (int e = 0; e < 4; ++e) {
+      const int kk = warp * 16 + part * 4 + e;
+      kp[e] = cpos0 - kChunk + kk;
+      need[e] = kk < kChunk + len && kp[e] >= s.pos0 && kp[e] > cpos0 - W;
+      tok[e] = s.start + (kp[e] - s.pos0);
     }
+    float x[4][D / 32], y[4][D / 32];
+    load_rows_raw<D, 4>(a.k, a.T, hh, tok, need, x);
+    load_rows_raw<D, 4>(a.v, a.T, hh, tok, need, y);
 #pragma unroll
-    for (int u = 0; u < D / 32; ++u) {
-      Kw[kk * LDB + lane + 32 * u] = __float2bfloat16(x[u]);
-      Vw[kk * LDB + lane + 32 * u] = __float2bfloat16(y[u]);
+    for (int e = 0; e < 4; ++e) {
+      const int kk = warp * 16 + part * 4 + e;
+      if (need[e]) rope_regs<D>(a, x[e], kp[e]);
+#pragma unroll
+      for (int u = 0; u < D / 32; ++u) {
+        Kw[kk * LDB + lane + 32 * u] = __float2bfloat16(x[e][u]);
+        Vw[kk * LDB + lane + 32 * u] = __float2bfloat16(y[e][u]);
+      }
     }
   }
   __syncthreads();
@@ -1014,16 +1024,21 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
       }
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
+        int64_t t8[8];
+        bool o8[8];
+#pragma unroll
+        for (int e = 0; e < 8; ++e) {
+          t8[e] = tok[half * 8 + e];
+          o8[e] = ok[half * 8 + e];
+        }
         float x[8][D / 32];
+        load_rows_raw<D, 8>(a.q, a.T, h, t8, o8, x);  // raw q, RoPE in registers
 #pragma unroll
-        for (int e = 0; e < 8; ++e)
-#pragma unroll
-          for (int u = 0; u < D / 32; ++u)
-            x[e][u] = ok[half * 8 + e] ? a.qr[(tok[half * 8 + e] * Hq + h) * D + lane + 32 * u] : 0.f;
-#pragma unroll
-        for (int e = 0; e < 8; ++e)
+        for (int e = 0; e < 8; ++e) {
+          if (o8[e]) rope_regs<D>(a, x[e], cpos0 + r + half * 8 + e);
 #pragma unroll
           for (int u = 0; u < D / 32; ++u) Qr[(half * 8 + e) * LDB + lane + 32 * u] = __float2bfloat16(x[e][u]);
+        }
       }
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
@@ -1282,15 +1297,15 @@ __global__ void __launch_bounds__(256) k_bwd_out(Attn a, const float* dqf, const
 // a warp in flight, row offsets computed once per row and the row held in registers (lane has
 // d = lane + 32 u; the RoPE pair of d is u +- D/64).
 
-// Grid (chunks, Hq + Hkv): as k_prep, except that the gate is written as its in-chunk inclusive
-// cumulative sum (what the backward kernels read; the chunk states come from k_fstate): the gate rows
-// go to shared memory, then a thread per column runs the sum.
+// Grid (chunks, Hq + Hkv): as k_prep without the RoPE'd copies (k_fswa_bwd rotates the raw rows), the q
+// feature map in bf16 and the gate written as its in-chunk inclusive cumulative sum (what the backward
+// kernels read; the chunk states come from k_fstate): the gate rows go to shared memory, then a thread
+// per column runs the sum.
 template <int D>
 __global__ void __launch_bounds__(256) k_fprep(Attn a) {
   constexpr int R = kChunk / 8, U = D / 32;
   __shared__ float Gs[kChunk][D];  // key blocks: the gate rows
   const Chunk ch = a.chunks[blockIdx.x];
-  const SeqInfo s = a.seqs[ch.seq];
   const bool isq = blockIdx.y < a.Hq;
   const int64_t h = isq ? blockIdx.y : blockIdx.y - a.Hq, H = isq ? a.Hq : a.Hkv;
   const int w = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -1308,7 +1323,6 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
   for (int r = 0; r < R; ++r) {
     if (!ok[r]) continue;
     const int64_t o = (tok[r] * H + h) * D + lane;
-    const int64_t pos = s.pos0 + (tok[r] - s.start);
     float f[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) f[u] = x[r][u];
@@ -1328,12 +1342,6 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
     } else {
 #pragma unroll
       for (int u = 0; u < U; ++u) a.kf[o + 32 * u] = f[u];
-    }
-    if (a.rope) {
-      rope_regs<D>(a, x[r], pos);
-      float* orr = isq ? a.qr : a.kr;
-#pragma unroll
-      for (int u = 0; u < U; ++u) orr[o + 32 * u] = x[r][u];
     }
   }
   if (!isq) {  // uniform per block
@@ -1855,10 +1863,11 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   const size_t fq = sizeof(float) * Np * Hq * D, fk = sizeof(float) * Np * Hkv * D;
   const size_t fh = sizeof(float) * (nch + 1) * Hkv * D * D, fgl = sizeof(float) * (nch + 1) * Hkv * D;
   b.qf = ws.reserve_bytes(backward && fast_backward_ok(p) ? fq / 2 : fq);  // bf16 for the fast backward
-  b.qr = ws.reserve_bytes(rope ? fq : 0);
+  const bool fast_bwd = backward && fast_backward_ok(p);
+  b.qr = ws.reserve_bytes(rope && !fast_bwd ? fq : 0);  // the fast backward rotates the raw rows
   b.kf = ws.reserve_bytes(fk);
   b.g = ws.reserve_bytes(fk);
-  b.kr = ws.reserve_bytes(rope ? fk : 0);
+  b.kr = ws.reserve_bytes(rope && !fast_bwd ? fk : 0);
   b.vf = ws.reserve_bytes(fk);
   b.h = ws.reserve_bytes(fh);
   b.gl = ws.reserve_bytes(fgl);
@@ -1888,10 +1897,9 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   a.T = p.T;
   a.chunks = ws.at<Chunk>(b.chunks);
   a.seqs = ws.at<SeqInfo>(b.seqs);
-  a.qf = ws.at<float>(b.qf); a.qr = rope ? ws.at<float>(b.qr) : nullptr;
+  a.qf = ws.at<float>(b.qf); a.qr = rope && !fast_bwd ? ws.at<float>(b.qr) : nullptr;
   a.kf = ws.at<float>(b.kf); a.g = ws.at<float>(b.g);
-  a.kr = rope ? ws.at<float>(b.kr) : nullptr; a.vf = ws.at<float>(b.vf);
-  const bool fast_bwd = backward && fast_backward_ok(p);
+  a.kr = rope && !fast_bwd ? ws.at<float>(b.kr) : nullptr; a.vf = ws.at<float>(b.vf);
   if (fast_bwd) {
     a.qb = ws.at<__nv_bfloat16>(b.qf);
     a.qf = nullptr;

@@ -376,7 +376,7 @@ template <int D>
 size_t fdq_smem() {
   constexpr int LDB = D + 8, LG = D + 4;
   return sizeof(float) * ((size_t)kChunk * LG + 4 * D + 8 * 16 * 17) +
-         sizeof(__nv_bfloat16) * (size_t)LDB * (kChunk + 96 + kChunk + D + 8 * 16);
+         sizeof(__nv_bfloat16) * (size_t)LDB * (kChunk + 96 + kChunk + D + 8 * 16 + kChunk);
 }
 
 // Offset of (token tok of the packed axis, head h) in a view (32-bit division: the plan keeps the
@@ -401,7 +401,8 @@ __device__ __forceinline__ void red2(float* p, float x0, float x1) {
 // rows i of one head (sub-chunk start r):
 //   dq_i = exp(G_i - G_r) o [exp(G_r) o (do_i h^T) + sum_{s < r} (do_i . v_s) k_s exp(G_r - G_s)]
 //          + sum_{r <= s <= i} (do_i . v_s) k_s exp(G_i - G_s),
-// the first line on tensor cores (every exponent <= 0), the diagonal block element by element.
+// the first line on tensor cores (every exponent <= 0), the diagonal block on tensor cores through Kd
+// when the gates allow (see Kd), element by element otherwise.
 // QC: the DqChain epilogue (the warp holds whole rows: the softmax backward reduces over the 4 lanes
 // of a row, and RoPE pairs d, d + D/2 sit in the same lane); phi(q) o dq of the group's heads is
 // summed into qc.rq (zeroed by the caller) with vector reductions in L2 (a shared-memory fp32 sum
@@ -420,6 +421,12 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   bf16* Vs = Ks + 96 * LDB;                     // [64][LDB]
   bf16* Hs = Vs + kChunk * LDB;                 // [D][LDB] h[dk][dv]
   bf16* Ow = Hs + D * LDB;                      // per warp [16][LDB] do rows
+  bf16* Kd = Ow + 8 * 16 * LDB;                 // [64][LDB] k_s exp(G_r(s) - G_s), r(s) = s's sub-chunk start
+  // The diagonal 16 x 16 blocks go through tensor cores as B Kd (then the row factor exp(G_i - G_r))
+  // when every column's gate falls by less than 2^-100 inside a sub-chunk (as k_fgrm); otherwise
+  // element by element with exponents <= 0.
+  __shared__ int diag_unsafe;
+  if (threadIdx.x == 0) diag_unsafe = 0;
   const Chunk ch = c.chunks[blockIdx.x];
   const SeqInfo sq = c.seqs[ch.seq];
   const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv), len = ch.len;
@@ -454,8 +461,15 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   for (int idx = threadIdx.x; idx < 4 * D; idx += 256) {
     const int b = idx / D, d = idx - b * D;
     Er[idx] = exp2f(G2[b * 16 * LG + d]);
+    if (G2[b * 16 * LG + d] - G2[(b * 16 + 15) * LG + d] > 100.f) diag_unsafe = 1;
+  }
+  for (int idx = threadIdx.x; idx < kChunk * D; idx += 256) {
+    const int j = idx / D, d = idx - j * D;
+    const float e = fminf(G2[(j & ~15) * LG + d] - G2[j * LG + d], 126.f);  // finite even when unsafe (unused then)
+    Kd[j * LDB + d] = __float2bfloat16(__bfloat162float(Kf[j * LDB + d]) * exp2f(e));
   }
   __syncthreads();
+  const bool diag_tc = !diag_unsafe;
   bf16* Ow_ = Ow + warp * 16 * LDB;
   float* Bd = Bw + warp * 16 * 17;
   for (int unit = warp; unit < grp * 4; unit += 8) {
@@ -519,18 +533,36 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
         mma_bf16(acc[2 * np + 1], af, bf[2], bf[3]);
       }
     }
-    // diagonal scores (s <= i) to the warp's tile
+    // diagonal scores (s <= i): on tensor cores against Kd, or to the warp's tile for the element-wise loop
+    {
+      float dsc[2][4];
 #pragma unroll
-    for (int x = 0; x < 2; ++x)
+      for (int x = 0; x < 2; ++x)
 #pragma unroll
-      for (int z = 0; z < 4; ++z) {
-        const int i = g + (z >> 1) * 8, s = x * 8 + 2 * tq + (z & 1);
-        float b = 0.f;
+        for (int z = 0; z < 4; ++z) {
+          const int i = g + (z >> 1) * 8, s = x * 8 + 2 * tq + (z & 1);
+          float b = 0.f;
 #pragma unroll
-        for (int np = 0; np < 4; ++np)
-          if (np == blk) b = sacc[2 * np + x][z];  // static register indices
-        Bd[i * 17 + s] = s <= i ? b : 0.f;
+          for (int np = 0; np < 4; ++np)
+            if (np == blk) b = sacc[2 * np + x][z];  // static register indices
+          dsc[x][z] = s <= i ? b : 0.f;
+          if (!diag_tc) Bd[i * 17 + s] = dsc[x][z];
+        }
+      if (diag_tc) {
+        uint32_t af[4];
+        af[0] = pack_bf16(dsc[0][0], dsc[0][1]);
+        af[1] = pack_bf16(dsc[0][2], dsc[0][3]);
+        af[2] = pack_bf16(dsc[1][0], dsc[1][1]);
+        af[3] = pack_bf16(dsc[1][2], dsc[1][3]);
+#pragma unroll
+        for (int np = 0; np < NT / 2; ++np) {
+          uint32_t bf[4];
+          ld_b_kn(bf, Kd, LDB, np * 16, r);
+          mma_bf16(acc[2 * np], af, bf[0], bf[1]);
+          mma_bf16(acc[2 * np + 1], af, bf[2], bf[3]);
+        }
       }
+    }
     __syncwarp();
     // QC: the raw q of the warp's two rows, loaded here so that the loads overlap the diagonal block
     uint32_t qraw[2][NT];
@@ -565,7 +597,7 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
         acc[j][2 * hr] *= exp2f(gv.x - gv0.x);
         acc[j][2 * hr + 1] *= exp2f(gv.y - gv0.y);
       }
-      for (int s = 0; s <= ii; ++s) {
+      for (int s = 0; !diag_tc && s <= ii; ++s) {
         const float b = Bd[ii * 17 + s];
         const bf16* ks = Kf + (r + s) * LDB;
         const float* gs = G2 + (r + s) * LG;
@@ -777,7 +809,7 @@ template <int D>
 size_t fdkv_smem() {
   constexpr int LDB = D + 8, LG = D + 4;
   return sizeof(float) * ((size_t)kChunk * LG + 8 * 16 * 17 + 8 * 16 * 17) +
-         sizeof(__nv_bfloat16) * (size_t)LDB * (4 * kChunk + D + kChunk + 96);
+         sizeof(__nv_bfloat16) * (size_t)LDB * (4 * kChunk + D + kChunk + 96 + kChunk);
 }
 
 // dk and dv for bf16 inputs (Dk = Dv = 64 or 128), per (chunk, KV head), summed over the group's
@@ -804,6 +836,12 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   bf16* DHs = Qf + kChunk * LDB;                // [D][LDB] dh
   bf16* dOs = DHs + D * LDB;                    // [64][LDB]
   bf16* Qe = dOs + kChunk * LDB;                // [96][LDB]: e = 15 (i 16..63), 31 (i 32..63), 47 (i 48..63)
+  bf16* Qd = Qe + 96 * LDB;                     // [64][LDB] q_i exp(G_i - G_e(i)), e(i) = i's sub-chunk end
+  // The diagonal 16 x 16 blocks go through tensor cores like the others (Ke Qd^T, then B^T Qd) when
+  // every column's gate falls by less than 2^-100 inside a sub-chunk (Qd's exponents are >= 0 and
+  // bounded then, as k_fgrm's Kd); otherwise element by element with exponents <= 0.
+  __shared__ int diag_unsafe;
+  if (threadIdx.x == 0) diag_unsafe = 0;
   const Chunk ch = c.chunks[blockIdx.x];
   const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv), len = ch.len;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
@@ -828,6 +866,10 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
     const int s = idx / D, d = idx - s * D;
     Ke[s * LDB + d] = __float2bfloat16(__bfloat162float(Kf[s * LDB + d]) * exp2f(G2[(s | 15) * LG + d] - G2[s * LG + d]));
   }
+  for (int idx = threadIdx.x; idx < 4 * D; idx += 256) {
+    const int b = idx / D, d = idx - b * D;
+    if (G2[b * 16 * LG + d] - G2[(b * 16 + 15) * LG + d] > 100.f) diag_unsafe = 1;
+  }
   float dv[NH][4], dkx[NH][4], dkd[NH][4];
 #pragma unroll
   for (int j = 0; j < NH; ++j)
@@ -849,13 +891,20 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
           ok ? *reinterpret_cast<const uint2*>(Og + (int64_t)t * rq + d) : make_uint2(0u, 0u);
     }
     __syncthreads();
+    const bool diag_tc = !diag_unsafe;
     for (int idx = threadIdx.x; idx < 96 * D; idx += 256) {
       const int row = idx / D, d = idx - row * D;
       const int ee = row < 48 ? 15 : (row < 80 ? 31 : 47), i = row < 48 ? row + 16 : (row < 80 ? row - 16 : row - 32);
       Qe[row * LDB + d] = __float2bfloat16(__bfloat162float(Qf[i * LDB + d]) * exp2f(G2[i * LG + d] - G2[ee * LG + d]));
     }
+    if (diag_tc)
+      for (int idx = threadIdx.x; idx < kChunk * D; idx += 256) {
+        const int i = idx / D, d = idx - i * D;
+        const float ex = fminf(G2[i * LG + d] - G2[(i | 15) * LG + d], 126.f);
+        Qd[i * LDB + d] = __float2bfloat16(__bfloat162float(Qf[i * LDB + d]) * exp2f(ex));
+      }
     // partial diagonal scores over this warp's column half: rows s0 + g (+8), columns s0 + kj
-    {
+    if (!diag_tc) {
       const int kj[4] = {2 * tq, 2 * tq + 1, 2 * tq + 8, 2 * tq + 9};
       float p[2][4];
 #pragma unroll
@@ -896,6 +945,9 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
 #pragma unroll
         for (int z = 0; z < 4; ++z) at[x][z] = bt[x][z] = 0.f;
       const bool diag = ib == kb;
+      const bool elem = diag && !diag_tc;  // element-wise diagonal block
+      const bf16* QB = diag ? Qd : QeK;    // query rows qrow.. of the block, in the Ke space
+      const int qrow = diag ? s0 : (ib - kb - 1) * 16;
 #pragma unroll
       for (int k0 = 0; k0 < D; k0 += 16) {
         uint32_t av[4], bf[4];
@@ -903,15 +955,25 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
         ld_b_nk(bf, dOs, LDB, ib * 16, k0);
         mma_bf16(bt[0], av, bf[0], bf[1]);
         mma_bf16(bt[1], av, bf[2], bf[3]);
-        if (!diag) {
+        if (!elem) {
           uint32_t ak[4], bq[4];
           ld_a(ak, Ke, LDB, s0, k0);
-          ld_b_nk(bq, QeK, LDB, (ib - kb - 1) * 16, k0);
+          ld_b_nk(bq, QB, LDB, qrow, k0);
           mma_bf16(at[0], ak, bq[0], bq[1]);
           mma_bf16(at[1], ak, bq[2], bq[3]);
         }
       }
-      if (diag) {
+      if (diag && !elem) {
+        // causal mask of the diagonal block: query il >= key sl
+#pragma unroll
+        for (int x = 0; x < 2; ++x)
+#pragma unroll
+          for (int z = 0; z < 4; ++z) {
+            const int sl = g + (z >> 1) * 8, il = x * 8 + 2 * tq + (z & 1);
+            if (il < sl) at[x][z] = bt[x][z] = 0.f;
+          }
+      }
+      if (elem) {
         const float* A0 = Ad + (kb * 16 * 17);           // warp kb (half 0)
         const float* A1 = Ad + ((kb + 4) * 16 * 17);     // warp kb + 4 (half 1)
 #pragma unroll
@@ -938,14 +1000,14 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
         ld_b_kn(bf, dOs, LDB, nb + np * 16, ib * 16);
         mma_bf16(dv[2 * np], pa, bf[0], bf[1]);
         mma_bf16(dv[2 * np + 1], pa, bf[2], bf[3]);
-        if (!diag) {
+        if (!elem) {
           uint32_t bq[4];
-          ld_b_kn(bq, QeK, LDB, nb + np * 16, (ib - kb - 1) * 16);
+          ld_b_kn(bq, QB, LDB, nb + np * 16, qrow);
           mma_bf16(dkx[2 * np], pb, bq[0], bq[1]);
           mma_bf16(dkx[2 * np + 1], pb, bq[2], bq[3]);
         }
       }
-      if (diag) {
+      if (elem) {
         __syncwarp();
         // dk_s += sum_{s <= i < 16} (v_s . do_i) q_i exp(G_i - G_s), element by element
 #pragma unroll

@@ -49,8 +49,9 @@ liger_status core_forward(const Core& c, bool with_output);
 // state, from h0, and writes ht.
 liger_status core_scan(const Core& c);
 // Gradients dq (w.r.t. the scaled q), dk, dv (accumulated into: zero them or pre-fill them), R and
-// RT (dg = R[t] + RT[chunk of t] after the call), dh0. Needs core_forward(c, false) to have run on
-// the same buffers (it leaves the gate cumsums and the chunk states there).
+// RT (dg = R[t] + RT[chunk of t] after the call), dh0. Needs the gate cumsums in g and the chunk
+// states in h: core_forward(c, false) on the same buffers, or (the fused attention's bf16 path) the
+// prep's cumsums with k_fstate's states and core_scan. With qchain, k_fdq writes qc.dq instead of dq.
 liger_status core_backward(const Core& c);
 
 }  // namespace cuda

@@ -4,15 +4,17 @@
 Usage: python3 bench.py path/to/libliger_dev.so [--quick] [--ours] [--ours-bwd] [--ours-fla] [--profile]
 --ours: only our forward at 2K/8K/32K and the decode (no baselines, no backward): a cheap
 intermediate run; numbers to compare with baselines come from a run without it.
---ours-fla: our forward and fla's chunk_gla forward at every shape (no backward, no SDPA).
 --ours-bwd: the same with our forward + backward.
+--ours-fla: our forward and fla's chunk_gla forward at every shape (no backward, no SDPA).
 Times with CUDA events after warm-up; each number is the median of several timed calls.
 Prints a table and writes bench_cuda.json next to the given --out path (default: cwd).
 """
+import ctypes
 import json
 import os
 import statistics
 import sys
+import time
 
 import torch
 import torch.nn.functional as F
@@ -58,6 +60,92 @@ def profile(lib, B, T):
         torch.cuda.synchronize()
     print(f"profile B={B} T={T} (one forward + one backward)")
     print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=60), flush=True)
+
+
+def decode_bench(lib):
+    """Decode: one layer, one token per sequence, cache of W-1 keys + fp32 state, for batch 1, 16, 64.
+    Per call: call_us, the python loop of Lib.call (ctypes plus the error-string read; the figure of the
+    earlier runs); raw_us, the same loop calling the entry point directly (status still checked);
+    host_us, the host time of one direct call (no synchronisation: what the caller's thread spends);
+    gpu_us, the decode kernels' device time (CUPTI through torch.profiler); graph_us, one step of a
+    CUDA graph that captured 20 calls (the call does not synchronise, so a generation loop can capture it)."""
+    from torch.profiler import profile as tprof, ProfilerActivity
+    fn = lib.lib.liger_attn_decode
+    dec = []
+    for N in (1, 16, 64):
+        q = torch.randn(N, 1, Hq, D, device=dev, dtype=torch.bfloat16)
+        k = torch.randn(N, 1, Hkv, D, device=dev, dtype=torch.bfloat16)
+        v = torch.randn(N, 1, Hkv, D, device=dev, dtype=torch.bfloat16)
+        o = torch.empty_like(q)
+        cos, sin = rope_tables(100000, D)
+        cache = {"state": torch.randn(N, Hkv, D, D, device=dev) * 0.01,
+                 "win_k": torch.randn(N, Hkv, W - 1, D, device=dev), "win_v": torch.randn(N, Hkv, W - 1, D, device=dev),
+                 "pos": torch.full((N,), 5000, dtype=torch.int64, device=dev)}
+        p = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, o=o, cache_in=cache)
+        ref = ctypes.byref(p)
+        row = {"batch": N}
+        steps = [0]  # decode steps run, to check the positions at the end
+
+        def loop():
+            steps[0] += 50
+            return [lib.call("liger_attn_decode", p) for _ in range(50)]
+        row["call_us"] = timed(loop, 5) * 1000 / 50
+
+        def raw():
+            steps[0] += 50
+            bad = [st for st in (fn(ref) for _ in range(50)) if st != 0]
+            if bad:
+                raise RuntimeError(f"liger_attn_decode: status {bad[0]}: {lib.lib.liger_last_error().decode()}")
+        row["raw_us"] = timed(raw, 5) * 1000 / 50
+        hs = []
+        for _ in range(5):
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            raw()
+            hs.append((time.perf_counter() - t0) * 1e6 / 50)
+        torch.cuda.synchronize()
+        row["host_us"] = statistics.median(hs)
+        with tprof(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(20):
+                fn(ref)
+            torch.cuda.synchronize()
+        steps[0] += 20
+        kern = [e for e in prof.key_averages() if "k_dec" in e.key or "k_advance" in e.key]
+        dt = lambda e: getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0.0)
+        row["gpu_us"] = sum(dt(e) for e in kern) / 20
+        row["kernels"] = {e.key[:80]: e.count / 20 for e in kern}
+        # CUDA runtime calls seen by CUPTI (host side): average microseconds and count per decode call
+        row["runtime_api"] = {e.key[:40]: [round(e.cpu_time_total / max(e.count, 1), 2), e.count / 20]
+                              for e in prof.key_averages() if e.key.startswith("cuda")}
+        try:
+            g = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(g):
+                pg = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, o=o, cache_in=cache)  # capture stream
+                for _ in range(20):
+                    lib.call("liger_attn_decode", pg)
+            def replay():
+                steps[0] += 20
+                g.replay()
+            row["graph_us"] = timed(replay, 10) * 1000 / 20
+            del g
+        except Exception as e:
+            row["graph_error"] = repr(e)[:300]
+        torch.cuda.synchronize()
+        st, msg = lib.call("liger_attn_decode", p, expect_ok=False)  # no bad position was reported meanwhile
+        row["status_after"] = st
+        steps[0] += 1
+        torch.cuda.synchronize()
+        row["pos_ok"] = bool((cache["pos"] == 5000 + steps[0]).all())  # every step advanced every position once
+        state_bytes = N * Hkv * D * D * 4 * 2 + N * Hkv * 2 * (W - 1) * D * 4
+        best = min(row.get("graph_us", 1e9), row["raw_us"])
+        row["cache_MB"] = state_bytes / 1e6
+        row["gpu_TBps"] = state_bytes / (row["gpu_us"] * 1e-6) / 1e12 if row["gpu_us"] else 0.0
+        row["decode_us"] = row["call_us"]
+        row["TBps"] = state_bytes / (best * 1e-6) / 1e12
+        dec.append(row)
+        print(json.dumps(row), flush=True)
+        del q, k, v, o, cache, p
+    return dec
 
 
 def main():
@@ -147,22 +235,7 @@ def main():
         rows.append(row)
         print(json.dumps(row), flush=True)
 
-    # decode: one layer, one token per sequence, cache of W-1 keys + fp32 state
-    dec = []
-    for N in (1, 16, 64):
-        q = torch.randn(N, 1, Hq, D, device=dev, dtype=torch.bfloat16)
-        k = torch.randn(N, 1, Hkv, D, device=dev, dtype=torch.bfloat16)
-        v = torch.randn(N, 1, Hkv, D, device=dev, dtype=torch.bfloat16)
-        o = torch.empty_like(q)
-        cos, sin = rope_tables(100000, D)
-        cache = {"state": torch.randn(N, Hkv, D, D, device=dev) * 0.01,
-                 "win_k": torch.randn(N, Hkv, W - 1, D, device=dev), "win_v": torch.randn(N, Hkv, W - 1, D, device=dev),
-                 "pos": torch.full((N,), 5000, dtype=torch.int64, device=dev)}
-        p = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, o=o, cache_in=cache)
-        per = timed(lambda: [lib.call("liger_attn_decode", p) for _ in range(50)], 5) / 50
-        state_bytes = N * Hkv * D * D * 4 * 2 + N * Hkv * 2 * (W - 1) * D * 4
-        dec.append({"batch": N, "decode_us": per * 1000, "TBps": state_bytes / (per * 1e-3) / 1e12})
-        print(json.dumps(dec[-1]), flush=True)
+    dec = decode_bench(lib)
 
     with open(os.path.join(out_dir, "bench_cuda.json"), "w") as f:
         json.dump({"device": torch.cuda.get_device_name(), "rows": rows, "decode": dec, "fla_error": fla_err}, f, indent=1)
@@ -174,8 +247,12 @@ def main():
         print(f"| {r['B']} | {r['T']} | {g('ours_fwd_ms')} | {r['ours_fwd_TBps']:.2f} | {r['ours_fwd_TFLOPs']:.1f} | "
               f"{g('ours_fwdbwd_ms')} | {g('fla_fwd_ms')} | {g('fla_fwdbwd_ms')} | {g('sdpa_flash_fwd_ms')} | "
               f"{g('sdpa_cudnn_fwd_ms')} |")
+    print("\n| decode batch | Lib.call loop us | direct loop us | host us/call | GPU kernels us | graph step us | cache MB | GPU TB/s |")
+    print("|---|---|---|---|---|---|---|---|")
     for d in dec:
-        print(f"decode batch {d['batch']}: {d['decode_us']:.1f} us ({d['TBps']:.2f} TB/s of cache)")
+        gr = f"{d['graph_us']:.1f}" if "graph_us" in d else "-"
+        print(f"| {d['batch']} | {d['call_us']:.1f} | {d['raw_us']:.1f} | {d['host_us']:.1f} | {d['gpu_us']:.1f} | {gr} | "
+              f"{d['cache_MB']:.1f} | {d['gpu_TBps']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@
 // the key gate g and the RoPE'd q, k (fp32 workspaces); the chunked GLA core runs one state per KV
 // head; the sliding-window kernel reads the RoPE'd q/k, the window and the GRM output, and writes
 // o = mix * o_grm + (1 - mix) * o_swa in the caller's dtype and strides.
+#include "decode.cuh"
 #include "gla_core.cuh"
 #include "util.cuh"
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace liger {
 namespace cuda {
@@ -1241,16 +1243,6 @@ __global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* 
   });
 }
 
-// Two adjacent fp32 gradients added to global memory (one vector reduction on sm_90).
-__device__ __forceinline__ void red_pair(float* p, float x0, float x1) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  atomicAdd(reinterpret_cast<float2*>(p), make_float2(x0, x1));
-#else
-  atomicAdd(p, x0);
-  atomicAdd(p + 1, x1);
-#endif
-}
-
 constexpr int kBwdLP = kSwaPairs * 16 + 8;  // row stride of the per-warp P / dS tiles (16-byte rows, odd)
 
 template <int D>
@@ -1260,12 +1252,16 @@ size_t fswa_bwd_smem() {
 
 // Grid (chunks, Hkv): sliding-window backward for bf16 inputs (D 64/128, W <= 65), every query head
 // of the group over the chunk's window keys (tile row kk = position cpos0 - 64 + kk, as in k_fswa),
-// loaded once per block from the RoPE'd workspaces. A warp owns 16 query rows of one head: scores,
-// probabilities, dP = dO V^T and dS stay in registers; delta = rowsum(P o dP) is taken from the same
-// dP registers, so that a row with a single key gets dS = 0 exactly. dqr is written; dK = dS^T Q and
-// dV = P^T dO go through per-warp bf16 P / dS tiles and are added to dkr / dv (fp32 reductions).
+// loaded once per block from the raw k, v (RoPE in registers). Phase A, a warp per 16 query rows of one head:
+// scores, probabilities, dP = dO V^T and dS stay in registers; delta = rowsum(P o dP) is taken from the
+// same dP registers, so that a row with a single key gets dS = 0 exactly; dqr is written, P and dS go to
+// per-warp bf16 tiles. Phase B, a warp per 16 window keys (step p of the 8): dV = P^T dO and dK = dS^T Q
+// summed over the query tiles and heads of the phase in registers, then stored without atomics: keys
+// of this chunk (p >= 4) to dkr / dv, keys of the previous chunk (p < 4) to dkp / dvp (each row has
+// one writer block; the first phase stores, later phases of a larger group add).
 template <int D>
-__global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout, float* dqr, float* dkr, float* dv) {
+__global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout, float* dqr, float* dkr, float* dv,
+                                                              float* dkp, float* dvp) {
   using F = FT<D>;
   constexpr int LDB = F::LDB, NT = F::NT, LP = kBwdLP;
   extern __shared__ __align__(16) unsigned char smraw[];
@@ -1281,28 +1277,40 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
   const int hh = blockIdx.y, len = ch.len, grp = (int)(a.Hq / a.Hkv), W = a.W;
   const int64_t cpos0 = s.pos0 + (ch.start - s.start);
   const int64_t Hkv = a.Hkv, Hq = a.Hq;
-  // window keys and values (the backward has no cache: every position is in the workspaces)
-  for (int kk = warp; kk < 2 * kChunk; kk += kFWarps) {
-    const int64_t kp = cpos0 - kChunk + kk;
-    const bool need = kk < kChunk + len && kp >= s.pos0 && kp > cpos0 - W;
-    const int64_t o = ((s.start + (kp - s.pos0)) * Hkv + hh) * D;
-    float x[D / 32], y[D / 32];
+  // window keys and values from the raw k, v (RoPE in registers, as k_fswa; the backward has no
+  // cache: every position is in the inputs), 16 rows per warp, 4 at a time
+#pragma unroll 1
+  for (int part = 0; part < 4; ++part) {
+    int64_t tok[4], kp[4];
+    bool need[4];
 #pragma unroll
-    for (int u = 0; u < D / 32; ++u) {
-      x[u] = need ? a.kr[o + lane + 32 * u] : 0.f;
-      y[u] = need ? a.vf[o + lane + 32 * u] : 0.f;
+    for (int e = 0; e < 4; ++e) {
+      const int kk = warp * 16 + part * 4 + e;
+      kp[e] = cpos0 - kChunk + kk;
+      need[e] = kk < kChunk + len && kp[e] >= s.pos0 && kp[e] > cpos0 - W;
+      tok[e] = s.start + (kp[e] - s.pos0);
     }
+    float x[4][D / 32], y[4][D / 32];
+    load_rows_raw<D, 4>(a.k, a.T, hh, tok, need, x);
+    load_rows_raw<D, 4>(a.v, a.T, hh, tok, need, y);
 #pragma unroll
-    for (int u = 0; u < D / 32; ++u) {
-      Kw[kk * LDB + lane + 32 * u] = __float2bfloat16(x[u]);
-      Vw[kk * LDB + lane + 32 * u] = __float2bfloat16(y[u]);
+    for (int e = 0; e < 4; ++e) {
+      const int kk = warp * 16 + part * 4 + e;
+      if (need[e]) rope_regs<D>(a, x[e], kp[e]);
+#pragma unroll
+      for (int u = 0; u < D / 32; ++u) {
+        Kw[kk * LDB + lane + 32 * u] = __float2bfloat16(x[e][u]);
+        Vw[kk * LDB + lane + 32 * u] = __float2bfloat16(y[e][u]);
+      }
     }
   }
   __syncthreads();
   const float sc = a.swa_scale * kLog2e, wd = 1.f - a.mix, ssc = a.swa_scale;
-  for (int unit = warp; unit < grp * 4; unit += kFWarps) {
+  const int nph = (grp * 4 + kFWarps - 1) / kFWarps;
+  for (int ph = 0; ph < nph; ++ph) {
+    const int unit = warp + ph * kFWarps;
     const int r = (unit & 3) * 16;
-    if (r >= len) continue;
+    if (unit < grp * 4 && r < len) {
     const int64_t h = (int64_t)hh * grp + (unit >> 2);
     {
       int64_t tok[16];
@@ -1314,16 +1322,21 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
       }
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
+        int64_t t8[8];
+        bool o8[8];
+#pragma unroll
+        for (int e = 0; e < 8; ++e) {
+          t8[e] = tok[half * 8 + e];
+          o8[e] = ok[half * 8 + e];
+        }
         float x[8][D / 32];
+        load_rows_raw<D, 8>(a.q, a.T, h, t8, o8, x);  // raw q, RoPE in registers
 #pragma unroll
-        for (int e = 0; e < 8; ++e)
-#pragma unroll
-          for (int u = 0; u < D / 32; ++u)
-            x[e][u] = ok[half * 8 + e] ? a.qr[(tok[half * 8 + e] * Hq + h) * D + lane + 32 * u] : 0.f;
-#pragma unroll
-        for (int e = 0; e < 8; ++e)
+        for (int e = 0; e < 8; ++e) {
+          if (o8[e]) rope_regs<D>(a, x[e], cpos0 + r + half * 8 + e);
 #pragma unroll
           for (int u = 0; u < D / 32; ++u) Qr[(half * 8 + e) * LDB + lane + 32 * u] = __float2bfloat16(x[e][u]);
+        }
       }
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
@@ -1453,46 +1466,70 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
         }
       }
     }
-    __syncwarp();
-    // dV += P^T dO and dK += dS^T Q, 16 keys at a time
-#pragma unroll 1
-    for (int rp = 0; rp < kSwaPairs; ++rp) {
-      if (p_lo + rp > p_hi) continue;
-      const int kk0 = (p_lo + rp) * 16;
-      int64_t koff[2];
+    }  // phase A
+    __syncthreads();
+    {
+      // phase B: this warp's window keys kk = 16 p + g (+ 8), packed row ch.start - 64 + kk
+      const int p = warp;
+      const bool cur = p >= kChunk / 16;
+      float* const dstk = cur ? dkr : dkp;
+      float* const dstv = cur ? dv : dvp;
       bool kok[2];
+      int64_t koff[2];
 #pragma unroll
       for (int hr = 0; hr < 2; ++hr) {
-        const int kk = kk0 + g + 8 * hr;
-        const int64_t kp = cpos0 - kChunk + kk;
-        kok[hr] = kk < kChunk + len && kp >= s.pos0 && kp > cpos0 - W;
-        koff[hr] = ((s.start + (kp - s.pos0)) * Hkv + hh) * D;
+        const int kk = p * 16 + g + 8 * hr;
+        kok[hr] = cur ? kk - kChunk < len : ch.start > s.start;  // chunks of a sequence are 64-aligned
+        koff[hr] = (((int64_t)ch.start - kChunk + kk) * Hkv + hh) * D;
       }
-#pragma unroll
+#pragma unroll 1
       for (int which = 0; which < 2; ++which) {
-        uint32_t af[4];
-        ld_a_km(af, which ? dSs : Ps, LP, rp * 16, 0);
-        const bf16* B = which ? Qr : dOs;
-        float* dst = which ? dkr : dv;
         float acc[NT][4];
 #pragma unroll
         for (int j = 0; j < NT; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+#pragma unroll 1
+        for (int b = 0; b < 4; ++b) {
+          const int rb = b * 16;
+          const int plo = max(0, rb + kChunk + 1 - W) >> 4, phi = (rb + kChunk + 15) >> 4;
+          if (rb >= len || p < plo || p > phi) continue;
 #pragma unroll
-        for (int np = 0; np < NT / 2; ++np) {
-          uint32_t bf[4];
-          ld_b_kn(bf, B, LDB, np * 16, 0);
-          mma_bf16(acc[2 * np], af, bf[0], bf[1]);
-          mma_bf16(acc[2 * np + 1], af, bf[2], bf[3]);
+          for (int hl = 0; hl < 2; ++hl) {
+            const int src = b + 4 * hl;
+            if (src + ph * kFWarps >= grp * 4) continue;
+            const bf16* Qs = Vw + 2 * kChunk * LDB + src * 16 * (2 * LDB + 2 * LP);
+            const bf16* Os = Qs + 16 * LDB;
+            const bf16* Pt = Os + 16 * LDB;
+            uint32_t af[4];
+            ld_a_km(af, which ? Pt + 16 * LP : Pt, LP, (p - plo) * 16, 0);
+            const bf16* B = which ? Qs : Os;
+#pragma unroll
+            for (int np = 0; np < NT / 2; ++np) {
+              uint32_t bf[4];
+              ld_b_kn(bf, B, LDB, np * 16, 0);
+              mma_bf16(acc[2 * np], af, bf[0], bf[1]);
+              mma_bf16(acc[2 * np + 1], af, bf[2], bf[3]);
+            }
+          }
         }
+        float* dst = which ? dstk : dstv;
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
           if (!kok[hr]) continue;
 #pragma unroll
-          for (int j = 0; j < NT; ++j) red_pair(dst + koff[hr] + j * 8 + 2 * tq, acc[j][2 * hr], acc[j][2 * hr + 1]);
+          for (int j = 0; j < NT; ++j) {
+            float2* q = reinterpret_cast<float2*>(dst + koff[hr] + j * 8 + 2 * tq);
+            float2 v = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
+            if (ph) {
+              const float2 o = *q;
+              v.x += o.x;
+              v.y += o.y;
+            }
+            *q = v;
+          }
         }
       }
     }
-    __syncwarp();
+    __syncthreads();  // the tiles are reused by the next phase
   }
 }
 
@@ -1558,12 +1595,15 @@ __global__ void __launch_bounds__(256) k_bwd_out(Attn a, const float* dqf, const
 // a warp in flight, row offsets computed once per row and the row held in registers (lane has
 // d = lane + 32 u; the RoPE pair of d is u +- D/64).
 
-// Grid (chunks, Hq + Hkv): as k_prep.
+// Grid (chunks, Hq + Hkv): as k_prep without the RoPE'd copies (k_fswa_bwd rotates the raw rows), the q
+// feature map in bf16 and the gate written as its in-chunk inclusive cumulative sum (what the backward
+// kernels read; the chunk states come from k_fstate): the gate rows go to shared memory, then a thread
+// per column runs the sum.
 template <int D>
 __global__ void __launch_bounds__(256) k_fprep(Attn a) {
   constexpr int R = kChunk / 8, U = D / 32;
+  __shared__ float Gs[kChunk][D];  // key blocks: the gate rows
   const Chunk ch = a.chunks[blockIdx.x];
-  const SeqInfo s = a.seqs[ch.seq];
   const bool isq = blockIdx.y < a.Hq;
   const int64_t h = isq ? blockIdx.y : blockIdx.y - a.Hq, H = isq ? a.Hq : a.Hkv;
   const int w = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -1581,13 +1621,12 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
   for (int r = 0; r < R; ++r) {
     if (!ok[r]) continue;
     const int64_t o = (tok[r] * H + h) * D + lane;
-    const int64_t pos = s.pos0 + (tok[r] - s.start);
     float f[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) f[u] = x[r][u];
     if (!isq) {
 #pragma unroll
-      for (int u = 0; u < U; ++u) a.g[o + 32 * u] = a.use_gate ? logsigmoidf(x[r][u]) * gs : 0.f;
+      for (int u = 0; u < U; ++u) Gs[w + 8 * r][lane + 32 * u] = a.use_gate ? logsigmoidf(x[r][u]) * gs : 0.f;
     }
     if (isq || a.variant == LIGER_VARIANT_GLA) {
       softmax_regs<D>(f);
@@ -1602,14 +1641,8 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
 #pragma unroll
       for (int u = 0; u < U; ++u) a.kf[o + 32 * u] = f[u];
     }
-    if (a.rope) {
-      rope_regs<D>(a, x[r], pos);
-      float* orr = isq ? a.qr : a.kr;
-#pragma unroll
-      for (int u = 0; u < U; ++u) orr[o + 32 * u] = x[r][u];
-    }
   }
-  if (!isq) {
+  if (!isq) {  // uniform per block
     load_rows_raw<D, R>(a.v, a.T, h, tok, ok, x);
 #pragma unroll
     for (int r = 0; r < R; ++r) {
@@ -1617,6 +1650,15 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
       const int64_t o = (tok[r] * H + h) * D + lane;
 #pragma unroll
       for (int u = 0; u < U; ++u) a.vf[o + 32 * u] = x[r][u];
+    }
+    __syncthreads();
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+      float run = 0.f;
+      float* dst = a.g + ((int64_t)ch.start * H + h) * D + d;
+      for (int t = 0; t < ch.len; ++t) {
+        run += Gs[t][d];
+        dst[(int64_t)t * H * D] = run;
+      }
     }
   }
 }
@@ -1638,16 +1680,20 @@ __global__ void __launch_bounds__(256) k_fgather_do(__nv_bfloat16* dst, View src
                          mul * load_as_float(src, voff(src, tok, T, h, lane * U + u + 1)));
 }
 
-// Grid (chunks, Hq + Hkv): as k_bwd_out.
+// Grid (chunks, Hq + Hkv - y0): as k_bwd_out, heads from y0 on (y0 = Hq: key heads only, when k_fdq
+// has written dq). Key rows add dkp / dvp, the window gradients from the next chunk's queries (written
+// by k_fswa_bwd when that chunk exists).
 template <int D>
 __global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, const float* dqr, const float* dkf,
                                                   const float* dkr, const float* R, const float* RT,
-                                                  const float* dvf, View dq, View dk, View dv) {
+                                                  const float* dvf, const float* dkp, const float* dvp, View dq,
+                                                  View dk, View dv, int y0) {
   constexpr int RR = kChunk / 8, U = D / 32, HU = D / 64;
   const Chunk ch = a.chunks[blockIdx.x];
   const SeqInfo s = a.seqs[ch.seq];
-  const bool isq = blockIdx.y < a.Hq;
-  const int64_t h = isq ? blockIdx.y : blockIdx.y - a.Hq, H = isq ? a.Hq : a.Hkv;
+  const int64_t y = blockIdx.y + y0;
+  const bool isq = y < a.Hq;
+  const int64_t h = isq ? y : y - a.Hq, H = isq ? a.Hq : a.Hkv;
   const int w = threadIdx.x >> 5, lane = threadIdx.x & 31;
   int64_t tok[RR];
   bool ok[RR];
@@ -1660,6 +1706,8 @@ __global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, cons
   load_rows_raw<D, RR>(isq ? a.q : a.k, a.T, h, tok, ok, x);
   const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
   const float* rt = RT + ((int64_t)blockIdx.x * a.Hkv + h) * D + lane;
+  const bool next = (int)blockIdx.x + 1 < s.first_chunk + s.num_chunks;  // the next chunk of the sequence
+  const float* kp = (!isq && next && dkp) ? dkp : nullptr;
 #pragma unroll
   for (int r = 0; r < RR; ++r) {
     if (!ok[r]) continue;
@@ -1670,7 +1718,7 @@ __global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, cons
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       gv[u] = gf[32 * u];
-      gr[u] = a.rope ? (isq ? dqr : dkr)[o + 32 * u] : 0.f;
+      gr[u] = a.rope ? (isq ? dqr : dkr)[o + 32 * u] + (kp ? kp[o + 32 * u] : 0.f) : 0.f;
     }
     if (isq || a.variant == LIGER_VARIANT_GLA) {
       float f[U];
@@ -1713,7 +1761,8 @@ __global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, cons
     if (!isq) {
       const int64_t ov = row_off(dv, tok[r], a.T, h);
 #pragma unroll
-      for (int u = 0; u < U; ++u) store_from_float(dv, ov + (lane + 32 * u) * dv.s3, dvf[o + 32 * u]);
+      for (int u = 0; u < U; ++u)
+        store_from_float(dv, ov + (lane + 32 * u) * dv.s3, dvf[o + 32 * u] + (kp ? dvp[o + 32 * u] : 0.f));
     }
   }
 }
@@ -1752,11 +1801,7 @@ __global__ void __launch_bounds__(256) k_decode(Attn a, const int64_t* pos_in, f
     for (int idx = threadIdx.x; idx < grp * D; idx += blockDim.x)
       store_from_float(out, voff(out, n, 1, (int64_t)hh * grp + idx / D, idx % D), __int_as_float(0x7fc00000));
     if (threadIdx.x == 0 && hh == 0) {  // several bad sequences: one of them is reported
-      volatile DecodeFlag* f = flag;
-      f->seq = n;
-      f->pos = (long long)p;
-      __threadfence_system();
-      f->bad = 1;
+      report_bad_position(flag, n, (long long)p);
     }
     return;
   }
@@ -1921,19 +1966,21 @@ liger_status check_cache(const liger_cache& c, const char* name, int64_t N, int6
   const int64_t elems[4] = {N * Hkv * D * D, N * Hkv * (int64_t)(W - 1) * D, N * Hkv * (int64_t)(W - 1) * D, N};
   for (int i = 0; i < 4; ++i) {
     if ((i == 1 || i == 2) && !(ring && W > 1)) continue;
-    snprintf(buf, sizeof buf, "%s.%s", name, nm[i]);
-    if (!ts[i]->data) return fail(LIGER_ERR_INVALID_ARGUMENT, "%s is required", buf);
-    LIGER_TRY(check_device_ptr(ts[i]->data, buf));
+    // The component's name is formatted only for an error (every decode step passes here).
+    auto full = [&]() -> const char* { snprintf(buf, sizeof buf, "%s.%s", name, nm[i]); return buf; };
+    if (!ts[i]->data) return fail(LIGER_ERR_INVALID_ARGUMENT, "%s is required", full());
+    if (check_device_ptr(ts[i]->data, name) != LIGER_OK)  // again, for the message with the full name
+      LIGER_TRY(check_device_ptr(ts[i]->data, full()));
     // The kernels index caches as contiguous arrays: check the strides say so.
     int64_t expect = 1, count = 1;
     for (int d = ts[i]->ndim - 1; d >= 0; --d) {
       if (ts[i]->shape[d] != 1 && ts[i]->stride[d] != expect)
-        return fail(LIGER_ERR_INVALID_ARGUMENT, "%s must be contiguous", buf);
+        return fail(LIGER_ERR_INVALID_ARGUMENT, "%s must be contiguous", full());
       expect *= ts[i]->shape[d];
       count *= ts[i]->shape[d];
     }
     if (count != elems[i])
-      return fail(LIGER_ERR_INVALID_ARGUMENT, "%s has %lld elements, expected %lld", buf, (long long)count,
+      return fail(LIGER_ERR_INVALID_ARGUMENT, "%s has %lld elements, expected %lld", full(), (long long)count,
                   (long long)elems[i]);
   }
   return LIGER_OK;
@@ -1996,7 +2043,7 @@ size_t swa_smem(int D, int W, bool bwd, bool tc) {
 
 struct AttnBuffers {
   size_t qf, qr, kf, g, kr, vf, h, gl, o, chunks, seqs;
-  size_t dO, dh, dq, dk, dv, R, RT, dqr, dkr;
+  size_t dO, dh, dq, dk, dv, R, RT, dqr, dkr, rq, dkp, dvp;
 };
 
 // The bf16 fast forward (see k_fout): D 64 or 128, a window of at most 65 keys.
@@ -2105,10 +2152,11 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   const size_t fq = sizeof(float) * Np * Hq * D, fk = sizeof(float) * Np * Hkv * D;
   const size_t fh = sizeof(float) * (nch + 1) * Hkv * D * D, fgl = sizeof(float) * (nch + 1) * Hkv * D;
   b.qf = ws.reserve_bytes(backward && fast_backward_ok(p) ? fq / 2 : fq);  // bf16 for the fast backward
-  b.qr = ws.reserve_bytes(rope ? fq : 0);
+  const bool fast_bwd = backward && fast_backward_ok(p);
+  b.qr = ws.reserve_bytes(rope && !fast_bwd ? fq : 0);  // the fast backward rotates the raw rows
   b.kf = ws.reserve_bytes(fk);
   b.g = ws.reserve_bytes(fk);
-  b.kr = ws.reserve_bytes(rope ? fk : 0);
+  b.kr = ws.reserve_bytes(rope && !fast_bwd ? fk : 0);
   b.vf = ws.reserve_bytes(fk);
   b.h = ws.reserve_bytes(fh);
   b.gl = ws.reserve_bytes(fgl);
@@ -2119,7 +2167,10 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   } else {
     b.dO = ws.reserve_bytes(fast_backward_ok(p) ? fq / 2 : fq);  // bf16 for the fast kernels
     b.dh = ws.reserve_bytes(fh);
-    b.dq = ws.reserve_bytes(fq);
+    b.dq = ws.reserve_bytes(fast_backward_ok(p) ? 0 : fq);  // the fast k_fdq writes the caller's dq
+    b.rq = ws.reserve_bytes(fast_backward_ok(p) ? fk : 0);
+    b.dkp = ws.reserve_bytes(fast_backward_ok(p) ? fk : 0);
+    b.dvp = ws.reserve_bytes(fast_backward_ok(p) ? fk : 0);
     b.dk = ws.reserve_bytes(fk);
     b.dv = ws.reserve_bytes(fk);
     b.R = ws.reserve_bytes(fk);
@@ -2135,10 +2186,9 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   a.T = p.T;
   a.chunks = ws.at<Chunk>(b.chunks);
   a.seqs = ws.at<SeqInfo>(b.seqs);
-  a.qf = ws.at<float>(b.qf); a.qr = rope ? ws.at<float>(b.qr) : nullptr;
+  a.qf = ws.at<float>(b.qf); a.qr = rope && !fast_bwd ? ws.at<float>(b.qr) : nullptr;
   a.kf = ws.at<float>(b.kf); a.g = ws.at<float>(b.g);
-  a.kr = rope ? ws.at<float>(b.kr) : nullptr; a.vf = ws.at<float>(b.vf);
-  const bool fast_bwd = backward && fast_backward_ok(p);
+  a.kr = rope && !fast_bwd ? ws.at<float>(b.kr) : nullptr; a.vf = ws.at<float>(b.vf);
   if (fast_bwd) {
     a.qb = ws.at<__nv_bfloat16>(b.qf);
     a.qf = nullptr;
@@ -2186,9 +2236,25 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     }
     return LIGER_OK;
   }
-  LIGER_TRY(core_forward(c, false));
+  if (fast_bwd) {
+    // chunk states from the raw k, v (k_fprep wrote the gate's in-chunk cumsum for the readers below)
+    if (nch) {
+      const size_t sm = D == 64 ? sizeof(float) * kChunk * FT<64>::LG + sizeof(bf16) * (2 * kChunk * FT<64>::LDB + 64 * (kChunk + 8))
+                                : sizeof(float) * kChunk * FT<128>::LG + sizeof(bf16) * (2 * kChunk * FT<128>::LDB + 128 * (kChunk + 8));
+      const void* kern = D == 64 ? (const void*)k_fstate<64> : (const void*)k_fstate<128>;
+      LIGER_TRY(set_smem(kern, sm, "fstate"));
+      if (D == 64)
+        k_fstate<64><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, c.h, c.gl);
+      else
+        k_fstate<128><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, c.h, c.gl);
+      LIGER_CK_LAUNCH("fstate");
+    }
+    LIGER_TRY(core_scan(c));
+  } else {
+    LIGER_TRY(core_forward(c, false));
+  }
   c.dh = ws.at<float>(b.dh);
-  c.dq = ws.at<float>(b.dq);
+  c.dq = fast_bwd ? nullptr : ws.at<float>(b.dq);
   c.dk = ws.at<float>(b.dk);
   c.dv = ws.at<float>(b.dv);
   c.R = ws.at<float>(b.R);
@@ -2209,19 +2275,23 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     LIGER_TRY(gather(c.dO, view_of(p.do_), p.T, NT, Hq, D, p.mix, st));
   }
   LIGER_CK(cudaMemsetAsync(c.dk, 0, fk, st));
-  LIGER_CK(cudaMemsetAsync(c.dv, 0, fk, st));
+  if (!fast_bwd) LIGER_CK(cudaMemsetAsync(c.dv, 0, fk, st));  // k_fswa_bwd stores every row of dv and dkr
   float* dqr = ws.at<float>(b.dqr);
   float* dkr = ws.at<float>(b.dkr);
+  float* dkp = fast_bwd ? ws.at<float>(b.dkp) : nullptr;
+  float* dvp = fast_bwd ? ws.at<float>(b.dvp) : nullptr;
   if (rope && nch) {
-    LIGER_CK(cudaMemsetAsync(dkr, 0, fk, st));
+    if (!fast_bwd) LIGER_CK(cudaMemsetAsync(dkr, 0, fk, st));
     if (fast_backward_ok(p)) {
       const size_t sm = D == 64 ? fswa_bwd_smem<64>() : fswa_bwd_smem<128>();
       const void* kern = D == 64 ? (const void*)k_fswa_bwd<64> : (const void*)k_fswa_bwd<128>;
       LIGER_TRY(set_smem(kern, sm, "fswa_bwd"));
       if (D == 64)
-        k_fswa_bwd<64><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv);
+        k_fswa_bwd<64><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv,
+                                                                                       dkp, dvp);
       else
-        k_fswa_bwd<128><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv);
+        k_fswa_bwd<128><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, view_of(p.do_), dqr, dkr,
+                                                                                        c.dv, dkp, dvp);
       LIGER_CK_LAUNCH("fswa_bwd");
     } else {
       const size_t sm = swa_smem((int)D, p.window, true, false);
@@ -2230,18 +2300,31 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
       LIGER_CK_LAUNCH("swa_bwd");
     }
   }
+  if (fast_bwd) {
+    c.qchain = true;
+    c.qc.q = a.q;
+    c.qc.dq = view_of(p.dq);
+    c.qc.dqr = rope ? dqr : nullptr;
+    if (rope) { c.qc.cos = a.cos; c.qc.sin = a.sin; }
+    c.qc.rq = ws.at<float>(b.rq);
+    if (NT) LIGER_CK(cudaMemsetAsync(c.qc.rq, 0, fk, st));
+    c.qc.T = p.T;
+  }
   LIGER_TRY(core_backward(c));
   if (nch) {
-    const dim3 grid((unsigned)nch, (unsigned)(Hq + Hkv));
-    if (fast_bwd && D == 64)
-      k_fbwd_out<64><<<grid, 256, 0, st>>>(a, c.dq, dqr, c.dk, dkr, c.R, c.RT, c.dv, view_of(p.dq), view_of(p.dk),
-                                           view_of(p.dv));
-    else if (fast_bwd)
-      k_fbwd_out<128><<<grid, 256, 0, st>>>(a, c.dq, dqr, c.dk, dkr, c.R, c.RT, c.dv, view_of(p.dq), view_of(p.dk),
-                                            view_of(p.dv));
-    else
+    if (fast_bwd) {  // key heads only: k_fdq wrote dq
+      const dim3 grid((unsigned)nch, (unsigned)Hkv);
+      if (D == 64)
+        k_fbwd_out<64><<<grid, 256, 0, st>>>(a, nullptr, dqr, c.dk, dkr, c.R, c.RT, c.dv, dkp, dvp, view_of(p.dq),
+                                             view_of(p.dk), view_of(p.dv), (int)Hq);
+      else
+        k_fbwd_out<128><<<grid, 256, 0, st>>>(a, nullptr, dqr, c.dk, dkr, c.R, c.RT, c.dv, dkp, dvp, view_of(p.dq),
+                                              view_of(p.dk), view_of(p.dv), (int)Hq);
+    } else {
+      const dim3 grid((unsigned)nch, (unsigned)(Hq + Hkv));
       k_bwd_out<<<grid, 256, 0, st>>>(a, c.dq, dqr, c.dk, dkr, c.R, c.RT, c.dv, view_of(p.dq), view_of(p.dk),
                                       view_of(p.dv));
+    }
     LIGER_CK_LAUNCH("attn_bwd_out");
   }
   return LIGER_OK;
@@ -2263,7 +2346,6 @@ liger_status attn_decode(const liger_attn_params& p) {
     return fail(LIGER_ERR_INVALID_ARGUMENT, "attn decode updates cache_in in place: cache_out must be absent or identical");
   LIGER_TRY(check_cache(c, "cache_in", N, Hkv, D, p.window, p.mix < 1.f));
   LIGER_TRY(check_device_ptr(p.o.data, "o"));
-  cudaStream_t st = static_cast<cudaStream_t>(p.stream);
   if (N == 0) return LIGER_OK;
   DecodeFlag *hflag = nullptr, *flag = nullptr;
   LIGER_TRY(decode_flag(&hflag, &flag));
@@ -2280,13 +2362,39 @@ liger_status attn_decode(const liger_attn_params& p) {
   for (const liger_tensor* t : {&c.state, &c.win_k, &c.win_v})
     if (reinterpret_cast<uintptr_t>(t->data) % 16)
       return fail(LIGER_ERR_UNSUPPORTED, "attn decode on CUDA needs 16-byte aligned cache tensors (state, win_k, win_v)");
+  cudaStream_t st = static_cast<cudaStream_t>(p.stream);
+  // LIGER_CUDA_DECODE_REFERENCE=1 runs the reference kernels below for every shape (checked once).
+  static const bool reference_only = [] {
+    const char* e = getenv("LIGER_CUDA_DECODE_REFERENCE");
+    return e && e[0] == '1';
+  }();
+  int64_t* pos_dev = static_cast<int64_t*>(c.pos.data);
+  if (!reference_only && N <= INT32_MAX && Hq <= INT32_MAX) {
+    DecodeArgs d{};
+    d.q = view_of(p.q); d.k = view_of(p.k); d.v = view_of(p.v); d.out = view_of(p.o);
+    d.rope = p.mix < 1.f;
+    if (d.rope) {
+      d.cos = static_cast<const float*>(p.rope_cos.data); d.sin = static_cast<const float*>(p.rope_sin.data);
+      d.cs0 = p.rope_cos.stride[0]; d.cs1 = p.rope_cos.stride[1];
+      d.ss0 = p.rope_sin.stride[0]; d.ss1 = p.rope_sin.stride[1];
+      d.P = p.rope_cos.shape[0];
+    }
+    d.state = static_cast<float*>(c.state.data);
+    d.wk = static_cast<float*>(c.win_k.data); d.wv = static_cast<float*>(c.win_v.data);
+    d.pos = pos_dev; d.flag = flag;
+    d.N = (int)N; d.Hq = (int)Hq; d.Hkv = (int)Hkv; d.D = (int)D; d.W = p.window;
+    d.variant = p.variant; d.use_gate = p.use_gate;
+    d.gate_norm = p.gate_norm; d.mix = p.mix; d.swa_scale = p.swa_scale;
+    bool taken = false;
+    LIGER_TRY(decode_fast(d, st, taken));
+    if (taken) return LIGER_OK;
+  }
+  // Reference kernels: any D and window the shared memory holds. No host copy of the positions: the
+  // kernel checks its own (see k_decode) and a second launch advances them once every block has read its own.
   Attn a = attn_of(p);
   const int grp = (int)(Hq / Hkv), W = p.window;
   const size_t sm = sizeof(float) * (size_t)(3 * grp * D + 4 * D + 16 * D + 2 * W * (D + 1) + grp * W);
   LIGER_TRY(set_smem((const void*)k_decode, sm, "decode"));
-  // No host copy of the positions: the kernel checks its own (see k_decode) and a second launch
-  // advances them once every block has read its own.
-  int64_t* pos_dev = static_cast<int64_t*>(c.pos.data);
   k_decode<<<dim3((unsigned)N, (unsigned)Hkv), 256, sm, st>>>(a, pos_dev, static_cast<float*>(c.state.data),
                                                                static_cast<float*>(c.win_k.data),
                                                                static_cast<float*>(c.win_v.data), view_of(p.o), flag);

@@ -96,8 +96,25 @@ liger_status check_device_ptr(const void* p, const char* name) {
 }
 
 liger_status decode_flag(DecodeFlag** hostp, DecodeFlag** devp) {
+  // The flag is allocated once; its device address is remembered per device (per thread, so that
+  // the common call takes no lock and makes no driver call).
   static std::mutex mu;
   static DecodeFlag* host = nullptr;
+  struct Mapped {
+    int dev;
+    DecodeFlag* ptr;
+  };
+  static thread_local Mapped mapped[8] = {{-1, nullptr}, {-1, nullptr}, {-1, nullptr}, {-1, nullptr},
+                                          {-1, nullptr}, {-1, nullptr}, {-1, nullptr}, {-1, nullptr}};
+  static thread_local DecodeFlag* host_seen = nullptr;
+  int dev = 0;
+  LIGER_CK(cudaGetDevice(&dev));
+  Mapped& m = mapped[dev & 7];
+  if (host_seen && m.dev == dev) {
+    *hostp = host_seen;
+    *devp = m.ptr;
+    return LIGER_OK;
+  }
   std::lock_guard<std::mutex> lock(mu);
   if (!host) {
     void* h = nullptr;
@@ -107,8 +124,10 @@ liger_status decode_flag(DecodeFlag** hostp, DecodeFlag** devp) {
   }
   void* d = nullptr;
   LIGER_CK(cudaHostGetDevicePointer(&d, host, 0));
+  host_seen = host;
+  m = Mapped{dev, static_cast<DecodeFlag*>(d)};
   *hostp = host;
-  *devp = static_cast<DecodeFlag*>(d);
+  *devp = m.ptr;
   return LIGER_OK;
 }
 

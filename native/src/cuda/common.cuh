@@ -112,12 +112,22 @@ liger_status check_device_ptr(const void* p, const char* name);
 
 // Where the decode kernel reports a bad cache position: mapped pinned host memory, written by the
 // device and read by the host at the next decode call (no synchronisation in the call itself).
-struct DecodeFlag {
+struct alignas(16) DecodeFlag {
   int bad;   // set by the device, cleared by the host when reported
   int seq;
   long long pos;
 };
 liger_status decode_flag(DecodeFlag** host, DecodeFlag** device);
+
+// A kernel's report of a bad position: the three fields in one 16-byte store, so that several bad
+// sequences (blocks racing to report) leave one whole report, never the sequence of one and the
+// position of another.
+__device__ __forceinline__ void report_bad_position(DecodeFlag* f, int seq, long long pos) {
+  const int lo = (int)(unsigned long long)pos, hi = (int)((unsigned long long)pos >> 32);
+  asm volatile("st.volatile.global.v4.s32 [%0], {%1, %2, %3, %4};\n" ::"l"(__cvta_generic_to_global(f)), "r"(1),
+               "r"(seq), "r"(lo), "r"(hi)
+               : "memory");
+}
 
 // Keeps the current device's default memory pool from returning freed memory to the driver at
 // every synchronization (release threshold 0), which made each workspace allocation cost ~1 ms.

@@ -376,7 +376,24 @@ template <int D>
 size_t fdq_smem() {
   constexpr int LDB = D + 8, LG = D + 4;
   return sizeof(float) * ((size_t)kChunk * LG + 4 * D + 8 * 16 * 17) +
-         sizeof(__nv_bfloat16) * (size_t)LDB * (kChunk + 96 + kChunk + D + 8 * 16);
+         sizeof(__nv_bfloat16) * (size_t)LDB * (kChunk + 96 + kChunk + D + 8 * 16 + kChunk);
+}
+
+// Offset of (token tok of the packed axis, head h) in a view (32-bit division: the plan keeps the
+// packed length under 2^30).
+__device__ __forceinline__ int64_t view_row(const View& v, int64_t tok, int64_t T, int64_t h) {
+  const int b = (int)tok / (int)T;
+  return (int64_t)b * v.s0 + (tok - (int64_t)b * T) * v.s1 + h * v.s2;
+}
+
+// Adds (x0, x1) to p[0], p[1] in L2 (one vector reduction on sm_90).
+__device__ __forceinline__ void red2(float* p, float x0, float x1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  atomicAdd(reinterpret_cast<float2*>(p), make_float2(x0, x1));
+#else
+  atomicAdd(p, x0);
+  atomicAdd(p + 1, x1);
+#endif
 }
 
 // dq for bf16 inputs (Dk = Dv = 64 or 128): one block per (chunk, KV head) serves every query head
@@ -384,8 +401,13 @@ size_t fdq_smem() {
 // rows i of one head (sub-chunk start r):
 //   dq_i = exp(G_i - G_r) o [exp(G_r) o (do_i h^T) + sum_{s < r} (do_i . v_s) k_s exp(G_r - G_s)]
 //          + sum_{r <= s <= i} (do_i . v_s) k_s exp(G_i - G_s),
-// the first line on tensor cores (every exponent <= 0), the diagonal block element by element.
-template <int D>
+// the first line on tensor cores (every exponent <= 0), the diagonal block on tensor cores through Kd
+// when the gates allow (see Kd), element by element otherwise.
+// QC: the DqChain epilogue (the warp holds whole rows: the softmax backward reduces over the 4 lanes
+// of a row, and RoPE pairs d, d + D/2 sit in the same lane); phi(q) o dq of the group's heads is
+// summed into qc.rq (zeroed by the caller) with vector reductions in L2 (a shared-memory fp32 sum
+// compiles to compare-and-swap loops: run 19b, 2x the kernel's time).
+template <int D, bool QC>
 __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   using bf16 = __nv_bfloat16;
   constexpr int LDB = D + 8, LG = D + 4, NT = D / 8;
@@ -399,7 +421,14 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   bf16* Vs = Ks + 96 * LDB;                     // [64][LDB]
   bf16* Hs = Vs + kChunk * LDB;                 // [D][LDB] h[dk][dv]
   bf16* Ow = Hs + D * LDB;                      // per warp [16][LDB] do rows
+  bf16* Kd = Ow + 8 * 16 * LDB;                 // [64][LDB] k_s exp(G_r(s) - G_s), r(s) = s's sub-chunk start
+  // The diagonal 16 x 16 blocks go through tensor cores as B Kd (then the row factor exp(G_i - G_r))
+  // when every column's gate falls by less than 2^-100 inside a sub-chunk (as k_fgrm); otherwise
+  // element by element with exponents <= 0.
+  __shared__ int diag_unsafe;
+  if (threadIdx.x == 0) diag_unsafe = 0;
   const Chunk ch = c.chunks[blockIdx.x];
+  const SeqInfo sq = c.seqs[ch.seq];
   const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv), len = ch.len;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
   const int64_t rq = c.Hq * D, rk = c.Hkv * D;
@@ -432,8 +461,15 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   for (int idx = threadIdx.x; idx < 4 * D; idx += 256) {
     const int b = idx / D, d = idx - b * D;
     Er[idx] = exp2f(G2[b * 16 * LG + d]);
+    if (G2[b * 16 * LG + d] - G2[(b * 16 + 15) * LG + d] > 100.f) diag_unsafe = 1;
+  }
+  for (int idx = threadIdx.x; idx < kChunk * D; idx += 256) {
+    const int j = idx / D, d = idx - j * D;
+    const float e = fminf(G2[(j & ~15) * LG + d] - G2[j * LG + d], 126.f);  // finite even when unsafe (unused then)
+    Kd[j * LDB + d] = __float2bfloat16(__bfloat162float(Kf[j * LDB + d]) * exp2f(e));
   }
   __syncthreads();
+  const bool diag_tc = !diag_unsafe;
   bf16* Ow_ = Ow + warp * 16 * LDB;
   float* Bd = Bw + warp * 16 * 17;
   for (int unit = warp; unit < grp * 4; unit += 8) {
@@ -497,19 +533,57 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
         mma_bf16(acc[2 * np + 1], af, bf[2], bf[3]);
       }
     }
-    // diagonal scores (s <= i) to the warp's tile
+    // diagonal scores (s <= i): on tensor cores against Kd, or to the warp's tile for the element-wise loop
+    {
+      float dsc[2][4];
 #pragma unroll
-    for (int x = 0; x < 2; ++x)
+      for (int x = 0; x < 2; ++x)
 #pragma unroll
-      for (int z = 0; z < 4; ++z) {
-        const int i = g + (z >> 1) * 8, s = x * 8 + 2 * tq + (z & 1);
-        float b = 0.f;
+        for (int z = 0; z < 4; ++z) {
+          const int i = g + (z >> 1) * 8, s = x * 8 + 2 * tq + (z & 1);
+          float b = 0.f;
 #pragma unroll
-        for (int np = 0; np < 4; ++np)
-          if (np == blk) b = sacc[2 * np + x][z];  // static register indices
-        Bd[i * 17 + s] = s <= i ? b : 0.f;
+          for (int np = 0; np < 4; ++np)
+            if (np == blk) b = sacc[2 * np + x][z];  // static register indices
+          dsc[x][z] = s <= i ? b : 0.f;
+          if (!diag_tc) Bd[i * 17 + s] = dsc[x][z];
+        }
+      if (diag_tc) {
+        uint32_t af[4];
+        af[0] = pack_bf16(dsc[0][0], dsc[0][1]);
+        af[1] = pack_bf16(dsc[0][2], dsc[0][3]);
+        af[2] = pack_bf16(dsc[1][0], dsc[1][1]);
+        af[3] = pack_bf16(dsc[1][2], dsc[1][3]);
+#pragma unroll
+        for (int np = 0; np < NT / 2; ++np) {
+          uint32_t bf[4];
+          ld_b_kn(bf, Kd, LDB, np * 16, r);
+          mma_bf16(acc[2 * np], af, bf[0], bf[1]);
+          mma_bf16(acc[2 * np + 1], af, bf[2], bf[3]);
+        }
       }
+    }
     __syncwarp();
+    // QC: the raw q of the warp's two rows, loaded here so that the loads overlap the diagonal block
+    uint32_t qraw[2][NT];
+    if (QC) {
+      const View qv = c.qc.q;  // a copy: references into the parameter space go through local memory
+#pragma unroll
+      for (int hr = 0; hr < 2; ++hr) {
+        const int i = r + g + 8 * hr;
+        const bool iv = i < len;
+        const bf16* row = static_cast<const bf16*>(qv.data) + view_row(qv, ch.start + (iv ? i : 0), c.qc.T, h);
+        const bool pair = qv.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0;
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+          const int n = j * 8 + 2 * tq;
+          qraw[hr][j] = !iv ? 0u
+                        : pair ? *reinterpret_cast<const uint32_t*>(row + n)
+                               : (uint32_t)__bfloat16_as_ushort(row[n * qv.s3]) |
+                                     ((uint32_t)__bfloat16_as_ushort(row[(n + 1) * qv.s3]) << 16);
+        }
+      }
+    }
 #pragma unroll
     for (int hr = 0; hr < 2; ++hr) {
       const int ii = g + 8 * hr, i = r + ii;
@@ -523,7 +597,7 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
         acc[j][2 * hr] *= exp2f(gv.x - gv0.x);
         acc[j][2 * hr + 1] *= exp2f(gv.y - gv0.y);
       }
-      for (int s = 0; s <= ii; ++s) {
+      for (int s = 0; !diag_tc && s <= ii; ++s) {
         const float b = Bd[ii * 17 + s];
         const bf16* ks = Kf + (r + s) * LDB;
         const float* gs = G2 + (r + s) * LG;
@@ -537,11 +611,121 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
           acc[j][2 * hr + 1] += b * kv.y * exp2f(gv.y - gsv.y);
         }
       }
-      if (i < len) {
+      if (!QC && i < len) {
         float* row = c.dq + (int64_t)(ch.start + i) * rq + h * D;
 #pragma unroll
         for (int j = 0; j < NT; ++j)
           *reinterpret_cast<float2*>(row + j * 8 + 2 * tq) = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
+      }
+    }
+    if (QC) {
+      // softmax backward: every lane runs (the row reductions shuffle over the 4 lanes of a row);
+      // rows past len compute on zeros and store nothing
+      float ff[2][NT][2];
+#pragma unroll
+      for (int hr = 0; hr < 2; ++hr) {
+        float m = -INFINITY;
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+          const float2 x = unpack_bf16(qraw[hr][j]);
+          ff[hr][j][0] = x.x;
+          ff[hr][j][1] = x.y;
+          m = fmaxf(m, fmaxf(x.x, x.y));
+        }
+        m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+        m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+        float sum = 0.f;
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+          ff[hr][j][0] = __expf(ff[hr][j][0] - m);
+          ff[hr][j][1] = __expf(ff[hr][j][1] - m);
+          sum += ff[hr][j][0] + ff[hr][j][1];
+        }
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        const float inv = 1.f / sum;
+        float dot = 0.f;
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+          ff[hr][j][0] *= inv;
+          ff[hr][j][1] *= inv;
+          dot += ff[hr][j][0] * acc[j][2 * hr] + ff[hr][j][1] * acc[j][2 * hr + 1];
+        }
+        dot += __shfl_xor_sync(0xffffffffu, dot, 1);
+        dot += __shfl_xor_sync(0xffffffffu, dot, 2);
+        const int i = r + g + 8 * hr;
+        float* rr = c.qc.rq + (int64_t)(ch.start + i) * rk + hh * D;
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+          const float p0 = ff[hr][j][0] * acc[j][2 * hr], p1 = ff[hr][j][1] * acc[j][2 * hr + 1];
+          if (i < len) red2(rr + j * 8 + 2 * tq, p0, p1);  // dg's query term, summed over the group in L2
+          acc[j][2 * hr] = ff[hr][j][0] * (acc[j][2 * hr] - dot);
+          acc[j][2 * hr + 1] = ff[hr][j][1] * (acc[j][2 * hr + 1] - dot);
+        }
+      }
+      if (c.qc.dqr) {
+        // the window branch's gradient through the transposed rotation: lo' = lo c + hi s,
+        // hi' = hi c - lo s (pair n, n + D/2); every load of both rows before the arithmetic
+        const View cv = c.qc.cos, sv = c.qc.sin;
+        const bool f32 = cv.dtype == LIGER_F32 && sv.dtype == LIGER_F32;
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) {
+          const int i = r + g + 8 * hr;
+          const int64_t tok = ch.start + (i < len ? i : 0), pos = sq.pos0 + (tok - sq.start);
+          const float* gr = c.qc.dqr + tok * rq + h * D;
+          float cs[NT / 2][4];
+          if (f32) {
+            const float* cp = static_cast<const float*>(cv.data) + pos * cv.s0;
+            const float* sp = static_cast<const float*>(sv.data) + pos * sv.s0;
+#pragma unroll
+            for (int j = 0; j < NT / 2; ++j) {
+              const int n = j * 8 + 2 * tq;
+              cs[j][0] = cp[n * cv.s1];
+              cs[j][1] = cp[(n + 1) * cv.s1];
+              cs[j][2] = sp[n * sv.s1];
+              cs[j][3] = sp[(n + 1) * sv.s1];
+            }
+          } else {
+#pragma unroll
+            for (int j = 0; j < NT / 2; ++j) {
+              const int n = j * 8 + 2 * tq;
+              cs[j][0] = load_as_float(cv, pos * cv.s0 + n * cv.s1);
+              cs[j][1] = load_as_float(cv, pos * cv.s0 + (n + 1) * cv.s1);
+              cs[j][2] = load_as_float(sv, pos * sv.s0 + n * sv.s1);
+              cs[j][3] = load_as_float(sv, pos * sv.s0 + (n + 1) * sv.s1);
+            }
+          }
+#pragma unroll
+          for (int j = 0; j < NT / 2; ++j) {
+            const int n = j * 8 + 2 * tq;
+            const float2 lo = *reinterpret_cast<const float2*>(gr + n);
+            const float2 hi = *reinterpret_cast<const float2*>(gr + n + D / 2);
+            acc[j][2 * hr] += lo.x * cs[j][0] + hi.x * cs[j][2];
+            acc[j][2 * hr + 1] += lo.y * cs[j][1] + hi.y * cs[j][3];
+            acc[j + NT / 2][2 * hr] += hi.x * cs[j][0] - lo.x * cs[j][2];
+            acc[j + NT / 2][2 * hr + 1] += hi.y * cs[j][1] - lo.y * cs[j][3];
+          }
+        }
+      }
+      const View ov = c.qc.dq;
+#pragma unroll
+      for (int hr = 0; hr < 2; ++hr) {
+        const int i = r + g + 8 * hr;
+        if (i >= len) continue;
+        const int64_t oo = view_row(ov, ch.start + i, c.qc.T, h);
+        bf16* row = static_cast<bf16*>(ov.data) + oo;
+        if (ov.dtype == LIGER_BF16 && ov.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0) {
+#pragma unroll
+          for (int j = 0; j < NT; ++j)
+            *reinterpret_cast<__nv_bfloat162*>(row + j * 8 + 2 * tq) = __floats2bfloat162_rn(acc[j][2 * hr], acc[j][2 * hr + 1]);
+        } else {
+#pragma unroll
+          for (int j = 0; j < NT; ++j) {
+            const int n = j * 8 + 2 * tq;
+            store_from_float(ov, oo + n * ov.s3, acc[j][2 * hr]);
+            store_from_float(ov, oo + (n + 1) * ov.s3, acc[j][2 * hr + 1]);
+          }
+        }
       }
     }
     __syncwarp();
@@ -625,7 +809,7 @@ template <int D>
 size_t fdkv_smem() {
   constexpr int LDB = D + 8, LG = D + 4;
   return sizeof(float) * ((size_t)kChunk * LG + 8 * 16 * 17 + 8 * 16 * 17) +
-         sizeof(__nv_bfloat16) * (size_t)LDB * (4 * kChunk + D + kChunk + 96);
+         sizeof(__nv_bfloat16) * (size_t)LDB * (4 * kChunk + D + kChunk + 96 + kChunk);
 }
 
 // dk and dv for bf16 inputs (Dk = Dv = 64 or 128), per (chunk, KV head), summed over the group's
@@ -652,6 +836,12 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   bf16* DHs = Qf + kChunk * LDB;                // [D][LDB] dh
   bf16* dOs = DHs + D * LDB;                    // [64][LDB]
   bf16* Qe = dOs + kChunk * LDB;                // [96][LDB]: e = 15 (i 16..63), 31 (i 32..63), 47 (i 48..63)
+  bf16* Qd = Qe + 96 * LDB;                     // [64][LDB] q_i exp(G_i - G_e(i)), e(i) = i's sub-chunk end
+  // The diagonal 16 x 16 blocks go through tensor cores like the others (Ke Qd^T, then B^T Qd) when
+  // every column's gate falls by less than 2^-100 inside a sub-chunk (Qd's exponents are >= 0 and
+  // bounded then, as k_fgrm's Kd); otherwise element by element with exponents <= 0.
+  __shared__ int diag_unsafe;
+  if (threadIdx.x == 0) diag_unsafe = 0;
   const Chunk ch = c.chunks[blockIdx.x];
   const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv), len = ch.len;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
@@ -676,6 +866,10 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
     const int s = idx / D, d = idx - s * D;
     Ke[s * LDB + d] = __float2bfloat16(__bfloat162float(Kf[s * LDB + d]) * exp2f(G2[(s | 15) * LG + d] - G2[s * LG + d]));
   }
+  for (int idx = threadIdx.x; idx < 4 * D; idx += 256) {
+    const int b = idx / D, d = idx - b * D;
+    if (G2[b * 16 * LG + d] - G2[(b * 16 + 15) * LG + d] > 100.f) diag_unsafe = 1;
+  }
   float dv[NH][4], dkx[NH][4], dkd[NH][4];
 #pragma unroll
   for (int j = 0; j < NH; ++j)
@@ -697,13 +891,20 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
           ok ? *reinterpret_cast<const uint2*>(Og + (int64_t)t * rq + d) : make_uint2(0u, 0u);
     }
     __syncthreads();
+    const bool diag_tc = !diag_unsafe;
     for (int idx = threadIdx.x; idx < 96 * D; idx += 256) {
       const int row = idx / D, d = idx - row * D;
       const int ee = row < 48 ? 15 : (row < 80 ? 31 : 47), i = row < 48 ? row + 16 : (row < 80 ? row - 16 : row - 32);
       Qe[row * LDB + d] = __float2bfloat16(__bfloat162float(Qf[i * LDB + d]) * exp2f(G2[i * LG + d] - G2[ee * LG + d]));
     }
+    if (diag_tc)
+      for (int idx = threadIdx.x; idx < kChunk * D; idx += 256) {
+        const int i = idx / D, d = idx - i * D;
+        const float ex = fminf(G2[i * LG + d] - G2[(i | 15) * LG + d], 126.f);
+        Qd[i * LDB + d] = __float2bfloat16(__bfloat162float(Qf[i * LDB + d]) * exp2f(ex));
+      }
     // partial diagonal scores over this warp's column half: rows s0 + g (+8), columns s0 + kj
-    {
+    if (!diag_tc) {
       const int kj[4] = {2 * tq, 2 * tq + 1, 2 * tq + 8, 2 * tq + 9};
       float p[2][4];
 #pragma unroll
@@ -744,6 +945,9 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
 #pragma unroll
         for (int z = 0; z < 4; ++z) at[x][z] = bt[x][z] = 0.f;
       const bool diag = ib == kb;
+      const bool elem = diag && !diag_tc;  // element-wise diagonal block
+      const bf16* QB = diag ? Qd : QeK;    // query rows qrow.. of the block, in the Ke space
+      const int qrow = diag ? s0 : (ib - kb - 1) * 16;
 #pragma unroll
       for (int k0 = 0; k0 < D; k0 += 16) {
         uint32_t av[4], bf[4];
@@ -751,15 +955,25 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
         ld_b_nk(bf, dOs, LDB, ib * 16, k0);
         mma_bf16(bt[0], av, bf[0], bf[1]);
         mma_bf16(bt[1], av, bf[2], bf[3]);
-        if (!diag) {
+        if (!elem) {
           uint32_t ak[4], bq[4];
           ld_a(ak, Ke, LDB, s0, k0);
-          ld_b_nk(bq, QeK, LDB, (ib - kb - 1) * 16, k0);
+          ld_b_nk(bq, QB, LDB, qrow, k0);
           mma_bf16(at[0], ak, bq[0], bq[1]);
           mma_bf16(at[1], ak, bq[2], bq[3]);
         }
       }
-      if (diag) {
+      if (diag && !elem) {
+        // causal mask of the diagonal block: query il >= key sl
+#pragma unroll
+        for (int x = 0; x < 2; ++x)
+#pragma unroll
+          for (int z = 0; z < 4; ++z) {
+            const int sl = g + (z >> 1) * 8, il = x * 8 + 2 * tq + (z & 1);
+            if (il < sl) at[x][z] = bt[x][z] = 0.f;
+          }
+      }
+      if (elem) {
         const float* A0 = Ad + (kb * 16 * 17);           // warp kb (half 0)
         const float* A1 = Ad + ((kb + 4) * 16 * 17);     // warp kb + 4 (half 1)
 #pragma unroll
@@ -786,14 +1000,14 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
         ld_b_kn(bf, dOs, LDB, nb + np * 16, ib * 16);
         mma_bf16(dv[2 * np], pa, bf[0], bf[1]);
         mma_bf16(dv[2 * np + 1], pa, bf[2], bf[3]);
-        if (!diag) {
+        if (!elem) {
           uint32_t bq[4];
-          ld_b_kn(bq, QeK, LDB, nb + np * 16, (ib - kb - 1) * 16);
+          ld_b_kn(bq, QB, LDB, nb + np * 16, qrow);
           mma_bf16(dkx[2 * np], pb, bq[0], bq[1]);
           mma_bf16(dkx[2 * np + 1], pb, bq[2], bq[3]);
         }
       }
-      if (diag) {
+      if (elem) {
         __syncwarp();
         // dk_s += sum_{s <= i < 16} (v_s . do_i) q_i exp(G_i - G_s), element by element
 #pragma unroll
@@ -894,9 +1108,13 @@ __global__ void k_chunk_dg(Core c) {
     for (int t = ch.len - 1; t >= 0; --t) {
       const int64_t tok = ch.start + t;
       float r = -c.k[tok * rk + hh * Dk + d] * c.dk[tok * rk + hh * Dk + d];
-      for (int j = 0; j < grp; ++j) {
-        const int64_t o = tok * rq + (int64_t)(hh * grp + j) * Dk + d;
-        r += (c.qb ? __bfloat162float(c.qb[o]) : c.q[o]) * c.dq[o];
+      if (c.qchain) {
+        r += c.qc.rq[tok * rk + hh * Dk + d];  // k_fdq's sum over the group
+      } else {
+        for (int j = 0; j < grp; ++j) {
+          const int64_t o = tok * rq + (int64_t)(hh * grp + j) * Dk + d;
+          r += (c.qb ? __bfloat162float(c.qb[o]) : c.q[o]) * c.dq[o];
+        }
       }
       run += r;
       c.R[tok * rk + hh * Dk + d] = run;
@@ -968,6 +1186,8 @@ liger_status core_backward(const Core& c) {
   // the bf16 kernels read q and dO from qb and dOb, the others from q and dO
   const bool fast = c.bf16 && c.dOb && c.qb && c.Dk == c.Dv && (c.Dk == 64 || c.Dk == 128);
   if (!fast && (!c.dO || !c.q)) return fail(LIGER_ERR_INVALID_ARGUMENT, "core_backward: no fp32 q/dO for the fp32 kernels");
+  if (c.qchain && (!fast || !c.qc.rq))
+    return fail(LIGER_ERR_INVALID_ARGUMENT, "core_backward: the dq chain epilogue needs the bf16 kernels and rq");
   if (c.nchunks > 0) {
     if (fast) {
       const size_t sm = sizeof(__nv_bfloat16) * 2 * kChunk * (c.Dk + 8);
@@ -992,12 +1212,18 @@ liger_status core_backward(const Core& c) {
   if (c.nchunks > 0) {
     if (fast) {
       const size_t smq = c.Dk == 64 ? fdq_smem<64>() : fdq_smem<128>();
-      const void* kern = c.Dk == 64 ? (const void*)k_fdq<64> : (const void*)k_fdq<128>;
+      const void* kern = c.Dk == 64 ? (c.qchain ? (const void*)k_fdq<64, true> : (const void*)k_fdq<64, false>)
+                                    : (c.qchain ? (const void*)k_fdq<128, true> : (const void*)k_fdq<128, false>);
       LIGER_TRY(set_smem(kern, smq, "fdq"));
-      if (c.Dk == 64)
-        k_fdq<64><<<dim3(c.nchunks, (unsigned)c.Hkv), 256, smq, c.stream>>>(c);
+      const dim3 grid(c.nchunks, (unsigned)c.Hkv);
+      if (c.Dk == 64 && c.qchain)
+        k_fdq<64, true><<<grid, 256, smq, c.stream>>>(c);
+      else if (c.Dk == 64)
+        k_fdq<64, false><<<grid, 256, smq, c.stream>>>(c);
+      else if (c.qchain)
+        k_fdq<128, true><<<grid, 256, smq, c.stream>>>(c);
       else
-        k_fdq<128><<<dim3(c.nchunks, (unsigned)c.Hkv), 256, smq, c.stream>>>(c);
+        k_fdq<128, false><<<grid, 256, smq, c.stream>>>(c);
       LIGER_CK_LAUNCH("fdq");
     } else {
       const size_t smq = rows_bytes(2 * kChunk, LV) + rows_bytes(2 * kChunk + 3 * kSub, LK) + rows_bytes(kChunk, LA);

@@ -12,6 +12,16 @@
 namespace liger {
 namespace cuda {
 
+// The fused attention's dq epilogue (bf16 fast path): k_fdq chains its dq through the query feature
+// map, adds the window branch's gradient through the transposed RoPE and writes the caller's dq; the
+// query term of dg, sum over the group of phi(q) o dq_phi, goes to rq (then read by the dg pass).
+struct DqChain {
+  View q, cos, sin, dq;  // raw q [.., Hq, D], RoPE tables [P, D/2], output dq
+  const float* dqr;      // [NT, Hq, D] window gradient w.r.t. the RoPE'd q, or null (no window branch)
+  float* rq;             // [NT, Hkv, D], zeroed by the caller
+  int64_t T;             // the views' T (the packed axis is B * T)
+};
+
 struct Core {
   int64_t Hq, Hkv, Dk, Dv;
   int nchunks, nseq;
@@ -28,6 +38,8 @@ struct Core {
   float* dh0;            // or null
   bool tc;              // tensor-core (tf32) products: set for 16-bit inputs
   bool bf16;            // bf16 inputs whose tolerance allows bf16 tiles (the fused attention's fast path)
+  bool qchain;          // fast path only: k_fdq runs the DqChain epilogue (c.dq unused), dg reads qc.rq
+  DqChain qc;
   cudaStream_t stream;
 };
 
@@ -37,8 +49,9 @@ liger_status core_forward(const Core& c, bool with_output);
 // state, from h0, and writes ht.
 liger_status core_scan(const Core& c);
 // Gradients dq (w.r.t. the scaled q), dk, dv (accumulated into: zero them or pre-fill them), R and
-// RT (dg = R[t] + RT[chunk of t] after the call), dh0. Needs core_forward(c, false) to have run on
-// the same buffers (it leaves the gate cumsums and the chunk states there).
+// RT (dg = R[t] + RT[chunk of t] after the call), dh0. Needs the gate cumsums in g and the chunk
+// states in h: core_forward(c, false) on the same buffers, or (the fused attention's bf16 path) the
+// prep's cumsums with k_fstate's states and core_scan. With qchain, k_fdq writes qc.dq instead of dq.
 liger_status core_backward(const Core& c);
 
 }  // namespace cuda

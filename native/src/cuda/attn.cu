@@ -28,6 +28,7 @@ struct Attn {
   const SeqInfo* seqs;
   float *qf, *qr, *kf, *g, *kr, *vf;
   __nv_bfloat16* qb;  // k_fprep: the q feature map in bf16 (the fast backward's tiles), qf unused then
+  __nv_bfloat16* vb;  // k_fprep: v in bf16 for the fast backward's tiles, vf unused then
   bool tc;  // tensor-core (tf32) products: 16-bit inputs
 };
 
@@ -1290,10 +1291,17 @@ __device__ __forceinline__ void bw_unpack(const typename BwVec<D>::Raw& w, float
   }
 }
 
-// R raw bf16 rows (token tok[r] of head h) of a warp, zero where !ok: every load issued before any use.
+// Offset of (packed token tok, head h) in a view, for rows of batch row b (a chunk and its window never
+// leave their sequence, so b = chunk start / T is found once per block instead of a division per row).
+__device__ __forceinline__ int64_t bw_off(const View& v, int64_t b, int64_t T, int64_t tok, int64_t h) {
+  return b * v.s0 + (tok - b * T) * v.s1 + h * v.s2;
+}
+
+// R raw bf16 rows (token tok[r] of head h, batch row b) of a warp, zero where !ok: every load issued before
+// any use.
 template <int D, int R>
-__device__ __forceinline__ void bw_load_rows(const View& v, bool vec, int64_t T, int64_t h, const int64_t (&tok)[R],
-                                             const bool (&ok)[R], float (&x)[R][D / 32]) {
+__device__ __forceinline__ void bw_load_rows(const View& v, bool vec, int64_t b, int64_t T, int64_t h,
+                                             const int64_t (&tok)[R], const bool (&ok)[R], float (&x)[R][D / 32]) {
   constexpr int U = D / 32;
   using Raw = typename BwVec<D>::Raw;
   const int lane = threadIdx.x & 31;
@@ -1303,14 +1311,14 @@ __device__ __forceinline__ void bw_load_rows(const View& v, bool vec, int64_t T,
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       w[r] = Raw{};
-      if (ok[r]) w[r] = *reinterpret_cast<const Raw*>(base + row_off(v, tok[r], T, h) + U * lane);
+      if (ok[r]) w[r] = *reinterpret_cast<const Raw*>(base + bw_off(v, b, T, tok[r], h) + U * lane);
     }
 #pragma unroll
     for (int r = 0; r < R; ++r) bw_unpack<D>(w[r], x[r]);
   } else {
 #pragma unroll
     for (int r = 0; r < R; ++r) {
-      const bf16* row = base + (ok[r] ? row_off(v, tok[r], T, h) : 0);
+      const bf16* row = base + (ok[r] ? bw_off(v, b, T, tok[r], h) : 0);
 #pragma unroll
       for (int u = 0; u < U; ++u) x[r][u] = ok[r] ? __bfloat162float(row[(U * lane + u) * v.s3]) : 0.f;
     }
@@ -1411,7 +1419,7 @@ size_t fswa_bwd_smem() {
 // one writer block; the first phase stores, later phases of a larger group add).
 template <int D>
 __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout, float* dqr, float* dkr, float* dv,
-                                                              float* dkp, float* dvp) {
+                                                              float* dkp, float* dvp, bf16* qb, bf16* dob) {
   using F = FT<D>;
   constexpr int LDB = F::LDB, NT = F::NT, LP = kBwdLP;
   extern __shared__ __align__(16) unsigned char smraw[];
@@ -1428,6 +1436,7 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
   const int64_t cpos0 = s.pos0 + (ch.start - s.start);
   const int64_t Hkv = a.Hkv, Hq = a.Hq;
   constexpr int U = D / 32;
+  const int64_t bs = (int)ch.start / (int)a.T;  // the batch row of every row this block reads
   // vector row loads and fp32 table rows where the views allow them: decided once per block
   const bool kvec = bw_rows_vec<D>(a.k), vvec = bw_rows_vec<D>(a.v), qvec = bw_rows_vec<D>(a.q),
              ovec = bw_rows_vec<D>(dout), tv = bw_rope_vec<D>(a);
@@ -1438,9 +1447,9 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
       const int row = idx / LPR, i = row & (kChunk - 1), line = idx - row * LPR;
       const int64_t h = (int64_t)hh * grp + row / kChunk;
       if (i < len && a.q.s3 == 1)
-        prefetch_l2(static_cast<const bf16*>(a.q.data) + row_off(a.q, ch.start + i, a.T, h) + line * 64);
+        prefetch_l2(static_cast<const bf16*>(a.q.data) + bw_off(a.q, bs, a.T, ch.start + i, h) + line * 64);
       if (i < len && dout.s3 == 1)
-        prefetch_l2(static_cast<const bf16*>(dout.data) + row_off(dout, ch.start + i, a.T, h) + line * 64);
+        prefetch_l2(static_cast<const bf16*>(dout.data) + bw_off(dout, bs, a.T, ch.start + i, h) + line * 64);
     }
   }
   // window keys and values from the raw k, v (RoPE in registers; the backward has no cache: every
@@ -1457,8 +1466,8 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
       tok[e] = s.start + (kp[e] - s.pos0);
     }
     float x[8][U], y[8][U], cs[8][U], sn[8][U];
-    bw_load_rows<D, 8>(a.k, kvec, a.T, hh, tok, need, x);
-    bw_load_rows<D, 8>(a.v, vvec, a.T, hh, tok, need, y);
+    bw_load_rows<D, 8>(a.k, kvec, bs, a.T, hh, tok, need, x);
+    bw_load_rows<D, 8>(a.v, vvec, bs, a.T, hh, tok, need, y);
 #pragma unroll
     for (int e = 0; e < 8; ++e) bw_rope_cs<D>(a, tv, kp[e], need[e], cs[e], sn[e]);
 #pragma unroll
@@ -1487,10 +1496,24 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
         tok[e] = ch.start + r + half * 8 + e;
       }
       float x[8][U], y[8][U], cs[8][U], sn[8][U];
-      bw_load_rows<D, 8>(a.q, qvec, a.T, h, tok, ok, x);
-      bw_load_rows<D, 8>(dout, ovec, a.T, h, tok, ok, y);
+      bw_load_rows<D, 8>(a.q, qvec, bs, a.T, h, tok, ok, x);
+      bw_load_rows<D, 8>(dout, ovec, bs, a.T, h, tok, ok, y);
 #pragma unroll
       for (int e = 0; e < 8; ++e) bw_rope_cs<D>(a, tv, cpos0 + r + half * 8 + e, ok[e], cs[e], sn[e]);
+      // the GLA kernels' packed bf16 rows, from the rows already in registers (no gather pass, no
+      // query blocks in k_fprep): mix * dO rounded as k_fgather_do did, and phi(q) = softmax(q)
+#pragma unroll
+      for (int e = 0; e < 8; ++e) {
+        const int64_t o = (tok[e] * Hq + h) * D + U * lane;
+        if (dob && ok[e]) bw_store_smem<D>(dob + o, y[e], a.mix);
+        if (qb) {
+          float f[U];
+#pragma unroll
+          for (int u = 0; u < U; ++u) f[u] = x[e][u];
+          softmax_regs<D>(f);
+          if (ok[e]) bw_store_smem<D>(qb + o, f, 1.f);
+        }
+      }
 #pragma unroll
       for (int e = 0; e < 8; ++e) {
         bw_rotate<D>(x[e], cs[e], sn[e], false);
@@ -1738,18 +1761,20 @@ __global__ void __launch_bounds__(256) k_bwd_out(Attn a, const float* dqf, const
 // a warp in flight, row offsets computed once per row and the row held in registers (lane has
 // d = lane + 32 u; the RoPE pair of d is u +- D/64).
 
-// Grid (chunks, Hq + Hkv): as k_prep without the RoPE'd copies (k_fswa_bwd rotates the raw rows), the q
-// feature map in bf16 and the gate written as its in-chunk inclusive cumulative sum (what the backward
-// kernels read; the chunk states come from k_fstate): the gate rows go to shared memory, then a thread
-// per column runs the sum.
+// Grid (chunks, Hq + Hkv - y0): as k_prep without the RoPE'd copies (k_fswa_bwd rotates the raw rows), heads
+// from y0 on (y0 = Hq: key heads only; k_fswa_bwd writes the q feature map), q's feature map in bf16, v in
+// bf16 (when a.vb) and the gate written as its in-chunk inclusive cumulative sum (what the backward kernels
+// read; the chunk states come from k_fstate): the gate rows go to shared memory, then a thread per column
+// runs the sum.
 template <int D>
-__global__ void __launch_bounds__(256) k_fprep(Attn a) {
+__global__ void __launch_bounds__(256) k_fprep(Attn a, int y0) {
   constexpr int R = kChunk / 8, U = D / 32;
   using F4 = typename BwVec<D>::F;
   __shared__ __align__(16) float Gs[kChunk][D];  // key blocks: the gate rows
   const Chunk ch = a.chunks[blockIdx.x];
-  const bool isq = blockIdx.y < a.Hq;
-  const int64_t h = isq ? blockIdx.y : blockIdx.y - a.Hq, H = isq ? a.Hq : a.Hkv;
+  const int64_t y = blockIdx.y + y0;
+  const bool isq = y < a.Hq;
+  const int64_t h = isq ? y : y - a.Hq, H = isq ? a.Hq : a.Hkv;
   const int w = threadIdx.x >> 5, lane = threadIdx.x & 31;
   int64_t tok[R];
   bool ok[R];
@@ -1760,7 +1785,8 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
   }
   const View src = isq ? a.q : a.k;
   float x[R][U];
-  bw_load_rows<D, R>(src, bw_rows_vec<D>(src), a.T, h, tok, ok, x);
+  const int64_t bs = (int)ch.start / (int)a.T;  // the batch row of the chunk's rows
+  bw_load_rows<D, R>(src, bw_rows_vec<D>(src), bs, a.T, h, tok, ok, x);
   const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
 #pragma unroll
   for (int r = 0; r < R; ++r) {
@@ -1790,13 +1816,18 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
     }
   }
   if (!isq) {  // uniform per block
-    bw_load_rows<D, R>(a.v, bw_rows_vec<D>(a.v), a.T, h, tok, ok, x);
+    bw_load_rows<D, R>(a.v, bw_rows_vec<D>(a.v), bs, a.T, h, tok, ok, x);
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       if (!ok[r]) continue;
-      F4 v;
-      memcpy(&v, x[r], sizeof(v));
-      *reinterpret_cast<F4*>(a.vf + (tok[r] * H + h) * D + U * lane) = v;
+      const int64_t o = (tok[r] * H + h) * D + U * lane;
+      if (a.vb) {
+        bw_store_smem<D>(a.vb + o, x[r], 1.f);  // exact: v is bf16
+      } else {
+        F4 v;
+        memcpy(&v, x[r], sizeof(v));
+        *reinterpret_cast<F4*>(a.vf + o) = v;
+      }
     }
     __syncthreads();
     for (int d = threadIdx.x; d < D; d += blockDim.x) {
@@ -1831,7 +1862,7 @@ __global__ void __launch_bounds__(256) k_fgather_do(__nv_bfloat16* dst, View src
 // has written dq). Key rows add dkp / dvp, the window gradients from the next chunk's queries (written
 // by k_fswa_bwd when that chunk exists).
 template <int D>
-__global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, const float* dqr, const float* dkf,
+__global__ void __launch_bounds__(256, 3) k_fbwd_out(Attn a, const float* dqf, const float* dqr, const float* dkf,
                                                   const float* dkr, const float* R, const float* RT,
                                                   const float* dvf, const float* dkp, const float* dvp, View dq,
                                                   View dk, View dv, int y0) {
@@ -1851,7 +1882,8 @@ __global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, cons
   }
   const View src = isq ? a.q : a.k;
   float x[RR][U];
-  bw_load_rows<D, RR>(src, bw_rows_vec<D>(src), a.T, h, tok, ok, x);
+  const int64_t bs = (int)ch.start / (int)a.T;  // the batch row of the chunk's rows
+  bw_load_rows<D, RR>(src, bw_rows_vec<D>(src), bs, a.T, h, tok, ok, x);
   const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
   const float* rt = RT + ((int64_t)blockIdx.x * a.Hkv + h) * D + U * lane;
   const bool next = (int)blockIdx.x + 1 < s.first_chunk + s.num_chunks;  // the next chunk of the sequence
@@ -1907,7 +1939,7 @@ __global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, cons
 #pragma unroll
       for (int u = 0; u < U; ++u) dx[u] += gr[u];
     }
-    bw_store_row<D>(out, ovec, row_off(out, tok[r], a.T, h), dx);
+    bw_store_row<D>(out, ovec, bw_off(out, bs, a.T, tok[r], h), dx);
     if (!isq) {
       float vv[U];
       bw_ld<D>(vv, dvf + o);
@@ -1917,7 +1949,7 @@ __global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, cons
 #pragma unroll
         for (int u = 0; u < U; ++u) vv[u] += t[u];
       }
-      bw_store_row<D>(dv, vvec, row_off(dv, tok[r], a.T, h), vv);
+      bw_store_row<D>(dv, vvec, bw_off(dv, bs, a.T, tok[r], h), vv);
     }
   }
 }
@@ -2198,7 +2230,7 @@ size_t swa_smem(int D, int W, bool bwd, bool tc) {
 
 struct AttnBuffers {
   size_t qf, qr, kf, g, kr, vf, h, gl, o, chunks, seqs;
-  size_t dO, dh, dq, dk, dv, R, RT, dqr, dkr, rq, dkp, dvp;
+  size_t dO, dh, dq, dk, dv, R, RT, dqr, dkr, rq, dkp, dvp, hb, dhb;
 };
 
 // The bf16 fast forward (see k_fout): D 64 or 128, a window of at most 65 keys.
@@ -2312,7 +2344,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   b.kf = ws.reserve_bytes(fk);
   b.g = ws.reserve_bytes(fk);
   b.kr = ws.reserve_bytes(rope && !fast_bwd ? fk : 0);
-  b.vf = ws.reserve_bytes(fk);
+  b.vf = ws.reserve_bytes(fast_bwd ? fk / 2 : fk);  // bf16 for the fast backward
   b.h = ws.reserve_bytes(fh);
   b.gl = ws.reserve_bytes(fgl);
   b.chunks = ws.reserve_bytes(sizeof(Chunk) * (nch + 1));
@@ -2326,6 +2358,8 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     b.rq = ws.reserve_bytes(fast_backward_ok(p) ? fk : 0);
     b.dkp = ws.reserve_bytes(fast_backward_ok(p) ? fk : 0);
     b.dvp = ws.reserve_bytes(fast_backward_ok(p) ? fk : 0);
+    b.hb = ws.reserve_bytes(fast_backward_ok(p) ? fh / 2 : 0);   // bf16 entering states (k_fdq)
+    b.dhb = ws.reserve_bytes(fast_backward_ok(p) ? fh / 2 : 0);  // bf16 state gradients (k_fdkv)
     b.dk = ws.reserve_bytes(fk);
     b.dv = ws.reserve_bytes(fk);
     b.R = ws.reserve_bytes(fk);
@@ -2347,12 +2381,15 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   if (fast_bwd) {
     a.qb = ws.at<__nv_bfloat16>(b.qf);
     a.qf = nullptr;
+    a.vb = ws.at<__nv_bfloat16>(b.vf);
+    a.vf = nullptr;
   }
   if (nch) {
+    // the fast backward always runs the window branch (mix < 1): k_fswa_bwd writes the q feature map
     if (fast_bwd && D == 64)
-      k_fprep<64><<<dim3((unsigned)nch, (unsigned)(Hq + Hkv)), 256, 0, st>>>(a);
+      k_fprep<64><<<dim3((unsigned)nch, (unsigned)Hkv), 256, 0, st>>>(a, (int)Hq);
     else if (fast_bwd)
-      k_fprep<128><<<dim3((unsigned)nch, (unsigned)(Hq + Hkv)), 256, 0, st>>>(a);
+      k_fprep<128><<<dim3((unsigned)nch, (unsigned)Hkv), 256, 0, st>>>(a, (int)Hq);
     else
       k_prep<<<dim3((unsigned)nch, (unsigned)(Hq + Hkv)), 256, 0, st>>>(a);
     LIGER_CK_LAUNCH("attn_prep");
@@ -2361,7 +2398,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   c.Hq = Hq; c.Hkv = Hkv; c.Dk = D; c.Dv = D;
   c.nchunks = (int)nch; c.nseq = (int)N;
   c.chunks = a.chunks; c.seqs = a.seqs;
-  c.q = a.qf; c.qb = a.qb; c.k = a.kf; c.v = a.vf; c.g = a.g;
+  c.q = a.qf; c.qb = a.qb; c.k = a.kf; c.v = a.vf; c.vb = a.vb; c.g = a.g;
   c.h = ws.at<float>(b.h); c.gl = ws.at<float>(b.gl);
   c.tc = a.tc;
   c.bf16 = fast_bwd;
@@ -2404,7 +2441,16 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
         k_fstate<128><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, c.h, c.gl);
       LIGER_CK_LAUNCH("fstate");
     }
-    LIGER_TRY(core_scan(c));
+    // the entering states in bf16 (the forward's scan; k_fdq rounds them to bf16 tiles anyway)
+    c.hb = ws.at<bf16>(b.hb);
+    if (N) {
+      const dim3 grid((unsigned)N, (unsigned)Hkv, (unsigned)(D * D / 256));
+      if (D == 64)
+        k_fscan<64><<<grid, 256, 0, st>>>(a, c.h, c.gl, nullptr, nullptr, ws.at<bf16>(b.hb));
+      else
+        k_fscan<128><<<grid, 256, 0, st>>>(a, c.h, c.gl, nullptr, nullptr, ws.at<bf16>(b.hb));
+      LIGER_CK_LAUNCH("fscan");
+    }
   } else {
     LIGER_TRY(core_forward(c, false));
   }
@@ -2414,10 +2460,12 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   c.dv = ws.at<float>(b.dv);
   c.R = ws.at<float>(b.R);
   c.RT = ws.at<float>(b.RT);
+  if (fast_bwd) c.dhb = ws.at<bf16>(b.dhb);
   if (fast_bwd) {
-    // their dO tiles are bf16: a bf16 copy gives the same tiles from half the bytes
+    // their dO tiles are bf16: a bf16 copy gives the same tiles from half the bytes (written by
+    // k_fswa_bwd, which loads every dO row anyway; the gather pass only without the window branch)
     c.dOb = ws.at<__nv_bfloat16>(b.dO);
-    if (NT) {
+    if (NT && !rope) {
       const unsigned blocks = (unsigned)((NT * Hq + 7) / 8);
       if (D == 64)
         k_fgather_do<64><<<blocks, 256, 0, st>>>(ws.at<__nv_bfloat16>(b.dO), view_of(p.do_), p.T, NT * Hq, Hq, p.mix);
@@ -2429,7 +2477,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     c.dO = ws.at<float>(b.dO);
     LIGER_TRY(gather(c.dO, view_of(p.do_), p.T, NT, Hq, D, p.mix, st));
   }
-  LIGER_CK(cudaMemsetAsync(c.dk, 0, fk, st));
+  if (!fast_bwd) LIGER_CK(cudaMemsetAsync(c.dk, 0, fk, st));  // k_fdkv stores every row of dk
   if (!fast_bwd) LIGER_CK(cudaMemsetAsync(c.dv, 0, fk, st));  // k_fswa_bwd stores every row of dv and dkr
   float* dqr = ws.at<float>(b.dqr);
   float* dkr = ws.at<float>(b.dkr);
@@ -2441,12 +2489,14 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
       const size_t sm = D == 64 ? fswa_bwd_smem<64>() : fswa_bwd_smem<128>();
       const void* kern = D == 64 ? (const void*)k_fswa_bwd<64> : (const void*)k_fswa_bwd<128>;
       LIGER_TRY(set_smem(kern, sm, "fswa_bwd"));
+      bf16* qb = fast_bwd ? a.qb : nullptr;
+      bf16* dob = fast_bwd ? ws.at<bf16>(b.dO) : nullptr;
       if (D == 64)
         k_fswa_bwd<64><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv,
-                                                                                       dkp, dvp);
+                                                                                       dkp, dvp, qb, dob);
       else
         k_fswa_bwd<128><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, view_of(p.do_), dqr, dkr,
-                                                                                        c.dv, dkp, dvp);
+                                                                                        c.dv, dkp, dvp, qb, dob);
       LIGER_CK_LAUNCH("fswa_bwd");
     } else {
       const size_t sm = swa_smem((int)D, p.window, true, false);

@@ -1391,9 +1391,9 @@ __device__ __forceinline__ void bw_store_row(const View& v, bool vec, int64_t of
   }
 }
 
-// U bf16 of a row to shared memory (one 8- or 4-byte store).
+// This lane's U columns, times mul, as bf16 at dst (shared or global memory; one 8- or 4-byte store).
 template <int D>
-__device__ __forceinline__ void bw_store_smem(bf16* dst, const float (&x)[D / 32], float mul) {
+__device__ __forceinline__ void bw_store_bf16(bf16* dst, const float (&x)[D / 32], float mul) {
   if constexpr (D == 128) {
     *reinterpret_cast<uint2*>(dst) = make_uint2(pack_bf16(mul * x[0], mul * x[1]), pack_bf16(mul * x[2], mul * x[3]));
   } else {
@@ -1416,7 +1416,8 @@ size_t fswa_bwd_smem() {
 // per-warp bf16 tiles. Phase B, a warp per 16 window keys (step p of the 8): dV = P^T dO and dK = dS^T Q
 // summed over the query tiles and heads of the phase in registers, then stored without atomics: keys
 // of this chunk (p >= 4) to dkr / dv, keys of the previous chunk (p < 4) to dkp / dvp (each row has
-// one writer block; the first phase stores, later phases of a larger group add).
+// one writer block; the first phase stores, later phases of a larger group add). When given, the packed
+// bf16 rows the GLA kernels read are written from the rows phase A loads: qb = phi(q), dob = mix * dO.
 template <int D>
 __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout, float* dqr, float* dkr, float* dv,
                                                               float* dkp, float* dvp, bf16* qb, bf16* dob) {
@@ -1474,8 +1475,8 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
     for (int e = 0; e < 8; ++e) {
       const int kk = warp * 16 + part * 8 + e;
       bw_rotate<D>(x[e], cs[e], sn[e], false);
-      bw_store_smem<D>(Kw + kk * LDB + U * lane, x[e], 1.f);
-      bw_store_smem<D>(Vw + kk * LDB + U * lane, y[e], 1.f);
+      bw_store_bf16<D>(Kw + kk * LDB + U * lane, x[e], 1.f);
+      bw_store_bf16<D>(Vw + kk * LDB + U * lane, y[e], 1.f);
     }
   }
   __syncthreads();
@@ -1505,20 +1506,20 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
 #pragma unroll
       for (int e = 0; e < 8; ++e) {
         const int64_t o = (tok[e] * Hq + h) * D + U * lane;
-        if (dob && ok[e]) bw_store_smem<D>(dob + o, y[e], a.mix);
+        if (dob && ok[e]) bw_store_bf16<D>(dob + o, y[e], a.mix);
         if (qb) {
           float f[U];
 #pragma unroll
           for (int u = 0; u < U; ++u) f[u] = x[e][u];
           softmax_regs<D>(f);
-          if (ok[e]) bw_store_smem<D>(qb + o, f, 1.f);
+          if (ok[e]) bw_store_bf16<D>(qb + o, f, 1.f);
         }
       }
 #pragma unroll
       for (int e = 0; e < 8; ++e) {
         bw_rotate<D>(x[e], cs[e], sn[e], false);
-        bw_store_smem<D>(Qr + (half * 8 + e) * LDB + U * lane, x[e], 1.f);
-        bw_store_smem<D>(dOs + (half * 8 + e) * LDB + U * lane, y[e], wd);
+        bw_store_bf16<D>(Qr + (half * 8 + e) * LDB + U * lane, x[e], 1.f);
+        bw_store_bf16<D>(dOs + (half * 8 + e) * LDB + U * lane, y[e], wd);
       }
     }
     __syncwarp();
@@ -1808,7 +1809,7 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a, int y0) {
       for (int u = 0; u < U; ++u) f[u] = 1.f - sigmoidf_(x[r][u]);
     }
     if (isq) {
-      bw_store_smem<D>(a.qb + o, f, 1.f);  // a packed global row: the same U-element store
+      bw_store_bf16<D>(a.qb + o, f, 1.f);
     } else {
       F4 v;
       memcpy(&v, f, sizeof(v));
@@ -1822,7 +1823,7 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a, int y0) {
       if (!ok[r]) continue;
       const int64_t o = (tok[r] * H + h) * D + U * lane;
       if (a.vb) {
-        bw_store_smem<D>(a.vb + o, x[r], 1.f);  // exact: v is bf16
+        bw_store_bf16<D>(a.vb + o, x[r], 1.f);  // exact: v is bf16
       } else {
         F4 v;
         memcpy(&v, x[r], sizeof(v));
@@ -1842,7 +1843,7 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a, int y0) {
 }
 
 // mul * dO as packed bf16 rows [NT * H, D] (round to nearest, as the fast kernels' tile loads did):
-// one warp per (token, head) row.
+// one warp per (token, head) row. Without the window branch only (k_fswa_bwd writes them otherwise).
 template <int D>
 __global__ void __launch_bounds__(256) k_fgather_do(__nv_bfloat16* dst, View src, int64_t T, int64_t rows, int64_t H,
                                                     float mul) {

@@ -28,6 +28,7 @@ struct Attn {
   const SeqInfo* seqs;
   float *qf, *qr, *kf, *g, *kr, *vf;
   __nv_bfloat16* qb;  // k_fprep: the q feature map in bf16 (the fast backward's tiles), qf unused then
+  __nv_bfloat16* vb;  // k_fprep: v in bf16 for the fast backward's tiles, vf unused then
   bool tc;  // tensor-core (tf32) products: 16-bit inputs
 };
 
@@ -1243,6 +1244,163 @@ __global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* 
   });
 }
 
+// Row access of the bf16 backward: lane holds the U = D / 32 consecutive columns U lane .. U lane + U - 1,
+// so that a raw bf16 row is one 8-byte (D 128) or 4-byte (D 64) load per lane and a packed fp32 row one
+// float4 (float2) load; the RoPE pair of a column (d +- D/2) sits in lane ^ 16 (the same table column
+// j = U (lane & 15) + u). Which form a view takes is decided once per block, not per element.
+template <int D>
+struct BwVec;
+template <>
+struct BwVec<128> {
+  using Raw = uint2;
+  using F = float4;
+};
+template <>
+struct BwVec<64> {
+  using Raw = uint32_t;
+  using F = float2;
+};
+
+// Whether every row of a bf16 view can be read as U-element vectors: unit column stride, row offsets and
+// base aligned to U elements.
+template <int D>
+__device__ __forceinline__ bool bw_rows_vec(const View& v) {
+  constexpr int U = D / 32;
+  return v.s3 == 1 && (reinterpret_cast<uintptr_t>(v.data) & (2 * U - 1)) == 0 && ((v.s0 | v.s1 | v.s2) & (U - 1)) == 0;
+}
+
+// Whether the RoPE tables can be read as U-float vectors: fp32, unit column stride, aligned rows.
+template <int D>
+__device__ __forceinline__ bool bw_rope_vec(const Attn& a) {
+  constexpr int U = D / 32;
+  return a.cos.dtype == LIGER_F32 && a.sin.dtype == LIGER_F32 && a.cos.s1 == 1 && a.sin.s1 == 1 &&
+         ((a.cos.s0 | a.sin.s0) & (U - 1)) == 0 &&
+         ((reinterpret_cast<uintptr_t>(a.cos.data) | reinterpret_cast<uintptr_t>(a.sin.data)) & (4 * U - 1)) == 0;
+}
+
+template <int D>
+__device__ __forceinline__ void bw_unpack(const typename BwVec<D>::Raw& w, float (&x)[D / 32]) {
+  if constexpr (D == 128) {
+    x[0] = __uint_as_float(w.x << 16);
+    x[1] = __uint_as_float(w.x & 0xffff0000u);
+    x[2] = __uint_as_float(w.y << 16);
+    x[3] = __uint_as_float(w.y & 0xffff0000u);
+  } else {
+    x[0] = __uint_as_float(w << 16);
+    x[1] = __uint_as_float(w & 0xffff0000u);
+  }
+}
+
+// Offset of (packed token tok, head h) in a view, for rows of batch row b (a chunk and its window never
+// leave their sequence, so b = chunk start / T is found once per block instead of a division per row).
+__device__ __forceinline__ int64_t bw_off(const View& v, int64_t b, int64_t T, int64_t tok, int64_t h) {
+  return b * v.s0 + (tok - b * T) * v.s1 + h * v.s2;
+}
+
+// R raw bf16 rows (token tok[r] of head h, batch row b) of a warp, zero where !ok: every load issued before
+// any use.
+template <int D, int R>
+__device__ __forceinline__ void bw_load_rows(const View& v, bool vec, int64_t b, int64_t T, int64_t h,
+                                             const int64_t (&tok)[R], const bool (&ok)[R], float (&x)[R][D / 32]) {
+  constexpr int U = D / 32;
+  using Raw = typename BwVec<D>::Raw;
+  const int lane = threadIdx.x & 31;
+  const bf16* base = static_cast<const bf16*>(v.data);
+  if (vec) {
+    Raw w[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      w[r] = Raw{};
+      if (ok[r]) w[r] = *reinterpret_cast<const Raw*>(base + bw_off(v, b, T, tok[r], h) + U * lane);
+    }
+#pragma unroll
+    for (int r = 0; r < R; ++r) bw_unpack<D>(w[r], x[r]);
+  } else {
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const bf16* row = base + (ok[r] ? bw_off(v, b, T, tok[r], h) : 0);
+#pragma unroll
+      for (int u = 0; u < U; ++u) x[r][u] = ok[r] ? __bfloat162float(row[(U * lane + u) * v.s3]) : 0.f;
+    }
+  }
+}
+
+// cos / sin of table row pos for this lane's columns (1 and 0 when !ok: the rotation is then the identity).
+template <int D>
+__device__ __forceinline__ void bw_rope_cs(const Attn& a, bool tv, int64_t pos, bool ok, float (&c)[D / 32],
+                                           float (&s)[D / 32]) {
+  constexpr int U = D / 32;
+  using F = typename BwVec<D>::F;
+  const int j = U * ((threadIdx.x & 31) & 15);
+  if (!ok) {
+#pragma unroll
+    for (int u = 0; u < U; ++u) c[u] = 1.f, s[u] = 0.f;
+  } else if (tv) {
+    const F cv = *reinterpret_cast<const F*>(static_cast<const float*>(a.cos.data) + pos * a.cos.s0 + j);
+    const F sv = *reinterpret_cast<const F*>(static_cast<const float*>(a.sin.data) + pos * a.sin.s0 + j);
+    memcpy(c, &cv, sizeof(F));
+    memcpy(s, &sv, sizeof(F));
+  } else {
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      c[u] = load_as_float(a.cos, pos * a.cos.s0 + (j + u) * a.cos.s1);
+      s[u] = load_as_float(a.sin, pos * a.sin.s0 + (j + u) * a.sin.s1);
+    }
+  }
+}
+
+// RoPE of a warp-held row (every lane of the warp calls it: the pair comes by shuffle). back: the
+// transposed rotation (lo' = lo c + hi s, hi' = hi c - lo s) instead of lo' = lo c - hi s, hi' = hi c + lo s.
+template <int D>
+__device__ __forceinline__ void bw_rotate(float (&x)[D / 32], const float (&c)[D / 32], const float (&s)[D / 32],
+                                          bool back) {
+  const bool lo = (threadIdx.x & 16) == 0;
+  const float sg = lo != back ? -1.f : 1.f;
+#pragma unroll
+  for (int u = 0; u < D / 32; ++u) {
+    const float p = __shfl_xor_sync(0xffffffffu, x[u], 16);
+    x[u] = x[u] * c[u] + sg * p * s[u];
+  }
+}
+
+__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
+
+// This lane's U floats of a packed fp32 row (16- or 8-byte aligned: workspace rows of D floats).
+template <int D>
+__device__ __forceinline__ void bw_ld(float (&x)[D / 32], const float* p) {
+  const typename BwVec<D>::F v = *reinterpret_cast<const typename BwVec<D>::F*>(p);
+  memcpy(x, &v, sizeof(v));
+}
+
+// This lane's U columns of a row of an output view at element offset off: one packed store for bf16
+// rows that allow it (vec), else element by element in the view's dtype.
+template <int D>
+__device__ __forceinline__ void bw_store_row(const View& v, bool vec, int64_t off, const float (&x)[D / 32]) {
+  constexpr int U = D / 32;
+  const int lane = threadIdx.x & 31;
+  if (vec) {
+    bf16* p = static_cast<bf16*>(v.data) + off + U * lane;
+    if constexpr (D == 128) {
+      *reinterpret_cast<uint2*>(p) = make_uint2(pack_bf16(x[0], x[1]), pack_bf16(x[2], x[3]));
+    } else {
+      *reinterpret_cast<uint32_t*>(p) = pack_bf16(x[0], x[1]);
+    }
+  } else {
+#pragma unroll
+    for (int u = 0; u < U; ++u) store_from_float(v, off + (U * lane + u) * v.s3, x[u]);
+  }
+}
+
+// This lane's U columns, times mul, as bf16 at dst (shared or global memory; one 8- or 4-byte store).
+template <int D>
+__device__ __forceinline__ void bw_store_bf16(bf16* dst, const float (&x)[D / 32], float mul) {
+  if constexpr (D == 128) {
+    *reinterpret_cast<uint2*>(dst) = make_uint2(pack_bf16(mul * x[0], mul * x[1]), pack_bf16(mul * x[2], mul * x[3]));
+  } else {
+    *reinterpret_cast<uint32_t*>(dst) = pack_bf16(mul * x[0], mul * x[1]);
+  }
+}
+
 constexpr int kBwdLP = kSwaPairs * 16 + 8;  // row stride of the per-warp P / dS tiles (16-byte rows, odd)
 
 template <int D>
@@ -1258,10 +1416,11 @@ size_t fswa_bwd_smem() {
 // per-warp bf16 tiles. Phase B, a warp per 16 window keys (step p of the 8): dV = P^T dO and dK = dS^T Q
 // summed over the query tiles and heads of the phase in registers, then stored without atomics: keys
 // of this chunk (p >= 4) to dkr / dv, keys of the previous chunk (p < 4) to dkp / dvp (each row has
-// one writer block; the first phase stores, later phases of a larger group add).
+// one writer block; the first phase stores, later phases of a larger group add). When given, the packed
+// bf16 rows the GLA kernels read are written from the rows phase A loads: qb = phi(q), dob = mix * dO.
 template <int D>
 __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout, float* dqr, float* dkr, float* dv,
-                                                              float* dkp, float* dvp) {
+                                                              float* dkp, float* dvp, bf16* qb, bf16* dob) {
   using F = FT<D>;
   constexpr int LDB = F::LDB, NT = F::NT, LP = kBwdLP;
   extern __shared__ __align__(16) unsigned char smraw[];
@@ -1277,31 +1436,47 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
   const int hh = blockIdx.y, len = ch.len, grp = (int)(a.Hq / a.Hkv), W = a.W;
   const int64_t cpos0 = s.pos0 + (ch.start - s.start);
   const int64_t Hkv = a.Hkv, Hq = a.Hq;
-  // window keys and values from the raw k, v (RoPE in registers, as k_fswa; the backward has no
-  // cache: every position is in the inputs), 16 rows per warp, 4 at a time
+  constexpr int U = D / 32;
+  const int64_t bs = (int)ch.start / (int)a.T;  // the batch row of every row this block reads
+  // vector row loads and fp32 table rows where the views allow them: decided once per block
+  const bool kvec = bw_rows_vec<D>(a.k), vvec = bw_rows_vec<D>(a.v), qvec = bw_rows_vec<D>(a.q),
+             ovec = bw_rows_vec<D>(dout), tv = bw_rope_vec<D>(a);
+  {  // the query and dO rows of every unit into L2 while the window is staged
+    constexpr int LPR = D * 2 / 128;  // 128-byte lines per row
+    const int n = grp * kChunk * LPR;
+    for (int idx = threadIdx.x; idx < n; idx += kFWarps * 32) {
+      const int row = idx / LPR, i = row & (kChunk - 1), line = idx - row * LPR;
+      const int64_t h = (int64_t)hh * grp + row / kChunk;
+      if (i < len && a.q.s3 == 1)
+        prefetch_l2(static_cast<const bf16*>(a.q.data) + bw_off(a.q, bs, a.T, ch.start + i, h) + line * 64);
+      if (i < len && dout.s3 == 1)
+        prefetch_l2(static_cast<const bf16*>(dout.data) + bw_off(dout, bs, a.T, ch.start + i, h) + line * 64);
+    }
+  }
+  // window keys and values from the raw k, v (RoPE in registers; the backward has no cache: every
+  // position is in the inputs), 16 rows per warp, 8 at a time with every load in flight
 #pragma unroll 1
-  for (int part = 0; part < 4; ++part) {
-    int64_t tok[4], kp[4];
-    bool need[4];
+  for (int part = 0; part < 2; ++part) {
+    int64_t tok[8], kp[8];
+    bool need[8];
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int kk = warp * 16 + part * 4 + e;
+    for (int e = 0; e < 8; ++e) {
+      const int kk = warp * 16 + part * 8 + e;
       kp[e] = cpos0 - kChunk + kk;
       need[e] = kk < kChunk + len && kp[e] >= s.pos0 && kp[e] > cpos0 - W;
       tok[e] = s.start + (kp[e] - s.pos0);
     }
-    float x[4][D / 32], y[4][D / 32];
-    load_rows_raw<D, 4>(a.k, a.T, hh, tok, need, x);
-    load_rows_raw<D, 4>(a.v, a.T, hh, tok, need, y);
+    float x[8][U], y[8][U], cs[8][U], sn[8][U];
+    bw_load_rows<D, 8>(a.k, kvec, bs, a.T, hh, tok, need, x);
+    bw_load_rows<D, 8>(a.v, vvec, bs, a.T, hh, tok, need, y);
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int kk = warp * 16 + part * 4 + e;
-      if (need[e]) rope_regs<D>(a, x[e], kp[e]);
+    for (int e = 0; e < 8; ++e) bw_rope_cs<D>(a, tv, kp[e], need[e], cs[e], sn[e]);
 #pragma unroll
-      for (int u = 0; u < D / 32; ++u) {
-        Kw[kk * LDB + lane + 32 * u] = __float2bfloat16(x[e][u]);
-        Vw[kk * LDB + lane + 32 * u] = __float2bfloat16(y[e][u]);
-      }
+    for (int e = 0; e < 8; ++e) {
+      const int kk = warp * 16 + part * 8 + e;
+      bw_rotate<D>(x[e], cs[e], sn[e], false);
+      bw_store_bf16<D>(Kw + kk * LDB + U * lane, x[e], 1.f);
+      bw_store_bf16<D>(Vw + kk * LDB + U * lane, y[e], 1.f);
     }
   }
   __syncthreads();
@@ -1312,47 +1487,39 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
     const int r = (unit & 3) * 16;
     if (unit < grp * 4 && r < len) {
     const int64_t h = (int64_t)hh * grp + (unit >> 2);
-    {
-      int64_t tok[16];
-      bool ok[16];
+#pragma unroll 1
+    for (int half = 0; half < 2; ++half) {  // raw q (RoPE in registers) and (1 - mix) dO, 8 rows at a time
+      int64_t tok[8];
+      bool ok[8];
 #pragma unroll
-      for (int e = 0; e < 16; ++e) {
-        ok[e] = r + e < len;
-        tok[e] = ch.start + r + e;
+      for (int e = 0; e < 8; ++e) {
+        ok[e] = r + half * 8 + e < len;
+        tok[e] = ch.start + r + half * 8 + e;
+      }
+      float x[8][U], y[8][U], cs[8][U], sn[8][U];
+      bw_load_rows<D, 8>(a.q, qvec, bs, a.T, h, tok, ok, x);
+      bw_load_rows<D, 8>(dout, ovec, bs, a.T, h, tok, ok, y);
+#pragma unroll
+      for (int e = 0; e < 8; ++e) bw_rope_cs<D>(a, tv, cpos0 + r + half * 8 + e, ok[e], cs[e], sn[e]);
+      // the GLA kernels' packed bf16 rows, from the rows already in registers (no gather pass, no
+      // query blocks in k_fprep): mix * dO rounded as k_fgather_do did, and phi(q) = softmax(q)
+#pragma unroll
+      for (int e = 0; e < 8; ++e) {
+        const int64_t o = (tok[e] * Hq + h) * D + U * lane;
+        if (dob && ok[e]) bw_store_bf16<D>(dob + o, y[e], a.mix);
+        if (qb) {
+          float f[U];
+#pragma unroll
+          for (int u = 0; u < U; ++u) f[u] = x[e][u];
+          softmax_regs<D>(f);
+          if (ok[e]) bw_store_bf16<D>(qb + o, f, 1.f);
+        }
       }
 #pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        int64_t t8[8];
-        bool o8[8];
-#pragma unroll
-        for (int e = 0; e < 8; ++e) {
-          t8[e] = tok[half * 8 + e];
-          o8[e] = ok[half * 8 + e];
-        }
-        float x[8][D / 32];
-        load_rows_raw<D, 8>(a.q, a.T, h, t8, o8, x);  // raw q, RoPE in registers
-#pragma unroll
-        for (int e = 0; e < 8; ++e) {
-          if (o8[e]) rope_regs<D>(a, x[e], cpos0 + r + half * 8 + e);
-#pragma unroll
-          for (int u = 0; u < D / 32; ++u) Qr[(half * 8 + e) * LDB + lane + 32 * u] = __float2bfloat16(x[e][u]);
-        }
-      }
-#pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        int64_t t8[8];
-        bool o8[8];
-#pragma unroll
-        for (int e = 0; e < 8; ++e) {
-          t8[e] = tok[half * 8 + e];
-          o8[e] = ok[half * 8 + e];
-        }
-        float x[8][D / 32];
-        load_rows_raw<D, 8>(dout, a.T, h, t8, o8, x);
-#pragma unroll
-        for (int e = 0; e < 8; ++e)
-#pragma unroll
-          for (int u = 0; u < D / 32; ++u) dOs[(half * 8 + e) * LDB + lane + 32 * u] = __float2bfloat16(wd * x[e][u]);
+      for (int e = 0; e < 8; ++e) {
+        bw_rotate<D>(x[e], cs[e], sn[e], false);
+        bw_store_bf16<D>(Qr + (half * 8 + e) * LDB + U * lane, x[e], 1.f);
+        bw_store_bf16<D>(dOs + (half * 8 + e) * LDB + U * lane, y[e], wd);
       }
     }
     __syncwarp();
@@ -1595,17 +1762,20 @@ __global__ void __launch_bounds__(256) k_bwd_out(Attn a, const float* dqf, const
 // a warp in flight, row offsets computed once per row and the row held in registers (lane has
 // d = lane + 32 u; the RoPE pair of d is u +- D/64).
 
-// Grid (chunks, Hq + Hkv): as k_prep without the RoPE'd copies (k_fswa_bwd rotates the raw rows), the q
-// feature map in bf16 and the gate written as its in-chunk inclusive cumulative sum (what the backward
-// kernels read; the chunk states come from k_fstate): the gate rows go to shared memory, then a thread
-// per column runs the sum.
+// Grid (chunks, Hq + Hkv - y0): as k_prep without the RoPE'd copies (k_fswa_bwd rotates the raw rows), heads
+// from y0 on (y0 = Hq: key heads only; k_fswa_bwd writes the q feature map), q's feature map in bf16, v in
+// bf16 (when a.vb) and the gate written as its in-chunk inclusive cumulative sum (what the backward kernels
+// read; the chunk states come from k_fstate): the gate rows go to shared memory, then a thread per column
+// runs the sum.
 template <int D>
-__global__ void __launch_bounds__(256) k_fprep(Attn a) {
+__global__ void __launch_bounds__(256) k_fprep(Attn a, int y0) {
   constexpr int R = kChunk / 8, U = D / 32;
-  __shared__ float Gs[kChunk][D];  // key blocks: the gate rows
+  using F4 = typename BwVec<D>::F;
+  __shared__ __align__(16) float Gs[kChunk][D];  // key blocks: the gate rows
   const Chunk ch = a.chunks[blockIdx.x];
-  const bool isq = blockIdx.y < a.Hq;
-  const int64_t h = isq ? blockIdx.y : blockIdx.y - a.Hq, H = isq ? a.Hq : a.Hkv;
+  const int64_t y = blockIdx.y + y0;
+  const bool isq = y < a.Hq;
+  const int64_t h = isq ? y : y - a.Hq, H = isq ? a.Hq : a.Hkv;
   const int w = threadIdx.x >> 5, lane = threadIdx.x & 31;
   int64_t tok[R];
   bool ok[R];
@@ -1614,19 +1784,23 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
     ok[r] = w + 8 * r < ch.len;
     tok[r] = ch.start + w + 8 * r;
   }
+  const View src = isq ? a.q : a.k;
   float x[R][U];
-  load_rows_raw<D, R>(isq ? a.q : a.k, a.T, h, tok, ok, x);
+  const int64_t bs = (int)ch.start / (int)a.T;  // the batch row of the chunk's rows
+  bw_load_rows<D, R>(src, bw_rows_vec<D>(src), bs, a.T, h, tok, ok, x);
   const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
 #pragma unroll
   for (int r = 0; r < R; ++r) {
     if (!ok[r]) continue;
-    const int64_t o = (tok[r] * H + h) * D + lane;
+    const int64_t o = (tok[r] * H + h) * D + U * lane;
     float f[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) f[u] = x[r][u];
     if (!isq) {
+      float gv[U];
 #pragma unroll
-      for (int u = 0; u < U; ++u) Gs[w + 8 * r][lane + 32 * u] = a.use_gate ? logsigmoidf(x[r][u]) * gs : 0.f;
+      for (int u = 0; u < U; ++u) gv[u] = a.use_gate ? logsigmoidf(x[r][u]) * gs : 0.f;
+      memcpy(&Gs[w + 8 * r][U * lane], gv, sizeof(gv));
     }
     if (isq || a.variant == LIGER_VARIANT_GLA) {
       softmax_regs<D>(f);
@@ -1635,21 +1809,26 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
       for (int u = 0; u < U; ++u) f[u] = 1.f - sigmoidf_(x[r][u]);
     }
     if (isq) {
-#pragma unroll
-      for (int u = 0; u < U; ++u) a.qb[o + 32 * u] = __float2bfloat16(f[u]);
+      bw_store_bf16<D>(a.qb + o, f, 1.f);
     } else {
-#pragma unroll
-      for (int u = 0; u < U; ++u) a.kf[o + 32 * u] = f[u];
+      F4 v;
+      memcpy(&v, f, sizeof(v));
+      *reinterpret_cast<F4*>(a.kf + o) = v;
     }
   }
   if (!isq) {  // uniform per block
-    load_rows_raw<D, R>(a.v, a.T, h, tok, ok, x);
+    bw_load_rows<D, R>(a.v, bw_rows_vec<D>(a.v), bs, a.T, h, tok, ok, x);
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       if (!ok[r]) continue;
-      const int64_t o = (tok[r] * H + h) * D + lane;
-#pragma unroll
-      for (int u = 0; u < U; ++u) a.vf[o + 32 * u] = x[r][u];
+      const int64_t o = (tok[r] * H + h) * D + U * lane;
+      if (a.vb) {
+        bw_store_bf16<D>(a.vb + o, x[r], 1.f);  // exact: v is bf16
+      } else {
+        F4 v;
+        memcpy(&v, x[r], sizeof(v));
+        *reinterpret_cast<F4*>(a.vf + o) = v;
+      }
     }
     __syncthreads();
     for (int d = threadIdx.x; d < D; d += blockDim.x) {
@@ -1664,7 +1843,7 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a) {
 }
 
 // mul * dO as packed bf16 rows [NT * H, D] (round to nearest, as the fast kernels' tile loads did):
-// one warp per (token, head) row.
+// one warp per (token, head) row. Without the window branch only (k_fswa_bwd writes them otherwise).
 template <int D>
 __global__ void __launch_bounds__(256) k_fgather_do(__nv_bfloat16* dst, View src, int64_t T, int64_t rows, int64_t H,
                                                     float mul) {
@@ -1684,11 +1863,11 @@ __global__ void __launch_bounds__(256) k_fgather_do(__nv_bfloat16* dst, View src
 // has written dq). Key rows add dkp / dvp, the window gradients from the next chunk's queries (written
 // by k_fswa_bwd when that chunk exists).
 template <int D>
-__global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, const float* dqr, const float* dkf,
+__global__ void __launch_bounds__(256, 3) k_fbwd_out(Attn a, const float* dqf, const float* dqr, const float* dkf,
                                                   const float* dkr, const float* R, const float* RT,
                                                   const float* dvf, const float* dkp, const float* dvp, View dq,
                                                   View dk, View dv, int y0) {
-  constexpr int RR = kChunk / 8, U = D / 32, HU = D / 64;
+  constexpr int RR = kChunk / 8, U = D / 32;
   const Chunk ch = a.chunks[blockIdx.x];
   const SeqInfo s = a.seqs[ch.seq];
   const int64_t y = blockIdx.y + y0;
@@ -1702,23 +1881,32 @@ __global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, cons
     ok[r] = w + 8 * r < ch.len;
     tok[r] = ch.start + w + 8 * r;
   }
+  const View src = isq ? a.q : a.k;
   float x[RR][U];
-  load_rows_raw<D, RR>(isq ? a.q : a.k, a.T, h, tok, ok, x);
+  const int64_t bs = (int)ch.start / (int)a.T;  // the batch row of the chunk's rows
+  bw_load_rows<D, RR>(src, bw_rows_vec<D>(src), bs, a.T, h, tok, ok, x);
   const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
-  const float* rt = RT + ((int64_t)blockIdx.x * a.Hkv + h) * D + lane;
+  const float* rt = RT + ((int64_t)blockIdx.x * a.Hkv + h) * D + U * lane;
   const bool next = (int)blockIdx.x + 1 < s.first_chunk + s.num_chunks;  // the next chunk of the sequence
   const float* kp = (!isq && next && dkp) ? dkp : nullptr;
+  const View out = isq ? dq : dk;  // a copy: a reference into the parameter space goes through local memory
+  const bool ovec = out.dtype == LIGER_BF16 && bw_rows_vec<D>(out), vvec = dv.dtype == LIGER_BF16 && bw_rows_vec<D>(dv);
+  const bool tv = a.rope && bw_rope_vec<D>(a);
 #pragma unroll
   for (int r = 0; r < RR; ++r) {
-    if (!ok[r]) continue;
-    const int64_t o = (tok[r] * H + h) * D + lane;
+    if (!ok[r]) continue;  // uniform per warp (one row per warp): the shuffles below see every lane
+    const int64_t o = (tok[r] * H + h) * D + U * lane;
     const int64_t pos = s.pos0 + (tok[r] - s.start);
-    const float* gf = (isq ? dqf : dkf) + o;
     float gv[U], dx[U], gr[U];
+    bw_ld<D>(gv, (isq ? dqf : dkf) + o);
+    if (a.rope) {
+      bw_ld<D>(gr, (isq ? dqr : dkr) + o);
+      if (kp) {
+        float t[U];
+        bw_ld<D>(t, kp + o);
 #pragma unroll
-    for (int u = 0; u < U; ++u) {
-      gv[u] = gf[32 * u];
-      gr[u] = a.rope ? (isq ? dqr : dkr)[o + 32 * u] + (kp ? kp[o + 32 * u] : 0.f) : 0.f;
+        for (int u = 0; u < U; ++u) gr[u] += t[u];
+      }
     }
     if (isq || a.variant == LIGER_VARIANT_GLA) {
       float f[U];
@@ -1739,30 +1927,30 @@ __global__ void __launch_bounds__(256) k_fbwd_out(Attn a, const float* dqf, cons
       }
     }
     if (!isq && a.use_gate) {
+      float rr[U], tt[U];
+      bw_ld<D>(rr, R + o);
+      bw_ld<D>(tt, rt);
 #pragma unroll
-      for (int u = 0; u < U; ++u) dx[u] += (R[o + 32 * u] + rt[32 * u]) * gs * sigmoidf_(-x[r][u]);
+      for (int u = 0; u < U; ++u) dx[u] += (rr[u] + tt[u]) * gs * sigmoidf_(-x[r][u]);
     }
-    if (a.rope) {
-      // transpose of the rotation: lo' = lo c + hi s, hi' = hi c - lo s
+    if (a.rope) {  // the transposed rotation of the window gradient
+      float c[U], sn[U];
+      bw_rope_cs<D>(a, tv, pos, true, c, sn);
+      bw_rotate<D>(gr, c, sn, true);
 #pragma unroll
-      for (int u = 0; u < HU; ++u) {
-        const int j = lane + 32 * u;
-        const float c = load_as_float(a.cos, pos * a.cos.s0 + j * a.cos.s1);
-        const float sn = load_as_float(a.sin, pos * a.sin.s0 + j * a.sin.s1);
-        const float lo = gr[u], hi = gr[u + HU];
-        dx[u] += lo * c + hi * sn;
-        dx[u + HU] += hi * c - lo * sn;
-      }
+      for (int u = 0; u < U; ++u) dx[u] += gr[u];
     }
-    const View out = isq ? dq : dk;  // a copy: a reference into the parameter space goes through local memory
-    const int64_t oo = row_off(out, tok[r], a.T, h);
-#pragma unroll
-    for (int u = 0; u < U; ++u) store_from_float(out, oo + (lane + 32 * u) * out.s3, dx[u]);
+    bw_store_row<D>(out, ovec, bw_off(out, bs, a.T, tok[r], h), dx);
     if (!isq) {
-      const int64_t ov = row_off(dv, tok[r], a.T, h);
+      float vv[U];
+      bw_ld<D>(vv, dvf + o);
+      if (kp) {
+        float t[U];
+        bw_ld<D>(t, dvp + o);
 #pragma unroll
-      for (int u = 0; u < U; ++u)
-        store_from_float(dv, ov + (lane + 32 * u) * dv.s3, dvf[o + 32 * u] + (kp ? dvp[o + 32 * u] : 0.f));
+        for (int u = 0; u < U; ++u) vv[u] += t[u];
+      }
+      bw_store_row<D>(dv, vvec, bw_off(dv, bs, a.T, tok[r], h), vv);
     }
   }
 }
@@ -2043,7 +2231,7 @@ size_t swa_smem(int D, int W, bool bwd, bool tc) {
 
 struct AttnBuffers {
   size_t qf, qr, kf, g, kr, vf, h, gl, o, chunks, seqs;
-  size_t dO, dh, dq, dk, dv, R, RT, dqr, dkr, rq, dkp, dvp;
+  size_t dO, dh, dq, dk, dv, R, RT, dqr, dkr, rq, dkp, dvp, hb, dhb;
 };
 
 // The bf16 fast forward (see k_fout): D 64 or 128, a window of at most 65 keys.
@@ -2157,7 +2345,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   b.kf = ws.reserve_bytes(fk);
   b.g = ws.reserve_bytes(fk);
   b.kr = ws.reserve_bytes(rope && !fast_bwd ? fk : 0);
-  b.vf = ws.reserve_bytes(fk);
+  b.vf = ws.reserve_bytes(fast_bwd ? fk / 2 : fk);  // bf16 for the fast backward
   b.h = ws.reserve_bytes(fh);
   b.gl = ws.reserve_bytes(fgl);
   b.chunks = ws.reserve_bytes(sizeof(Chunk) * (nch + 1));
@@ -2171,6 +2359,8 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     b.rq = ws.reserve_bytes(fast_backward_ok(p) ? fk : 0);
     b.dkp = ws.reserve_bytes(fast_backward_ok(p) ? fk : 0);
     b.dvp = ws.reserve_bytes(fast_backward_ok(p) ? fk : 0);
+    b.hb = ws.reserve_bytes(fast_backward_ok(p) ? fh / 2 : 0);   // bf16 entering states (k_fdq)
+    b.dhb = ws.reserve_bytes(fast_backward_ok(p) ? fh / 2 : 0);  // bf16 state gradients (k_fdkv)
     b.dk = ws.reserve_bytes(fk);
     b.dv = ws.reserve_bytes(fk);
     b.R = ws.reserve_bytes(fk);
@@ -2192,12 +2382,15 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   if (fast_bwd) {
     a.qb = ws.at<__nv_bfloat16>(b.qf);
     a.qf = nullptr;
+    a.vb = ws.at<__nv_bfloat16>(b.vf);
+    a.vf = nullptr;
   }
   if (nch) {
+    // the fast backward always runs the window branch (mix < 1): k_fswa_bwd writes the q feature map
     if (fast_bwd && D == 64)
-      k_fprep<64><<<dim3((unsigned)nch, (unsigned)(Hq + Hkv)), 256, 0, st>>>(a);
+      k_fprep<64><<<dim3((unsigned)nch, (unsigned)Hkv), 256, 0, st>>>(a, (int)Hq);
     else if (fast_bwd)
-      k_fprep<128><<<dim3((unsigned)nch, (unsigned)(Hq + Hkv)), 256, 0, st>>>(a);
+      k_fprep<128><<<dim3((unsigned)nch, (unsigned)Hkv), 256, 0, st>>>(a, (int)Hq);
     else
       k_prep<<<dim3((unsigned)nch, (unsigned)(Hq + Hkv)), 256, 0, st>>>(a);
     LIGER_CK_LAUNCH("attn_prep");
@@ -2206,7 +2399,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   c.Hq = Hq; c.Hkv = Hkv; c.Dk = D; c.Dv = D;
   c.nchunks = (int)nch; c.nseq = (int)N;
   c.chunks = a.chunks; c.seqs = a.seqs;
-  c.q = a.qf; c.qb = a.qb; c.k = a.kf; c.v = a.vf; c.g = a.g;
+  c.q = a.qf; c.qb = a.qb; c.k = a.kf; c.v = a.vf; c.vb = a.vb; c.g = a.g;
   c.h = ws.at<float>(b.h); c.gl = ws.at<float>(b.gl);
   c.tc = a.tc;
   c.bf16 = fast_bwd;
@@ -2249,7 +2442,16 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
         k_fstate<128><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, c.h, c.gl);
       LIGER_CK_LAUNCH("fstate");
     }
-    LIGER_TRY(core_scan(c));
+    // the entering states in bf16 (the forward's scan; k_fdq rounds them to bf16 tiles anyway)
+    c.hb = ws.at<bf16>(b.hb);
+    if (N) {
+      const dim3 grid((unsigned)N, (unsigned)Hkv, (unsigned)(D * D / 256));
+      if (D == 64)
+        k_fscan<64><<<grid, 256, 0, st>>>(a, c.h, c.gl, nullptr, nullptr, ws.at<bf16>(b.hb));
+      else
+        k_fscan<128><<<grid, 256, 0, st>>>(a, c.h, c.gl, nullptr, nullptr, ws.at<bf16>(b.hb));
+      LIGER_CK_LAUNCH("fscan");
+    }
   } else {
     LIGER_TRY(core_forward(c, false));
   }
@@ -2259,10 +2461,12 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   c.dv = ws.at<float>(b.dv);
   c.R = ws.at<float>(b.R);
   c.RT = ws.at<float>(b.RT);
+  if (fast_bwd) c.dhb = ws.at<bf16>(b.dhb);
   if (fast_bwd) {
-    // their dO tiles are bf16: a bf16 copy gives the same tiles from half the bytes
+    // their dO tiles are bf16: a bf16 copy gives the same tiles from half the bytes (written by
+    // k_fswa_bwd, which loads every dO row anyway; the gather pass only without the window branch)
     c.dOb = ws.at<__nv_bfloat16>(b.dO);
-    if (NT) {
+    if (NT && !rope) {
       const unsigned blocks = (unsigned)((NT * Hq + 7) / 8);
       if (D == 64)
         k_fgather_do<64><<<blocks, 256, 0, st>>>(ws.at<__nv_bfloat16>(b.dO), view_of(p.do_), p.T, NT * Hq, Hq, p.mix);
@@ -2274,7 +2478,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     c.dO = ws.at<float>(b.dO);
     LIGER_TRY(gather(c.dO, view_of(p.do_), p.T, NT, Hq, D, p.mix, st));
   }
-  LIGER_CK(cudaMemsetAsync(c.dk, 0, fk, st));
+  if (!fast_bwd) LIGER_CK(cudaMemsetAsync(c.dk, 0, fk, st));  // k_fdkv stores every row of dk
   if (!fast_bwd) LIGER_CK(cudaMemsetAsync(c.dv, 0, fk, st));  // k_fswa_bwd stores every row of dv and dkr
   float* dqr = ws.at<float>(b.dqr);
   float* dkr = ws.at<float>(b.dkr);
@@ -2286,12 +2490,14 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
       const size_t sm = D == 64 ? fswa_bwd_smem<64>() : fswa_bwd_smem<128>();
       const void* kern = D == 64 ? (const void*)k_fswa_bwd<64> : (const void*)k_fswa_bwd<128>;
       LIGER_TRY(set_smem(kern, sm, "fswa_bwd"));
+      bf16* qb = fast_bwd ? a.qb : nullptr;
+      bf16* dob = fast_bwd ? ws.at<bf16>(b.dO) : nullptr;
       if (D == 64)
         k_fswa_bwd<64><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv,
-                                                                                       dkp, dvp);
+                                                                                       dkp, dvp, qb, dob);
       else
         k_fswa_bwd<128><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, view_of(p.do_), dqr, dkr,
-                                                                                        c.dv, dkp, dvp);
+                                                                                        c.dv, dkp, dvp, qb, dob);
       LIGER_CK_LAUNCH("fswa_bwd");
     } else {
       const size_t sm = swa_smem((int)D, p.window, true, false);

@@ -320,6 +320,42 @@ __global__ void k_dstate_scan(Core c) {
   if (c.dh0) c.dh0[((int64_t)n * c.Hkv + hh) * DD + e] = g;
 }
 
+// The fast path's reverse scan: the gradient w.r.t. each chunk's entering state, written as bf16 into
+// c.dhb (k_fdkv rounds it to bf16 tiles anyway: the same values from half the bytes); 32-bit element
+// index and compile-time D keep it at 2+ blocks per SM (the generic scan above needs ~110 registers).
+template <int D>
+__global__ void __launch_bounds__(256) k_fdstate_scan(Core c) {
+  constexpr int kB = 16;
+  constexpr int64_t DD = (int64_t)D * D;
+  const int n = blockIdx.x, hh = blockIdx.y;
+  const int e = blockIdx.z * blockDim.x + threadIdx.x;
+  if (e >= DD) return;
+  const int d = e / D;
+  const int64_t Hkv = c.Hkv;
+  const SeqInfo s = c.seqs[n];
+  float g = c.dht ? c.dht[((int64_t)n * Hkv + hh) * DD + e] : 0.f;
+  for (int i0 = s.num_chunks - 1; i0 >= 0; i0 -= kB) {
+    float in[kB], dec[kB];
+#pragma unroll
+    for (int u = 0; u < kB; ++u) {
+      if (i0 - u >= 0) {
+        const int64_t ci = s.first_chunk + i0 - u;
+        in[u] = c.dh[(ci * Hkv + hh) * DD + e];
+        dec[u] = __expf(c.gl[(ci * Hkv + hh) * D + d]);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kB; ++u) {
+      if (i0 - u >= 0) {
+        const int64_t ci = s.first_chunk + i0 - u;
+        c.dhb[(ci * Hkv + hh) * DD + e] = __float2bfloat16(g);
+        g = g * dec[u] + in[u];
+      }
+    }
+  }
+  if (c.dh0) c.dh0[((int64_t)n * Hkv + hh) * DD + e] = g;
+}
+
 // Backward: dq per chunk and query head.
 //   dq_i = exp(G_i) (do_i h^T) + sum_{s <= i} (do_i . v_s) k_s exp(G_i - G_s)
 __global__ void __launch_bounds__(kThreads) k_chunk_dq(Core c) {
@@ -433,7 +469,8 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
   const int64_t rq = c.Hq * D, rk = c.Hkv * D;
   const float* Kg = c.k + (int64_t)ch.start * rk + hh * D;
-  const float* Vg = c.v + (int64_t)ch.start * rk + hh * D;
+  const float* Vg = c.vb ? nullptr : c.v + (int64_t)ch.start * rk + hh * D;
+  const __nv_bfloat16* Vb = c.vb ? c.vb + (int64_t)ch.start * rk + hh * D : nullptr;
   const float* Gg = c.g + (int64_t)ch.start * rk + hh * D;
   const float* Hg = c.h + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
   for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
@@ -441,16 +478,30 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
     const bool ok = t < len;
     const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
     const float4 k4 = ok ? *reinterpret_cast<const float4*>(Kg + (int64_t)t * rk + d) : z;
-    const float4 v4 = ok ? *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d) : z;
+    uint2 vr = make_uint2(0u, 0u);  // 4 bf16 of v: from the bf16 copy when there is one
+    if (ok && Vb) {
+      vr = *reinterpret_cast<const uint2*>(Vb + (int64_t)t * rk + d);
+    } else if (ok) {
+      const float4 v4 = *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d);
+      vr = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
+    }
     const float4 g4 = *reinterpret_cast<const float4*>(Gg + (int64_t)(ok ? t : len - 1) * rk + d);
     *reinterpret_cast<uint2*>(Kf + t * LDB + d) = make_uint2(pack_bf16(k4.x, k4.y), pack_bf16(k4.z, k4.w));
-    *reinterpret_cast<uint2*>(Vs + t * LDB + d) = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
+    *reinterpret_cast<uint2*>(Vs + t * LDB + d) = vr;
     *reinterpret_cast<float4*>(G2 + t * LG + d) = make_float4(g4.x * kL2e, g4.y * kL2e, g4.z * kL2e, g4.w * kL2e);
   }
-  for (int idx = 4 * threadIdx.x; idx < D * D; idx += 4 * 256) {
-    const float4 h4 = *reinterpret_cast<const float4*>(Hg + idx);
-    const int m = idx / D, n = idx - m * D;
-    *reinterpret_cast<uint2*>(Hs + m * LDB + n) = make_uint2(pack_bf16(h4.x, h4.y), pack_bf16(h4.z, h4.w));
+  if (c.hb) {  // the scan's bf16 entering states: the same rounding from half the bytes
+    const bf16* Hb = c.hb + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
+    for (int idx = 8 * threadIdx.x; idx < D * D; idx += 8 * 256) {
+      const int m = idx / D, n = idx - m * D;
+      *reinterpret_cast<uint4*>(Hs + m * LDB + n) = *reinterpret_cast<const uint4*>(Hb + idx);
+    }
+  } else {
+    for (int idx = 4 * threadIdx.x; idx < D * D; idx += 4 * 256) {
+      const float4 h4 = *reinterpret_cast<const float4*>(Hg + idx);
+      const int m = idx / D, n = idx - m * D;
+      *reinterpret_cast<uint2*>(Hs + m * LDB + n) = make_uint2(pack_bf16(h4.x, h4.y), pack_bf16(h4.z, h4.w));
+    }
   }
   __syncthreads();
   for (int idx = threadIdx.x; idx < 96 * D; idx += 256) {
@@ -668,13 +719,27 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
         // hi' = hi c - lo s (pair n, n + D/2); every load of both rows before the arithmetic
         const View cv = c.qc.cos, sv = c.qc.sin;
         const bool f32 = cv.dtype == LIGER_F32 && sv.dtype == LIGER_F32;
+        const bool f2 = f32 && cv.s1 == 1 && sv.s1 == 1 && ((cv.s0 | sv.s0) & 1) == 0 &&
+                        ((reinterpret_cast<uintptr_t>(cv.data) | reinterpret_cast<uintptr_t>(sv.data)) & 7) == 0;
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
           const int i = r + g + 8 * hr;
           const int64_t tok = ch.start + (i < len ? i : 0), pos = sq.pos0 + (tok - sq.start);
           const float* gr = c.qc.dqr + tok * rq + h * D;
           float cs[NT / 2][4];
-          if (f32) {
+          if (f2) {  // column pairs as float2
+            const float* cp = static_cast<const float*>(cv.data) + pos * cv.s0;
+            const float* sp = static_cast<const float*>(sv.data) + pos * sv.s0;
+#pragma unroll
+            for (int j = 0; j < NT / 2; ++j) {
+              const int n = j * 8 + 2 * tq;
+              const float2 c2 = *reinterpret_cast<const float2*>(cp + n), s2 = *reinterpret_cast<const float2*>(sp + n);
+              cs[j][0] = c2.x;
+              cs[j][1] = c2.y;
+              cs[j][2] = s2.x;
+              cs[j][3] = s2.y;
+            }
+          } else if (f32) {
             const float* cp = static_cast<const float*>(cv.data) + pos * cv.s0;
             const float* sp = static_cast<const float*>(sv.data) + pos * sv.s0;
 #pragma unroll
@@ -813,7 +878,8 @@ size_t fdkv_smem() {
 }
 
 // dk and dv for bf16 inputs (Dk = Dv = 64 or 128), per (chunk, KV head), summed over the group's
-// heads in registers and added to c.dk / c.dv. A warp owns 16 key rows s (sub-chunk kb, last row e)
+// heads in registers; dk stored into c.dk (each element has one writer: no zeroed buffer), dv added
+// to c.dv (the window's dv is there). A warp owns 16 key rows s (sub-chunk kb, last row e)
 // and half of the columns. For a query i in a later sub-chunk the gate factor splits at e:
 //   exp(G_i - G_s) = exp(G_i - G_e) exp(G_e - G_s)   (both <= 0),
 // so A^T = Ke Qe^T with Ke = k exp(G_e - G_s), Qe = q exp(G_i - G_e), and the dk bracket
@@ -848,17 +914,24 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   const int kb = warp & 3, half = warp >> 2, s0 = kb * 16, e = s0 + 15, nb = half * (D / 2);
   const int64_t rq = c.Hq * D, rk = c.Hkv * D;
   const float* Kg = c.k + (int64_t)ch.start * rk + hh * D;
-  const float* Vg = c.v + (int64_t)ch.start * rk + hh * D;
+  const float* Vg = c.vb ? nullptr : c.v + (int64_t)ch.start * rk + hh * D;
+  const __nv_bfloat16* Vb = c.vb ? c.vb + (int64_t)ch.start * rk + hh * D : nullptr;
   const float* Gg = c.g + (int64_t)ch.start * rk + hh * D;
   const float4 z4 = make_float4(0.f, 0.f, 0.f, 0.f);
   for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
     const int t = idx / D, d = idx - t * D;
     const bool ok = t < len;
     const float4 k4 = ok ? *reinterpret_cast<const float4*>(Kg + (int64_t)t * rk + d) : z4;
-    const float4 v4 = ok ? *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d) : z4;
+    uint2 vr = make_uint2(0u, 0u);  // 4 bf16 of v: from the bf16 copy when there is one
+    if (ok && Vb) {
+      vr = *reinterpret_cast<const uint2*>(Vb + (int64_t)t * rk + d);
+    } else if (ok) {
+      const float4 v4 = *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d);
+      vr = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
+    }
     const float4 g4 = *reinterpret_cast<const float4*>(Gg + (int64_t)(ok ? t : len - 1) * rk + d);
     *reinterpret_cast<uint2*>(Kf + t * LDB + d) = make_uint2(pack_bf16(k4.x, k4.y), pack_bf16(k4.z, k4.w));
-    *reinterpret_cast<uint2*>(Vs + t * LDB + d) = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
+    *reinterpret_cast<uint2*>(Vs + t * LDB + d) = vr;
     *reinterpret_cast<float4*>(G2 + t * LG + d) = make_float4(g4.x * kL2e, g4.y * kL2e, g4.z * kL2e, g4.w * kL2e);
   }
   __syncthreads();
@@ -1041,11 +1114,19 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
     const int s = idx / D, d = idx - s * D;
     Kl[s * LDB + d] = __float2bfloat16(__bfloat162float(Kf[s * LDB + d]) * exp2f(gL[d] - G2[s * LG + d]));
   }
-  const float* DHg = c.dh + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
-  for (int idx = 4 * threadIdx.x; idx < D * D; idx += 4 * 256) {
-    const float4 h4 = *reinterpret_cast<const float4*>(DHg + idx);
-    const int m = idx / D, n = idx - m * D;
-    *reinterpret_cast<uint2*>(DHs + m * LDB + n) = make_uint2(pack_bf16(h4.x, h4.y), pack_bf16(h4.z, h4.w));
+  if (c.dhb) {  // the scan's bf16 copy: the same rounding from half the bytes
+    const bf16* DHb = c.dhb + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
+    for (int idx = 8 * threadIdx.x; idx < D * D; idx += 8 * 256) {
+      const int m = idx / D, n = idx - m * D;
+      *reinterpret_cast<uint4*>(DHs + m * LDB + n) = *reinterpret_cast<const uint4*>(DHb + idx);
+    }
+  } else {
+    const float* DHg = c.dh + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
+    for (int idx = 4 * threadIdx.x; idx < D * D; idx += 4 * 256) {
+      const float4 h4 = *reinterpret_cast<const float4*>(DHg + idx);
+      const int m = idx / D, n = idx - m * D;
+      *reinterpret_cast<uint2*>(DHs + m * LDB + n) = make_uint2(pack_bf16(h4.x, h4.y), pack_bf16(h4.z, h4.w));
+    }
   }
   __syncthreads();
   // dk = exp(G_e - G_s) o bracket + element-wise part; the bracket registers then hold v_s dh^T
@@ -1087,9 +1168,9 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
 #pragma unroll
     for (int j = 0; j < NH; ++j) {
       const int n = nb + j * 8 + 2 * tq;
-      float2 k2 = *reinterpret_cast<float2*>(DK + n), v2 = *reinterpret_cast<float2*>(DV + n);
-      k2.x += dkd[j][2 * x] + dkx[j][2 * x] * exp2f(gL[n] - gs[n]);
-      k2.y += dkd[j][2 * x + 1] + dkx[j][2 * x + 1] * exp2f(gL[n + 1] - gs[n + 1]);
+      float2 k2, v2 = *reinterpret_cast<float2*>(DV + n);
+      k2.x = dkd[j][2 * x] + dkx[j][2 * x] * exp2f(gL[n] - gs[n]);
+      k2.y = dkd[j][2 * x + 1] + dkx[j][2 * x + 1] * exp2f(gL[n + 1] - gs[n + 1]);
       v2.x += dv[j][2 * x];
       v2.y += dv[j][2 * x + 1];
       *reinterpret_cast<float2*>(DK + n) = k2;
@@ -1103,21 +1184,33 @@ __global__ void k_chunk_dg(Core c) {
   const Chunk ch = c.chunks[blockIdx.x];
   const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv), Dk = (int)c.Dk;
   const int64_t rq = c.Hq * Dk, rk = c.Hkv * Dk;
+  constexpr int kB = 8;  // rows whose loads are issued together (the stores to R would order them otherwise)
   for (int d = threadIdx.x; d < Dk; d += blockDim.x) {
     float run = 0.f;
-    for (int t = ch.len - 1; t >= 0; --t) {
-      const int64_t tok = ch.start + t;
-      float r = -c.k[tok * rk + hh * Dk + d] * c.dk[tok * rk + hh * Dk + d];
-      if (c.qchain) {
-        r += c.qc.rq[tok * rk + hh * Dk + d];  // k_fdq's sum over the group
-      } else {
-        for (int j = 0; j < grp; ++j) {
-          const int64_t o = tok * rq + (int64_t)(hh * grp + j) * Dk + d;
-          r += (c.qb ? __bfloat162float(c.qb[o]) : c.q[o]) * c.dq[o];
+    for (int t0 = ch.len - 1; t0 >= 0; t0 -= kB) {
+      float r[kB];
+#pragma unroll
+      for (int u = 0; u < kB; ++u) {
+        const int t = t0 - u;
+        r[u] = 0.f;
+        if (t < 0) continue;
+        const int64_t tok = ch.start + t;
+        r[u] = -c.k[tok * rk + hh * Dk + d] * c.dk[tok * rk + hh * Dk + d];
+        if (c.qchain) {
+          r[u] += c.qc.rq[tok * rk + hh * Dk + d];  // k_fdq's sum over the group
+        } else {
+          for (int j = 0; j < grp; ++j) {
+            const int64_t o = tok * rq + (int64_t)(hh * grp + j) * Dk + d;
+            r[u] += (c.qb ? __bfloat162float(c.qb[o]) : c.q[o]) * c.dq[o];
+          }
         }
       }
-      run += r;
-      c.R[tok * rk + hh * Dk + d] = run;
+#pragma unroll
+      for (int u = 0; u < kB; ++u) {
+        if (t0 - u < 0) break;
+        run += r[u];
+        c.R[(ch.start + t0 - u) * rk + hh * Dk + d] = run;
+      }
     }
     c.RT[((int64_t)blockIdx.x * c.Hkv + hh) * Dk + d] = run;
   }
@@ -1205,7 +1298,14 @@ liger_status core_backward(const Core& c) {
       LIGER_CK_LAUNCH("chunk_dstate");
     }
   }
-  if (c.nseq > 0) {
+  if (c.nseq > 0 && fast && c.dhb) {
+    const dim3 grid(c.nseq, (unsigned)c.Hkv, (unsigned)((DD + 255) / 256));
+    if (c.Dk == 64)
+      k_fdstate_scan<64><<<grid, 256, 0, c.stream>>>(c);
+    else
+      k_fdstate_scan<128><<<grid, 256, 0, c.stream>>>(c);
+    LIGER_CK_LAUNCH("fdstate_scan");
+  } else if (c.nseq > 0) {
     k_dstate_scan<<<dim3(c.nseq, (unsigned)c.Hkv, (unsigned)((DD + 255) / 256)), 256, 0, c.stream>>>(c);
     LIGER_CK_LAUNCH("dstate_scan");
   }

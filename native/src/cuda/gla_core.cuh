@@ -34,6 +34,10 @@ struct Core {
   float *dO, *dh, *dq, *dk, *dv, *R, *RT;
   const __nv_bfloat16* qb;   // [NT, Hq, Dk] q in bf16 for the fast path (then q is unused by the backward)
   const __nv_bfloat16* dOb;  // [NT, Hq, Dv] dO in bf16: the fast path's dO (its tiles are bf16), dO unused then
+  const __nv_bfloat16* vb;   // fast path, or null: [NT, Hkv, Dv] v in bf16, read by k_fdq / k_fdkv instead of v
+  const __nv_bfloat16* hb;   // fast path, or null: bf16 entering states, read by k_fdq instead of h
+  __nv_bfloat16* dhb;        // fast path, or null: the dstate scan writes the bf16 state gradients here
+                             // (read by k_fdkv) instead of in place into dh
   const float* dht;      // or null
   float* dh0;            // or null
   bool tc;              // tensor-core (tf32) products: set for 16-bit inputs

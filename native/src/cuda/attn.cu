@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <type_traits>
 
 namespace liger {
 namespace cuda {
@@ -465,9 +466,11 @@ __device__ void fast_key_side(const Attn& a, const Chunk& ch, int hh, float* G2,
 }
 
 // Grid (chunks, Hkv): state increment sum_t diag(exp(G_last - G_t)) phi(k_t)^T v_t into h, the
-// chunk's total log-gate into gl.
-template <int D>
-__global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, float* hbuf, float* glbuf) {
+// chunk's total log-gate into gl. HT: fp32 increments (the backward's chunk states) or bf16 (the
+// forward's scan input: half the bytes written here and read by k_fscan; the products' operands are
+// bf16 already, the sum over chunks stays fp32).
+template <int D, typename HT = float>
+__global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, HT* hbuf, float* glbuf) {
   using F = FT<D>;
   constexpr int LT = kChunk + 8;
   extern __shared__ __align__(16) unsigned char smraw[];
@@ -485,7 +488,7 @@ __global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, float* hbuf, fl
   }
   __syncthreads();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
-  float* H = hbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
+  HT* H = hbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
   for (int m0 = warp * 16; m0 < D; m0 += kFWarps * 16) {
     float acc[F::NT][4];
 #pragma unroll
@@ -505,8 +508,13 @@ __global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, float* hbuf, fl
 #pragma unroll
     for (int j = 0; j < F::NT; ++j) {
       const int n = j * 8 + 2 * tq;
-      *reinterpret_cast<float2*>(H + (m0 + g) * D + n) = make_float2(acc[j][0], acc[j][1]);
-      *reinterpret_cast<float2*>(H + (m0 + g + 8) * D + n) = make_float2(acc[j][2], acc[j][3]);
+      if constexpr (std::is_same<HT, float>::value) {
+        *reinterpret_cast<float2*>(H + (m0 + g) * D + n) = make_float2(acc[j][0], acc[j][1]);
+        *reinterpret_cast<float2*>(H + (m0 + g + 8) * D + n) = make_float2(acc[j][2], acc[j][3]);
+      } else {
+        *reinterpret_cast<__nv_bfloat162*>(H + (m0 + g) * D + n) = __floats2bfloat162_rn(acc[j][0], acc[j][1]);
+        *reinterpret_cast<__nv_bfloat162*>(H + (m0 + g + 8) * D + n) = __floats2bfloat162_rn(acc[j][2], acc[j][3]);
+      }
     }
   }
 }
@@ -539,12 +547,14 @@ __device__ __forceinline__ void cp_async_wait_all() {
 #endif
 }
 
-// Grid (sequences, Hkv, D * D / 256): entering state of every chunk from the fp32 increments,
+// Grid (sequences, Hkv, D * D / 256): entering state of every chunk from the bf16 increments,
 // h_{n+1} = diag(exp(gl_n)) h_n + inc_n in fp32, written as bf16 (the output kernel's operand) to hb;
-// the final state to ht in fp32. One element per thread, kB chunks of loads in flight.
+// the final state to ht in fp32. One element per thread, kB chunks of loads in flight. At most 64
+// registers: 4 blocks per SM, so that the 512 blocks of Hkv = 8, D = 128 run in one wave (run 19f:
+// 76 registers, 3 blocks per SM, a second wave of 116 blocks).
 template <int D>
-__global__ void __launch_bounds__(256) k_fscan(Attn a, const float* inc, const float* gl, const float* h0, float* ht,
-                                               bf16* hb) {
+__global__ void __launch_bounds__(256, 4) k_fscan(Attn a, const bf16* inc, const float* gl, const float* h0, float* ht,
+                                                  bf16* hb) {
   constexpr int kB = 16;
   constexpr int64_t DD = (int64_t)D * D;
   const int n = blockIdx.x, hh = blockIdx.y;
@@ -560,7 +570,7 @@ __global__ void __launch_bounds__(256) k_fscan(Attn a, const float* inc, const f
     for (int u = 0; u < kB; ++u) {
       if (i0 + u < s.num_chunks) {
         const int64_t ci = s.first_chunk + i0 + u;
-        in[u] = inc[(ci * Hkv + hh) * DD + e];
+        in[u] = __bfloat162float(inc[(ci * Hkv + hh) * DD + e]);
         dec[u] = __expf(gl[(ci * Hkv + hh) * D + d]);
       }
     }
@@ -2066,7 +2076,7 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
   const liger_cache& ci = p.cache_in;
   const liger_cache& co = p.cache_out;
   Workspace ws(st);
-  const size_t oh = ws.reserve_bytes(sizeof(float) * (nch + 1) * Hkv * D * D);
+  const size_t oh = ws.reserve_bytes(sizeof(bf16) * (nch + 1) * Hkv * D * D);
   const size_t ogl = ws.reserve_bytes(sizeof(float) * (nch + 1) * Hkv * D);
   const size_t ohb = ws.reserve_bytes(sizeof(bf16) * (nch + 1) * Hkv * D * D);
   const size_t och = ws.reserve_bytes(sizeof(Chunk) * (nch + 1));
@@ -2081,14 +2091,14 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
   Attn a = attn_of(p);
   a.chunks = uniform ? nullptr : ws.at<Chunk>(och);
   a.seqs = uniform ? nullptr : ws.at<SeqInfo>(osq);
-  float* h = ws.at<float>(oh);
+  bf16* h = ws.at<bf16>(oh);
   float* gl = ws.at<float>(ogl);
   bf16* hb = ws.at<bf16>(ohb);
   const unsigned threads = kFWarps * 32;
   if (nch) {
     const size_t sm = sizeof(float) * kChunk * FT<D>::LG + sizeof(bf16) * (2 * kChunk * FT<D>::LDB + D * (kChunk + 8));
-    LIGER_TRY(set_smem((const void*)k_fstate<D>, sm, "fstate"));
-    k_fstate<D><<<dim3((unsigned)nch, (unsigned)Hkv), threads, sm, st>>>(a, h, gl);
+    LIGER_TRY(set_smem((const void*)k_fstate<D, bf16>, sm, "fstate"));
+    k_fstate<D, bf16><<<dim3((unsigned)nch, (unsigned)Hkv), threads, sm, st>>>(a, h, gl);
     LIGER_CK_LAUNCH("fstate");
   }
   if (N) {  // every sequence, also one without tokens (its final state is the initial one, or zero)

@@ -415,7 +415,7 @@ __device__ __forceinline__ void rope_regs_f(const Attn& a, float (&x)[D / 32], i
 // Key side of one chunk: G2 = in-chunk inclusive cumsum of the gate times log2(e) (rows past len
 // repeat the last), Kf = phi(k) (zero past len), Vs = v (zero past len, when Vs). gl = chunk total
 // log-gate (when gl). Whole block.
-template <int D>
+template <int D, bool FAST>
 __device__ void fast_key_side(const Attn& a, const Chunk& ch, int hh, float* G2, bf16* Kf, bf16* Vs, float* gl) {
   using F = FT<D>;
   const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, len = ch.len;
@@ -430,7 +430,7 @@ __device__ void fast_key_side(const Attn& a, const Chunk& ch, int hh, float* G2,
     tok[r] = ch.start + t;
   }
   float x[R][D / 32];
-  load_rows_f<D, R>(a.k, a.T, hh, tok, ok, x);
+  load_rows_f<D, R, FAST>(a.k, a.T, hh, tok, ok, x);
 #pragma unroll
   for (int r = 0; r < R; ++r) {
     const int t = w + r * kFWarps;
@@ -447,7 +447,7 @@ __device__ void fast_key_side(const Attn& a, const Chunk& ch, int hh, float* G2,
     for (int u = 0; u < D / 32; ++u) Kf[t * F::LDB + lane + 32 * u] = __float2bfloat16(ok[r] ? x[r][u] : 0.f);
   }
   if (Vs) {
-    load_rows_f<D, R>(a.v, a.T, hh, tok, ok, x);
+    load_rows_f<D, R, FAST>(a.v, a.T, hh, tok, ok, x);
 #pragma unroll
     for (int r = 0; r < R; ++r)
 #pragma unroll
@@ -469,8 +469,9 @@ __device__ void fast_key_side(const Attn& a, const Chunk& ch, int hh, float* G2,
 // Grid (chunks, Hkv): state increment sum_t diag(exp(G_last - G_t)) phi(k_t)^T v_t into h, the
 // chunk's total log-gate into gl. HT: fp32 increments (the backward's chunk states) or bf16 (the
 // forward's scan input: half the bytes written here and read by k_fscan; the products' operands are
-// bf16 already, the sum over chunks stays fp32).
-template <int D, typename HT = float>
+// bf16 already, the sum over chunks stays fp32). FAST: k and v rows contiguous (no code for other layouts,
+// as k_fout's FAST).
+template <int D, typename HT = float, bool FAST = false>
 __global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, HT* hbuf, float* glbuf) {
   using F = FT<D>;
   constexpr int LT = kChunk + 8;
@@ -481,7 +482,7 @@ __global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, HT* hbuf, float
   bf16* KdT = Vs + kChunk * F::LDB;  // [D][LT]: A operand (rows dk, columns t)
   const Chunk ch = fchunk(a, blockIdx.x);
   const int hh = blockIdx.y;
-  fast_key_side<D>(a, ch, hh, G2, Kf, Vs, glbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D);
+  fast_key_side<D, FAST>(a, ch, hh, G2, Kf, Vs, glbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D);
   for (int idx = threadIdx.x; idx < kChunk * D; idx += blockDim.x) {
     const int t = idx & (kChunk - 1), d = idx >> 6;
     KdT[d * LT + t] =
@@ -1104,7 +1105,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
     // bf16 pairs stored whole when the rows are contiguous and 4-byte aligned
     const bool ovec =
         FAST || (out.s3 == 1 && ((off0 | off1) & 1) == 0 && (reinterpret_cast<uintptr_t>(out.data) & 3) == 0);
-#pragma unroll
+#pragma unroll 1  // one copy of the body: fetched once, run kOParts times
     for (int part = 0; part < kOParts; ++part) {
       constexpr int PT = NT / kOParts;  // n8 tiles per part
       const int n0 = part * (D / kOParts);
@@ -2117,8 +2118,9 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
   const unsigned threads = kFWarps * 32;
   if (nch) {
     const size_t sm = sizeof(float) * kChunk * FT<D>::LG + sizeof(bf16) * (2 * kChunk * FT<D>::LDB + D * (kChunk + 8));
-    LIGER_TRY(set_smem((const void*)k_fstate<D, bf16>, sm, "fstate"));
-    k_fstate<D, bf16><<<dim3((unsigned)nch, (unsigned)Hkv), threads, sm, st>>>(a, h, gl);
+    const auto kern = a.k.s3 == 1 && a.v.s3 == 1 ? k_fstate<D, bf16, true> : k_fstate<D, bf16, false>;
+    LIGER_TRY(set_smem((const void*)kern, sm, "fstate"));
+    kern<<<dim3((unsigned)nch, (unsigned)Hkv), threads, sm, st>>>(a, h, gl);
     LIGER_CK_LAUNCH("fstate");
   }
   if (N) {  // every sequence, also one without tokens (its final state is the initial one, or zero)

@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <type_traits>
 
 namespace liger {
 namespace cuda {
@@ -373,11 +374,12 @@ __device__ __forceinline__ void rope_regs(const Attn& a, float (&x)[D / 32], int
   }
 }
 
-// Raw bf16 rows as load_rows_raw, with 32-bit column offsets when the rows are contiguous.
-template <int D, int R>
+// Raw bf16 rows as load_rows_raw, with 32-bit column offsets when the rows are contiguous (always
+// when FAST).
+template <int D, int R, bool FAST = false>
 __device__ __forceinline__ void load_rows_f(const View& v, int64_t T, int64_t h, const int64_t (&tok)[R],
                                             const bool (&ok)[R], float (&x)[R][D / 32]) {
-  if (v.s3 != 1) {
+  if (!FAST && v.s3 != 1) {
     load_rows_raw<D, R>(v, T, h, tok, ok, x);
     return;
   }
@@ -414,7 +416,7 @@ __device__ __forceinline__ void rope_regs_f(const Attn& a, float (&x)[D / 32], i
 // Key side of one chunk: G2 = in-chunk inclusive cumsum of the gate times log2(e) (rows past len
 // repeat the last), Kf = phi(k) (zero past len), Vs = v (zero past len, when Vs). gl = chunk total
 // log-gate (when gl). Whole block.
-template <int D>
+template <int D, bool FAST>
 __device__ void fast_key_side(const Attn& a, const Chunk& ch, int hh, float* G2, bf16* Kf, bf16* Vs, float* gl) {
   using F = FT<D>;
   const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, len = ch.len;
@@ -429,7 +431,7 @@ __device__ void fast_key_side(const Attn& a, const Chunk& ch, int hh, float* G2,
     tok[r] = ch.start + t;
   }
   float x[R][D / 32];
-  load_rows_f<D, R>(a.k, a.T, hh, tok, ok, x);
+  load_rows_f<D, R, FAST>(a.k, a.T, hh, tok, ok, x);
 #pragma unroll
   for (int r = 0; r < R; ++r) {
     const int t = w + r * kFWarps;
@@ -446,7 +448,7 @@ __device__ void fast_key_side(const Attn& a, const Chunk& ch, int hh, float* G2,
     for (int u = 0; u < D / 32; ++u) Kf[t * F::LDB + lane + 32 * u] = __float2bfloat16(ok[r] ? x[r][u] : 0.f);
   }
   if (Vs) {
-    load_rows_f<D, R>(a.v, a.T, hh, tok, ok, x);
+    load_rows_f<D, R, FAST>(a.v, a.T, hh, tok, ok, x);
 #pragma unroll
     for (int r = 0; r < R; ++r)
 #pragma unroll
@@ -466,9 +468,12 @@ __device__ void fast_key_side(const Attn& a, const Chunk& ch, int hh, float* G2,
 }
 
 // Grid (chunks, Hkv): state increment sum_t diag(exp(G_last - G_t)) phi(k_t)^T v_t into h, the
-// chunk's total log-gate into gl.
-template <int D>
-__global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, float* hbuf, float* glbuf) {
+// chunk's total log-gate into gl. HT: fp32 increments (the backward's chunk states) or bf16 (the
+// forward's scan input: half the bytes written here and read by k_fscan; the products' operands are
+// bf16 already, the sum over chunks stays fp32). FAST: k and v rows contiguous (no code for other layouts,
+// as k_fout's FAST).
+template <int D, typename HT = float, bool FAST = false>
+__global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, HT* hbuf, float* glbuf) {
   using F = FT<D>;
   constexpr int LT = kChunk + 8;
   extern __shared__ __align__(16) unsigned char smraw[];
@@ -478,7 +483,7 @@ __global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, float* hbuf, fl
   bf16* KdT = Vs + kChunk * F::LDB;  // [D][LT]: A operand (rows dk, columns t)
   const Chunk ch = fchunk(a, blockIdx.x);
   const int hh = blockIdx.y;
-  fast_key_side<D>(a, ch, hh, G2, Kf, Vs, glbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D);
+  fast_key_side<D, FAST>(a, ch, hh, G2, Kf, Vs, glbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D);
   for (int idx = threadIdx.x; idx < kChunk * D; idx += blockDim.x) {
     const int t = idx & (kChunk - 1), d = idx >> 6;
     KdT[d * LT + t] =
@@ -486,7 +491,7 @@ __global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, float* hbuf, fl
   }
   __syncthreads();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
-  float* H = hbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
+  HT* H = hbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
   for (int m0 = warp * 16; m0 < D; m0 += kFWarps * 16) {
     float acc[F::NT][4];
 #pragma unroll
@@ -506,8 +511,13 @@ __global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, float* hbuf, fl
 #pragma unroll
     for (int j = 0; j < F::NT; ++j) {
       const int n = j * 8 + 2 * tq;
-      *reinterpret_cast<float2*>(H + (m0 + g) * D + n) = make_float2(acc[j][0], acc[j][1]);
-      *reinterpret_cast<float2*>(H + (m0 + g + 8) * D + n) = make_float2(acc[j][2], acc[j][3]);
+      if constexpr (std::is_same<HT, float>::value) {
+        *reinterpret_cast<float2*>(H + (m0 + g) * D + n) = make_float2(acc[j][0], acc[j][1]);
+        *reinterpret_cast<float2*>(H + (m0 + g + 8) * D + n) = make_float2(acc[j][2], acc[j][3]);
+      } else {
+        *reinterpret_cast<__nv_bfloat162*>(H + (m0 + g) * D + n) = __floats2bfloat162_rn(acc[j][0], acc[j][1]);
+        *reinterpret_cast<__nv_bfloat162*>(H + (m0 + g + 8) * D + n) = __floats2bfloat162_rn(acc[j][2], acc[j][3]);
+      }
     }
   }
 }
@@ -540,12 +550,18 @@ __device__ __forceinline__ void cp_async_wait_all() {
 #endif
 }
 
-// Grid (sequences, Hkv, D * D / 256): entering state of every chunk from the fp32 increments,
+__device__ __forceinline__ float as_float(float x) { return x; }
+__device__ __forceinline__ float as_float(bf16 x) { return __bfloat162float(x); }
+
+// Grid (sequences, Hkv, D * D / 256): entering state of every chunk from the increments (IT: the
+// forward's bf16 ones, or the backward's fp32 recompute),
 // h_{n+1} = diag(exp(gl_n)) h_n + inc_n in fp32, written as bf16 (the output kernel's operand) to hb;
-// the final state to ht in fp32. One element per thread, kB chunks of loads in flight.
-template <int D>
-__global__ void __launch_bounds__(256) k_fscan(Attn a, const float* inc, const float* gl, const float* h0, float* ht,
-                                               bf16* hb) {
+// the final state to ht in fp32. One element per thread, kB chunks of loads in flight. At most 64
+// registers: 4 blocks per SM, so that the 512 blocks of Hkv = 8, D = 128 run in one wave (run 19f:
+// 76 registers, 3 blocks per SM, a second wave of 116 blocks).
+template <int D, typename IT = bf16>
+__global__ void __launch_bounds__(256, 4) k_fscan(Attn a, const IT* inc, const float* gl, const float* h0, float* ht,
+                                                  bf16* hb) {
   constexpr int kB = 16;
   constexpr int64_t DD = (int64_t)D * D;
   const int n = blockIdx.x, hh = blockIdx.y;
@@ -561,7 +577,7 @@ __global__ void __launch_bounds__(256) k_fscan(Attn a, const float* inc, const f
     for (int u = 0; u < kB; ++u) {
       if (i0 + u < s.num_chunks) {
         const int64_t ci = s.first_chunk + i0 + u;
-        in[u] = inc[(ci * Hkv + hh) * DD + e];
+        in[u] = as_float(inc[(ci * Hkv + hh) * DD + e]);
         dec[u] = __expf(gl[(ci * Hkv + hh) * D + d]);
       }
     }
@@ -578,15 +594,15 @@ __global__ void __launch_bounds__(256) k_fscan(Attn a, const float* inc, const f
 }
 
 // Columns 16 ks + 8 p + 2 tq + {0, 1} of one bf16 row (an A-fragment row of this lane), as floats:
-// x[ks][2 p + c]. Zero when !ok.
-template <int D>
+// x[ks][2 p + c]. Zero when !ok. FAST: the row is contiguous and 4-byte aligned.
+template <int D, bool FAST = false>
 __device__ __forceinline__ void load_row_frag(const View& v, int64_t off, bool ok, float (&x)[D / 16][4]) {
   const int tq = threadIdx.x & 3;
   const bf16* row = static_cast<const bf16*>(v.data) + off;
   if (!ok) {
 #pragma unroll
     for (int ks = 0; ks < D / 16; ++ks) x[ks][0] = x[ks][1] = x[ks][2] = x[ks][3] = 0.f;
-  } else if (v.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0) {
+  } else if (FAST || (v.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0)) {
 #pragma unroll
     for (int ks = 0; ks < D / 16; ++ks)
 #pragma unroll
@@ -616,7 +632,13 @@ size_t fout_smem() {
 // GRM: off-diagonal 16 x 16 blocks of A through the reference row of the query's sub-chunk (Qs Ks^T,
 // every exponent <= 0); diagonal blocks as Qs Kd^T when no column's gate falls by more than 2^-100
 // inside a sub-chunk, else element by element (exponents <= 0).
-template <int D, int NW>
+//
+// FAST (fout_fast_layout on the host): rows of q, k, v and o contiguous, q and o rows 4-byte aligned, RoPE
+// tables fp32 with unit column stride, even row strides and 8-byte aligned. That instantiation holds no
+// code for other layouts: run 20f-1's Nsight put "no instruction" (instruction fetch) at 3.9 of the
+// 15.5 cycles per issued instruction of the general kernel, whose SASS is 247 KB of mostly straight-line
+// code run once per warp.
+template <int D, int NW, bool FAST>
 __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, const float* wk, const float* wv,
                                                         View out) {
   using F = FT<D>;
@@ -640,8 +662,9 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
   if (threadIdx.x == 0) diag_unsafe = 0;
   // fp32 RoPE tables with unit column stride: read directly (float, float2)
-  const bool tf32 = a.rope && a.cos.dtype == LIGER_F32 && a.sin.dtype == LIGER_F32 && a.cos.s1 == 1 && a.sin.s1 == 1;
-  if (a.q.s3 == 1) {  // the warp's query rows into L2 while the block stages the key side
+  const bool tf32 =
+      FAST || (a.rope && a.cos.dtype == LIGER_F32 && a.sin.dtype == LIGER_F32 && a.cos.s1 == 1 && a.sin.s1 == 1);
+  if (FAST || a.q.s3 == 1) {  // the warp's query rows into L2 while the block stages the key side
     constexpr int LPR = D * 2 / 128;  // 128-byte lines per row
     for (int unit = warp; unit < grp * 4; unit += NW) {
       const int64_t h = (int64_t)hh * grp + (unit >> 2);
@@ -678,10 +701,10 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       ring[e] = need && !raw[e];
       wtok[e] = s.start + (kp[e] - s.pos0);
     }
-    load_rows_f<D, RW>(a.k, a.T, hh, tok, ok, kx);
-    load_rows_f<D, RW>(a.v, a.T, hh, tok, ok, vx);
-    load_rows_f<D, RW>(a.k, a.T, hh, wtok, raw, wx);
-    load_rows_f<D, RW>(a.v, a.T, hh, wtok, raw, wy);
+    load_rows_f<D, RW, FAST>(a.k, a.T, hh, tok, ok, kx);
+    load_rows_f<D, RW, FAST>(a.v, a.T, hh, tok, ok, vx);
+    load_rows_f<D, RW, FAST>(a.k, a.T, hh, wtok, raw, wx);
+    load_rows_f<D, RW, FAST>(a.v, a.T, hh, wtok, raw, wy);
     const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
     float run[U];
 #pragma unroll
@@ -794,8 +817,8 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       for (int y = 0; y < 4; ++y) dg[x][y] = 0.f;
     if (!diag_tc) {
       float x[2][KS][4];
-      load_row_frag<D>(a.q, ok0 ? row_off(a.q, ch.start + i0, a.T, h) : 0, ok0, x[0]);
-      load_row_frag<D>(a.q, ok1 ? row_off(a.q, ch.start + i1, a.T, h) : 0, ok1, x[1]);
+      load_row_frag<D, FAST>(a.q, ok0 ? row_off(a.q, ch.start + i0, a.T, h) : 0, ok0, x[0]);
+      load_row_frag<D, FAST>(a.q, ok1 ? row_off(a.q, ch.start + i1, a.T, h) : 0, ok1, x[1]);
 #pragma unroll
       for (int hr = 0; hr < 2; ++hr) {  // x = phi(q)
         float m = -INFINITY, sum = 0.f;
@@ -863,10 +886,10 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       uint32_t qr[KS][4];
       float x[2][KS][4];
       // fp32 tables with unit column stride and even row strides: column pairs as float2
-      const bool vec = tf32 && ((a.cos.s0 | a.sin.s0) & 1) == 0 &&
-                       ((reinterpret_cast<uintptr_t>(a.cos.data) | reinterpret_cast<uintptr_t>(a.sin.data)) & 7) == 0;
-      load_row_frag<D>(a.q, ok0 ? row_off(a.q, ch.start + i0, a.T, h) : 0, ok0, x[0]);
-      load_row_frag<D>(a.q, ok1 ? row_off(a.q, ch.start + i1, a.T, h) : 0, ok1, x[1]);
+      const bool vec = FAST || (tf32 && ((a.cos.s0 | a.sin.s0) & 1) == 0 &&
+                       ((reinterpret_cast<uintptr_t>(a.cos.data) | reinterpret_cast<uintptr_t>(a.sin.data)) & 7) == 0);
+      load_row_frag<D, FAST>(a.q, ok0 ? row_off(a.q, ch.start + i0, a.T, h) : 0, ok0, x[0]);
+      load_row_frag<D, FAST>(a.q, ok1 ? row_off(a.q, ch.start + i1, a.T, h) : 0, ok1, x[1]);
 #pragma unroll
       for (int hr = 0; hr < 2; ++hr) {
         const bool ok = hr ? ok1 : ok0;
@@ -956,8 +979,8 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
     uint32_t qx[KS][4];
     {
       float x0[KS][4], x1[KS][4];
-      load_row_frag<D>(a.q, ok0 ? row_off(a.q, ch.start + i0, a.T, h) : 0, ok0, x0);
-      load_row_frag<D>(a.q, ok1 ? row_off(a.q, ch.start + i1, a.T, h) : 0, ok1, x1);
+      load_row_frag<D, FAST>(a.q, ok0 ? row_off(a.q, ch.start + i0, a.T, h) : 0, ok0, x0);
+      load_row_frag<D, FAST>(a.q, ok1 ? row_off(a.q, ch.start + i1, a.T, h) : 0, ok1, x1);
 #pragma unroll
       for (int ks = 0; ks < KS; ++ks)
 #pragma unroll
@@ -1085,8 +1108,9 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
     const int64_t off0 = ok0 ? row_off(out, ch.start + i0, a.T, h) : 0;
     const int64_t off1 = ok1 ? row_off(out, ch.start + i1, a.T, h) : 0;
     // bf16 pairs stored whole when the rows are contiguous and 4-byte aligned
-    const bool ovec = out.s3 == 1 && ((off0 | off1) & 1) == 0 && (reinterpret_cast<uintptr_t>(out.data) & 3) == 0;
-#pragma unroll
+    const bool ovec =
+        FAST || (out.s3 == 1 && ((off0 | off1) & 1) == 0 && (reinterpret_cast<uintptr_t>(out.data) & 3) == 0);
+#pragma unroll 1  // one copy of the body: fetched once, run kOParts times
     for (int part = 0; part < kOParts; ++part) {
       constexpr int PT = NT / kOParts;  // n8 tiles per part
       const int n0 = part * (D / kOParts);
@@ -2247,6 +2271,17 @@ bool fast_backward_ok(const liger_attn_params& p) {
          (p.D == 64 || p.D == 128) && p.mix < 1.f && p.window <= kChunk + 1;
 }
 
+// The layouts k_fout<..., true> assumes (see there).
+bool fout_fast_layout(const Attn& a, const View& o) {
+  const auto even_rows = [](const View& v) { return v.s3 == 1 && ((v.s0 | v.s1 | v.s2) & 1) == 0; };
+  const auto aligned = [](const void* ptr, uintptr_t n) { return (reinterpret_cast<uintptr_t>(ptr) & (n - 1)) == 0; };
+  const bool tables = !a.rope || (a.cos.dtype == LIGER_F32 && a.sin.dtype == LIGER_F32 && a.cos.s1 == 1 &&
+                                  a.sin.s1 == 1 && ((a.cos.s0 | a.sin.s0) & 1) == 0 && aligned(a.cos.data, 8) &&
+                                  aligned(a.sin.data, 8));
+  return even_rows(a.q) && even_rows(o) && aligned(a.q.data, 4) && aligned(o.data, 4) && a.k.s3 == 1 &&
+         a.v.s3 == 1 && tables;
+}
+
 template <int D>
 liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cudaStream_t st) {
   const int64_t nch = (int64_t)plan.chunks.size(), N = (int64_t)plan.seqs.size();
@@ -2254,7 +2289,7 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
   const liger_cache& ci = p.cache_in;
   const liger_cache& co = p.cache_out;
   Workspace ws(st);
-  const size_t oh = ws.reserve_bytes(sizeof(float) * (nch + 1) * Hkv * D * D);
+  const size_t oh = ws.reserve_bytes(sizeof(bf16) * (nch + 1) * Hkv * D * D);
   const size_t ogl = ws.reserve_bytes(sizeof(float) * (nch + 1) * Hkv * D);
   const size_t ohb = ws.reserve_bytes(sizeof(bf16) * (nch + 1) * Hkv * D * D);
   const size_t och = ws.reserve_bytes(sizeof(Chunk) * (nch + 1));
@@ -2269,14 +2304,15 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
   Attn a = attn_of(p);
   a.chunks = uniform ? nullptr : ws.at<Chunk>(och);
   a.seqs = uniform ? nullptr : ws.at<SeqInfo>(osq);
-  float* h = ws.at<float>(oh);
+  bf16* h = ws.at<bf16>(oh);
   float* gl = ws.at<float>(ogl);
   bf16* hb = ws.at<bf16>(ohb);
   const unsigned threads = kFWarps * 32;
   if (nch) {
     const size_t sm = sizeof(float) * kChunk * FT<D>::LG + sizeof(bf16) * (2 * kChunk * FT<D>::LDB + D * (kChunk + 8));
-    LIGER_TRY(set_smem((const void*)k_fstate<D>, sm, "fstate"));
-    k_fstate<D><<<dim3((unsigned)nch, (unsigned)Hkv), threads, sm, st>>>(a, h, gl);
+    const auto kern = a.k.s3 == 1 && a.v.s3 == 1 ? k_fstate<D, bf16, true> : k_fstate<D, bf16, false>;
+    LIGER_TRY(set_smem((const void*)kern, sm, "fstate"));
+    kern<<<dim3((unsigned)nch, (unsigned)Hkv), threads, sm, st>>>(a, h, gl);
     LIGER_CK_LAUNCH("fstate");
   }
   if (N) {  // every sequence, also one without tokens (its final state is the initial one, or zero)
@@ -2287,9 +2323,11 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
   }
   if (nch) {
     const size_t sm = fout_smem<D, kOWarps>();
-    LIGER_TRY(set_smem((const void*)k_fout<D, kOWarps>, sm, "fout"));
-    k_fout<D, kOWarps><<<dim3((unsigned)nch, (unsigned)Hkv), kOWarps * 32, sm, st>>>(
-        a, hb, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data), view_of(p.o));
+    const View o = view_of(p.o);
+    const auto kern = fout_fast_layout(a, o) ? k_fout<D, kOWarps, true> : k_fout<D, kOWarps, false>;
+    LIGER_TRY(set_smem((const void*)kern, sm, "fout"));
+    kern<<<dim3((unsigned)nch, (unsigned)Hkv), kOWarps * 32, sm, st>>>(
+        a, hb, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data), o);
     LIGER_CK_LAUNCH("fout");
   }
   if (present(co.state) && N) {
@@ -2447,9 +2485,9 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     if (N) {
       const dim3 grid((unsigned)N, (unsigned)Hkv, (unsigned)(D * D / 256));
       if (D == 64)
-        k_fscan<64><<<grid, 256, 0, st>>>(a, c.h, c.gl, nullptr, nullptr, ws.at<bf16>(b.hb));
+        k_fscan<64, float><<<grid, 256, 0, st>>>(a, c.h, c.gl, nullptr, nullptr, ws.at<bf16>(b.hb));
       else
-        k_fscan<128><<<grid, 256, 0, st>>>(a, c.h, c.gl, nullptr, nullptr, ws.at<bf16>(b.hb));
+        k_fscan<128, float><<<grid, 256, 0, st>>>(a, c.h, c.gl, nullptr, nullptr, ws.at<bf16>(b.hb));
       LIGER_CK_LAUNCH("fscan");
     }
   } else {

@@ -1442,7 +1442,9 @@ size_t fswa_bwd_smem() {
 // of this chunk (p >= 4) to dkr / dv, keys of the previous chunk (p < 4) to dkp / dvp (each row has
 // one writer block; the first phase stores, later phases of a larger group add). When given, the packed
 // bf16 rows the GLA kernels read are written from the rows phase A loads: qb = phi(q), dob = mix * dO.
-template <int D>
+// FAST (fswa_bwd_fast_layout on the host): q, k, v, dO rows read as vectors and fp32 RoPE tables read as
+// vectors; that instantiation holds no code for other layouts (the instruction-fetch stalls of k_fout, 20f-2).
+template <int D, bool FAST>
 __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout, float* dqr, float* dkr, float* dv,
                                                               float* dkp, float* dvp, bf16* qb, bf16* dob) {
   using F = FT<D>;
@@ -1463,17 +1465,17 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
   constexpr int U = D / 32;
   const int64_t bs = (int)ch.start / (int)a.T;  // the batch row of every row this block reads
   // vector row loads and fp32 table rows where the views allow them: decided once per block
-  const bool kvec = bw_rows_vec<D>(a.k), vvec = bw_rows_vec<D>(a.v), qvec = bw_rows_vec<D>(a.q),
-             ovec = bw_rows_vec<D>(dout), tv = bw_rope_vec<D>(a);
+  const bool kvec = FAST || bw_rows_vec<D>(a.k), vvec = FAST || bw_rows_vec<D>(a.v),
+             qvec = FAST || bw_rows_vec<D>(a.q), ovec = FAST || bw_rows_vec<D>(dout), tv = FAST || bw_rope_vec<D>(a);
   {  // the query and dO rows of every unit into L2 while the window is staged
     constexpr int LPR = D * 2 / 128;  // 128-byte lines per row
     const int n = grp * kChunk * LPR;
     for (int idx = threadIdx.x; idx < n; idx += kFWarps * 32) {
       const int row = idx / LPR, i = row & (kChunk - 1), line = idx - row * LPR;
       const int64_t h = (int64_t)hh * grp + row / kChunk;
-      if (i < len && a.q.s3 == 1)
+      if (i < len && (FAST || a.q.s3 == 1))
         prefetch_l2(static_cast<const bf16*>(a.q.data) + bw_off(a.q, bs, a.T, ch.start + i, h) + line * 64);
-      if (i < len && dout.s3 == 1)
+      if (i < len && (FAST || dout.s3 == 1))
         prefetch_l2(static_cast<const bf16*>(dout.data) + bw_off(dout, bs, a.T, ch.start + i, h) + line * 64);
     }
   }
@@ -1886,7 +1888,8 @@ __global__ void __launch_bounds__(256) k_fgather_do(__nv_bfloat16* dst, View src
 // Grid (chunks, Hq + Hkv - y0): as k_bwd_out, heads from y0 on (y0 = Hq: key heads only, when k_fdq
 // has written dq). Key rows add dkp / dvp, the window gradients from the next chunk's queries (written
 // by k_fswa_bwd when that chunk exists).
-template <int D>
+// FAST: every view as fswa_bwd_fast_layout and bf16 dq / dk / dv rows read as vectors; no code for the rest.
+template <int D, bool FAST>
 __global__ void __launch_bounds__(256, 3) k_fbwd_out(Attn a, const float* dqf, const float* dqr, const float* dkf,
                                                   const float* dkr, const float* R, const float* RT,
                                                   const float* dvf, const float* dkp, const float* dvp, View dq,
@@ -1908,14 +1911,15 @@ __global__ void __launch_bounds__(256, 3) k_fbwd_out(Attn a, const float* dqf, c
   const View src = isq ? a.q : a.k;
   float x[RR][U];
   const int64_t bs = (int)ch.start / (int)a.T;  // the batch row of the chunk's rows
-  bw_load_rows<D, RR>(src, bw_rows_vec<D>(src), bs, a.T, h, tok, ok, x);
+  bw_load_rows<D, RR>(src, FAST || bw_rows_vec<D>(src), bs, a.T, h, tok, ok, x);
   const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
   const float* rt = RT + ((int64_t)blockIdx.x * a.Hkv + h) * D + U * lane;
   const bool next = (int)blockIdx.x + 1 < s.first_chunk + s.num_chunks;  // the next chunk of the sequence
   const float* kp = (!isq && next && dkp) ? dkp : nullptr;
   const View out = isq ? dq : dk;  // a copy: a reference into the parameter space goes through local memory
-  const bool ovec = out.dtype == LIGER_BF16 && bw_rows_vec<D>(out), vvec = dv.dtype == LIGER_BF16 && bw_rows_vec<D>(dv);
-  const bool tv = a.rope && bw_rope_vec<D>(a);
+  const bool ovec = FAST || (out.dtype == LIGER_BF16 && bw_rows_vec<D>(out)),
+             vvec = FAST || (dv.dtype == LIGER_BF16 && bw_rows_vec<D>(dv));
+  const bool tv = FAST || (a.rope && bw_rope_vec<D>(a));
 #pragma unroll
   for (int r = 0; r < RR; ++r) {
     if (!ok[r]) continue;  // uniform per warp (one row per warp): the shuffles below see every lane
@@ -2282,6 +2286,25 @@ bool fout_fast_layout(const Attn& a, const View& o) {
          a.v.s3 == 1 && tables;
 }
 
+// The layouts k_fswa_bwd<D, true> assumes: the device tests bw_rows_vec (q, k, v, dO) and bw_rope_vec
+// pass for every block.
+// Whether a bf16 view's rows can be read as D / 32-element vectors (bw_rows_vec on the host).
+bool bw_rows_vec_host(const View& v, int64_t D) {
+  const int64_t U = D / 32;
+  return v.dtype == LIGER_BF16 && v.s3 == 1 && (reinterpret_cast<uintptr_t>(v.data) & (uintptr_t)(2 * U - 1)) == 0 &&
+         ((v.s0 | v.s1 | v.s2) & (U - 1)) == 0;
+}
+
+bool fswa_bwd_fast_layout(const Attn& a, const View& dout, int64_t D) {
+  const int64_t U = D / 32;
+  const auto aligned = [](const void* ptr, uintptr_t n) { return (reinterpret_cast<uintptr_t>(ptr) & (n - 1)) == 0; };
+  const auto rows = [&](const View& v) { return bw_rows_vec_host(v, D); };
+  const bool tables = a.cos.dtype == LIGER_F32 && a.sin.dtype == LIGER_F32 && a.cos.s1 == 1 && a.sin.s1 == 1 &&
+                      ((a.cos.s0 | a.sin.s0) & (U - 1)) == 0 && aligned(a.cos.data, (uintptr_t)(4 * U)) &&
+                      aligned(a.sin.data, (uintptr_t)(4 * U));
+  return rows(a.q) && rows(a.k) && rows(a.v) && rows(dout) && tables;
+}
+
 template <int D>
 liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cudaStream_t st) {
   const int64_t nch = (int64_t)plan.chunks.size(), N = (int64_t)plan.seqs.size();
@@ -2472,12 +2495,11 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     if (nch) {
       const size_t sm = D == 64 ? sizeof(float) * kChunk * FT<64>::LG + sizeof(bf16) * (2 * kChunk * FT<64>::LDB + 64 * (kChunk + 8))
                                 : sizeof(float) * kChunk * FT<128>::LG + sizeof(bf16) * (2 * kChunk * FT<128>::LDB + 128 * (kChunk + 8));
-      const void* kern = D == 64 ? (const void*)k_fstate<64> : (const void*)k_fstate<128>;
-      LIGER_TRY(set_smem(kern, sm, "fstate"));
-      if (D == 64)
-        k_fstate<64><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, c.h, c.gl);
-      else
-        k_fstate<128><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, c.h, c.gl);
+      const bool fl = a.k.s3 == 1 && a.v.s3 == 1;  // contiguous k, v rows: no code for other layouts
+      const auto kern = D == 64 ? (fl ? k_fstate<64, float, true> : k_fstate<64, float, false>)
+                                : (fl ? k_fstate<128, float, true> : k_fstate<128, float, false>);
+      LIGER_TRY(set_smem((const void*)kern, sm, "fstate"));
+      kern<<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, c.h, c.gl);
       LIGER_CK_LAUNCH("fstate");
     }
     // the entering states in bf16 (the forward's scan; k_fdq rounds them to bf16 tiles anyway)
@@ -2526,16 +2548,14 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     if (!fast_bwd) LIGER_CK(cudaMemsetAsync(dkr, 0, fk, st));
     if (fast_backward_ok(p)) {
       const size_t sm = D == 64 ? fswa_bwd_smem<64>() : fswa_bwd_smem<128>();
-      const void* kern = D == 64 ? (const void*)k_fswa_bwd<64> : (const void*)k_fswa_bwd<128>;
-      LIGER_TRY(set_smem(kern, sm, "fswa_bwd"));
+      const View dout = view_of(p.do_);
+      const bool fl = fswa_bwd_fast_layout(a, dout, D);
+      const auto kern = D == 64 ? (fl ? k_fswa_bwd<64, true> : k_fswa_bwd<64, false>)
+                                : (fl ? k_fswa_bwd<128, true> : k_fswa_bwd<128, false>);
+      LIGER_TRY(set_smem((const void*)kern, sm, "fswa_bwd"));
       bf16* qb = fast_bwd ? a.qb : nullptr;
       bf16* dob = fast_bwd ? ws.at<bf16>(b.dO) : nullptr;
-      if (D == 64)
-        k_fswa_bwd<64><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv,
-                                                                                       dkp, dvp, qb, dob);
-      else
-        k_fswa_bwd<128><<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, view_of(p.do_), dqr, dkr,
-                                                                                        c.dv, dkp, dvp, qb, dob);
+      kern<<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, dout, dqr, dkr, c.dv, dkp, dvp, qb, dob);
       LIGER_CK_LAUNCH("fswa_bwd");
     } else {
       const size_t sm = swa_smem((int)D, p.window, true, false);
@@ -2558,12 +2578,12 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   if (nch) {
     if (fast_bwd) {  // key heads only: k_fdq wrote dq
       const dim3 grid((unsigned)nch, (unsigned)Hkv);
-      if (D == 64)
-        k_fbwd_out<64><<<grid, 256, 0, st>>>(a, nullptr, dqr, c.dk, dkr, c.R, c.RT, c.dv, dkp, dvp, view_of(p.dq),
-                                             view_of(p.dk), view_of(p.dv), (int)Hq);
-      else
-        k_fbwd_out<128><<<grid, 256, 0, st>>>(a, nullptr, dqr, c.dk, dkr, c.R, c.RT, c.dv, dkp, dvp, view_of(p.dq),
-                                              view_of(p.dk), view_of(p.dv), (int)Hq);
+      const View dq = view_of(p.dq), dk = view_of(p.dk), dv = view_of(p.dv);
+      const bool fl = fswa_bwd_fast_layout(a, view_of(p.do_), D) && bw_rows_vec_host(dq, D) &&
+                      bw_rows_vec_host(dk, D) && bw_rows_vec_host(dv, D);
+      const auto kern = D == 64 ? (fl ? k_fbwd_out<64, true> : k_fbwd_out<64, false>)
+                                : (fl ? k_fbwd_out<128, true> : k_fbwd_out<128, false>);
+      kern<<<grid, 256, 0, st>>>(a, nullptr, dqr, c.dk, dkr, c.R, c.RT, c.dv, dkp, dvp, dq, dk, dv, (int)Hq);
     } else {
       const dim3 grid((unsigned)nch, (unsigned)(Hq + Hkv));
       k_bwd_out<<<grid, 256, 0, st>>>(a, c.dq, dqr, c.dk, dkr, c.R, c.RT, c.dv, view_of(p.dq), view_of(p.dk),

@@ -443,8 +443,12 @@ __device__ __forceinline__ void red2(float* p, float x0, float x1) {
 // of a row, and RoPE pairs d, d + D/2 sit in the same lane); phi(q) o dq of the group's heads is
 // summed into qc.rq (zeroed by the caller) with vector reductions in L2 (a shared-memory fp32 sum
 // compiles to compare-and-swap loops: run 19b, 2x the kernel's time).
-template <int D, bool QC>
+// FAST (fdq_fast_layout on the host; implies QC): bf16 v and entering states, a window gradient, q rows
+// read as bf16 pairs, fp32 RoPE tables read as float2, dq stored as bf16 pairs; no code for the rest
+// (instruction-fetch stalls, as k_fout's FAST).
+template <int D, bool QC, bool FAST = false>
 __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
+  static_assert(!FAST || QC, "the FAST instantiation is the DqChain one");
   using bf16 = __nv_bfloat16;
   constexpr int LDB = D + 8, LG = D + 4, NT = D / 8;
   constexpr float kL2e = 1.4426950408889634f;
@@ -469,8 +473,9 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
   const int64_t rq = c.Hq * D, rk = c.Hkv * D;
   const float* Kg = c.k + (int64_t)ch.start * rk + hh * D;
-  const float* Vg = c.vb ? nullptr : c.v + (int64_t)ch.start * rk + hh * D;
-  const __nv_bfloat16* Vb = c.vb ? c.vb + (int64_t)ch.start * rk + hh * D : nullptr;
+  const bool hasvb = FAST || c.vb;
+  const float* Vg = hasvb ? nullptr : c.v + (int64_t)ch.start * rk + hh * D;
+  const __nv_bfloat16* Vb = hasvb ? c.vb + (int64_t)ch.start * rk + hh * D : nullptr;
   const float* Gg = c.g + (int64_t)ch.start * rk + hh * D;
   const float* Hg = c.h + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
   for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
@@ -479,9 +484,9 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
     const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
     const float4 k4 = ok ? *reinterpret_cast<const float4*>(Kg + (int64_t)t * rk + d) : z;
     uint2 vr = make_uint2(0u, 0u);  // 4 bf16 of v: from the bf16 copy when there is one
-    if (ok && Vb) {
+    if (ok && hasvb) {
       vr = *reinterpret_cast<const uint2*>(Vb + (int64_t)t * rk + d);
-    } else if (ok) {
+    } else if (!FAST && ok) {
       const float4 v4 = *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d);
       vr = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
     }
@@ -490,7 +495,7 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
     *reinterpret_cast<uint2*>(Vs + t * LDB + d) = vr;
     *reinterpret_cast<float4*>(G2 + t * LG + d) = make_float4(g4.x * kL2e, g4.y * kL2e, g4.z * kL2e, g4.w * kL2e);
   }
-  if (c.hb) {  // the scan's bf16 entering states: the same rounding from half the bytes
+  if (FAST || c.hb) {  // the scan's bf16 entering states: the same rounding from half the bytes
     const bf16* Hb = c.hb + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
     for (int idx = 8 * threadIdx.x; idx < D * D; idx += 8 * 256) {
       const int m = idx / D, n = idx - m * D;
@@ -624,7 +629,7 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
         const int i = r + g + 8 * hr;
         const bool iv = i < len;
         const bf16* row = static_cast<const bf16*>(qv.data) + view_row(qv, ch.start + (iv ? i : 0), c.qc.T, h);
-        const bool pair = qv.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0;
+        const bool pair = FAST || (qv.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0);
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
           const int n = j * 8 + 2 * tq;
@@ -714,13 +719,13 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
           acc[j][2 * hr + 1] = ff[hr][j][1] * (acc[j][2 * hr + 1] - dot);
         }
       }
-      if (c.qc.dqr) {
+      if (FAST || c.qc.dqr) {
         // the window branch's gradient through the transposed rotation: lo' = lo c + hi s,
         // hi' = hi c - lo s (pair n, n + D/2); every load of both rows before the arithmetic
         const View cv = c.qc.cos, sv = c.qc.sin;
-        const bool f32 = cv.dtype == LIGER_F32 && sv.dtype == LIGER_F32;
-        const bool f2 = f32 && cv.s1 == 1 && sv.s1 == 1 && ((cv.s0 | sv.s0) & 1) == 0 &&
-                        ((reinterpret_cast<uintptr_t>(cv.data) | reinterpret_cast<uintptr_t>(sv.data)) & 7) == 0;
+        const bool f32 = FAST || (cv.dtype == LIGER_F32 && sv.dtype == LIGER_F32);
+        const bool f2 = FAST || (f32 && cv.s1 == 1 && sv.s1 == 1 && ((cv.s0 | sv.s0) & 1) == 0 &&
+                        ((reinterpret_cast<uintptr_t>(cv.data) | reinterpret_cast<uintptr_t>(sv.data)) & 7) == 0);
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
           const int i = r + g + 8 * hr;
@@ -779,7 +784,7 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
         if (i >= len) continue;
         const int64_t oo = view_row(ov, ch.start + i, c.qc.T, h);
         bf16* row = static_cast<bf16*>(ov.data) + oo;
-        if (ov.dtype == LIGER_BF16 && ov.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0) {
+        if (FAST || (ov.dtype == LIGER_BF16 && ov.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0)) {
 #pragma unroll
           for (int j = 0; j < NT; ++j)
             *reinterpret_cast<__nv_bfloat162*>(row + j * 8 + 2 * tq) = __floats2bfloat162_rn(acc[j][2 * hr], acc[j][2 * hr + 1]);
@@ -885,8 +890,9 @@ size_t fdkv_smem() {
 // so A^T = Ke Qe^T with Ke = k exp(G_e - G_s), Qe = q exp(G_i - G_e), and the dk bracket
 // sum_i (v_s . do_i) Qe_i takes the factor exp(G_e - G_s) once at the end. The diagonal 16 x 16
 // block goes element by element (scores split over the two column halves), then the state terms
-// k_s exp(G_L - G_s) dh and exp(G_L - G_s) o (v_s dh^T).
-template <int D>
+// k_s exp(G_L - G_s) dh and exp(G_L - G_s) o (v_s dh^T). FAST: bf16 v and state gradients (c.vb, c.dhb),
+// no code for the fp32 ones.
+template <int D, bool FAST = false>
 __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   using bf16 = __nv_bfloat16;
   constexpr int LDB = D + 8, LG = D + 4, NH = D / 16;  // NH: n8 tiles in a column half
@@ -914,8 +920,9 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   const int kb = warp & 3, half = warp >> 2, s0 = kb * 16, e = s0 + 15, nb = half * (D / 2);
   const int64_t rq = c.Hq * D, rk = c.Hkv * D;
   const float* Kg = c.k + (int64_t)ch.start * rk + hh * D;
-  const float* Vg = c.vb ? nullptr : c.v + (int64_t)ch.start * rk + hh * D;
-  const __nv_bfloat16* Vb = c.vb ? c.vb + (int64_t)ch.start * rk + hh * D : nullptr;
+  const bool hasvb = FAST || c.vb;
+  const float* Vg = hasvb ? nullptr : c.v + (int64_t)ch.start * rk + hh * D;
+  const __nv_bfloat16* Vb = hasvb ? c.vb + (int64_t)ch.start * rk + hh * D : nullptr;
   const float* Gg = c.g + (int64_t)ch.start * rk + hh * D;
   const float4 z4 = make_float4(0.f, 0.f, 0.f, 0.f);
   for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
@@ -923,9 +930,9 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
     const bool ok = t < len;
     const float4 k4 = ok ? *reinterpret_cast<const float4*>(Kg + (int64_t)t * rk + d) : z4;
     uint2 vr = make_uint2(0u, 0u);  // 4 bf16 of v: from the bf16 copy when there is one
-    if (ok && Vb) {
+    if (ok && hasvb) {
       vr = *reinterpret_cast<const uint2*>(Vb + (int64_t)t * rk + d);
-    } else if (ok) {
+    } else if (!FAST && ok) {
       const float4 v4 = *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d);
       vr = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
     }
@@ -1114,7 +1121,7 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
     const int s = idx / D, d = idx - s * D;
     Kl[s * LDB + d] = __float2bfloat16(__bfloat162float(Kf[s * LDB + d]) * exp2f(gL[d] - G2[s * LG + d]));
   }
-  if (c.dhb) {  // the scan's bf16 copy: the same rounding from half the bytes
+  if (FAST || c.dhb) {  // the scan's bf16 copy: the same rounding from half the bytes
     const bf16* DHb = c.dhb + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
     for (int idx = 8 * threadIdx.x; idx < D * D; idx += 8 * 256) {
       const int m = idx / D, n = idx - m * D;
@@ -1273,6 +1280,18 @@ liger_status core_scan(const Core& c) {
   return LIGER_OK;
 }
 
+// The layouts k_fdq<D, true, true> assumes (see there).
+static bool fdq_fast_layout(const Core& c) {
+  const auto aligned = [](const void* ptr, uintptr_t n) { return (reinterpret_cast<uintptr_t>(ptr) & (n - 1)) == 0; };
+  const auto pairs = [&](const View& v) {
+    return v.dtype == LIGER_BF16 && v.s3 == 1 && ((v.s0 | v.s1 | v.s2) & 1) == 0 && aligned(v.data, 4);
+  };
+  const View &cv = c.qc.cos, &sv = c.qc.sin;
+  const bool tables = cv.dtype == LIGER_F32 && sv.dtype == LIGER_F32 && cv.s1 == 1 && sv.s1 == 1 &&
+                      ((cv.s0 | sv.s0) & 1) == 0 && aligned(cv.data, 8) && aligned(sv.data, 8);
+  return c.qchain && c.vb && c.hb && c.qc.dqr && pairs(c.qc.q) && pairs(c.qc.dq) && tables;
+}
+
 liger_status core_backward(const Core& c) {
   const int LK = tile_stride((int)c.Dk, c.tc), LV = tile_stride((int)c.Dv, c.tc);
   const int64_t DD = c.Dk * c.Dv;
@@ -1312,18 +1331,11 @@ liger_status core_backward(const Core& c) {
   if (c.nchunks > 0) {
     if (fast) {
       const size_t smq = c.Dk == 64 ? fdq_smem<64>() : fdq_smem<128>();
-      const void* kern = c.Dk == 64 ? (c.qchain ? (const void*)k_fdq<64, true> : (const void*)k_fdq<64, false>)
-                                    : (c.qchain ? (const void*)k_fdq<128, true> : (const void*)k_fdq<128, false>);
-      LIGER_TRY(set_smem(kern, smq, "fdq"));
-      const dim3 grid(c.nchunks, (unsigned)c.Hkv);
-      if (c.Dk == 64 && c.qchain)
-        k_fdq<64, true><<<grid, 256, smq, c.stream>>>(c);
-      else if (c.Dk == 64)
-        k_fdq<64, false><<<grid, 256, smq, c.stream>>>(c);
-      else if (c.qchain)
-        k_fdq<128, true><<<grid, 256, smq, c.stream>>>(c);
-      else
-        k_fdq<128, false><<<grid, 256, smq, c.stream>>>(c);
+      const bool fl = fdq_fast_layout(c);
+      const auto kern = c.Dk == 64 ? (fl ? k_fdq<64, true, true> : c.qchain ? k_fdq<64, true> : k_fdq<64, false>)
+                                   : (fl ? k_fdq<128, true, true> : c.qchain ? k_fdq<128, true> : k_fdq<128, false>);
+      LIGER_TRY(set_smem((const void*)kern, smq, "fdq"));
+      kern<<<dim3(c.nchunks, (unsigned)c.Hkv), 256, smq, c.stream>>>(c);
       LIGER_CK_LAUNCH("fdq");
     } else {
       const size_t smq = rows_bytes(2 * kChunk, LV) + rows_bytes(2 * kChunk + 3 * kSub, LK) + rows_bytes(kChunk, LA);
@@ -1333,12 +1345,11 @@ liger_status core_backward(const Core& c) {
     }
     if (fast) {
       const size_t smk = c.Dk == 64 ? fdkv_smem<64>() : fdkv_smem<128>();
-      const void* kern = c.Dk == 64 ? (const void*)k_fdkv<64> : (const void*)k_fdkv<128>;
-      LIGER_TRY(set_smem(kern, smk, "fdkv"));
-      if (c.Dk == 64)
-        k_fdkv<64><<<dim3(c.nchunks, (unsigned)c.Hkv), 256, smk, c.stream>>>(c);
-      else
-        k_fdkv<128><<<dim3(c.nchunks, (unsigned)c.Hkv), 256, smk, c.stream>>>(c);
+      const bool fl = c.vb && c.dhb;
+      const auto kern = c.Dk == 64 ? (fl ? k_fdkv<64, true> : k_fdkv<64, false>)
+                                   : (fl ? k_fdkv<128, true> : k_fdkv<128, false>);
+      LIGER_TRY(set_smem((const void*)kern, smk, "fdkv"));
+      kern<<<dim3(c.nchunks, (unsigned)c.Hkv), 256, smk, c.stream>>>(c);
       LIGER_CK_LAUNCH("fdkv");
     } else {
       const size_t smk = rows_bytes(4 * kChunk + 3 * kSub, LK) + rows_bytes(kChunk, LV) + rows_bytes(2 * kChunk, LA);

@@ -353,6 +353,10 @@ def main():
     # gates strong enough that the bf16 forward's tensor-core diagonal blocks would leave the exponent
     # range: its element-wise fallback
     case_attn(lib, torch.bfloat16, 1, 200, 8, 2, 128, gn=1.0, kmul=8.0)
+    # the same gates through the bf16 backward: its element-wise diagonal blocks
+    case_attn(lib, torch.bfloat16, 1, 200, 8, 2, 128, gn=1.0, kmul=8.0, grads=True, with_cache=False)
+    # bf16 rows with a column stride of 2: the general (not layout-specialised) bf16 forward and backward kernels
+    case_attn(lib, torch.bfloat16, 2, 130, 8, 2, 128, layout="stride2", grads=True)
     case_continue_and_decode(lib, torch.float32, 3, 70, 12, 8, 2, 128)
     case_continue_and_decode(lib, torch.bfloat16, 2, 5, 70, 4, 4, 64, W=16)
     case_continue_and_decode(lib, torch.float32, 2, 40, 8, 4, 1, 64, variant=HGRN2, mix=1.0)

@@ -550,9 +550,6 @@ __device__ __forceinline__ void cp_async_wait_all() {
 #endif
 }
 
-__device__ __forceinline__ float as_float(float x) { return x; }
-__device__ __forceinline__ float as_float(bf16 x) { return __bfloat162float(x); }
-
 // Grid (sequences, Hkv, D * D / 256): entering state of every chunk from the increments (IT: the
 // forward's bf16 ones, or the backward's fp32 recompute),
 // h_{n+1} = diag(exp(gl_n)) h_n + inc_n in fp32, written as bf16 (the output kernel's operand) to hb;
@@ -562,35 +559,13 @@ __device__ __forceinline__ float as_float(bf16 x) { return __bfloat162float(x); 
 template <int D, typename IT = bf16>
 __global__ void __launch_bounds__(256, 4) k_fscan(Attn a, const IT* inc, const float* gl, const float* h0, float* ht,
                                                   bf16* hb) {
-  constexpr int kB = 16;
   constexpr int64_t DD = (int64_t)D * D;
   const int n = blockIdx.x, hh = blockIdx.y;
   const int e = blockIdx.z * blockDim.x + threadIdx.x;
   if (e >= DD) return;
-  const int d = e / D;
-  const int64_t Hkv = a.Hkv;
-  const SeqInfo s = fseq(a, n);
-  float h = h0 ? h0[((int64_t)n * Hkv + hh) * DD + e] : 0.f;
-  for (int i0 = 0; i0 < s.num_chunks; i0 += kB) {
-    float in[kB], dec[kB];
-#pragma unroll
-    for (int u = 0; u < kB; ++u) {
-      if (i0 + u < s.num_chunks) {
-        const int64_t ci = s.first_chunk + i0 + u;
-        in[u] = as_float(inc[(ci * Hkv + hh) * DD + e]);
-        dec[u] = __expf(gl[(ci * Hkv + hh) * D + d]);
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < kB; ++u) {
-      if (i0 + u < s.num_chunks) {
-        const int64_t ci = s.first_chunk + i0 + u;
-        hb[(ci * Hkv + hh) * DD + e] = __float2bfloat16(h);
-        h = h * dec[u] + in[u];
-      }
-    }
-  }
-  if (ht) ht[((int64_t)n * Hkv + hh) * DD + e] = h;
+  const int64_t base = ((int64_t)n * a.Hkv + hh) * DD;
+  scan_chunk_states<D, false>(inc, gl, h0 ? h0[base + e] : 0.f, hb, ht ? ht + base : nullptr, fseq(a, n), a.Hkv, hh,
+                              e);
 }
 
 // Columns 16 ks + 8 p + 2 tq + {0, 1} of one bf16 row (an A-fragment row of this lane), as floats:
@@ -1528,7 +1503,7 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
 #pragma unroll
       for (int e = 0; e < 8; ++e) bw_rope_cs<D>(a, tv, cpos0 + r + half * 8 + e, ok[e], cs[e], sn[e]);
       // the GLA kernels' packed bf16 rows, from the rows already in registers (no gather pass, no
-      // query blocks in k_fprep): mix * dO rounded as k_fgather_do did, and phi(q) = softmax(q)
+      // query blocks in k_fprep): mix * dO rounded to nearest bf16, and phi(q) = softmax(q)
 #pragma unroll
       for (int e = 0; e < 8; ++e) {
         const int64_t o = (tok[e] * Hq + h) * D + U * lane;
@@ -1866,23 +1841,6 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a, int y0) {
       }
     }
   }
-}
-
-// mul * dO as packed bf16 rows [NT * H, D] (round to nearest, as the fast kernels' tile loads did):
-// one warp per (token, head) row. Without the window branch only (k_fswa_bwd writes them otherwise).
-template <int D>
-__global__ void __launch_bounds__(256) k_fgather_do(__nv_bfloat16* dst, View src, int64_t T, int64_t rows, int64_t H,
-                                                    float mul) {
-  constexpr int U = D / 32;  // consecutive elements per lane
-  const int64_t row = (int64_t)blockIdx.x * 8 + (threadIdx.x >> 5);
-  if (row >= rows) return;
-  const int lane = threadIdx.x & 31;
-  const int64_t tok = row / H, h = row - tok * H;
-  uint32_t* o = reinterpret_cast<uint32_t*>(dst + row * D + lane * U);
-#pragma unroll
-  for (int u = 0; u < U; u += 2)
-    o[u / 2] = pack_bf16(mul * load_as_float(src, voff(src, tok, T, h, lane * U + u)),
-                         mul * load_as_float(src, voff(src, tok, T, h, lane * U + u + 1)));
 }
 
 // Grid (chunks, Hq + Hkv - y0): as k_bwd_out, heads from y0 on (y0 = Hq: key heads only, when k_fdq
@@ -2400,8 +2358,8 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   AttnBuffers b{};
   const size_t fq = sizeof(float) * Np * Hq * D, fk = sizeof(float) * Np * Hkv * D;
   const size_t fh = sizeof(float) * (nch + 1) * Hkv * D * D, fgl = sizeof(float) * (nch + 1) * Hkv * D;
-  b.qf = ws.reserve_bytes(backward && fast_backward_ok(p) ? fq / 2 : fq);  // bf16 for the fast backward
   const bool fast_bwd = backward && fast_backward_ok(p);
+  b.qf = ws.reserve_bytes(fast_bwd ? fq / 2 : fq);  // bf16 for the fast backward
   b.qr = ws.reserve_bytes(rope && !fast_bwd ? fq : 0);  // the fast backward rotates the raw rows
   b.kf = ws.reserve_bytes(fk);
   b.g = ws.reserve_bytes(fk);
@@ -2414,14 +2372,14 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   if (!backward) {
     b.o = ws.reserve_bytes(fq);
   } else {
-    b.dO = ws.reserve_bytes(fast_backward_ok(p) ? fq / 2 : fq);  // bf16 for the fast kernels
+    b.dO = ws.reserve_bytes(fast_bwd ? fq / 2 : fq);  // bf16 for the fast kernels
     b.dh = ws.reserve_bytes(fh);
-    b.dq = ws.reserve_bytes(fast_backward_ok(p) ? 0 : fq);  // the fast k_fdq writes the caller's dq
-    b.rq = ws.reserve_bytes(fast_backward_ok(p) ? fk : 0);
-    b.dkp = ws.reserve_bytes(fast_backward_ok(p) ? fk : 0);
-    b.dvp = ws.reserve_bytes(fast_backward_ok(p) ? fk : 0);
-    b.hb = ws.reserve_bytes(fast_backward_ok(p) ? fh / 2 : 0);   // bf16 entering states (k_fdq)
-    b.dhb = ws.reserve_bytes(fast_backward_ok(p) ? fh / 2 : 0);  // bf16 state gradients (k_fdkv)
+    b.dq = ws.reserve_bytes(fast_bwd ? 0 : fq);  // the fast k_fdq writes the caller's dq
+    b.rq = ws.reserve_bytes(fast_bwd ? fk : 0);
+    b.dkp = ws.reserve_bytes(fast_bwd ? fk : 0);
+    b.dvp = ws.reserve_bytes(fast_bwd ? fk : 0);
+    b.hb = ws.reserve_bytes(fast_bwd ? fh / 2 : 0);   // bf16 entering states (k_fdq)
+    b.dhb = ws.reserve_bytes(fast_bwd ? fh / 2 : 0);  // bf16 state gradients (k_fdkv)
     b.dk = ws.reserve_bytes(fk);
     b.dv = ws.reserve_bytes(fk);
     b.R = ws.reserve_bytes(fk);
@@ -2523,17 +2481,9 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   c.RT = ws.at<float>(b.RT);
   if (fast_bwd) c.dhb = ws.at<bf16>(b.dhb);
   if (fast_bwd) {
-    // their dO tiles are bf16: a bf16 copy gives the same tiles from half the bytes (written by
-    // k_fswa_bwd, which loads every dO row anyway; the gather pass only without the window branch)
+    // their dO tiles are bf16: a bf16 copy gives the same tiles from half the bytes, written by k_fswa_bwd,
+    // which loads every dO row anyway (the fast backward always has the window branch: mix < 1)
     c.dOb = ws.at<__nv_bfloat16>(b.dO);
-    if (NT && !rope) {
-      const unsigned blocks = (unsigned)((NT * Hq + 7) / 8);
-      if (D == 64)
-        k_fgather_do<64><<<blocks, 256, 0, st>>>(ws.at<__nv_bfloat16>(b.dO), view_of(p.do_), p.T, NT * Hq, Hq, p.mix);
-      else
-        k_fgather_do<128><<<blocks, 256, 0, st>>>(ws.at<__nv_bfloat16>(b.dO), view_of(p.do_), p.T, NT * Hq, Hq, p.mix);
-      LIGER_CK_LAUNCH("fgather_do");
-    }
   } else {
     c.dO = ws.at<float>(b.dO);
     LIGER_TRY(gather(c.dO, view_of(p.do_), p.T, NT, Hq, D, p.mix, st));
@@ -2546,7 +2496,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   float* dvp = fast_bwd ? ws.at<float>(b.dvp) : nullptr;
   if (rope && nch) {
     if (!fast_bwd) LIGER_CK(cudaMemsetAsync(dkr, 0, fk, st));
-    if (fast_backward_ok(p)) {
+    if (fast_bwd) {
       const size_t sm = D == 64 ? fswa_bwd_smem<64>() : fswa_bwd_smem<128>();
       const View dout = view_of(p.do_);
       const bool fl = fswa_bwd_fast_layout(a, dout, D);

@@ -404,6 +404,51 @@ __device__ __forceinline__ float2 unpack_bf16(uint32_t x) {
   return __bfloat1622float2(*reinterpret_cast<__nv_bfloat162*>(&x));
 }
 
+// Packs a warp's 16 x 16 fp32 tile held as two m16n8 accumulators (x[0]: columns 0-7, x[1]: 8-15) into
+// the bf16 A fragment of m16n8k16 (the accumulator and A layouts match lane for lane).
+__device__ __forceinline__ void pack_a_frag(uint32_t (&a)[4], const float (&x)[2][4]) {
+  a[0] = pack_bf16(x[0][0], x[0][1]);
+  a[1] = pack_bf16(x[0][2], x[0][3]);
+  a[2] = pack_bf16(x[1][0], x[1][1]);
+  a[3] = pack_bf16(x[1][2], x[1][3]);
+}
+
+__device__ __forceinline__ float as_float(float x) { return x; }
+__device__ __forceinline__ float as_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+// One element e of the chunk-state scan of the bf16 fast paths, over the chunks of one sequence and KV
+// head hh: before each chunk's update the running value s is stored as bf16 to out[chunk] (the entering
+// state, or with REVERSE the gradient w.r.t. it, which the tiles round to bf16 anyway), then
+// s = exp(gl[chunk]) s + in[chunk]; the value after the last chunk goes to fin (when given) in fp32.
+// Forward in chunk order, REVERSE from the last chunk; 16 chunks' loads in flight per thread.
+template <int D, bool REVERSE, typename IT>
+__device__ __forceinline__ void scan_chunk_states(const IT* in, const float* gl, float s, __nv_bfloat16* out,
+                                                  float* fin, const SeqInfo& q, int64_t Hkv, int hh, int e) {
+  constexpr int kB = 16;
+  constexpr int64_t DD = (int64_t)D * D;
+  const int d = e / D;
+  for (int i0 = 0; i0 < q.num_chunks; i0 += kB) {
+    float x[kB], dec[kB];
+#pragma unroll
+    for (int u = 0; u < kB; ++u) {
+      if (i0 + u < q.num_chunks) {
+        const int64_t ci = q.first_chunk + (REVERSE ? q.num_chunks - 1 - (i0 + u) : i0 + u);
+        x[u] = as_float(in[(ci * Hkv + hh) * DD + e]);
+        dec[u] = __expf(gl[(ci * Hkv + hh) * D + d]);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kB; ++u) {
+      if (i0 + u < q.num_chunks) {
+        const int64_t ci = q.first_chunk + (REVERSE ? q.num_chunks - 1 - (i0 + u) : i0 + u);
+        out[(ci * Hkv + hh) * DD + e] = __float2bfloat16(s);
+        s = s * dec[u] + x[u];
+      }
+    }
+  }
+  if (fin) fin[e] = s;
+}
+
 __device__ __forceinline__ float logsigmoidf(float x) {
   return fminf(x, 0.f) - log1pf(__expf(-fabsf(x)));
 }

@@ -325,35 +325,13 @@ __global__ void k_dstate_scan(Core c) {
 // index and compile-time D keep it at 2+ blocks per SM (the generic scan above needs ~110 registers).
 template <int D>
 __global__ void __launch_bounds__(256) k_fdstate_scan(Core c) {
-  constexpr int kB = 16;
   constexpr int64_t DD = (int64_t)D * D;
   const int n = blockIdx.x, hh = blockIdx.y;
   const int e = blockIdx.z * blockDim.x + threadIdx.x;
   if (e >= DD) return;
-  const int d = e / D;
-  const int64_t Hkv = c.Hkv;
-  const SeqInfo s = c.seqs[n];
-  float g = c.dht ? c.dht[((int64_t)n * Hkv + hh) * DD + e] : 0.f;
-  for (int i0 = s.num_chunks - 1; i0 >= 0; i0 -= kB) {
-    float in[kB], dec[kB];
-#pragma unroll
-    for (int u = 0; u < kB; ++u) {
-      if (i0 - u >= 0) {
-        const int64_t ci = s.first_chunk + i0 - u;
-        in[u] = c.dh[(ci * Hkv + hh) * DD + e];
-        dec[u] = __expf(c.gl[(ci * Hkv + hh) * D + d]);
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < kB; ++u) {
-      if (i0 - u >= 0) {
-        const int64_t ci = s.first_chunk + i0 - u;
-        c.dhb[(ci * Hkv + hh) * DD + e] = __float2bfloat16(g);
-        g = g * dec[u] + in[u];
-      }
-    }
-  }
-  if (c.dh0) c.dh0[((int64_t)n * Hkv + hh) * DD + e] = g;
+  const int64_t base = ((int64_t)n * c.Hkv + hh) * DD;
+  scan_chunk_states<D, true>(c.dh, c.gl, c.dht ? c.dht[base + e] : 0.f, c.dhb, c.dh0 ? c.dh0 + base : nullptr,
+                             c.seqs[n], c.Hkv, hh, e);
 }
 
 // Backward: dq per chunk and query head.
@@ -606,10 +584,7 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
         }
       if (diag_tc) {
         uint32_t af[4];
-        af[0] = pack_bf16(dsc[0][0], dsc[0][1]);
-        af[1] = pack_bf16(dsc[0][2], dsc[0][3]);
-        af[2] = pack_bf16(dsc[1][0], dsc[1][1]);
-        af[3] = pack_bf16(dsc[1][2], dsc[1][3]);
+        pack_a_frag(af, dsc);
 #pragma unroll
         for (int np = 0; np < NT / 2; ++np) {
           uint32_t bf[4];
@@ -1066,14 +1041,8 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
           }
       }
       uint32_t pa[4], pb[4];
-      pa[0] = pack_bf16(at[0][0], at[0][1]);
-      pa[1] = pack_bf16(at[0][2], at[0][3]);
-      pa[2] = pack_bf16(at[1][0], at[1][1]);
-      pa[3] = pack_bf16(at[1][2], at[1][3]);
-      pb[0] = pack_bf16(bt[0][0], bt[0][1]);
-      pb[1] = pack_bf16(bt[0][2], bt[0][3]);
-      pb[2] = pack_bf16(bt[1][0], bt[1][1]);
-      pb[3] = pack_bf16(bt[1][2], bt[1][3]);
+      pack_a_frag(pa, at);
+      pack_a_frag(pb, bt);
 #pragma unroll
       for (int np = 0; np < NH / 2; ++np) {
         uint32_t bf[4];

@@ -436,13 +436,24 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 // warps before it: no serial 64-step loop), phi(k) and the decayed copy stay in registers, and the
 // decayed copy goes to the transposed A tile as one 16-byte store per column (40 KB of shared memory:
 // 3 blocks per SM; run 20f: 87 KB, 2 blocks, a 64-step serial cumsum and 4-way conflicted transposes).
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(smem)), "l"(gmem));
+#endif
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_all;\n" ::);
+#endif
+}
+
 #ifndef LIGER_FSTATE_PARTS
-constexpr int kFStateParts = 1;
+constexpr int kFStateParts = 2;
 #else
 constexpr int kFStateParts = LIGER_FSTATE_PARTS;
 #endif
 #ifndef LIGER_FSTATE_BLOCKS
-constexpr int kFStateBlocks = 2;
+constexpr int kFStateBlocks = 3;
 #else
 constexpr int kFStateBlocks = LIGER_FSTATE_BLOCKS;
 #endif
@@ -465,6 +476,19 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
   const int hh = blockIdx.y, len = ch.len;
   const int w0 = threadIdx.x >> 5, l0 = threadIdx.x & 31;
   const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
+  // v rows straight into Vs by cp.async when they are contiguous and 16-byte aligned (in flight while the
+  // key side is computed); else through registers after the keys
+  const bool vcp = a.v.s3 == 1 && ((reinterpret_cast<uintptr_t>(a.v.data) & 15) == 0) &&
+                   (((a.v.s0 | a.v.s1 | a.v.s2) & 7) == 0);
+  if (vcp) {
+    for (int c = threadIdx.x; c < kChunk * D / 8; c += kFWarps * 32) {
+      const int t = c / (D / 8), n = (c - t * (D / 8)) * 8;
+      if (t < len)
+        cp_async16(Vs + t * F::LDB + n, static_cast<const bf16*>(a.v.data) + row_off(a.v, ch.start + t, a.T, hh) + n);
+      else
+        *reinterpret_cast<uint4*>(Vs + t * F::LDB + n) = make_uint4(0u, 0u, 0u, 0u);
+    }
+  }
   float run[R][U];     // the warp's own inclusive gate cumsum (natural log) of row R w0 + e
   uint32_t kb[R / 2][U];  // phi(k) of rows 2 i, 2 i + 1 as a bf16 pair (zero past len)
   {
@@ -501,12 +525,15 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
         kb[i][u] = pack_bf16(ok[2 * i] ? x[2 * i][u] : 0.f, ok[2 * i + 1] ? x[2 * i + 1][u] : 0.f);
 #pragma unroll
     for (int u = 0; u < U; ++u) Tot[w0 * D + l0 + 32 * u] = acc[u];
-    load_rows_f<D, R, FAST>(a.v, a.T, hh, tok, ok, x);
+    if (!vcp) {
+      load_rows_f<D, R, FAST>(a.v, a.T, hh, tok, ok, x);
 #pragma unroll
-    for (int e = 0; e < R; ++e)
+      for (int e = 0; e < R; ++e)
 #pragma unroll
-      for (int u = 0; u < U; ++u) Vs[(R * w0 + e) * F::LDB + l0 + 32 * u] = __float2bfloat16(x[e][u]);
+        for (int u = 0; u < U; ++u) Vs[(R * w0 + e) * F::LDB + l0 + 32 * u] = __float2bfloat16(x[e][u]);
+    }
   }
+  cp_async_wait_all();
   __syncthreads();
   {
     float pre[U], tot[U];  // sums of the warps before this one, of all warps (the same order in every warp)
@@ -589,17 +616,12 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
 // (run 19f-2: 8 warps were 1.45x slower)
 constexpr int kOWarps = 16;
 constexpr int kOParts = 4;  // value-column parts of the output accumulator (registers: 128 per thread)
+#ifndef LIGER_FOUT_NO_VCP
+constexpr bool kFoutVcp = true;  // FAST: v rows by cp.async
+#else
+constexpr bool kFoutVcp = false;
+#endif
 
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(smem)), "l"(gmem));
-#endif
-}
-__device__ __forceinline__ void cp_async_wait_all() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.wait_all;\n" ::);
-#endif
-}
 
 // Forward chunk-state scan on the bf16 increments of k_fstate: the arithmetic of scan_chunk_states (same
 // order, same rounding), two adjacent elements per thread as bf16 pairs (4-byte loads and stores) and
@@ -707,7 +729,8 @@ size_t fout_smem() {
 // every exponent <= 0); diagonal blocks as Qs Kd^T when no column's gate falls by more than 2^-100
 // inside a sub-chunk, else element by element (exponents <= 0).
 //
-// FAST (fout_fast_layout on the host): rows of q, k, v and o contiguous, q and o rows 4-byte aligned, RoPE
+// FAST (fout_fast_layout on the host): rows of q, k, v and o contiguous, q and o rows 4-byte aligned, v rows
+// 16-byte aligned (copied by cp.async), RoPE
 // tables fp32 with unit column stride, even row strides and 8-byte aligned. That instantiation holds no
 // code for other layouts: run 20f-1's Nsight put "no instruction" (instruction fetch) at 3.9 of the
 // 15.5 cycles per issued instruction of the general kernel, whose SASS is 247 KB of mostly straight-line
@@ -751,6 +774,29 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       }
     }
   }
+  // VCP: the values are copied as they are (bf16 rows, 16-byte aligned) by cp.async, in flight while the
+  // keys are worked on: the chunk's rows (Vw 64..) and the window's rows of this call (Vw 0..63); zero rows
+  // past the chunk and outside the window; the cache's ring rows (fp32) go through registers below
+  constexpr bool VCP = FAST && kFoutVcp;
+  if (VCP) {
+    for (int c = threadIdx.x; c < 2 * kChunk * D / 8; c += NW * 32) {
+      const int kk = c / (D / 8), n = (c - kk * (D / 8)) * 8;
+      int64_t tk = -1;
+      bool ring = false;
+      if (kk >= kChunk) {
+        if (kk - kChunk < len) tk = ch.start + (kk - kChunk);
+      } else {
+        const int64_t p = cpos0 - kChunk + kk;
+        const bool need = a.rope && p >= 0 && p > cpos0 - W;
+        if (need && p >= s.pos0) tk = s.start + (p - s.pos0);
+        ring = need && p < s.pos0;
+      }
+      if (tk >= 0)
+        cp_async16(Vw + kk * LDB + n, static_cast<const bf16*>(a.v.data) + row_off(a.v, tk, a.T, hh) + n);
+      else if (!ring)
+        *reinterpret_cast<uint4*>(Vw + kk * LDB + n) = make_uint4(0u, 0u, 0u, 0u);
+    }
+  }
   // chunk rows t = RW warp + e (gate, phi(k), the RoPE'd key and the value) and window rows 0..63
   // (the 64 positions before the chunk: raw keys, or the cache's ring); every row load in flight at once
   {
@@ -769,9 +815,9 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       wtok[e] = s.start + (kp[e] - s.pos0);
     }
     load_rows_f<D, RW, FAST>(a.k, a.T, hh, tok, ok, kx);
-    load_rows_f<D, RW, FAST>(a.v, a.T, hh, tok, ok, vx);
+    if (!VCP) load_rows_f<D, RW, FAST>(a.v, a.T, hh, tok, ok, vx);
     load_rows_f<D, RW, FAST>(a.k, a.T, hh, wtok, raw, wx);
-    load_rows_f<D, RW, FAST>(a.v, a.T, hh, wtok, raw, wy);
+    if (!VCP) load_rows_f<D, RW, FAST>(a.v, a.T, hh, wtok, raw, wy);
     // the entering state comes from k_fscan (launched before it ends: everything above overlaps its tail);
     // copied while the key side is built
     pdl_wait();
@@ -793,7 +839,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       for (int u = 0; u < U; ++u) {
         run[u] += (ok[e] && a.use_gate) ? logsigmoidf(kx[e][u]) * gs : 0.f;
         G2[t * LG + lane + 32 * u] = run[u];  // the warp's own cumsum; the prefix is added below
-        Vw[(kChunk + t) * LDB + lane + 32 * u] = __float2bfloat16(vx[e][u]);
+        if (!VCP) Vw[(kChunk + t) * LDB + lane + 32 * u] = __float2bfloat16(vx[e][u]);
       }
       if (a.rope) {
         float z[U];
@@ -833,7 +879,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
 #pragma unroll
         for (int u = 0; u < U; ++u) {
           Kw[kk * LDB + lane + 32 * u] = __float2bfloat16(wx[e][u]);
-          Vw[kk * LDB + lane + 32 * u] = __float2bfloat16(wy[e][u]);
+          if (!VCP || ring[e]) Vw[kk * LDB + lane + 32 * u] = __float2bfloat16(wy[e][u]);
         }
       }
     }
@@ -2342,8 +2388,9 @@ bool fout_fast_layout(const Attn& a, const View& o) {
   const bool tables = !a.rope || (a.cos.dtype == LIGER_F32 && a.sin.dtype == LIGER_F32 && a.cos.s1 == 1 &&
                                   a.sin.s1 == 1 && ((a.cos.s0 | a.sin.s0) & 1) == 0 && aligned(a.cos.data, 8) &&
                                   aligned(a.sin.data, 8));
-  return even_rows(a.q) && even_rows(o) && aligned(a.q.data, 4) && aligned(o.data, 4) && a.k.s3 == 1 &&
-         a.v.s3 == 1 && tables;
+  const bool v16 = a.v.s3 == 1 && ((a.v.s0 | a.v.s1 | a.v.s2) & 7) == 0 && aligned(a.v.data, 16);  // cp.async rows
+  return even_rows(a.q) && even_rows(o) && aligned(a.q.data, 4) && aligned(o.data, 4) && a.k.s3 == 1 && v16 &&
+         tables;
 }
 
 // The layouts k_fswa_bwd<D, true> assumes: the device tests bw_rows_vec (q, k, v, dO) and bw_rope_vec
@@ -2397,6 +2444,9 @@ cudaError_t launch_pdl(void (*kern)(P...), dim3 grid, dim3 block, size_t smem, c
   cfg.dynamicSmemBytes = smem;
   cfg.stream = st;
   cfg.attrs = at;
+#ifdef LIGER_FWD_NO_PDL
+  pdl = false;
+#endif
   cfg.numAttrs = pdl ? 1 : 0;
   return cudaLaunchKernelEx(&cfg, kern, args...);
 }

@@ -5,6 +5,7 @@ libraries see the same clocks.
 
 Usage: python3 fwd_ab.py NAME path/to/libliger_dev.so
 """
+import re
 import sys
 
 import torch
@@ -33,8 +34,8 @@ def main():
                     fwd()
                 torch.cuda.synchronize()
             dt = lambda e: getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0.0)
-            kern[T] = {e.key.split("::")[-1].split("(")[0][:24]: dt(e) / 5 for e in prof.key_averages()
-                       if e.key.startswith("void") or "k_f" in e.key}
+            kern[T] = {re.search(r"(k_\w+)", e.key).group(1): dt(e) / 5 for e in prof.key_averages()
+                       if re.search(r"k_\w+", e.key)}
     print(f"{name:8s} fwd ms 2K / 8K / 32K: " + " / ".join(f"{t:.4f}" for t in row), flush=True)
     for T, ks in kern.items():
         print(f"{name:8s} kernels us at T={T}: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(ks.items())), flush=True)

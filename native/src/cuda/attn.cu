@@ -661,7 +661,7 @@ __global__ void __launch_bounds__(256, 2) k_fscan_pairs(Attn a, const bf16* inc,
 }
 
 // Grid (sequences, Hkv, D * D / 256): entering state of every chunk from the increments (IT: the
-// forward's bf16 ones, or the backward's fp32 recompute),
+// backward's fp32 recompute; the forward's bf16 ones go through k_fscan_pairs since run 25f),
 // h_{n+1} = diag(exp(gl_n)) h_n + inc_n in fp32, written as bf16 (the output kernel's operand) to hb;
 // the final state to ht in fp32. One element per thread, kB chunks of loads in flight. At most 64
 // registers: 4 blocks per SM, so that the 512 blocks of Hkv = 8, D = 128 run in one wave (run 19f:

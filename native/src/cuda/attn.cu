@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <type_traits>
 
 namespace liger {
@@ -2220,17 +2221,35 @@ struct AttnBuffers {
   size_t dO, dh, dq, dk, dv, R, RT, dqr, dkr, rq, dkp, dvp, hb, dhb;
 };
 
+template <int D>
+size_t fstate_smem() {
+  return sizeof(float) * kChunk * FT<D>::LG + sizeof(bf16) * (2 * kChunk * FT<D>::LDB + D * (kChunk + 8));
+}
+
+// Whether the device's shared memory holds every one of these kernels' blocks (the bf16 kernels need
+// up to 216 KB at D = 128: more than an A100 or an sm_86 / sm_89 part gives; those run the fp32 kernels).
+bool smem_fits(std::initializer_list<size_t> need) {
+  int lim = 0;
+  if (smem_limit(lim) != LIGER_OK) return false;
+  for (size_t n : need)
+    if (n > (size_t)lim) return false;
+  return true;
+}
+
 // The bf16 fast forward (see k_fout): D 64 or 128, a window of at most 65 keys.
 bool fast_forward_ok(const liger_attn_params& p) {
   return p.q.dtype == LIGER_BF16 && p.k.dtype == LIGER_BF16 && p.v.dtype == LIGER_BF16 && p.o.dtype == LIGER_BF16 &&
-         (p.D == 64 || p.D == 128) &&
-         (p.mix >= 1.f || p.window <= kChunk + 1);
+         (p.D == 64 || p.D == 128) && (p.mix >= 1.f || p.window <= kChunk + 1) &&
+         (p.D == 64 ? smem_fits({fout_smem<64, kOWarps>(), fstate_smem<64>()})
+                    : smem_fits({fout_smem<128, kOWarps>(), fstate_smem<128>()}));
 }
 
 // The bf16 window backward (k_fswa_bwd): bf16 q, k, v and do, D 64 or 128, a window of at most 65 keys.
 bool fast_backward_ok(const liger_attn_params& p) {
   return p.q.dtype == LIGER_BF16 && p.k.dtype == LIGER_BF16 && p.v.dtype == LIGER_BF16 && p.do_.dtype == LIGER_BF16 &&
-         (p.D == 64 || p.D == 128) && p.mix < 1.f && p.window <= kChunk + 1;
+         (p.D == 64 || p.D == 128) && p.mix < 1.f && p.window <= kChunk + 1 &&
+         (p.D == 64 ? smem_fits({fswa_bwd_smem<64>(), fstate_smem<64>(), core_fast_backward_smem(64)})
+                    : smem_fits({fswa_bwd_smem<128>(), fstate_smem<128>(), core_fast_backward_smem(128)}));
 }
 
 // The layouts k_fout<..., true> assumes (see there).
@@ -2290,7 +2309,7 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
   bf16* hb = ws.at<bf16>(ohb);
   const unsigned threads = kFWarps * 32;
   if (nch) {
-    const size_t sm = sizeof(float) * kChunk * FT<D>::LG + sizeof(bf16) * (2 * kChunk * FT<D>::LDB + D * (kChunk + 8));
+    const size_t sm = fstate_smem<D>();
     const auto kern = a.k.s3 == 1 && a.v.s3 == 1 ? k_fstate<D, bf16, true> : k_fstate<D, bf16, false>;
     LIGER_TRY(set_smem((const void*)kern, sm, "fstate"));
     kern<<<dim3((unsigned)nch, (unsigned)Hkv), threads, sm, st>>>(a, h, gl);
@@ -2422,6 +2441,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   c.h = ws.at<float>(b.h); c.gl = ws.at<float>(b.gl);
   c.tc = a.tc;
   c.bf16 = fast_bwd;
+  c.ntok = NT;
   c.stream = st;
   if (!backward) {
     c.o = ws.at<float>(b.o);
@@ -2451,8 +2471,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   if (fast_bwd) {
     // chunk states from the raw k, v (k_fprep wrote the gate's in-chunk cumsum for the readers below)
     if (nch) {
-      const size_t sm = D == 64 ? sizeof(float) * kChunk * FT<64>::LG + sizeof(bf16) * (2 * kChunk * FT<64>::LDB + 64 * (kChunk + 8))
-                                : sizeof(float) * kChunk * FT<128>::LG + sizeof(bf16) * (2 * kChunk * FT<128>::LDB + 128 * (kChunk + 8));
+      const size_t sm = D == 64 ? fstate_smem<64>() : fstate_smem<128>();
       const bool fl = a.k.s3 == 1 && a.v.s3 == 1;  // contiguous k, v rows: no code for other layouts
       const auto kern = D == 64 ? (fl ? k_fstate<64, float, true> : k_fstate<64, float, false>)
                                 : (fl ? k_fstate<128, float, true> : k_fstate<128, float, false>);

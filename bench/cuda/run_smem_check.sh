@@ -2,7 +2,8 @@
 # The code paths of smaller GPUs, run on a Hopper part (one device call): the library built for sm_90a
 # and checked with its kernels planned for an A100's shared memory (166912 bytes per block) and for an
 # sm_86 / sm_89 part's (101376), then built as compute_80 PTX only (the sm_80 code, JIT-compiled by the
-# driver) and checked at the device's own limit and at the A100's, with the decode checks beside it.
+# driver) and checked at the device's own limit and at the A100's; the decode and gated-delta-rule checks
+# at both limits beside them.
 # Run from the folder holding native/, cmake/, bench/cuda/. Logs go to $OUT.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -38,4 +39,7 @@ run check_90a_sm86.log "$lib90" LIGER_CUDA_SMEM_LIMIT=101376 python3 check.py
 run check_80ptx.log "$lib80" python3 check.py
 run check_80ptx_a100.log "$lib80" LIGER_CUDA_SMEM_LIMIT=166912 python3 check.py
 run decode_80ptx.log "$lib80" python3 check_decode.py
+run decode_90a_sm86.log "$lib90" LIGER_CUDA_SMEM_LIMIT=101376 python3 check_decode.py
+run gdn_90a_a100.log "$lib90" LIGER_CUDA_SMEM_LIMIT=166912 python3 check_gdn.py
+run gdn_90a_sm86.log "$lib90" LIGER_CUDA_SMEM_LIMIT=101376 python3 check_gdn.py
 exit $rc

@@ -150,6 +150,7 @@ __device__ void swa_load_keys(const Attn& a, const Chunk& ch, const SeqInfo& s, 
     const float* ws = which ? a.vf : a.kr;
     const float* rs = which ? wv : wk;
     float* dst = which ? V : K;
+    if (!dst) continue;  // the one-tile backward loads them one at a time
     batched_copy(
         t.nk4 * D,
         [&](int idx) {
@@ -1191,7 +1192,10 @@ __global__ void k_fcache_write(Attn a, const float* in_k, const float* in_v, flo
 // Stays on CUDA cores: delta = rowsum((P V) o dO) must cancel dO V^T to fp32 rounding (a row with one
 // key has dS = 0 exactly), which tf32 products of differently rounded operands do not give; the tf32
 // version also measured slower (6.1 vs 4.2 ms at T = 8K).
-__global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* dqr, float* dkr, float* dv) {
+// one_tile (devices with less shared memory, e.g. sm_86 at D = 128): the window keys and values share
+// one tile: K for the probabilities, then V for delta and dS, then K again for dq and dk.
+__global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* dqr, float* dkr, float* dv,
+                                                      bool one_tile) {
   extern __shared__ float sm[];
   const Chunk ch = a.chunks[blockIdx.x / kSwaTiles];
   if ((int)(blockIdx.x % kSwaTiles) * kSwaRows >= ch.len) return;
@@ -1201,7 +1205,7 @@ __global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* 
   float* Q = sm;
   float* dO = Q + kSwaRows * LD;
   float* K = dO + kSwaRows * LD;
-  float* V = K + t.nk4 * LD;
+  float* V = one_tile ? K : K + t.nk4 * LD;
   float* P = V + t.nk4 * LD;
   float* dS = P + kSwaRows * LS;
   float* delta = dS + kSwaRows * LS;
@@ -1221,9 +1225,13 @@ __global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* 
       },
       [&](int idx, float x) { dO[(idx / D) * LD + idx % D] = x; });
   if (threadIdx.x < kSwaRows) delta[threadIdx.x] = 0.f;
-  swa_load_keys(a, ch, s, t, hh, nullptr, nullptr, K, V, LD);
+  swa_load_keys(a, ch, s, t, hh, nullptr, nullptr, K, one_tile ? nullptr : V, LD);
   __syncthreads();
-  swa_probs(a, t, Q, K, P, LD, LS);
+  swa_probs(a, t, Q, K, P, LD, LS);  // ends with a barrier: K is read
+  if (one_tile) {
+    swa_load_keys(a, ch, s, t, hh, nullptr, nullptr, nullptr, V, LD);
+    __syncthreads();
+  }
   mm<2, 2, 2>(false, kSwaRows, D, t.nk4, P, LS, 1, V, LD, 1, [&](int m, int n, float v) {
     atomicAdd(&delta[m], v * dO[m * LD + n]);
   });
@@ -1232,6 +1240,10 @@ __global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* 
     dS[m * LS + n] = P[m * LS + n] * (v - delta[m]);
   });
   __syncthreads();
+  if (one_tile) {  // V is read: the keys again
+    swa_load_keys(a, ch, s, t, hh, nullptr, nullptr, K, nullptr, LD);
+    __syncthreads();
+  }
   const float sc = a.swa_scale;
   mm<2, 2, 2>(false, kSwaRows, D, t.nk4, dS, LS, 1, K, LD, 1, [&](int m, int n, float v) {
     if (m < t.nr) dqr[((ch.start + t.r0 + m) * a.Hq + h) * D + n] = sc * v;
@@ -2210,8 +2222,11 @@ liger_status read_positions(const liger_tensor& pos, int64_t N, const Plan& plan
   return LIGER_OK;
 }
 
+// Key rows of a window tile (rounded up to 4).
+int swa_keys4(int W) { return ((W - 1 + kSwaRows) + 3) & ~3; }
+
 size_t swa_smem(int D, int W, bool bwd, bool tc) {
-  const int nk4 = ((W - 1 + kSwaRows) + 3) & ~3, LD = tile_stride(D, tc), LS = tile_stride(nk4, tc);
+  const int nk4 = swa_keys4(W), LD = tile_stride(D, tc), LS = tile_stride(nk4, tc);
   return sizeof(float) * (size_t)((bwd ? 2 : 1) * kSwaRows * LD + 2 * nk4 * LD + (bwd ? 2 : 1) * kSwaRows * LS +
                                   (bwd ? kSwaRows : 0));
 }
@@ -2527,9 +2542,14 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
       kern<<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, dout, dqr, dkr, c.dv, dkp, dvp, qb, dob);
       LIGER_CK_LAUNCH("fswa_bwd");
     } else {
-      const size_t sm = swa_smem((int)D, p.window, true, false);
+      // keys and values in one tile where both do not fit (sm_86 / sm_89 at D = 128)
+      const size_t sm2 = swa_smem((int)D, p.window, true, false);
+      const size_t sm1 = sm2 - sizeof(float) * (size_t)swa_keys4(p.window) * tile_stride((int)D, false);
+      const bool one_tile = !smem_fits({sm2});
+      const size_t sm = one_tile ? sm1 : sm2;
       LIGER_TRY(set_smem((const void*)k_swa_bwd, sm, "swa_bwd"));
-      k_swa_bwd<<<dim3((unsigned)(kSwaTiles * nch), (unsigned)Hq), kThreads, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv);
+      k_swa_bwd<<<dim3((unsigned)(kSwaTiles * nch), (unsigned)Hq), kThreads, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv,
+                                                                                       one_tile);
       LIGER_CK_LAUNCH("swa_bwd");
     }
   }

@@ -371,7 +371,7 @@ liger_status dev_info(DevInfo& out) {
   DevInfo d;
   d.dev = dev;
   LIGER_CK(cudaDeviceGetAttribute(&d.cluster, cudaDevAttrClusterLaunch, dev));
-  LIGER_CK(cudaDeviceGetAttribute(&d.max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  LIGER_TRY(smem_limit(d.max_smem));
   seen[dev & 7] = d;
   out = d;
   return LIGER_OK;
@@ -396,7 +396,10 @@ liger_status cluster_fits(const void* kern, int dev, int size, size_t smem, cuda
   cudaFuncAttributes fa;
   LIGER_CK(cudaFuncGetAttributes(&fa, kern));
   fits = false;
-  if (fa.binaryVersion >= 90) {
+  // the cluster barrier is in the code only when it was compiled for sm_90 (SASS, or PTX of compute_90+):
+  // a compute_80/89 PTX build that the driver JIT-compiles for a newer GPU has binaryVersion >= 90 but no
+  // barrier in it
+  if (fa.binaryVersion >= 90 && fa.ptxVersion >= 90) {
     cudaLaunchConfig_t cfg = {};
     cudaLaunchAttribute attr[1];
     attr[0].id = cudaLaunchAttributeClusterDimension;

@@ -1220,19 +1220,82 @@ __global__ void k_dg_scan(Core c) {
 
 size_t rows_bytes(int rows, int ld) { return (size_t)rows * ld * sizeof(float); }
 
+// Dynamic shared memory of the fp32 kernels (their tile layouts above).
+size_t smem_chunk_state(int Dk, int Dv) { return rows_bytes(2 * kChunk, Dk + 1) + rows_bytes(kChunk, Dv + 1); }
+size_t smem_chunk_output(int Dk, int Dv, bool tc) {
+  return rows_bytes(4 * kChunk + 3 * kSub, tile_stride(Dk, tc)) + rows_bytes(kChunk, tile_stride(Dv, tc)) +
+         rows_bytes(kChunk, LA);
+}
+size_t smem_chunk_dstate(int Dk, int Dv, bool tc) {
+  return rows_bytes(2 * kChunk, tile_stride(Dk, tc)) + rows_bytes(kChunk, tile_stride(Dv, tc)) +
+         (size_t)Dk * Dv * sizeof(float);
+}
+size_t smem_chunk_dq(int Dk, int Dv, bool tc) {
+  return rows_bytes(2 * kChunk, tile_stride(Dv, tc)) + rows_bytes(2 * kChunk + 3 * kSub, tile_stride(Dk, tc)) +
+         rows_bytes(kChunk, LA);
+}
+size_t smem_chunk_dkv(int Dk, int Dv, bool tc) {
+  return rows_bytes(4 * kChunk + 3 * kSub, tile_stride(Dk, tc)) + rows_bytes(kChunk, tile_stride(Dv, tc)) +
+         rows_bytes(2 * kChunk, LA);
+}
+
 }  // namespace
 
+size_t core_general_smem(int Dk, int Dv, bool tc) {
+  size_t m = smem_chunk_state(Dk, Dv);
+  for (size_t x : {smem_chunk_output(Dk, Dv, tc), smem_chunk_dstate(Dk, Dv, tc), smem_chunk_dq(Dk, Dv, tc),
+                   smem_chunk_dkv(Dk, Dv, tc)})
+    m = x > m ? x : m;
+  return m;
+}
+
+size_t core_fast_backward_smem(int D) {
+  size_t m = sizeof(__nv_bfloat16) * 2 * kChunk * (D + 8);  // k_fdstate
+  for (size_t x : {D == 64 ? fdq_smem<64>() : fdq_smem<128>(), D == 64 ? fdkv_smem<64>() : fdkv_smem<128>()})
+    m = x > m ? x : m;
+  return m;
+}
+
+liger_status core_slices(const Core& c, CoreSlices& s) {
+  int lim = 0;
+  LIGER_TRY(smem_limit(lim));
+  const int Dk = (int)c.Dk, Dv = (int)c.Dv;
+  s.dk = Dk;
+  s.dv = Dv;
+  if (core_general_smem(Dk, Dv, c.tc) <= (size_t)lim) return LIGER_OK;
+  // the fewest slices (the largest slice area) whose kernels all fit; widths divide D, multiples of 4
+  int64_t best = 0;
+  for (int a = Dk; a >= 4; --a) {
+    if (Dk % a || a % 4) continue;
+    for (int b = Dv; b >= 4; --b) {
+      if (Dv % b || b % 4 || (int64_t)a * b <= best) continue;
+      if (core_general_smem(a, b, c.tc) <= (size_t)lim) {
+        best = (int64_t)a * b;
+        s.dk = a;
+        s.dv = b;
+      }
+    }
+  }
+  if (!best)
+    return fail(LIGER_ERR_UNSUPPORTED,
+                "CUDA GLA kernels: no slice of Dk = %d, Dv = %d fits the device's %d bytes of shared memory", Dk, Dv,
+                lim);
+  return LIGER_OK;
+}
+
 liger_status core_forward(const Core& c, bool with_output) {
-  const int LK = tile_stride((int)c.Dk, c.tc), LV = tile_stride((int)c.Dv, c.tc);
+  CoreSlices sl;
+  LIGER_TRY(core_slices(c, sl));
+  if (sl.dk != c.Dk || sl.dv != c.Dv) return core_forward_sliced(c, with_output, sl);
   if (c.nchunks > 0) {
-    const size_t smA = rows_bytes(2 * kChunk, (int)c.Dk + 1) + rows_bytes(kChunk, (int)c.Dv + 1);
+    const size_t smA = smem_chunk_state((int)c.Dk, (int)c.Dv);
     LIGER_TRY(set_smem((const void*)k_chunk_state, smA, "chunk_state"));
     k_chunk_state<<<dim3(c.nchunks, (unsigned)c.Hkv), kThreads, smA, c.stream>>>(c);
     LIGER_CK_LAUNCH("chunk_state");
   }
   LIGER_TRY(core_scan(c));
   if (with_output && c.nchunks > 0) {
-    const size_t smC = rows_bytes(4 * kChunk + 3 * kSub, LK) + rows_bytes(kChunk, LV) + rows_bytes(kChunk, LA);
+    const size_t smC = smem_chunk_output((int)c.Dk, (int)c.Dv, c.tc);
     LIGER_TRY(set_smem((const void*)k_chunk_output, smC, "chunk_output"));
     k_chunk_output<<<dim3(c.nchunks, (unsigned)c.Hq), kThreads, smC, c.stream>>>(c);
     LIGER_CK_LAUNCH("chunk_output");
@@ -1269,6 +1332,11 @@ liger_status core_backward(const Core& c) {
   if (!fast && (!c.dO || !c.q)) return fail(LIGER_ERR_INVALID_ARGUMENT, "core_backward: no fp32 q/dO for the fp32 kernels");
   if (c.qchain && (!fast || !c.qc.rq))
     return fail(LIGER_ERR_INVALID_ARGUMENT, "core_backward: the dq chain epilogue needs the bf16 kernels and rq");
+  if (!fast) {
+    CoreSlices sl;
+    LIGER_TRY(core_slices(c, sl));
+    if (sl.dk != c.Dk || sl.dv != c.Dv) return core_backward_sliced(c, sl);
+  }
   if (c.nchunks > 0) {
     if (fast) {
       const size_t sm = sizeof(__nv_bfloat16) * 2 * kChunk * (c.Dk + 8);
@@ -1280,7 +1348,7 @@ liger_status core_backward(const Core& c) {
         k_fdstate<128><<<dim3(c.nchunks, (unsigned)c.Hkv), 256, sm, c.stream>>>(c);
       LIGER_CK_LAUNCH("fdstate");
     } else {
-      const size_t sm = rows_bytes(2 * kChunk, LK) + rows_bytes(kChunk, LV) + DD * sizeof(float);
+      const size_t sm = smem_chunk_dstate((int)c.Dk, (int)c.Dv, c.tc);
       LIGER_TRY(set_smem((const void*)k_chunk_dstate, sm, "chunk_dstate"));
       k_chunk_dstate<<<dim3(c.nchunks, (unsigned)c.Hkv), kThreads, sm, c.stream>>>(c);
       LIGER_CK_LAUNCH("chunk_dstate");
@@ -1307,7 +1375,7 @@ liger_status core_backward(const Core& c) {
       kern<<<dim3(c.nchunks, (unsigned)c.Hkv), 256, smq, c.stream>>>(c);
       LIGER_CK_LAUNCH("fdq");
     } else {
-      const size_t smq = rows_bytes(2 * kChunk, LV) + rows_bytes(2 * kChunk + 3 * kSub, LK) + rows_bytes(kChunk, LA);
+      const size_t smq = smem_chunk_dq((int)c.Dk, (int)c.Dv, c.tc);
       LIGER_TRY(set_smem((const void*)k_chunk_dq, smq, "chunk_dq"));
       k_chunk_dq<<<dim3(c.nchunks, (unsigned)c.Hq), kThreads, smq, c.stream>>>(c);
       LIGER_CK_LAUNCH("chunk_dq");
@@ -1321,11 +1389,17 @@ liger_status core_backward(const Core& c) {
       kern<<<dim3(c.nchunks, (unsigned)c.Hkv), 256, smk, c.stream>>>(c);
       LIGER_CK_LAUNCH("fdkv");
     } else {
-      const size_t smk = rows_bytes(4 * kChunk + 3 * kSub, LK) + rows_bytes(kChunk, LV) + rows_bytes(2 * kChunk, LA);
+      const size_t smk = smem_chunk_dkv((int)c.Dk, (int)c.Dv, c.tc);
       LIGER_TRY(set_smem((const void*)k_chunk_dkv, smk, "chunk_dkv"));
       k_chunk_dkv<<<dim3(c.nchunks, (unsigned)c.Hkv), kThreads, smk, c.stream>>>(c);
       LIGER_CK_LAUNCH("chunk_dkv");
     }
+  }
+  return c.no_dg ? LIGER_OK : core_dg(c);
+}
+
+liger_status core_dg(const Core& c) {
+  if (c.nchunks > 0) {
     k_chunk_dg<<<dim3(c.nchunks, (unsigned)c.Hkv), 128, 0, c.stream>>>(c);
     LIGER_CK_LAUNCH("chunk_dg");
   }

@@ -405,6 +405,21 @@ int run() {
     for (int64_t x : pos) ok = ok && x == kPos0 + 7;
     std::printf("N=%d positions advanced once per call, no report: %s\n", N, ok ? "yes" : "NO");
     std::fflush(stdout);
+    {
+      // The same cluster launch with the shared memory of one block per SM: the N * 8 blocks spread
+      // over more SMs when they fit one wave (a measurement of the placement, not a library path).
+      const size_t big = (size_t)prop.sharedMemPerBlockOptin - 1024;
+      CK(cudaFuncSetAttribute(k_dec<128, kAdvCluster>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)big));
+      cudaLaunchConfig_t c1 = ccl;
+      c1.dynamicSmemBytes = big;
+      int cl1 = 0;
+      CK(cudaOccupancyMaxActiveClusters(&cl1, k_dec<128, kAdvCluster>, &c1));
+      std::printf("N=%d clusters resident at once with one block per SM: %d\n", N, cl1);
+      if (cl1 >= N)
+        row(N, "cudaLaunchKernelEx cluster, 1 block/SM", [&] { CK(cudaLaunchKernelEx(&c1, k_dec<128, kAdvCluster>, d)); },
+            st, &s);
+      CK(cudaFuncSetAttribute(k_dec<128, kAdvCluster>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    }
   }
   return 0;
 }

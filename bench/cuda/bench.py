@@ -69,10 +69,15 @@ def decode_bench(lib):
     earlier runs); raw_us, the same loop calling the entry point directly (status still checked);
     host_us, the host time of one direct call (no synchronisation: what the caller's thread spends);
     gpu_us, the decode kernels' device time (CUPTI through torch.profiler); graph_us, one step of a
-    CUDA graph that captured 20 calls (the call does not synchronise, so a generation loop can capture it)."""
+    CUDA graph that captured 20 calls (the call does not synchronise, so a generation loop can capture it).
+    host_per_call_us: each direct call timed alone with the GPU idle, in a burst, behind a spin kernel;
+    ctypes_noop_us: a ctypes call that does nothing."""
     from torch.profiler import profile as tprof, ProfilerActivity
     fn = lib.lib.liger_attn_decode
     dec = []
+    # Host times of every batch first, the profiler after them: torch.profiler may leave CUPTI attached to
+    # the process (pytorch issue 144455), which makes every later CUDA runtime call cost more (run 25d).
+    setups = []
     for N in (1, 16, 64):
         q = torch.randn(N, 1, Hq, D, device=dev, dtype=torch.bfloat16)
         k = torch.randn(N, 1, Hkv, D, device=dev, dtype=torch.bfloat16)
@@ -136,6 +141,8 @@ def decode_bench(lib):
         for _ in range(10000):
             has()
         row["ctypes_noop_us"] = (time.perf_counter_ns() - t0) / 1e3 / 10000  # a ctypes call that does nothing
+        setups.append((N, q, k, v, o, cos, sin, cache, p, ref, row, steps))
+    for N, q, k, v, o, cos, sin, cache, p, ref, row, steps in setups:
         with tprof(activities=[ProfilerActivity.CUDA]) as prof:
             for _ in range(20):
                 fn(ref)
@@ -176,6 +183,7 @@ def decode_bench(lib):
         dec.append(row)
         print(json.dumps(row), flush=True)
         del q, k, v, o, cache, p
+    del setups
     return dec
 
 

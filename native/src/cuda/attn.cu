@@ -1637,24 +1637,39 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
     }  // phase A
     __syncthreads();
     {
-      // phase B: this warp's window keys kk = 16 p + g (+ 8), packed row ch.start - 64 + kk
-      const int p = warp;
-      const bool cur = p >= kChunk / 16;
-      float* const dstk = cur ? dkr : dkp;
-      float* const dstv = cur ? dv : dvp;
-      bool kok[2];
-      int64_t koff[2];
-#pragma unroll
-      for (int hr = 0; hr < 2; ++hr) {
-        const int kk = p * 16 + g + 8 * hr;
-        kok[hr] = cur ? kk - kChunk < len : ch.start > s.start;  // chunks of a sequence are 64-aligned
-        koff[hr] = (((int64_t)ch.start - kChunk + kk) * Hkv + hh) * D;
-      }
+      // phase B: dV of the window keys kk = 16 p + g (+ 8) with p = warp, then dK with p = warp + 4 (mod 8),
+      // packed row ch.start - 64 + kk. A 16-key step p takes query blocks max(0, p - 4) .. min(3, p) when
+      // W = 64 (1, 2, 3, 4, 4, 3, 2, 1 of them for p = 0 .. 7): pairing p with p + 4 gives every warp 5.
 #pragma unroll 1
       for (int which = 0; which < 2; ++which) {
+        const int p = which ? (warp + kFWarps / 2) & (kFWarps - 1) : warp;
+        const bool cur = p >= kChunk / 16;
+        float* const dst = which ? (cur ? dkr : dkp) : (cur ? dv : dvp);
+        bool kok[2];
+        int64_t koff[2];
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) {
+          const int kk = p * 16 + g + 8 * hr;
+          kok[hr] = cur ? kk - kChunk < len : ch.start > s.start;  // chunks of a sequence are 64-aligned
+          koff[hr] = (((int64_t)ch.start - kChunk + kk) * Hkv + hh) * D;
+        }
         float acc[NT][4];
 #pragma unroll
         for (int j = 0; j < NT; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+        if (ph) {
+          // a later phase adds to the sums the earlier ones stored: every load issued before any store
+          // (a load after a store to a row the compiler cannot tell apart would wait for the one before)
+#pragma unroll
+          for (int hr = 0; hr < 2; ++hr) {
+            if (!kok[hr]) continue;
+#pragma unroll
+            for (int j = 0; j < NT; ++j) {
+              const float2 o = *reinterpret_cast<const float2*>(dst + koff[hr] + j * 8 + 2 * tq);
+              acc[j][2 * hr] = o.x;
+              acc[j][2 * hr + 1] = o.y;
+            }
+          }
+        }
 #pragma unroll 1
         for (int b = 0; b < 4; ++b) {
           const int rb = b * 16;
@@ -1679,21 +1694,12 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
             }
           }
         }
-        float* dst = which ? dstk : dstv;
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
           if (!kok[hr]) continue;
 #pragma unroll
-          for (int j = 0; j < NT; ++j) {
-            float2* q = reinterpret_cast<float2*>(dst + koff[hr] + j * 8 + 2 * tq);
-            float2 v = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
-            if (ph) {
-              const float2 o = *q;
-              v.x += o.x;
-              v.y += o.y;
-            }
-            *q = v;
-          }
+          for (int j = 0; j < NT; ++j)
+            *reinterpret_cast<float2*>(dst + koff[hr] + j * 8 + 2 * tq) = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
         }
       }
     }

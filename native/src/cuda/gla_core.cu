@@ -456,28 +456,46 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   const __nv_bfloat16* Vb = hasvb ? c.vb + (int64_t)ch.start * rk + hh * D : nullptr;
   const float* Gg = c.g + (int64_t)ch.start * rk + hh * D;
   const float* Hg = c.h + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
-  for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
-    const int t = idx / D, d = idx - t * D;
-    const bool ok = t < len;
+  // staging: every thread's loads issued before the first use (rows past len read row len - 1, then
+  // zeroed: no branch between the loads), 4 columns per load, NI rows per thread
+  constexpr int NI = kChunk * D / 1024;
+  {
     const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
-    const float4 k4 = ok ? *reinterpret_cast<const float4*>(Kg + (int64_t)t * rk + d) : z;
-    uint2 vr = make_uint2(0u, 0u);  // 4 bf16 of v: from the bf16 copy when there is one
-    if (ok && hasvb) {
-      vr = *reinterpret_cast<const uint2*>(Vb + (int64_t)t * rk + d);
-    } else if (!FAST && ok) {
-      const float4 v4 = *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d);
-      vr = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
+    float4 k4[NI], g4[NI];
+    uint2 vr[NI];  // 4 bf16 of v: from the bf16 copy when there is one
+#pragma unroll
+    for (int it = 0; it < NI; ++it) {
+      const int idx = 4 * threadIdx.x + 1024 * it, t = idx / D, d = idx - t * D;
+      const int64_t o = (int64_t)(t < len ? t : len - 1) * rk + d;
+      k4[it] = *reinterpret_cast<const float4*>(Kg + o);
+      vr[it] = hasvb ? *reinterpret_cast<const uint2*>(Vb + o) : make_uint2(0u, 0u);
+      g4[it] = *reinterpret_cast<const float4*>(Gg + o);
     }
-    const float4 g4 = *reinterpret_cast<const float4*>(Gg + (int64_t)(ok ? t : len - 1) * rk + d);
-    *reinterpret_cast<uint2*>(Kf + t * LDB + d) = make_uint2(pack_bf16(k4.x, k4.y), pack_bf16(k4.z, k4.w));
-    *reinterpret_cast<uint2*>(Vs + t * LDB + d) = vr;
-    *reinterpret_cast<float4*>(G2 + t * LG + d) = make_float4(g4.x * kL2e, g4.y * kL2e, g4.z * kL2e, g4.w * kL2e);
+#pragma unroll
+    for (int it = 0; it < NI; ++it) {
+      const int idx = 4 * threadIdx.x + 1024 * it, t = idx / D, d = idx - t * D;
+      const bool ok = t < len;
+      if (!FAST && ok && !hasvb) {
+        const float4 v4 = *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d);
+        vr[it] = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
+      }
+      const float4 k = ok ? k4[it] : z;
+      const float4 gg = g4[it];
+      *reinterpret_cast<uint2*>(Kf + t * LDB + d) = make_uint2(pack_bf16(k.x, k.y), pack_bf16(k.z, k.w));
+      *reinterpret_cast<uint2*>(Vs + t * LDB + d) = ok ? vr[it] : make_uint2(0u, 0u);
+      *reinterpret_cast<float4*>(G2 + t * LG + d) = make_float4(gg.x * kL2e, gg.y * kL2e, gg.z * kL2e, gg.w * kL2e);
+    }
   }
   if (FAST || c.hb) {  // the scan's bf16 entering states: the same rounding from half the bytes
     const bf16* Hb = c.hb + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
-    for (int idx = 8 * threadIdx.x; idx < D * D; idx += 8 * 256) {
-      const int m = idx / D, n = idx - m * D;
-      *reinterpret_cast<uint4*>(Hs + m * LDB + n) = *reinterpret_cast<const uint4*>(Hb + idx);
+    constexpr int NH8 = D * D / 2048;
+    uint4 hr[NH8];  // every load issued before the first store
+#pragma unroll
+    for (int it = 0; it < NH8; ++it) hr[it] = *reinterpret_cast<const uint4*>(Hb + 8 * threadIdx.x + 2048 * it);
+#pragma unroll
+    for (int it = 0; it < NH8; ++it) {
+      const int idx = 8 * threadIdx.x + 2048 * it, m = idx / D, n = idx - m * D;
+      *reinterpret_cast<uint4*>(Hs + m * LDB + n) = hr[it];
     }
   } else {
     for (int idx = 4 * threadIdx.x; idx < D * D; idx += 4 * 256) {
@@ -511,10 +529,19 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
     if (r >= len) continue;
     const int64_t h = (int64_t)hh * grp + (unit >> 2);
     const __nv_bfloat16* dO = c.dOb + (int64_t)(ch.start + r) * rq + h * D;
-    for (int idx = 4 * lane; idx < 16 * D; idx += 4 * 32) {
-      const int t = idx / D, d = idx - t * D;
-      *reinterpret_cast<uint2*>(Ow_ + t * LDB + d) =
-          r + t < len ? *reinterpret_cast<const uint2*>(dO + (int64_t)t * rq + d) : make_uint2(0u, 0u);
+    {
+      constexpr int NO = 16 * D / 128;
+      uint2 orw[NO];  // every load issued before the first store (rows past len read row 0, then zeroed)
+#pragma unroll
+      for (int it = 0; it < NO; ++it) {
+        const int idx = 4 * lane + 128 * it, t = idx / D, d = idx - t * D;
+        orw[it] = *reinterpret_cast<const uint2*>(dO + (int64_t)(r + t < len ? t : 0) * rq + d);
+      }
+#pragma unroll
+      for (int it = 0; it < NO; ++it) {
+        const int idx = 4 * lane + 128 * it, t = idx / D, d = idx - t * D;
+        *reinterpret_cast<uint2*>(Ow_ + t * LDB + d) = r + t < len ? orw[it] : make_uint2(0u, 0u);
+      }
     }
     __syncwarp();
     // scores do_i . v_s for s in sub-chunks 0..blk, and do h^T
@@ -900,21 +927,34 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   const __nv_bfloat16* Vb = hasvb ? c.vb + (int64_t)ch.start * rk + hh * D : nullptr;
   const float* Gg = c.g + (int64_t)ch.start * rk + hh * D;
   const float4 z4 = make_float4(0.f, 0.f, 0.f, 0.f);
-  for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
-    const int t = idx / D, d = idx - t * D;
-    const bool ok = t < len;
-    const float4 k4 = ok ? *reinterpret_cast<const float4*>(Kg + (int64_t)t * rk + d) : z4;
-    uint2 vr = make_uint2(0u, 0u);  // 4 bf16 of v: from the bf16 copy when there is one
-    if (ok && hasvb) {
-      vr = *reinterpret_cast<const uint2*>(Vb + (int64_t)t * rk + d);
-    } else if (!FAST && ok) {
-      const float4 v4 = *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d);
-      vr = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
+  // staging: every thread's loads issued before the first use (rows past len read row len - 1, then
+  // zeroed: no branch between the loads), 4 columns per load, NI rows per thread
+  constexpr int NI = kChunk * D / 1024;
+  {
+    float4 k4[NI], g4[NI];
+    uint2 vr[NI];  // 4 bf16 of v: from the bf16 copy when there is one
+#pragma unroll
+    for (int it = 0; it < NI; ++it) {
+      const int idx = 4 * threadIdx.x + 1024 * it, t = idx / D, d = idx - t * D;
+      const int64_t o = (int64_t)(t < len ? t : len - 1) * rk + d;
+      k4[it] = *reinterpret_cast<const float4*>(Kg + o);
+      vr[it] = hasvb ? *reinterpret_cast<const uint2*>(Vb + o) : make_uint2(0u, 0u);
+      g4[it] = *reinterpret_cast<const float4*>(Gg + o);
     }
-    const float4 g4 = *reinterpret_cast<const float4*>(Gg + (int64_t)(ok ? t : len - 1) * rk + d);
-    *reinterpret_cast<uint2*>(Kf + t * LDB + d) = make_uint2(pack_bf16(k4.x, k4.y), pack_bf16(k4.z, k4.w));
-    *reinterpret_cast<uint2*>(Vs + t * LDB + d) = vr;
-    *reinterpret_cast<float4*>(G2 + t * LG + d) = make_float4(g4.x * kL2e, g4.y * kL2e, g4.z * kL2e, g4.w * kL2e);
+#pragma unroll
+    for (int it = 0; it < NI; ++it) {
+      const int idx = 4 * threadIdx.x + 1024 * it, t = idx / D, d = idx - t * D;
+      const bool ok = t < len;
+      if (!FAST && ok && !hasvb) {
+        const float4 v4 = *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d);
+        vr[it] = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
+      }
+      const float4 k = ok ? k4[it] : z4;
+      const float4 gg = g4[it];
+      *reinterpret_cast<uint2*>(Kf + t * LDB + d) = make_uint2(pack_bf16(k.x, k.y), pack_bf16(k.z, k.w));
+      *reinterpret_cast<uint2*>(Vs + t * LDB + d) = ok ? vr[it] : make_uint2(0u, 0u);
+      *reinterpret_cast<float4*>(G2 + t * LG + d) = make_float4(gg.x * kL2e, gg.y * kL2e, gg.z * kL2e, gg.w * kL2e);
+    }
   }
   __syncthreads();
   for (int idx = threadIdx.x; idx < kChunk * D; idx += 256) {
@@ -936,14 +976,23 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
     const int64_t h = (int64_t)hh * grp + hj;
     const bf16* Qg = c.qb + (int64_t)ch.start * rq + h * D;
     const bf16* Og = c.dOb + (int64_t)ch.start * rq + h * D;
-    __syncthreads();  // the previous head's tiles are consumed
-    for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
-      const int t = idx / D, d = idx - t * D;
-      const bool ok = t < len;
-      *reinterpret_cast<uint2*>(Qf + t * LDB + d) =
-          ok ? *reinterpret_cast<const uint2*>(Qg + (int64_t)t * rq + d) : make_uint2(0u, 0u);
-      *reinterpret_cast<uint2*>(dOs + t * LDB + d) =
-          ok ? *reinterpret_cast<const uint2*>(Og + (int64_t)t * rq + d) : make_uint2(0u, 0u);
+    {
+      uint2 qr[NI], orw[NI];  // loaded before the barrier: the loads overlap the other warps' last products
+#pragma unroll
+      for (int it = 0; it < NI; ++it) {
+        const int idx = 4 * threadIdx.x + 1024 * it, t = idx / D, d = idx - t * D;
+        const int64_t o = (int64_t)(t < len ? t : len - 1) * rq + d;
+        qr[it] = *reinterpret_cast<const uint2*>(Qg + o);
+        orw[it] = *reinterpret_cast<const uint2*>(Og + o);
+      }
+      __syncthreads();  // the previous head's tiles are consumed
+#pragma unroll
+      for (int it = 0; it < NI; ++it) {
+        const int idx = 4 * threadIdx.x + 1024 * it, t = idx / D, d = idx - t * D;
+        const bool ok = t < len;
+        *reinterpret_cast<uint2*>(Qf + t * LDB + d) = ok ? qr[it] : make_uint2(0u, 0u);
+        *reinterpret_cast<uint2*>(dOs + t * LDB + d) = ok ? orw[it] : make_uint2(0u, 0u);
+      }
     }
     __syncthreads();
     const bool diag_tc = !diag_unsafe;
@@ -1083,6 +1132,17 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
     }
   }
   __syncthreads();
+  // the window's dv (k_fswa_bwd) that this block adds to, loaded now so that the loads overlap the state
+  // terms (a load after a store to c.dv would wait for the store before it)
+  float2 dvw[2][NH];
+#pragma unroll
+  for (int x = 0; x < 2; ++x) {
+    const int s = s0 + g + 8 * x;
+    const float* DV = c.dv + (int64_t)(ch.start + s) * rk + hh * D;
+#pragma unroll
+    for (int j = 0; j < NH; ++j)
+      dvw[x][j] = s < len ? *reinterpret_cast<const float2*>(DV + nb + j * 8 + 2 * tq) : make_float2(0.f, 0.f);
+  }
   // state terms: Kl = k exp(G_L - G_s) in the Qe space, dh as bf16
   bf16* Kl = Qe;
   const float* gL = G2 + (kChunk - 1) * LG;
@@ -1092,9 +1152,14 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   }
   if (FAST || c.dhb) {  // the scan's bf16 copy: the same rounding from half the bytes
     const bf16* DHb = c.dhb + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
-    for (int idx = 8 * threadIdx.x; idx < D * D; idx += 8 * 256) {
-      const int m = idx / D, n = idx - m * D;
-      *reinterpret_cast<uint4*>(DHs + m * LDB + n) = *reinterpret_cast<const uint4*>(DHb + idx);
+    constexpr int NH8 = D * D / 2048;
+    uint4 hr[NH8];  // every load issued before the first store
+#pragma unroll
+    for (int it = 0; it < NH8; ++it) hr[it] = *reinterpret_cast<const uint4*>(DHb + 8 * threadIdx.x + 2048 * it);
+#pragma unroll
+    for (int it = 0; it < NH8; ++it) {
+      const int idx = 8 * threadIdx.x + 2048 * it, m = idx / D, n = idx - m * D;
+      *reinterpret_cast<uint4*>(DHs + m * LDB + n) = hr[it];
     }
   } else {
     const float* DHg = c.dh + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
@@ -1144,11 +1209,9 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
 #pragma unroll
     for (int j = 0; j < NH; ++j) {
       const int n = nb + j * 8 + 2 * tq;
-      float2 k2, v2 = *reinterpret_cast<float2*>(DV + n);
-      k2.x = dkd[j][2 * x] + dkx[j][2 * x] * exp2f(gL[n] - gs[n]);
-      k2.y = dkd[j][2 * x + 1] + dkx[j][2 * x + 1] * exp2f(gL[n + 1] - gs[n + 1]);
-      v2.x += dv[j][2 * x];
-      v2.y += dv[j][2 * x + 1];
+      const float2 k2 = make_float2(dkd[j][2 * x] + dkx[j][2 * x] * exp2f(gL[n] - gs[n]),
+                                    dkd[j][2 * x + 1] + dkx[j][2 * x + 1] * exp2f(gL[n + 1] - gs[n + 1]));
+      const float2 v2 = make_float2(dvw[x][j].x + dv[j][2 * x], dvw[x][j].y + dv[j][2 * x + 1]);
       *reinterpret_cast<float2*>(DK + n) = k2;
       *reinterpret_cast<float2*>(DV + n) = v2;
     }

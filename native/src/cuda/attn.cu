@@ -1412,8 +1412,9 @@ size_t fswa_bwd_smem() {
 // loaded once per block from the raw k, v (RoPE in registers). Phase A, a warp per 16 query rows of one head:
 // scores, probabilities, dP = dO V^T and dS stay in registers; delta = rowsum(P o dP) is taken from the
 // same dP registers, so that a row with a single key gets dS = 0 exactly; dqr is written, P and dS go to
-// per-warp bf16 tiles. Phase B, a warp per 16 window keys (step p of the 8): dV = P^T dO and dK = dS^T Q
-// summed over the query tiles and heads of the phase in registers, then stored without atomics: keys
+// per-warp bf16 tiles. Phase B, warp w takes dV = P^T dO of the 16 window keys of step p = w and then
+// dK = dS^T Q of step p = w + 4 (mod 8), summed over the query tiles and heads of the phase in registers
+// (a later phase first reads the earlier phases' sums), then stored without atomics: keys
 // of this chunk (p >= 4) to dkr / dv, keys of the previous chunk (p < 4) to dkp / dvp (each row has
 // one writer block; the first phase stores, later phases of a larger group add). When given, the packed
 // bf16 rows the GLA kernels read are written from the rows phase A loads: qb = phi(q), dob = mix * dO.

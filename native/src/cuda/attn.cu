@@ -1425,8 +1425,9 @@ size_t fswa_bwd_smem() {
 // loaded once per block from the raw k, v (RoPE in registers). Phase A, a warp per 16 query rows of one head:
 // scores, probabilities, dP = dO V^T and dS stay in registers; delta = rowsum(P o dP) is taken from the
 // same dP registers, so that a row with a single key gets dS = 0 exactly; dqr is written, P and dS go to
-// per-warp bf16 tiles. Phase B, a warp per 16 window keys (step p of the 8): dV = P^T dO and dK = dS^T Q
-// summed over the query tiles and heads of the phase in registers, then stored without atomics: keys
+// per-warp bf16 tiles. Phase B, warp w takes dV = P^T dO of the 16 window keys of step p = w and then
+// dK = dS^T Q of step p = w + 4 (mod 8), summed over the query tiles and heads of the phase in registers
+// (a later phase first reads the earlier phases' sums), then stored without atomics: keys
 // of this chunk (p >= 4) to dkr / dv, keys of the previous chunk (p < 4) to dkp / dvp (each row has
 // one writer block; the first phase stores, later phases of a larger group add). When given, the packed
 // bf16 rows the GLA kernels read are written from the rows phase A loads: qb = phi(q), dob = mix * dO.
@@ -1650,24 +1651,39 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
     }  // phase A
     __syncthreads();
     {
-      // phase B: this warp's window keys kk = 16 p + g (+ 8), packed row ch.start - 64 + kk
-      const int p = warp;
-      const bool cur = p >= kChunk / 16;
-      float* const dstk = cur ? dkr : dkp;
-      float* const dstv = cur ? dv : dvp;
-      bool kok[2];
-      int64_t koff[2];
-#pragma unroll
-      for (int hr = 0; hr < 2; ++hr) {
-        const int kk = p * 16 + g + 8 * hr;
-        kok[hr] = cur ? kk - kChunk < len : ch.start > s.start;  // chunks of a sequence are 64-aligned
-        koff[hr] = (((int64_t)ch.start - kChunk + kk) * Hkv + hh) * D;
-      }
+      // phase B: dV of the window keys kk = 16 p + g (+ 8) with p = warp, then dK with p = warp + 4 (mod 8),
+      // packed row ch.start - 64 + kk. A 16-key step p takes query blocks max(0, p - 4) .. min(3, p) when
+      // W = 64 (1, 2, 3, 4, 4, 3, 2, 1 of them for p = 0 .. 7): pairing p with p + 4 gives every warp 5.
 #pragma unroll 1
       for (int which = 0; which < 2; ++which) {
+        const int p = which ? (warp + kFWarps / 2) & (kFWarps - 1) : warp;
+        const bool cur = p >= kChunk / 16;
+        float* const dst = which ? (cur ? dkr : dkp) : (cur ? dv : dvp);
+        bool kok[2];
+        int64_t koff[2];
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) {
+          const int kk = p * 16 + g + 8 * hr;
+          kok[hr] = cur ? kk - kChunk < len : ch.start > s.start;  // chunks of a sequence are 64-aligned
+          koff[hr] = (((int64_t)ch.start - kChunk + kk) * Hkv + hh) * D;
+        }
         float acc[NT][4];
 #pragma unroll
         for (int j = 0; j < NT; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+        if (ph) {
+          // a later phase adds to the sums the earlier ones stored: every load issued before any store
+          // (a load after a store to a row the compiler cannot tell apart would wait for the one before)
+#pragma unroll
+          for (int hr = 0; hr < 2; ++hr) {
+            if (!kok[hr]) continue;
+#pragma unroll
+            for (int j = 0; j < NT; ++j) {
+              const float2 o = *reinterpret_cast<const float2*>(dst + koff[hr] + j * 8 + 2 * tq);
+              acc[j][2 * hr] = o.x;
+              acc[j][2 * hr + 1] = o.y;
+            }
+          }
+        }
 #pragma unroll 1
         for (int b = 0; b < 4; ++b) {
           const int rb = b * 16;
@@ -1692,21 +1708,12 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
             }
           }
         }
-        float* dst = which ? dstk : dstv;
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
           if (!kok[hr]) continue;
 #pragma unroll
-          for (int j = 0; j < NT; ++j) {
-            float2* q = reinterpret_cast<float2*>(dst + koff[hr] + j * 8 + 2 * tq);
-            float2 v = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
-            if (ph) {
-              const float2 o = *q;
-              v.x += o.x;
-              v.y += o.y;
-            }
-            *q = v;
-          }
+          for (int j = 0; j < NT; ++j)
+            *reinterpret_cast<float2*>(dst + koff[hr] + j * 8 + 2 * tq) = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
         }
       }
     }

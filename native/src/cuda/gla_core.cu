@@ -1377,8 +1377,11 @@ size_t core_general_smem(int Dk, int Dv, bool tc) {
   return m;
 }
 
+// k_fdstate's two bf16 [64][D + 8] tiles.
+static size_t fdstate_smem(int64_t D) { return sizeof(__nv_bfloat16) * 2 * kChunk * (D + 8); }
+
 size_t core_fast_backward_smem(int D) {
-  size_t m = sizeof(__nv_bfloat16) * 2 * kChunk * (D + 8);  // k_fdstate
+  size_t m = fdstate_smem(D);
   for (size_t x : {D == 64 ? fdq_smem<64>() : fdq_smem<128>(), D == 64 ? fdkv_smem<64>() : fdkv_smem<128>()})
     m = x > m ? x : m;
   return m;
@@ -1467,7 +1470,7 @@ liger_status core_backward(const Core& c) {
   }
   if (c.nchunks > 0) {
     if (fast) {
-      const size_t sm = sizeof(__nv_bfloat16) * 2 * kChunk * (c.Dk + 8);
+      const size_t sm = fdstate_smem(c.Dk);
       const void* kern = c.Dk == 64 ? (const void*)k_fdstate<64> : (const void*)k_fdstate<128>;
       LIGER_TRY(set_smem(kern, sm, "fdstate"));
       if (c.Dk == 64)

@@ -1,11 +1,12 @@
 """GPU benchmark (not a test): Liger CUDA kernels beside fla's Triton chunk_gla and PyTorch SDPA
 (FlashAttention and cuDNN backends), same process, same inputs' shapes, bf16.
 
-Usage: python3 bench.py path/to/libliger_dev.so [--quick] [--ours] [--ours-bwd] [--ours-fla] [--profile]
+Usage: python3 bench.py path/to/libliger_dev.so [--quick] [--ours] [--ours-bwd] [--ours-fla] [--decode] [--profile]
 --ours: only our forward at 2K/8K/32K and the decode (no baselines, no backward): a cheap
 intermediate run; numbers to compare with baselines come from a run without it.
 --ours-bwd: the same with our forward + backward.
 --ours-fla: our forward and fla's chunk_gla forward at every shape (no backward, no SDPA).
+--decode: the decode alone.
 Times with CUDA events after warm-up; each number is the median of several timed calls.
 Prints a table and writes bench_cuda.json next to the given --out path (default: cwd).
 """
@@ -68,10 +69,15 @@ def decode_bench(lib):
     earlier runs); raw_us, the same loop calling the entry point directly (status still checked);
     host_us, the host time of one direct call (no synchronisation: what the caller's thread spends);
     gpu_us, the decode kernels' device time (CUPTI through torch.profiler); graph_us, one step of a
-    CUDA graph that captured 20 calls (the call does not synchronise, so a generation loop can capture it)."""
+    CUDA graph that captured 20 calls (the call does not synchronise, so a generation loop can capture it).
+    host_per_call_us: each direct call timed alone with the GPU idle, in a burst, behind a spin kernel;
+    ctypes_noop_us: a ctypes call that does nothing."""
     from torch.profiler import profile as tprof, ProfilerActivity
     fn = lib.lib.liger_attn_decode
     dec = []
+    # Host times of every batch first, the profiler after them: torch.profiler may leave CUPTI attached to
+    # the process (pytorch issue 144455), which makes every later CUDA runtime call cost more (run 25d).
+    setups = []
     for N in (1, 16, 64):
         q = torch.randn(N, 1, Hq, D, device=dev, dtype=torch.bfloat16)
         k = torch.randn(N, 1, Hkv, D, device=dev, dtype=torch.bfloat16)
@@ -105,6 +111,38 @@ def decode_bench(lib):
             hs.append((time.perf_counter() - t0) * 1e6 / 50)
         torch.cuda.synchronize()
         row["host_us"] = statistics.median(hs)
+        # The same direct call timed one by one (perf_counter_ns around each call), in three states of
+        # the GPU: idle (stream drained before each call), burst (50 calls after one drain: host_us's
+        # loop), spin (50 calls queued behind a ~3 ms kernel that only waits); decode_host.cu does
+        # the same in C++, part by part.
+        def per_call(mode):
+            ts = []
+            for _ in range(10):
+                torch.cuda.synchronize()
+                if mode == "spin":
+                    torch.cuda._sleep(6_000_000)
+                for _ in range(50):
+                    if mode == "idle":
+                        torch.cuda.synchronize()
+                    t0 = time.perf_counter_ns()
+                    st = fn(ref)
+                    ts.append((time.perf_counter_ns() - t0) / 1e3)
+                    if st != 0:
+                        raise RuntimeError(f"liger_attn_decode: status {st}: {lib.lib.liger_last_error().decode()}")
+                steps[0] += 50
+            torch.cuda.synchronize()
+            firsts = [t for i, t in enumerate(ts) if i % 50 < 10]
+            lasts = [t for i, t in enumerate(ts) if i % 50 >= 40]
+            return {"median": statistics.median(ts), "mean": statistics.fmean(ts),
+                    "first10": statistics.fmean(firsts), "last10": statistics.fmean(lasts)}
+        row["host_per_call_us"] = {m: per_call(m) for m in ("idle", "burst", "spin")}
+        has = lib.lib.liger_has_cuda
+        t0 = time.perf_counter_ns()
+        for _ in range(10000):
+            has()
+        row["ctypes_noop_us"] = (time.perf_counter_ns() - t0) / 1e3 / 10000  # a ctypes call that does nothing
+        setups.append((N, q, k, v, o, cos, sin, cache, p, ref, row, steps))
+    for N, q, k, v, o, cos, sin, cache, p, ref, row, steps in setups:
         with tprof(activities=[ProfilerActivity.CUDA]) as prof:
             for _ in range(20):
                 fn(ref)
@@ -145,6 +183,7 @@ def decode_bench(lib):
         dec.append(row)
         print(json.dumps(row), flush=True)
         del q, k, v, o, cache, p
+    del setups
     return dec
 
 
@@ -176,6 +215,8 @@ def main():
     if ours_only and not fwd_fla:
         shapes = [(1, 2048), (1, 8192), (1, 32768)]
         chunk_gla = None
+    if "--decode" in sys.argv:  # the decode alone
+        shapes = []
     for B, T in shapes:
         torch.cuda.empty_cache()
         reps = 20 if B * T <= 65536 else 7
@@ -253,6 +294,12 @@ def main():
         gr = f"{d['graph_us']:.1f}" if "graph_us" in d else "-"
         print(f"| {d['batch']} | {d['call_us']:.1f} | {d['raw_us']:.1f} | {d['host_us']:.1f} | {d['gpu_us']:.1f} | {gr} | "
               f"{d['cache_MB']:.1f} | {d['gpu_TBps']:.2f} |")
+    print("\n| decode batch | ctypes no-op us | direct call us: idle median | burst median (first 10 / last 10 mean) | behind a spin kernel median |")
+    print("|---|---|---|---|---|")
+    for d in dec:
+        h = d["host_per_call_us"]
+        print(f"| {d['batch']} | {d['ctypes_noop_us']:.2f} | {h['idle']['median']:.2f} | {h['burst']['median']:.2f} "
+              f"({h['burst']['first10']:.2f} / {h['burst']['last10']:.2f}) | {h['spin']['median']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -125,12 +125,14 @@ Extent extent(const char* name, const liger_tensor& t) {
 // An output must not write one element twice: sorted by stride, each stride must exceed the span of
 // the smaller dims.
 liger_status check_injective(const char* fn, const char* name, const liger_tensor& t) {
-  std::vector<std::pair<int64_t, int64_t>> ds;
-  for (int i = 0; i < t.ndim; ++i)
-    if (t.shape[i] > 1) ds.push_back({t.stride[i], t.shape[i]});
-  std::sort(ds.begin(), ds.end());
+  std::pair<int64_t, int64_t> ds[4];  // no heap allocation: every decode step passes here
+  int n = 0;
+  for (int i = 0; i < t.ndim && i < 4; ++i)
+    if (t.shape[i] > 1) ds[n++] = {t.stride[i], t.shape[i]};
+  std::sort(ds, ds + n);
   int64_t span = 0;
-  for (auto& d : ds) {
+  for (int i = 0; i < n; ++i) {
+    const auto& d = ds[i];
     if (d.first <= span)
       return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: output %s has overlapping elements (stride %lld)", fn, name,
                   (long long)d.first);
@@ -371,6 +373,7 @@ liger_status check_attn(const char* fn, const liger_attn_params& p, AttnOp op) {
     LIGER_TRY(check_tensor(fn, "rope_sin", p.rope_sin, true, {{P, "rope_cos.shape[0]"}, {p.D / 2, "D/2"}}, kF32));
   }
   std::vector<Extent> ins, outs;
+  ins.reserve(12), outs.reserve(12);  // one allocation each: the decode step passes here every token
   add(ins, "q", p.q), add(ins, "k", p.k), add(ins, "v", p.v), add(ins, "cu_seqlens", p.cu_seqlens);
   if (swa) add(ins, "rope_cos", p.rope_cos), add(ins, "rope_sin", p.rope_sin);
   auto add_cache = [](std::vector<Extent>& v, const liger_cache& c, bool in) {

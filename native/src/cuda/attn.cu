@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <type_traits>
 
 namespace liger {
@@ -149,6 +150,7 @@ __device__ void swa_load_keys(const Attn& a, const Chunk& ch, const SeqInfo& s, 
     const float* ws = which ? a.vf : a.kr;
     const float* rs = which ? wv : wk;
     float* dst = which ? V : K;
+    if (!dst) continue;  // the one-tile backward loads them one at a time
     batched_copy(
         t.nk4 * D,
         [&](int idx) {
@@ -1327,7 +1329,10 @@ __global__ void k_fcache_write(Attn a, const float* in_k, const float* in_v, flo
 // Stays on CUDA cores: delta = rowsum((P V) o dO) must cancel dO V^T to fp32 rounding (a row with one
 // key has dS = 0 exactly), which tf32 products of differently rounded operands do not give; the tf32
 // version also measured slower (6.1 vs 4.2 ms at T = 8K).
-__global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* dqr, float* dkr, float* dv) {
+// one_tile (devices with less shared memory, e.g. sm_86 at D = 128): the window keys and values share
+// one tile: K for the probabilities, then V for delta and dS, then K again for dq and dk.
+__global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* dqr, float* dkr, float* dv,
+                                                      bool one_tile) {
   extern __shared__ float sm[];
   const Chunk ch = a.chunks[blockIdx.x / kSwaTiles];
   if ((int)(blockIdx.x % kSwaTiles) * kSwaRows >= ch.len) return;
@@ -1337,7 +1342,7 @@ __global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* 
   float* Q = sm;
   float* dO = Q + kSwaRows * LD;
   float* K = dO + kSwaRows * LD;
-  float* V = K + t.nk4 * LD;
+  float* V = one_tile ? K : K + t.nk4 * LD;
   float* P = V + t.nk4 * LD;
   float* dS = P + kSwaRows * LS;
   float* delta = dS + kSwaRows * LS;
@@ -1357,9 +1362,13 @@ __global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* 
       },
       [&](int idx, float x) { dO[(idx / D) * LD + idx % D] = x; });
   if (threadIdx.x < kSwaRows) delta[threadIdx.x] = 0.f;
-  swa_load_keys(a, ch, s, t, hh, nullptr, nullptr, K, V, LD);
+  swa_load_keys(a, ch, s, t, hh, nullptr, nullptr, K, one_tile ? nullptr : V, LD);
   __syncthreads();
-  swa_probs(a, t, Q, K, P, LD, LS);
+  swa_probs(a, t, Q, K, P, LD, LS);  // ends with a barrier: K is read
+  if (one_tile) {
+    swa_load_keys(a, ch, s, t, hh, nullptr, nullptr, nullptr, V, LD);
+    __syncthreads();
+  }
   mm<2, 2, 2>(false, kSwaRows, D, t.nk4, P, LS, 1, V, LD, 1, [&](int m, int n, float v) {
     atomicAdd(&delta[m], v * dO[m * LD + n]);
   });
@@ -1368,6 +1377,10 @@ __global__ void __launch_bounds__(kThreads) k_swa_bwd(Attn a, View dout, float* 
     dS[m * LS + n] = P[m * LS + n] * (v - delta[m]);
   });
   __syncthreads();
+  if (one_tile) {  // V is read: the keys again
+    swa_load_keys(a, ch, s, t, hh, nullptr, nullptr, K, nullptr, LD);
+    __syncthreads();
+  }
   const float sc = a.swa_scale;
   mm<2, 2, 2>(false, kSwaRows, D, t.nk4, dS, LS, 1, K, LD, 1, [&](int m, int n, float v) {
     if (m < t.nr) dqr[((ch.start + t.r0 + m) * a.Hq + h) * D + n] = sc * v;
@@ -1549,8 +1562,9 @@ size_t fswa_bwd_smem() {
 // loaded once per block from the raw k, v (RoPE in registers). Phase A, a warp per 16 query rows of one head:
 // scores, probabilities, dP = dO V^T and dS stay in registers; delta = rowsum(P o dP) is taken from the
 // same dP registers, so that a row with a single key gets dS = 0 exactly; dqr is written, P and dS go to
-// per-warp bf16 tiles. Phase B, a warp per 16 window keys (step p of the 8): dV = P^T dO and dK = dS^T Q
-// summed over the query tiles and heads of the phase in registers, then stored without atomics: keys
+// per-warp bf16 tiles. Phase B, warp w takes dV = P^T dO of the 16 window keys of step p = w and then
+// dK = dS^T Q of step p = w + 4 (mod 8), summed over the query tiles and heads of the phase in registers
+// (a later phase first reads the earlier phases' sums), then stored without atomics: keys
 // of this chunk (p >= 4) to dkr / dv, keys of the previous chunk (p < 4) to dkp / dvp (each row has
 // one writer block; the first phase stores, later phases of a larger group add). When given, the packed
 // bf16 rows the GLA kernels read are written from the rows phase A loads: qb = phi(q), dob = mix * dO.
@@ -1774,24 +1788,39 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
     }  // phase A
     __syncthreads();
     {
-      // phase B: this warp's window keys kk = 16 p + g (+ 8), packed row ch.start - 64 + kk
-      const int p = warp;
-      const bool cur = p >= kChunk / 16;
-      float* const dstk = cur ? dkr : dkp;
-      float* const dstv = cur ? dv : dvp;
-      bool kok[2];
-      int64_t koff[2];
-#pragma unroll
-      for (int hr = 0; hr < 2; ++hr) {
-        const int kk = p * 16 + g + 8 * hr;
-        kok[hr] = cur ? kk - kChunk < len : ch.start > s.start;  // chunks of a sequence are 64-aligned
-        koff[hr] = (((int64_t)ch.start - kChunk + kk) * Hkv + hh) * D;
-      }
+      // phase B: dV of the window keys kk = 16 p + g (+ 8) with p = warp, then dK with p = warp + 4 (mod 8),
+      // packed row ch.start - 64 + kk. A 16-key step p takes query blocks max(0, p - 4) .. min(3, p) when
+      // W = 64 (1, 2, 3, 4, 4, 3, 2, 1 of them for p = 0 .. 7): pairing p with p + 4 gives every warp 5.
 #pragma unroll 1
       for (int which = 0; which < 2; ++which) {
+        const int p = which ? (warp + kFWarps / 2) & (kFWarps - 1) : warp;
+        const bool cur = p >= kChunk / 16;
+        float* const dst = which ? (cur ? dkr : dkp) : (cur ? dv : dvp);
+        bool kok[2];
+        int64_t koff[2];
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) {
+          const int kk = p * 16 + g + 8 * hr;
+          kok[hr] = cur ? kk - kChunk < len : ch.start > s.start;  // chunks of a sequence are 64-aligned
+          koff[hr] = (((int64_t)ch.start - kChunk + kk) * Hkv + hh) * D;
+        }
         float acc[NT][4];
 #pragma unroll
         for (int j = 0; j < NT; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+        if (ph) {
+          // a later phase adds to the sums the earlier ones stored: every load issued before any store
+          // (a load after a store to a row the compiler cannot tell apart would wait for the one before)
+#pragma unroll
+          for (int hr = 0; hr < 2; ++hr) {
+            if (!kok[hr]) continue;
+#pragma unroll
+            for (int j = 0; j < NT; ++j) {
+              const float2 o = *reinterpret_cast<const float2*>(dst + koff[hr] + j * 8 + 2 * tq);
+              acc[j][2 * hr] = o.x;
+              acc[j][2 * hr + 1] = o.y;
+            }
+          }
+        }
 #pragma unroll 1
         for (int b = 0; b < 4; ++b) {
           const int rb = b * 16;
@@ -1816,21 +1845,12 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
             }
           }
         }
-        float* dst = which ? dstk : dstv;
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
           if (!kok[hr]) continue;
 #pragma unroll
-          for (int j = 0; j < NT; ++j) {
-            float2* q = reinterpret_cast<float2*>(dst + koff[hr] + j * 8 + 2 * tq);
-            float2 v = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
-            if (ph) {
-              const float2 o = *q;
-              v.x += o.x;
-              v.y += o.y;
-            }
-            *q = v;
-          }
+          for (int j = 0; j < NT; ++j)
+            *reinterpret_cast<float2*>(dst + koff[hr] + j * 8 + 2 * tq) = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
         }
       }
     }
@@ -2346,8 +2366,11 @@ liger_status read_positions(const liger_tensor& pos, int64_t N, const Plan& plan
   return LIGER_OK;
 }
 
+// Key rows of a window tile (rounded up to 4).
+int swa_keys4(int W) { return ((W - 1 + kSwaRows) + 3) & ~3; }
+
 size_t swa_smem(int D, int W, bool bwd, bool tc) {
-  const int nk4 = ((W - 1 + kSwaRows) + 3) & ~3, LD = tile_stride(D, tc), LS = tile_stride(nk4, tc);
+  const int nk4 = swa_keys4(W), LD = tile_stride(D, tc), LS = tile_stride(nk4, tc);
   return sizeof(float) * (size_t)((bwd ? 2 : 1) * kSwaRows * LD + 2 * nk4 * LD + (bwd ? 2 : 1) * kSwaRows * LS +
                                   (bwd ? kSwaRows : 0));
 }
@@ -2357,17 +2380,30 @@ struct AttnBuffers {
   size_t dO, dh, dq, dk, dv, R, RT, dqr, dkr, rq, dkp, dvp, hb, dhb;
 };
 
+// Whether the device's shared memory holds every one of these kernels' blocks (the bf16 kernels need
+// up to 216 KB at D = 128: more than an A100 or an sm_86 / sm_89 part gives; those run the fp32 kernels).
+bool smem_fits(std::initializer_list<size_t> need) {
+  int lim = 0;
+  if (smem_limit(lim) != LIGER_OK) return false;
+  for (size_t n : need)
+    if (n > (size_t)lim) return false;
+  return true;
+}
+
 // The bf16 fast forward (see k_fout): D 64 or 128, a window of at most 65 keys.
 bool fast_forward_ok(const liger_attn_params& p) {
   return p.q.dtype == LIGER_BF16 && p.k.dtype == LIGER_BF16 && p.v.dtype == LIGER_BF16 && p.o.dtype == LIGER_BF16 &&
-         (p.D == 64 || p.D == 128) &&
-         (p.mix >= 1.f || p.window <= kChunk + 1);
+         (p.D == 64 || p.D == 128) && (p.mix >= 1.f || p.window <= kChunk + 1) &&
+         (p.D == 64 ? smem_fits({fout_smem<64, kOWarps>(), fstate_smem<64>()})
+                    : smem_fits({fout_smem<128, kOWarps>(), fstate_smem<128>()}));
 }
 
 // The bf16 window backward (k_fswa_bwd): bf16 q, k, v and do, D 64 or 128, a window of at most 65 keys.
 bool fast_backward_ok(const liger_attn_params& p) {
   return p.q.dtype == LIGER_BF16 && p.k.dtype == LIGER_BF16 && p.v.dtype == LIGER_BF16 && p.do_.dtype == LIGER_BF16 &&
-         (p.D == 64 || p.D == 128) && p.mix < 1.f && p.window <= kChunk + 1;
+         (p.D == 64 || p.D == 128) && p.mix < 1.f && p.window <= kChunk + 1 &&
+         (p.D == 64 ? smem_fits({fswa_bwd_smem<64>(), fstate_smem<64>(), core_fast_backward_smem(64)})
+                    : smem_fits({fswa_bwd_smem<128>(), fstate_smem<128>(), core_fast_backward_smem(128)}));
 }
 
 // The layouts k_fout<..., true> assumes (see there).
@@ -2598,6 +2634,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   c.h = ws.at<float>(b.h); c.gl = ws.at<float>(b.gl);
   c.tc = a.tc;
   c.bf16 = fast_bwd;
+  c.ntok = NT;
   c.stream = st;
   if (!backward) {
     c.o = ws.at<float>(b.o);
@@ -2627,8 +2664,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   if (fast_bwd) {
     // chunk states from the raw k, v (k_fprep wrote the gate's in-chunk cumsum for the readers below)
     if (nch) {
-      const size_t sm = D == 64 ? sizeof(float) * kChunk * FT<64>::LG + sizeof(bf16) * (2 * kChunk * FT<64>::LDB + 64 * (kChunk + 8))
-                                : sizeof(float) * kChunk * FT<128>::LG + sizeof(bf16) * (2 * kChunk * FT<128>::LDB + 128 * (kChunk + 8));
+      const size_t sm = D == 64 ? fstate_smem<64>() : fstate_smem<128>();
       const bool fl = a.k.s3 == 1 && a.v.s3 == 1;  // contiguous k, v rows: no code for other layouts
       const auto kern = D == 64 ? (fl ? k_fstate<64, float, true> : k_fstate<64, float, false>)
                                 : (fl ? k_fstate<128, float, true> : k_fstate<128, float, false>);
@@ -2684,9 +2720,14 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
       kern<<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, dout, dqr, dkr, c.dv, dkp, dvp, qb, dob);
       LIGER_CK_LAUNCH("fswa_bwd");
     } else {
-      const size_t sm = swa_smem((int)D, p.window, true, false);
+      // keys and values in one tile where both do not fit (sm_86 / sm_89 at D = 128)
+      const size_t sm2 = swa_smem((int)D, p.window, true, false);
+      const size_t sm1 = sm2 - sizeof(float) * (size_t)swa_keys4(p.window) * tile_stride((int)D, false);
+      const bool one_tile = !smem_fits({sm2});
+      const size_t sm = one_tile ? sm1 : sm2;
       LIGER_TRY(set_smem((const void*)k_swa_bwd, sm, "swa_bwd"));
-      k_swa_bwd<<<dim3((unsigned)(kSwaTiles * nch), (unsigned)Hq), kThreads, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv);
+      k_swa_bwd<<<dim3((unsigned)(kSwaTiles * nch), (unsigned)Hq), kThreads, sm, st>>>(a, view_of(p.do_), dqr, dkr, c.dv,
+                                                                                       one_tile);
       LIGER_CK_LAUNCH("swa_bwd");
     }
   }

@@ -144,6 +144,26 @@ liger_status keep_pool_memory() {
   return LIGER_OK;
 }
 
+liger_status smem_limit(int& bytes) {
+  static const long long cap = [] {
+    const char* e = getenv("LIGER_CUDA_SMEM_LIMIT");
+    return e && *e ? atoll(e) : 0LL;
+  }();
+  static thread_local int seen[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+  int dev = 0;
+  LIGER_CK(cudaGetDevice(&dev));
+  if (dev >= 0 && dev < 8 && seen[dev] >= 0) {
+    bytes = seen[dev];
+    return LIGER_OK;
+  }
+  int maxs = 0;
+  LIGER_CK(cudaDeviceGetAttribute(&maxs, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  if (cap > 0 && cap < maxs) maxs = (int)cap;
+  if (dev >= 0 && dev < 8) seen[dev] = maxs;
+  bytes = maxs;
+  return LIGER_OK;
+}
+
 liger_status set_smem(const void* kernel, size_t bytes, const char* name) {
   // Remembers the limit already raised per (kernel, device): the attribute calls cost microseconds.
   struct Raised {
@@ -157,7 +177,7 @@ liger_status set_smem(const void* kernel, size_t bytes, const char* name) {
   LIGER_CK(cudaGetDevice(&dev));
   for (const Raised& r : raised)
     if (r.kernel == kernel && r.dev == dev && r.bytes >= bytes) return LIGER_OK;
-  LIGER_CK(cudaDeviceGetAttribute(&maxs, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  LIGER_TRY(smem_limit(maxs));
   if (bytes > (size_t)maxs)
     return fail(LIGER_ERR_UNSUPPORTED, "CUDA kernel %s needs %zu bytes of shared memory, the device allows %d",
                 name, bytes, maxs);

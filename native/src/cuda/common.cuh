@@ -5,6 +5,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <vector>
 
 #include "../backend.h"
@@ -454,6 +455,10 @@ __device__ __forceinline__ float logsigmoidf(float x) {
 }
 __device__ __forceinline__ float sigmoidf_(float x) { return 1.f / (1.f + __expf(-x)); }
 
+// The dynamic shared memory a block may opt into on the current device: the device's limit, or
+// LIGER_CUDA_SMEM_LIMIT (bytes) when that is set and smaller, so that a larger GPU can run the code
+// paths of a smaller one (A100: 166912, sm_86 / sm_89: 101376). Queried once per device.
+liger_status smem_limit(int& bytes);
 // Raises the dynamic shared-memory limit of a kernel and checks the device can give it.
 liger_status set_smem(const void* kernel, size_t bytes, const char* name);
 

@@ -9,8 +9,9 @@
 // GRM product, the window scores and softmax, and the mixed output.
 //
 // The position advances once, after every block of the sequence has read it: the blocks of a
-// sequence form one thread-block cluster (sm_90, Hkv <= 8) whose barrier orders the reads before
-// block 0's write; with one KV head the block's own barrier does; otherwise a second launch advances.
+// sequence form one thread-block cluster (sm_90, Hkv <= 8, every cluster resident at once) whose
+// barrier orders the reads before block 0's write; with one KV head the block's own barrier does;
+// otherwise a second launch advances.
 #include "decode.cuh"
 
 namespace liger {
@@ -371,32 +372,35 @@ liger_status dev_info(DevInfo& out) {
   DevInfo d;
   d.dev = dev;
   LIGER_CK(cudaDeviceGetAttribute(&d.cluster, cudaDevAttrClusterLaunch, dev));
-  LIGER_CK(cudaDeviceGetAttribute(&d.max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  LIGER_TRY(smem_limit(d.max_smem));
   seen[dev & 7] = d;
   out = d;
   return LIGER_OK;
 }
 
-// Whether a cluster of `size` blocks of this kernel can be resident (its code is sm_90 and the
-// blocks fit a GPC); remembered per (device, kernel, size, shared memory).
-liger_status cluster_fits(const void* kern, int dev, int size, size_t smem, cudaStream_t st, bool& fits) {
+// How many clusters of `size` blocks of this kernel can be resident at once (0: its code is not sm_90
+// or a cluster does not fit a GPC); remembered per (device, kernel, size, shared memory).
+liger_status max_clusters(const void* kern, int dev, int size, size_t smem, cudaStream_t st, int& clusters) {
   struct Seen {
     const void* kern;
     int dev, size;
     size_t smem;
-    bool fits;
+    int clusters;
   };
   static thread_local Seen seen[16];
   static thread_local int next = 0;
   for (const Seen& s : seen)
     if (s.kern == kern && s.dev == dev && s.size == size && s.smem == smem) {
-      fits = s.fits;
+      clusters = s.clusters;
       return LIGER_OK;
     }
   cudaFuncAttributes fa;
   LIGER_CK(cudaFuncGetAttributes(&fa, kern));
-  fits = false;
-  if (fa.binaryVersion >= 90) {
+  clusters = 0;
+  // the cluster barrier is in the code only when it was compiled for sm_90 (SASS, or PTX of compute_90+):
+  // a compute_80/89 PTX build that the driver JIT-compiles for a newer GPU has binaryVersion >= 90 but no
+  // barrier in it
+  if (fa.binaryVersion >= 90 && fa.ptxVersion >= 90) {
     cudaLaunchConfig_t cfg = {};
     cudaLaunchAttribute attr[1];
     attr[0].id = cudaLaunchAttributeClusterDimension;
@@ -409,11 +413,9 @@ liger_status cluster_fits(const void* kern, int dev, int size, size_t smem, cuda
     cfg.stream = st;
     cfg.attrs = attr;
     cfg.numAttrs = 1;
-    int clusters = 0;
     LIGER_CK(cudaOccupancyMaxActiveClusters(&clusters, kern, &cfg));
-    fits = clusters > 0;
   }
-  seen[next] = Seen{kern, dev, size, smem, fits};
+  seen[next] = Seen{kern, dev, size, smem, clusters};
   next = (next + 1) % 16;
   return LIGER_OK;
 }
@@ -460,9 +462,13 @@ liger_status decode_fast(const DecodeArgs& a, cudaStream_t st, bool& taken) {
   const void* kern = a.D == 64 ? dec_kernel<64>(adv) : dec_kernel<128>(adv);
   LIGER_TRY(set_smem(kern, smem, "decode"));
   if (adv == kAdvCluster) {
-    bool fits = false;
-    LIGER_TRY(cluster_fits(kern, di.dev, a.Hkv, smem, st, fits));
-    if (!fits) {
+    // Clusters only while every sequence's cluster is resident at once. Beyond one wave they cost
+    // GPU time (run 25d, batch 64 = 64 clusters of 8 where 2 blocks fit an SM: 61.9 us a step, the
+    // same kernel without clusters 51.9, and with the advance launch 54.6), more than the second
+    // launch's ~4 us of host time, which a GPU-bound step hides.
+    int clusters = 0;
+    LIGER_TRY(max_clusters(kern, di.dev, a.Hkv, smem, st, clusters));
+    if (clusters < a.N) {
       adv = kAdvLaunch;
       kern = a.D == 64 ? dec_kernel<64>(adv) : dec_kernel<128>(adv);
       LIGER_TRY(set_smem(kern, smem, "decode"));

@@ -20,9 +20,10 @@ struct DecodeArgs {
 };
 
 // Launches the fast decode when it takes the shape (D 64 or 128, at most 8 query heads per KV head,
-// a window whose rows fit in shared memory): one launch when the device runs thread-block clusters
-// and Hkv <= 8 (the cluster's barrier orders the position advance after every block of the sequence
-// has read it) or Hkv == 1, else the same kernel and a position-advance launch. taken = false: not
+// a window whose rows fit in shared memory): one launch when the device runs thread-block clusters,
+// Hkv <= 8 and the N clusters are resident at once (the cluster's barrier orders the position
+// advance after every block of the sequence has read it) or Hkv == 1, else the same kernel and a
+// position-advance launch. taken = false: not
 // this shape, nothing launched (the caller runs the reference kernels).
 liger_status decode_fast(const DecodeArgs& a, cudaStream_t st, bool& taken);
 

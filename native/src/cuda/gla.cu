@@ -96,6 +96,7 @@ liger_status gla_run(const liger_gla_params& p, bool backward) {
   c.h = ws.at<float>(b.h); c.gl = ws.at<float>(b.gl);
   c.h0 = static_cast<const float*>(p.h0.data);
   c.tc = p.q.dtype != LIGER_F32;
+  c.ntok = NT;
   c.stream = st;
   if (!backward) {
     c.o = ws.at<float>(b.o);

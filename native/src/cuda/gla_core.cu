@@ -242,31 +242,44 @@ __global__ void __launch_bounds__(256) k_fdstate(Core c) {
   float acc[NTW][4];
 #pragma unroll
   for (int j = 0; j < NTW; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
-  for (int j = 0; j < grp; ++j) {
+  // exp(G) of the chunk's rows once for every head of the group (rows past len are stored as zeros);
+  // head j + 1's q and dO rows are loaded while head j's products run
+  constexpr int kIt = kChunk * D / 4 / 256;
+  float4 eg[kIt];
+  uint2 xq[kIt], xo[kIt];
+  auto load_head = [&](int j) {
     const int64_t h = (int64_t)hh * grp + j;
     const __nv_bfloat16* q = c.qb + (int64_t)ch.start * rq + h * D;
     const __nv_bfloat16* dO = c.dOb + (int64_t)ch.start * rq + h * D;
-    constexpr int kIt = kChunk * D / 4 / 256;
-    float4 xg[kIt];
-    uint2 xq[kIt], xo[kIt];
 #pragma unroll
     for (int it = 0; it < kIt; ++it) {
       const int idx = 4 * (threadIdx.x + it * 256), t = idx / D, d = idx - t * D;
-      const bool ok = t < len;
-      xq[it] = ok ? *reinterpret_cast<const uint2*>(q + (int64_t)t * rq + d) : make_uint2(0u, 0u);
-      xg[it] = ok ? *reinterpret_cast<const float4*>(G + (int64_t)t * rk + d) : make_float4(0.f, 0.f, 0.f, 0.f);
-      xo[it] = ok ? *reinterpret_cast<const uint2*>(dO + (int64_t)t * rq + d) : make_uint2(0u, 0u);
+      const int64_t o = (int64_t)(t < len ? t : len - 1) * rq + d;  // rows past len: read row len - 1, then zeroed
+      xq[it] = *reinterpret_cast<const uint2*>(q + o);
+      xo[it] = *reinterpret_cast<const uint2*>(dO + o);
     }
+  };
+  load_head(0);
+#pragma unroll
+  for (int it = 0; it < kIt; ++it) {
+    const int idx = 4 * (threadIdx.x + it * 256), t = idx / D, d = idx - t * D;
+    const float4 x = *reinterpret_cast<const float4*>(G + (int64_t)(t < len ? t : len - 1) * rk + d);
+    eg[it] = make_float4(__expf(x.x), __expf(x.y), __expf(x.z), __expf(x.w));
+  }
+  for (int j = 0; j < grp; ++j) {
     __syncthreads();  // the previous head's tiles are consumed
 #pragma unroll
     for (int it = 0; it < kIt; ++it) {
       const int idx = 4 * (threadIdx.x + it * 256), t = idx / D, d = idx - t * D;
+      const bool ok = t < len;
+      const float2 q01 = unpack_bf16(xq[it].x), q23 = unpack_bf16(xq[it].y);
       *reinterpret_cast<uint2*>(Qx + t * LDB + d) =
-          make_uint2(pack_bf16(unpack_bf16(xq[it].x).x * __expf(xg[it].x), unpack_bf16(xq[it].x).y * __expf(xg[it].y)),
-                     pack_bf16(unpack_bf16(xq[it].y).x * __expf(xg[it].z), unpack_bf16(xq[it].y).y * __expf(xg[it].w)));
-      *reinterpret_cast<uint2*>(dOs + t * LDB + d) = xo[it];
+          ok ? make_uint2(pack_bf16(q01.x * eg[it].x, q01.y * eg[it].y), pack_bf16(q23.x * eg[it].z, q23.y * eg[it].w))
+             : make_uint2(0u, 0u);
+      *reinterpret_cast<uint2*>(dOs + t * LDB + d) = ok ? xo[it] : make_uint2(0u, 0u);
     }
     __syncthreads();
+    if (j + 1 < grp) load_head(j + 1);
 #pragma unroll
     for (int k0 = 0; k0 < kChunk; k0 += 16) {
       uint32_t af[4];
@@ -410,6 +423,25 @@ __device__ __forceinline__ void red2(float* p, float x0, float x1) {
 #endif
 }
 
+// dst[0..3] = src[0..3] exp2(a[k] - b[k]) (with the exponent capped at 126 when CAP) for 4 consecutive
+// columns: the fp32 product of the element-by-element form, rounded to nearest bf16 once, from one 8-byte
+// and two 16-byte shared loads and one 8-byte store instead of 4 of each.
+template <bool CAP>
+__device__ __forceinline__ void bf16x4_scale_exp2(__nv_bfloat16* dst, const __nv_bfloat16* src, const float* a,
+                                                  const float* b) {
+  const uint2 x = *reinterpret_cast<const uint2*>(src);
+  const float4 u = *reinterpret_cast<const float4*>(a);
+  const float4 w = *reinterpret_cast<const float4*>(b);
+  float e[4] = {u.x - w.x, u.y - w.y, u.z - w.z, u.w - w.w};
+  if (CAP) {
+#pragma unroll
+    for (int k = 0; k < 4; ++k) e[k] = fminf(e[k], 126.f);
+  }
+  const float2 lo = unpack_bf16(x.x), hi = unpack_bf16(x.y);
+  *reinterpret_cast<uint2*>(dst) =
+      make_uint2(pack_bf16(lo.x * exp2f(e[0]), lo.y * exp2f(e[1])), pack_bf16(hi.x * exp2f(e[2]), hi.y * exp2f(e[3])));
+}
+
 // dq for bf16 inputs (Dk = Dv = 64 or 128): one block per (chunk, KV head) serves every query head
 // of the group; k, v, the gate and the state are staged once as bf16 tiles. A warp owns 16 query
 // rows i of one head (sub-chunk start r):
@@ -456,28 +488,46 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   const __nv_bfloat16* Vb = hasvb ? c.vb + (int64_t)ch.start * rk + hh * D : nullptr;
   const float* Gg = c.g + (int64_t)ch.start * rk + hh * D;
   const float* Hg = c.h + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
-  for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
-    const int t = idx / D, d = idx - t * D;
-    const bool ok = t < len;
+  // staging: every thread's loads issued before the first use (rows past len read row len - 1, then
+  // zeroed: no branch between the loads), 4 columns per load, NI rows per thread
+  constexpr int NI = kChunk * D / 1024;
+  {
     const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
-    const float4 k4 = ok ? *reinterpret_cast<const float4*>(Kg + (int64_t)t * rk + d) : z;
-    uint2 vr = make_uint2(0u, 0u);  // 4 bf16 of v: from the bf16 copy when there is one
-    if (ok && hasvb) {
-      vr = *reinterpret_cast<const uint2*>(Vb + (int64_t)t * rk + d);
-    } else if (!FAST && ok) {
-      const float4 v4 = *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d);
-      vr = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
+    float4 k4[NI], g4[NI];
+    uint2 vr[NI];  // 4 bf16 of v: from the bf16 copy when there is one
+#pragma unroll
+    for (int it = 0; it < NI; ++it) {
+      const int idx = 4 * threadIdx.x + 1024 * it, t = idx / D, d = idx - t * D;
+      const int64_t o = (int64_t)(t < len ? t : len - 1) * rk + d;
+      k4[it] = *reinterpret_cast<const float4*>(Kg + o);
+      vr[it] = hasvb ? *reinterpret_cast<const uint2*>(Vb + o) : make_uint2(0u, 0u);
+      g4[it] = *reinterpret_cast<const float4*>(Gg + o);
     }
-    const float4 g4 = *reinterpret_cast<const float4*>(Gg + (int64_t)(ok ? t : len - 1) * rk + d);
-    *reinterpret_cast<uint2*>(Kf + t * LDB + d) = make_uint2(pack_bf16(k4.x, k4.y), pack_bf16(k4.z, k4.w));
-    *reinterpret_cast<uint2*>(Vs + t * LDB + d) = vr;
-    *reinterpret_cast<float4*>(G2 + t * LG + d) = make_float4(g4.x * kL2e, g4.y * kL2e, g4.z * kL2e, g4.w * kL2e);
+#pragma unroll
+    for (int it = 0; it < NI; ++it) {
+      const int idx = 4 * threadIdx.x + 1024 * it, t = idx / D, d = idx - t * D;
+      const bool ok = t < len;
+      if (!FAST && ok && !hasvb) {
+        const float4 v4 = *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d);
+        vr[it] = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
+      }
+      const float4 k = ok ? k4[it] : z;
+      const float4 gg = g4[it];
+      *reinterpret_cast<uint2*>(Kf + t * LDB + d) = make_uint2(pack_bf16(k.x, k.y), pack_bf16(k.z, k.w));
+      *reinterpret_cast<uint2*>(Vs + t * LDB + d) = ok ? vr[it] : make_uint2(0u, 0u);
+      *reinterpret_cast<float4*>(G2 + t * LG + d) = make_float4(gg.x * kL2e, gg.y * kL2e, gg.z * kL2e, gg.w * kL2e);
+    }
   }
   if (FAST || c.hb) {  // the scan's bf16 entering states: the same rounding from half the bytes
     const bf16* Hb = c.hb + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
-    for (int idx = 8 * threadIdx.x; idx < D * D; idx += 8 * 256) {
-      const int m = idx / D, n = idx - m * D;
-      *reinterpret_cast<uint4*>(Hs + m * LDB + n) = *reinterpret_cast<const uint4*>(Hb + idx);
+    constexpr int NH8 = D * D / 2048;
+    uint4 hr[NH8];  // every load issued before the first store
+#pragma unroll
+    for (int it = 0; it < NH8; ++it) hr[it] = *reinterpret_cast<const uint4*>(Hb + 8 * threadIdx.x + 2048 * it);
+#pragma unroll
+    for (int it = 0; it < NH8; ++it) {
+      const int idx = 8 * threadIdx.x + 2048 * it, m = idx / D, n = idx - m * D;
+      *reinterpret_cast<uint4*>(Hs + m * LDB + n) = hr[it];
     }
   } else {
     for (int idx = 4 * threadIdx.x; idx < D * D; idx += 4 * 256) {
@@ -487,34 +537,45 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
     }
   }
   __syncthreads();
-  for (int idx = threadIdx.x; idx < 96 * D; idx += 256) {
+  for (int idx = 4 * threadIdx.x; idx < 96 * D; idx += 4 * 256) {
     const int row = idx / D, d = idx - row * D;
     const int r = row < 16 ? 16 : (row < 48 ? 32 : 48), j = row < 16 ? row : (row < 48 ? row - 16 : row - 48);
-    Ks[row * LDB + d] = __float2bfloat16(__bfloat162float(Kf[j * LDB + d]) * exp2f(G2[r * LG + d] - G2[j * LG + d]));
+    bf16x4_scale_exp2<false>(Ks + row * LDB + d, Kf + j * LDB + d, G2 + r * LG + d, G2 + j * LG + d);
   }
   for (int idx = threadIdx.x; idx < 4 * D; idx += 256) {
     const int b = idx / D, d = idx - b * D;
     Er[idx] = exp2f(G2[b * 16 * LG + d]);
     if (G2[b * 16 * LG + d] - G2[(b * 16 + 15) * LG + d] > 100.f) diag_unsafe = 1;
   }
-  for (int idx = threadIdx.x; idx < kChunk * D; idx += 256) {
-    const int j = idx / D, d = idx - j * D;
-    const float e = fminf(G2[(j & ~15) * LG + d] - G2[j * LG + d], 126.f);  // finite even when unsafe (unused then)
-    Kd[j * LDB + d] = __float2bfloat16(__bfloat162float(Kf[j * LDB + d]) * exp2f(e));
+  for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
+    const int j = idx / D, d = idx - j * D;  // exponent capped: finite even when unsafe (unused then)
+    bf16x4_scale_exp2<true>(Kd + j * LDB + d, Kf + j * LDB + d, G2 + (j & ~15) * LG + d, G2 + j * LG + d);
   }
   __syncthreads();
   const bool diag_tc = !diag_unsafe;
   bf16* Ow_ = Ow + warp * 16 * LDB;
   float* Bd = Bw + warp * 16 * 17;
-  for (int unit = warp; unit < grp * 4; unit += 8) {
+  // a unit of sub-chunk blk has blk + 1 score blocks and blk earlier sub-chunks: every second pass takes
+  // the sub-chunks in reverse (unit ^ 3), so that warps w and w + 4 (one scheduler) share the work evenly
+  for (int u = warp; u < grp * 4; u += 8) {
+    const int unit = (u >> 3) & 1 ? u ^ 3 : u;
     const int blk = unit & 3, r = blk * 16;
     if (r >= len) continue;
     const int64_t h = (int64_t)hh * grp + (unit >> 2);
     const __nv_bfloat16* dO = c.dOb + (int64_t)(ch.start + r) * rq + h * D;
-    for (int idx = 4 * lane; idx < 16 * D; idx += 4 * 32) {
-      const int t = idx / D, d = idx - t * D;
-      *reinterpret_cast<uint2*>(Ow_ + t * LDB + d) =
-          r + t < len ? *reinterpret_cast<const uint2*>(dO + (int64_t)t * rq + d) : make_uint2(0u, 0u);
+    {
+      constexpr int NO = 16 * D / 128;
+      uint2 orw[NO];  // every load issued before the first store (rows past len read row 0, then zeroed)
+#pragma unroll
+      for (int it = 0; it < NO; ++it) {
+        const int idx = 4 * lane + 128 * it, t = idx / D, d = idx - t * D;
+        orw[it] = *reinterpret_cast<const uint2*>(dO + (int64_t)(r + t < len ? t : 0) * rq + d);
+      }
+#pragma unroll
+      for (int it = 0; it < NO; ++it) {
+        const int idx = 4 * lane + 128 * it, t = idx / D, d = idx - t * D;
+        *reinterpret_cast<uint2*>(Ow_ + t * LDB + d) = r + t < len ? orw[it] : make_uint2(0u, 0u);
+      }
     }
     __syncwarp();
     // scores do_i . v_s for s in sub-chunks 0..blk, and do h^T
@@ -850,11 +911,29 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dkv(Core c) {
   });
 }
 
+// cp.async of 16 bytes global -> shared (sm_80+), the group commit and the wait for all but N groups.
+__device__ __forceinline__ void cp_async16_gl(void* smem, const void* gmem) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(smem)), "l"(gmem) : "memory");
+#endif
+}
+__device__ __forceinline__ void cp_async_commit_gl() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+template <int N>
+__device__ __forceinline__ void cp_async_wait_gl() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
+
 template <int D>
 size_t fdkv_smem() {
   constexpr int LDB = D + 8, LG = D + 4;
   return sizeof(float) * ((size_t)kChunk * LG + 8 * 16 * 17 + 8 * 16 * 17) +
-         sizeof(__nv_bfloat16) * (size_t)LDB * (4 * kChunk + D + kChunk + 96 + kChunk);
+         sizeof(__nv_bfloat16) * (size_t)LDB * (4 * kChunk + D + kChunk + 96 + kChunk + (D >= 2 * kChunk ? 0 : 2 * kChunk));
 }
 
 // dk and dv for bf16 inputs (Dk = Dv = 64 or 128), per (chunk, KV head), summed over the group's
@@ -879,11 +958,14 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   bf16* Kf = reinterpret_cast<bf16*>(Ad + 8 * 16 * 17);  // [64][LDB] k
   bf16* Ke = Kf + kChunk * LDB;                 // [64][LDB] k exp(G_e - G_s)
   bf16* Vs = Ke + kChunk * LDB;                 // [64][LDB]
-  bf16* Qf = Vs + kChunk * LDB;                 // [64][LDB] q of the current head
-  bf16* DHs = Qf + kChunk * LDB;                // [D][LDB] dh
-  bf16* dOs = DHs + D * LDB;                    // [64][LDB]
-  bf16* Qe = dOs + kChunk * LDB;                // [96][LDB]: e = 15 (i 16..63), 31 (i 32..63), 47 (i 48..63)
+  bf16* Qf0 = Vs + kChunk * LDB;                // [64][LDB] q of the even heads of the group
+  bf16* DHs = Qf0 + kChunk * LDB;               // [D][LDB] dh
+  bf16* dO0 = DHs + D * LDB;                    // [64][LDB] dO of the even heads
+  bf16* Qe = dO0 + kChunk * LDB;                // [96][LDB]: e = 15 (i 16..63), 31 (i 32..63), 47 (i 48..63)
   bf16* Qd = Qe + 96 * LDB;                     // [64][LDB] q_i exp(G_i - G_e(i)), e(i) = i's sub-chunk end
+  // q and dO of the odd heads: in dh's rows (unused until the state terms) when they hold both tiles
+  bf16* Qf1 = D >= 2 * kChunk ? DHs : Qd + kChunk * LDB;  // [64][LDB]
+  bf16* dO1 = Qf1 + kChunk * LDB;                          // [64][LDB]
   // The diagonal 16 x 16 blocks go through tensor cores like the others (Ke Qd^T, then B^T Qd) when
   // every column's gate falls by less than 2^-100 inside a sub-chunk (Qd's exponents are >= 0 and
   // bounded then, as k_fgrm's Kd); otherwise element by element with exponents <= 0.
@@ -892,7 +974,9 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   const Chunk ch = c.chunks[blockIdx.x];
   const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv), len = ch.len;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
-  const int kb = warp & 3, half = warp >> 2, s0 = kb * 16, e = s0 + 15, nb = half * (D / 2);
+  // key block kb has 4 - kb query blocks (ib = kb .. 3): the second half's warps take the key blocks in
+  // reverse, so that warps w and w + 4 (one scheduler) hold 5 blocks between them, not 8 or 2
+  const int half = warp >> 2, kb = half ? 3 - (warp & 3) : warp & 3, s0 = kb * 16, e = s0 + 15, nb = half * (D / 2);
   const int64_t rq = c.Hq * D, rk = c.Hkv * D;
   const float* Kg = c.k + (int64_t)ch.start * rk + hh * D;
   const bool hasvb = FAST || c.vb;
@@ -900,26 +984,39 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   const __nv_bfloat16* Vb = hasvb ? c.vb + (int64_t)ch.start * rk + hh * D : nullptr;
   const float* Gg = c.g + (int64_t)ch.start * rk + hh * D;
   const float4 z4 = make_float4(0.f, 0.f, 0.f, 0.f);
-  for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
-    const int t = idx / D, d = idx - t * D;
-    const bool ok = t < len;
-    const float4 k4 = ok ? *reinterpret_cast<const float4*>(Kg + (int64_t)t * rk + d) : z4;
-    uint2 vr = make_uint2(0u, 0u);  // 4 bf16 of v: from the bf16 copy when there is one
-    if (ok && hasvb) {
-      vr = *reinterpret_cast<const uint2*>(Vb + (int64_t)t * rk + d);
-    } else if (!FAST && ok) {
-      const float4 v4 = *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d);
-      vr = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
+  // staging: every thread's loads issued before the first use (rows past len read row len - 1, then
+  // zeroed: no branch between the loads), 4 columns per load, NI rows per thread
+  constexpr int NI = kChunk * D / 1024;
+  {
+    float4 k4[NI], g4[NI];
+    uint2 vr[NI];  // 4 bf16 of v: from the bf16 copy when there is one
+#pragma unroll
+    for (int it = 0; it < NI; ++it) {
+      const int idx = 4 * threadIdx.x + 1024 * it, t = idx / D, d = idx - t * D;
+      const int64_t o = (int64_t)(t < len ? t : len - 1) * rk + d;
+      k4[it] = *reinterpret_cast<const float4*>(Kg + o);
+      vr[it] = hasvb ? *reinterpret_cast<const uint2*>(Vb + o) : make_uint2(0u, 0u);
+      g4[it] = *reinterpret_cast<const float4*>(Gg + o);
     }
-    const float4 g4 = *reinterpret_cast<const float4*>(Gg + (int64_t)(ok ? t : len - 1) * rk + d);
-    *reinterpret_cast<uint2*>(Kf + t * LDB + d) = make_uint2(pack_bf16(k4.x, k4.y), pack_bf16(k4.z, k4.w));
-    *reinterpret_cast<uint2*>(Vs + t * LDB + d) = vr;
-    *reinterpret_cast<float4*>(G2 + t * LG + d) = make_float4(g4.x * kL2e, g4.y * kL2e, g4.z * kL2e, g4.w * kL2e);
+#pragma unroll
+    for (int it = 0; it < NI; ++it) {
+      const int idx = 4 * threadIdx.x + 1024 * it, t = idx / D, d = idx - t * D;
+      const bool ok = t < len;
+      if (!FAST && ok && !hasvb) {
+        const float4 v4 = *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d);
+        vr[it] = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
+      }
+      const float4 k = ok ? k4[it] : z4;
+      const float4 gg = g4[it];
+      *reinterpret_cast<uint2*>(Kf + t * LDB + d) = make_uint2(pack_bf16(k.x, k.y), pack_bf16(k.z, k.w));
+      *reinterpret_cast<uint2*>(Vs + t * LDB + d) = ok ? vr[it] : make_uint2(0u, 0u);
+      *reinterpret_cast<float4*>(G2 + t * LG + d) = make_float4(gg.x * kL2e, gg.y * kL2e, gg.z * kL2e, gg.w * kL2e);
+    }
   }
   __syncthreads();
-  for (int idx = threadIdx.x; idx < kChunk * D; idx += 256) {
+  for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
     const int s = idx / D, d = idx - s * D;
-    Ke[s * LDB + d] = __float2bfloat16(__bfloat162float(Kf[s * LDB + d]) * exp2f(G2[(s | 15) * LG + d] - G2[s * LG + d]));
+    bf16x4_scale_exp2<false>(Ke + s * LDB + d, Kf + s * LDB + d, G2 + (s | 15) * LG + d, G2 + s * LG + d);
   }
   for (int idx = threadIdx.x; idx < 4 * D; idx += 256) {
     const int b = idx / D, d = idx - b * D;
@@ -932,31 +1029,48 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
     for (int z = 0; z < 4; ++z) dv[j][z] = dkx[j][z] = dkd[j][z] = 0.f;
   bf16* QeK = Qe + (kb == 0 ? 0 : (kb == 1 ? 48 : 80)) * LDB;  // this warp's Qe rows: i = e + 1 ..
   float* Bd = Bw + warp * 16 * 17;
-  for (int hj = 0; hj < grp; ++hj) {
+  // q and dO tiles of head hj into buffer hj & 1 by cp.async, one head ahead of their use, so that the
+  // copies run under the previous head's products (rows past len zeroed by plain stores)
+  auto stage_head = [&](int hj) {
     const int64_t h = (int64_t)hh * grp + hj;
     const bf16* Qg = c.qb + (int64_t)ch.start * rq + h * D;
     const bf16* Og = c.dOb + (int64_t)ch.start * rq + h * D;
-    __syncthreads();  // the previous head's tiles are consumed
-    for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
-      const int t = idx / D, d = idx - t * D;
-      const bool ok = t < len;
-      *reinterpret_cast<uint2*>(Qf + t * LDB + d) =
-          ok ? *reinterpret_cast<const uint2*>(Qg + (int64_t)t * rq + d) : make_uint2(0u, 0u);
-      *reinterpret_cast<uint2*>(dOs + t * LDB + d) =
-          ok ? *reinterpret_cast<const uint2*>(Og + (int64_t)t * rq + d) : make_uint2(0u, 0u);
+    bf16* const Qt = (hj & 1) ? Qf1 : Qf0;
+    bf16* const Ot = (hj & 1) ? dO1 : dO0;
+    constexpr int CPR = D / 8;  // 16-byte pieces per row
+#pragma unroll
+    for (int it = 0; it < kChunk * CPR / 256; ++it) {
+      const int idx = threadIdx.x + 256 * it, t = idx / CPR, d = (idx - t * CPR) * 8;
+      if (t < len) {
+        cp_async16_gl(Qt + t * LDB + d, Qg + (int64_t)t * rq + d);
+        cp_async16_gl(Ot + t * LDB + d, Og + (int64_t)t * rq + d);
+      } else {
+        *reinterpret_cast<uint4*>(Qt + t * LDB + d) = make_uint4(0u, 0u, 0u, 0u);
+        *reinterpret_cast<uint4*>(Ot + t * LDB + d) = make_uint4(0u, 0u, 0u, 0u);
+      }
     }
-    __syncthreads();
+  };
+  stage_head(0);
+  cp_async_commit_gl();
+  for (int hj = 0; hj < grp; ++hj) {
+    bf16* const Qf = (hj & 1) ? Qf1 : Qf0;
+    bf16* const dOs = (hj & 1) ? dO1 : dO0;
+    __syncthreads();  // the previous head's tiles (the other buffer) are consumed
+    if (hj + 1 < grp) stage_head(hj + 1);
+    cp_async_commit_gl();  // one group per head, empty for the last, so that the wait below counts alike
+    cp_async_wait_gl<1>();  // this thread's copies of head hj have landed
+    __syncthreads();        // and every thread's
     const bool diag_tc = !diag_unsafe;
-    for (int idx = threadIdx.x; idx < 96 * D; idx += 256) {
+    // Qe and Qd, 4 columns per thread
+    for (int idx = 4 * threadIdx.x; idx < 96 * D; idx += 4 * 256) {
       const int row = idx / D, d = idx - row * D;
       const int ee = row < 48 ? 15 : (row < 80 ? 31 : 47), i = row < 48 ? row + 16 : (row < 80 ? row - 16 : row - 32);
-      Qe[row * LDB + d] = __float2bfloat16(__bfloat162float(Qf[i * LDB + d]) * exp2f(G2[i * LG + d] - G2[ee * LG + d]));
+      bf16x4_scale_exp2<false>(Qe + row * LDB + d, Qf + i * LDB + d, G2 + i * LG + d, G2 + ee * LG + d);
     }
     if (diag_tc)
-      for (int idx = threadIdx.x; idx < kChunk * D; idx += 256) {
+      for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
         const int i = idx / D, d = idx - i * D;
-        const float ex = fminf(G2[i * LG + d] - G2[(i | 15) * LG + d], 126.f);
-        Qd[i * LDB + d] = __float2bfloat16(__bfloat162float(Qf[i * LDB + d]) * exp2f(ex));
+        bf16x4_scale_exp2<true>(Qd + i * LDB + d, Qf + i * LDB + d, G2 + i * LG + d, G2 + (i | 15) * LG + d);
       }
     // partial diagonal scores over this warp's column half: rows s0 + g (+8), columns s0 + kj
     if (!diag_tc) {
@@ -1030,7 +1144,7 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
       }
       if (elem) {
         const float* A0 = Ad + (kb * 16 * 17);           // warp kb (half 0)
-        const float* A1 = Ad + ((kb + 4) * 16 * 17);     // warp kb + 4 (half 1)
+        const float* A1 = Ad + ((7 - kb) * 16 * 17);     // warp 7 - kb (half 1)
 #pragma unroll
         for (int x = 0; x < 2; ++x)
 #pragma unroll
@@ -1083,18 +1197,34 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
     }
   }
   __syncthreads();
+  // the window's dv (k_fswa_bwd) that this block adds to, loaded now so that the loads overlap the state
+  // terms (a load after a store to c.dv would wait for the store before it)
+  float2 dvw[2][NH];
+#pragma unroll
+  for (int x = 0; x < 2; ++x) {
+    const int s = s0 + g + 8 * x;
+    const float* DV = c.dv + (int64_t)(ch.start + s) * rk + hh * D;
+#pragma unroll
+    for (int j = 0; j < NH; ++j)
+      dvw[x][j] = s < len ? *reinterpret_cast<const float2*>(DV + nb + j * 8 + 2 * tq) : make_float2(0.f, 0.f);
+  }
   // state terms: Kl = k exp(G_L - G_s) in the Qe space, dh as bf16
   bf16* Kl = Qe;
   const float* gL = G2 + (kChunk - 1) * LG;
-  for (int idx = threadIdx.x; idx < kChunk * D; idx += 256) {
+  for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
     const int s = idx / D, d = idx - s * D;
-    Kl[s * LDB + d] = __float2bfloat16(__bfloat162float(Kf[s * LDB + d]) * exp2f(gL[d] - G2[s * LG + d]));
+    bf16x4_scale_exp2<false>(Kl + s * LDB + d, Kf + s * LDB + d, gL + d, G2 + s * LG + d);
   }
   if (FAST || c.dhb) {  // the scan's bf16 copy: the same rounding from half the bytes
     const bf16* DHb = c.dhb + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
-    for (int idx = 8 * threadIdx.x; idx < D * D; idx += 8 * 256) {
-      const int m = idx / D, n = idx - m * D;
-      *reinterpret_cast<uint4*>(DHs + m * LDB + n) = *reinterpret_cast<const uint4*>(DHb + idx);
+    constexpr int NH8 = D * D / 2048;
+    uint4 hr[NH8];  // every load issued before the first store
+#pragma unroll
+    for (int it = 0; it < NH8; ++it) hr[it] = *reinterpret_cast<const uint4*>(DHb + 8 * threadIdx.x + 2048 * it);
+#pragma unroll
+    for (int it = 0; it < NH8; ++it) {
+      const int idx = 8 * threadIdx.x + 2048 * it, m = idx / D, n = idx - m * D;
+      *reinterpret_cast<uint4*>(DHs + m * LDB + n) = hr[it];
     }
   } else {
     const float* DHg = c.dh + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
@@ -1144,11 +1274,9 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
 #pragma unroll
     for (int j = 0; j < NH; ++j) {
       const int n = nb + j * 8 + 2 * tq;
-      float2 k2, v2 = *reinterpret_cast<float2*>(DV + n);
-      k2.x = dkd[j][2 * x] + dkx[j][2 * x] * exp2f(gL[n] - gs[n]);
-      k2.y = dkd[j][2 * x + 1] + dkx[j][2 * x + 1] * exp2f(gL[n + 1] - gs[n + 1]);
-      v2.x += dv[j][2 * x];
-      v2.y += dv[j][2 * x + 1];
+      const float2 k2 = make_float2(dkd[j][2 * x] + dkx[j][2 * x] * exp2f(gL[n] - gs[n]),
+                                    dkd[j][2 * x + 1] + dkx[j][2 * x + 1] * exp2f(gL[n + 1] - gs[n + 1]));
+      const float2 v2 = make_float2(dvw[x][j].x + dv[j][2 * x], dvw[x][j].y + dv[j][2 * x + 1]);
       *reinterpret_cast<float2*>(DK + n) = k2;
       *reinterpret_cast<float2*>(DV + n) = v2;
     }
@@ -1220,19 +1348,85 @@ __global__ void k_dg_scan(Core c) {
 
 size_t rows_bytes(int rows, int ld) { return (size_t)rows * ld * sizeof(float); }
 
+// Dynamic shared memory of the fp32 kernels (their tile layouts above).
+size_t smem_chunk_state(int Dk, int Dv) { return rows_bytes(2 * kChunk, Dk + 1) + rows_bytes(kChunk, Dv + 1); }
+size_t smem_chunk_output(int Dk, int Dv, bool tc) {
+  return rows_bytes(4 * kChunk + 3 * kSub, tile_stride(Dk, tc)) + rows_bytes(kChunk, tile_stride(Dv, tc)) +
+         rows_bytes(kChunk, LA);
+}
+size_t smem_chunk_dstate(int Dk, int Dv, bool tc) {
+  return rows_bytes(2 * kChunk, tile_stride(Dk, tc)) + rows_bytes(kChunk, tile_stride(Dv, tc)) +
+         (size_t)Dk * Dv * sizeof(float);
+}
+size_t smem_chunk_dq(int Dk, int Dv, bool tc) {
+  return rows_bytes(2 * kChunk, tile_stride(Dv, tc)) + rows_bytes(2 * kChunk + 3 * kSub, tile_stride(Dk, tc)) +
+         rows_bytes(kChunk, LA);
+}
+size_t smem_chunk_dkv(int Dk, int Dv, bool tc) {
+  return rows_bytes(4 * kChunk + 3 * kSub, tile_stride(Dk, tc)) + rows_bytes(kChunk, tile_stride(Dv, tc)) +
+         rows_bytes(2 * kChunk, LA);
+}
+
 }  // namespace
 
+size_t core_general_smem(int Dk, int Dv, bool tc) {
+  size_t m = smem_chunk_state(Dk, Dv);
+  for (size_t x : {smem_chunk_output(Dk, Dv, tc), smem_chunk_dstate(Dk, Dv, tc), smem_chunk_dq(Dk, Dv, tc),
+                   smem_chunk_dkv(Dk, Dv, tc)})
+    m = x > m ? x : m;
+  return m;
+}
+
+// k_fdstate's two bf16 [64][D + 8] tiles.
+static size_t fdstate_smem(int64_t D) { return sizeof(__nv_bfloat16) * 2 * kChunk * (D + 8); }
+
+size_t core_fast_backward_smem(int D) {
+  size_t m = fdstate_smem(D);
+  for (size_t x : {D == 64 ? fdq_smem<64>() : fdq_smem<128>(), D == 64 ? fdkv_smem<64>() : fdkv_smem<128>()})
+    m = x > m ? x : m;
+  return m;
+}
+
+liger_status core_slices(const Core& c, CoreSlices& s) {
+  int lim = 0;
+  LIGER_TRY(smem_limit(lim));
+  const int Dk = (int)c.Dk, Dv = (int)c.Dv;
+  s.dk = Dk;
+  s.dv = Dv;
+  if (core_general_smem(Dk, Dv, c.tc) <= (size_t)lim) return LIGER_OK;
+  // the fewest slices (the largest slice area) whose kernels all fit; widths divide D, multiples of 4
+  int64_t best = 0;
+  for (int a = Dk; a >= 4; --a) {
+    if (Dk % a || a % 4) continue;
+    for (int b = Dv; b >= 4; --b) {
+      if (Dv % b || b % 4 || (int64_t)a * b <= best) continue;
+      if (core_general_smem(a, b, c.tc) <= (size_t)lim) {
+        best = (int64_t)a * b;
+        s.dk = a;
+        s.dv = b;
+      }
+    }
+  }
+  if (!best)
+    return fail(LIGER_ERR_UNSUPPORTED,
+                "CUDA GLA kernels: no slice of Dk = %d, Dv = %d fits the device's %d bytes of shared memory", Dk, Dv,
+                lim);
+  return LIGER_OK;
+}
+
 liger_status core_forward(const Core& c, bool with_output) {
-  const int LK = tile_stride((int)c.Dk, c.tc), LV = tile_stride((int)c.Dv, c.tc);
+  CoreSlices sl;
+  LIGER_TRY(core_slices(c, sl));
+  if (sl.dk != c.Dk || sl.dv != c.Dv) return core_forward_sliced(c, with_output, sl);
   if (c.nchunks > 0) {
-    const size_t smA = rows_bytes(2 * kChunk, (int)c.Dk + 1) + rows_bytes(kChunk, (int)c.Dv + 1);
+    const size_t smA = smem_chunk_state((int)c.Dk, (int)c.Dv);
     LIGER_TRY(set_smem((const void*)k_chunk_state, smA, "chunk_state"));
     k_chunk_state<<<dim3(c.nchunks, (unsigned)c.Hkv), kThreads, smA, c.stream>>>(c);
     LIGER_CK_LAUNCH("chunk_state");
   }
   LIGER_TRY(core_scan(c));
   if (with_output && c.nchunks > 0) {
-    const size_t smC = rows_bytes(4 * kChunk + 3 * kSub, LK) + rows_bytes(kChunk, LV) + rows_bytes(kChunk, LA);
+    const size_t smC = smem_chunk_output((int)c.Dk, (int)c.Dv, c.tc);
     LIGER_TRY(set_smem((const void*)k_chunk_output, smC, "chunk_output"));
     k_chunk_output<<<dim3(c.nchunks, (unsigned)c.Hq), kThreads, smC, c.stream>>>(c);
     LIGER_CK_LAUNCH("chunk_output");
@@ -1269,9 +1463,14 @@ liger_status core_backward(const Core& c) {
   if (!fast && (!c.dO || !c.q)) return fail(LIGER_ERR_INVALID_ARGUMENT, "core_backward: no fp32 q/dO for the fp32 kernels");
   if (c.qchain && (!fast || !c.qc.rq))
     return fail(LIGER_ERR_INVALID_ARGUMENT, "core_backward: the dq chain epilogue needs the bf16 kernels and rq");
+  if (!fast) {
+    CoreSlices sl;
+    LIGER_TRY(core_slices(c, sl));
+    if (sl.dk != c.Dk || sl.dv != c.Dv) return core_backward_sliced(c, sl);
+  }
   if (c.nchunks > 0) {
     if (fast) {
-      const size_t sm = sizeof(__nv_bfloat16) * 2 * kChunk * (c.Dk + 8);
+      const size_t sm = fdstate_smem(c.Dk);
       const void* kern = c.Dk == 64 ? (const void*)k_fdstate<64> : (const void*)k_fdstate<128>;
       LIGER_TRY(set_smem(kern, sm, "fdstate"));
       if (c.Dk == 64)
@@ -1280,7 +1479,7 @@ liger_status core_backward(const Core& c) {
         k_fdstate<128><<<dim3(c.nchunks, (unsigned)c.Hkv), 256, sm, c.stream>>>(c);
       LIGER_CK_LAUNCH("fdstate");
     } else {
-      const size_t sm = rows_bytes(2 * kChunk, LK) + rows_bytes(kChunk, LV) + DD * sizeof(float);
+      const size_t sm = smem_chunk_dstate((int)c.Dk, (int)c.Dv, c.tc);
       LIGER_TRY(set_smem((const void*)k_chunk_dstate, sm, "chunk_dstate"));
       k_chunk_dstate<<<dim3(c.nchunks, (unsigned)c.Hkv), kThreads, sm, c.stream>>>(c);
       LIGER_CK_LAUNCH("chunk_dstate");
@@ -1307,7 +1506,7 @@ liger_status core_backward(const Core& c) {
       kern<<<dim3(c.nchunks, (unsigned)c.Hkv), 256, smq, c.stream>>>(c);
       LIGER_CK_LAUNCH("fdq");
     } else {
-      const size_t smq = rows_bytes(2 * kChunk, LV) + rows_bytes(2 * kChunk + 3 * kSub, LK) + rows_bytes(kChunk, LA);
+      const size_t smq = smem_chunk_dq((int)c.Dk, (int)c.Dv, c.tc);
       LIGER_TRY(set_smem((const void*)k_chunk_dq, smq, "chunk_dq"));
       k_chunk_dq<<<dim3(c.nchunks, (unsigned)c.Hq), kThreads, smq, c.stream>>>(c);
       LIGER_CK_LAUNCH("chunk_dq");
@@ -1321,11 +1520,17 @@ liger_status core_backward(const Core& c) {
       kern<<<dim3(c.nchunks, (unsigned)c.Hkv), 256, smk, c.stream>>>(c);
       LIGER_CK_LAUNCH("fdkv");
     } else {
-      const size_t smk = rows_bytes(4 * kChunk + 3 * kSub, LK) + rows_bytes(kChunk, LV) + rows_bytes(2 * kChunk, LA);
+      const size_t smk = smem_chunk_dkv((int)c.Dk, (int)c.Dv, c.tc);
       LIGER_TRY(set_smem((const void*)k_chunk_dkv, smk, "chunk_dkv"));
       k_chunk_dkv<<<dim3(c.nchunks, (unsigned)c.Hkv), kThreads, smk, c.stream>>>(c);
       LIGER_CK_LAUNCH("chunk_dkv");
     }
+  }
+  return c.no_dg ? LIGER_OK : core_dg(c);
+}
+
+liger_status core_dg(const Core& c) {
+  if (c.nchunks > 0) {
     k_chunk_dg<<<dim3(c.nchunks, (unsigned)c.Hkv), 128, 0, c.stream>>>(c);
     LIGER_CK_LAUNCH("chunk_dg");
   }

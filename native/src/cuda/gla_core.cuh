@@ -44,8 +44,30 @@ struct Core {
   bool bf16;            // bf16 inputs whose tolerance allows bf16 tiles (the fused attention's fast path)
   bool qchain;          // fast path only: k_fdq runs the DqChain epilogue (c.dq unused), dg reads qc.rq
   DqChain qc;
+  int64_t ntok;         // packed tokens NT (the per-token buffers hold NT + kChunk rows): the sliced
+                        // path below copies them
+  bool no_dg;           // core_backward leaves R, RT alone (a slice of a larger problem: see core_dg)
   cudaStream_t stream;
 };
+
+// The fp32 kernels' shared memory grows with Dk and Dv (fp32 tiles); where a kernel's need exceeds
+// the device's limit (A100 at D = 128, sm_86 / sm_89 at D = 64), core_forward and core_backward run
+// the problem as independent slices of the key and value features. The recurrence is separable: each
+// key feature's state row evolves on its own (o sums over key slices) and value columns never mix (dq,
+// dk sum over value slices). The slices are chosen from the device's limit alone, so the forward's
+// state partition is the one its backward reads.
+struct CoreSlices {
+  int dk, dv;  // slice widths (Dk, Dv when the whole problem fits)
+};
+liger_status core_slices(const Core& c, CoreSlices& s);
+// The largest dynamic shared memory of the fp32 kernels at these widths.
+size_t core_general_smem(int Dk, int Dv, bool tc);
+// The largest dynamic shared memory of the bf16 backward kernels (k_fdstate, k_fdq, k_fdkv) at D.
+size_t core_fast_backward_smem(int D);
+// The gate gradient (R, RT) of a whole problem whose dq, dk are complete.
+liger_status core_dg(const Core& c);
+liger_status core_forward_sliced(const Core& c, bool with_output, const CoreSlices& s);
+liger_status core_backward_sliced(const Core& c, const CoreSlices& s);
 
 // Chunk states (h, gl) and, when with_output, o.
 liger_status core_forward(const Core& c, bool with_output);

@@ -31,7 +31,8 @@ import org.bytedeco.javacpp.Pointer;
  * Covers the fused attention forward (with the cache it leaves), backward and decode steps continuing
  * that cache, a packed variable-length batch (with an empty sequence) forward and backward, and the plain
  * GLA forward with its final state and backward, and the gated delta rule forward, backward and decode
- * steps continuing its final state, in fp32 and bf16.
+ * steps continuing its final state, in fp32 and bf16. Then times the decode call from Java at batch 1, 16
+ * and 64 ({@link #decodeTiming}).
  *
  * <p>Usage: {@code java -cp liger.jar:javacpp.jar:cuda.jar... dev.liger.bench.cuda.CudaJavaCheck [seed]};
  * exits non-zero when any comparison fails.
@@ -64,6 +65,8 @@ public final class CudaJavaCheck {
             gdn(r, dtype, new Shape(1, 77, 4, 4, 128));
         }
         for (Buf b : live) b.free();
+        live.clear();
+        if (failures == 0) for (long n : new long[] {1, 16, 64}) decodeTiming(r, n);
         System.out.printf("%d comparisons, %d failed%n", checks, failures);
         System.exit(failures == 0 ? 0 : 1);
     }
@@ -383,6 +386,82 @@ public final class CudaJavaCheck {
         }
         b.upload();
         return b;
+    }
+
+    // ------------------------------------------------------------------ decode call time from Java
+
+    /**
+     * What a JVM caller pays per decode step (one layer, bf16, Hq 32, Hkv 8, D 128, W 64, batch n): the
+     * host time of {@code LigerKernels.liger_attn_decode} in a loop (no synchronisation: the call only
+     * enqueues work), the wall time per call of the same loop closed by cudaDeviceSynchronize, and the host
+     * time when every call also builds and frees its parameter struct, as LigerOps does. Medians of 7 loops
+     * of 300 calls (short enough not to fill the launch queue) after 500 warm-up calls; the cache positions
+     * must have advanced once per call.
+     */
+    static void decodeTiming(Random r, long n) {
+        int window = 64, calls = 300, reps = 7, warm = 500;
+        long start = 5000, total = warm + 3L * reps * calls;
+        Shape one = new Shape(n, 1, 32, 8, 128);
+        Buf q = Buf.random(r, BF16, 1f, n, 1, 32, 128), k = Buf.random(r, BF16, 1f, n, 1, 8, 128);
+        Buf v = Buf.random(r, BF16, 1f, n, 1, 8, 128), o = Buf.output(BF16, n, 1, 32, 128);
+        Buf[] rope = rope(start + total + 1, 128);
+        Buf[] cache = cache(one, window);
+        for (long i = 0; i < n; i++) cache[3].host.putLong(8 * i, start);
+        cache[3].upload();
+        double[] host = new double[reps], wall = new double[reps], rebuilt = new double[reps];
+        try (liger_attn_params p = attn(true, one, window, q, k, v, rope)) {
+            set(p.o(), o, true);
+            setCache(p.cache_in(), cache, true);
+            for (int i = 0; i < warm; i++) decodeOnce(p);
+            cuda("cudaDeviceSynchronize", cudaDeviceSynchronize());
+            for (int rep = 0; rep < reps; rep++) {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < calls; i++) decodeOnce(p);
+                long t1 = System.nanoTime();
+                cuda("cudaDeviceSynchronize", cudaDeviceSynchronize());
+                long t2 = System.nanoTime();
+                host[rep] = (t1 - t0) / 1e3 / calls;
+                wall[rep] = (t2 - t0) / 1e3 / calls;
+                // the same calls, each building and freeing its parameter struct (what LigerOps does per call)
+                t0 = System.nanoTime();
+                for (int i = 0; i < calls; i++) {
+                    try (liger_attn_params pp = attn(true, one, window, q, k, v, rope)) {
+                        set(pp.o(), o, true);
+                        setCache(pp.cache_in(), cache, true);
+                        decodeOnce(pp);
+                    }
+                }
+                t1 = System.nanoTime();
+                cuda("cudaDeviceSynchronize", cudaDeviceSynchronize());
+                rebuilt[rep] = (t1 - t0) / 1e3 / calls;
+                // a third loop: every rep runs the 3 * calls steps that `total` counts
+                for (int i = 0; i < calls; i++) decodeOnce(p);
+                cuda("cudaDeviceSynchronize", cudaDeviceSynchronize());
+            }
+        }
+        double[] got = cache[3].download();
+        boolean advanced = true;
+        for (int i = 0; i < n; i++) advanced &= got[i] == start + total;
+        checks++;
+        if (!advanced) failures++;
+        System.out.printf("%-4s decode timing batch %d: host %.1f us/call, wall %.1f us/call (loop + sync), "
+                + "host with a new parameter struct per call %.1f us/call; positions advanced %d times (expected %d)%n",
+                advanced ? "ok" : "FAIL", n, median(host), median(wall), median(rebuilt), (long) got[0] - start, total);
+        for (Buf b : live) b.free();
+        live.clear();
+    }
+
+    static void decodeOnce(liger_attn_params p) {
+        int st = LigerKernels.liger_attn_decode(p);
+        if (st != LigerKernels.LIGER_OK)
+            throw new IllegalStateException("liger_attn_decode (CUDA) failed with status " + st + ": "
+                    + LigerKernels.liger_last_error().getString());
+    }
+
+    static double median(double[] x) {
+        double[] s = x.clone();
+        java.util.Arrays.sort(s);
+        return s[s.length / 2];
     }
 
     // ------------------------------------------------------------------ plumbing

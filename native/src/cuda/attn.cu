@@ -415,104 +415,176 @@ __device__ __forceinline__ void rope_regs_f(const Attn& a, float (&x)[D / 32], i
   }
 }
 
-// Key side of one chunk: G2 = in-chunk inclusive cumsum of the gate times log2(e) (rows past len
-// repeat the last), Kf = phi(k) (zero past len), Vs = v (zero past len, when Vs). gl = chunk total
-// log-gate (when gl). Whole block.
-template <int D, bool FAST>
-__device__ void fast_key_side(const Attn& a, const Chunk& ch, int hh, float* G2, bf16* Kf, bf16* Vs, float* gl) {
-  using F = FT<D>;
-  const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, len = ch.len;
-  const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
-  constexpr int R = kChunk / kFWarps;  // rows per warp
-  int64_t tok[R];
-  bool ok[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int t = w + r * kFWarps;
-    ok[r] = t < len;
-    tok[r] = ch.start + t;
-  }
-  float x[R][D / 32];
-  load_rows_f<D, R, FAST>(a.k, a.T, hh, tok, ok, x);
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const int t = w + r * kFWarps;
-#pragma unroll
-    for (int u = 0; u < D / 32; ++u)
-      G2[t * F::LG + lane + 32 * u] = (ok[r] && a.use_gate) ? logsigmoidf(x[r][u]) * gs : 0.f;
-    if (a.variant == LIGER_VARIANT_GLA) {
-      softmax_regs<D>(x[r]);
-    } else {
-#pragma unroll
-      for (int u = 0; u < D / 32; ++u) x[r][u] = 1.f - sigmoidf_(x[r][u]);
-    }
-#pragma unroll
-    for (int u = 0; u < D / 32; ++u) Kf[t * F::LDB + lane + 32 * u] = __float2bfloat16(ok[r] ? x[r][u] : 0.f);
-  }
-  if (Vs) {
-    load_rows_f<D, R, FAST>(a.v, a.T, hh, tok, ok, x);
-#pragma unroll
-    for (int r = 0; r < R; ++r)
-#pragma unroll
-      for (int u = 0; u < D / 32; ++u) Vs[(w + r * kFWarps) * F::LDB + lane + 32 * u] = __float2bfloat16(x[r][u]);
-  }
-  __syncthreads();
-  for (int d = threadIdx.x; d < D; d += blockDim.x) {
-    float run = 0.f;
-    for (int t = 0; t < len; ++t) {
-      run += G2[t * F::LG + d];
-      G2[t * F::LG + d] = run * kLog2e;
-    }
-    for (int t = len; t < kChunk; ++t) G2[t * F::LG + d] = run * kLog2e;
-    if (gl) gl[d] = run;
-  }
-  __syncthreads();
+// Programmatic dependent launch (sm_90; no-ops elsewhere and when the kernel was launched without the
+// attribute): a kernel launched with it may start before the previous kernel in the stream has finished,
+// and pdl_wait() holds it until that kernel's memory is visible; pdl_launch_dependents() lets the next
+// kernel's blocks be scheduled as this one's blocks leave the SMs (launch gaps and tail waves overlap).
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
 }
 
 // Grid (chunks, Hkv): state increment sum_t diag(exp(G_last - G_t)) phi(k_t)^T v_t into h, the
 // chunk's total log-gate into gl. HT: fp32 increments (the backward's chunk states) or bf16 (the
 // forward's scan input: half the bytes written here and read by k_fscan; the products' operands are
 // bf16 already, the sum over chunks stays fp32). FAST: k and v rows contiguous (no code for other layouts,
-// as k_fout's FAST).
+// as k_fout's FAST). A warp owns R consecutive rows: their gate cumsum (its own rows, then the sums of the
+// warps before it: no serial 64-step loop), phi(k) and the decayed copy stay in registers, and the
+// decayed copy goes to the transposed A tile as one 16-byte store per column (40 KB of shared memory:
+// 3 blocks per SM; run 20f: 87 KB, 2 blocks, a 64-step serial cumsum and 4-way conflicted transposes).
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(smem)), "l"(gmem));
+#endif
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_all;\n" ::);
+#endif
+}
+
+// 3 blocks per SM (80 registers) with the value columns in two parts: run 25f-1 measured 263 us at 32K
+// against 290 us for 2 blocks of 124 registers and one part
+constexpr int kFStateBlocks = 3;
+constexpr int kFStateParts = 2;
+template <int D>
+constexpr size_t fstate_smem() {
+  return sizeof(bf16) * (size_t)(kChunk * FT<D>::LDB + D * (kChunk + 8)) + sizeof(float) * kFWarps * D;
+}
+
 template <int D, typename HT = float, bool FAST = false>
-__global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, HT* hbuf, float* glbuf) {
+__global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, HT* hbuf, float* glbuf) {
   using F = FT<D>;
-  constexpr int LT = kChunk + 8;
+  constexpr int LT = kChunk + 8, U = D / 32, R = kChunk / kFWarps;
+  static_assert(R == 8, "one 16-byte store of R bf16 per transposed row");
   extern __shared__ __align__(16) unsigned char smraw[];
-  float* G2 = reinterpret_cast<float*>(smraw);
-  bf16* Kf = reinterpret_cast<bf16*>(G2 + kChunk * F::LG);
-  bf16* Vs = Kf + kChunk * F::LDB;
-  bf16* KdT = Vs + kChunk * F::LDB;  // [D][LT]: A operand (rows dk, columns t)
+  bf16* Vs = reinterpret_cast<bf16*>(smraw);                 // [64][LDB] v (zero past len)
+  bf16* KdT = Vs + kChunk * F::LDB;                          // [D][LT] phi(k_t) exp(G_last - G_t): A (rows dk, columns t)
+  float* Tot = reinterpret_cast<float*>(KdT + D * LT);      // [kFWarps][D] per-warp gate sums
+  pdl_launch_dependents();
   const Chunk ch = fchunk(a, blockIdx.x);
-  const int hh = blockIdx.y;
-  fast_key_side<D, FAST>(a, ch, hh, G2, Kf, Vs, glbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D);
-  for (int idx = threadIdx.x; idx < kChunk * D; idx += blockDim.x) {
-    const int t = idx & (kChunk - 1), d = idx >> 6;
-    KdT[d * LT + t] =
-        __float2bfloat16(__bfloat162float(Kf[t * F::LDB + d]) * exp2f(G2[(kChunk - 1) * F::LG + d] - G2[t * F::LG + d]));
+  const int hh = blockIdx.y, len = ch.len;
+  const int w0 = threadIdx.x >> 5, l0 = threadIdx.x & 31;
+  const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
+  // v rows straight into Vs by cp.async when they are contiguous and 16-byte aligned (in flight while the
+  // key side is computed); else through registers after the keys
+  const bool vcp = a.v.s3 == 1 && ((reinterpret_cast<uintptr_t>(a.v.data) & 15) == 0) &&
+                   (((a.v.s0 | a.v.s1 | a.v.s2) & 7) == 0);
+  if (vcp) {
+    for (int c = threadIdx.x; c < kChunk * D / 8; c += kFWarps * 32) {
+      const int t = c / (D / 8), n = (c - t * (D / 8)) * 8;
+      if (t < len)
+        cp_async16(Vs + t * F::LDB + n, static_cast<const bf16*>(a.v.data) + row_off(a.v, ch.start + t, a.T, hh) + n);
+      else
+        *reinterpret_cast<uint4*>(Vs + t * F::LDB + n) = make_uint4(0u, 0u, 0u, 0u);
+    }
+  }
+  float run[R][U];     // the warp's own inclusive gate cumsum (natural log) of row R w0 + e
+  uint32_t kb[R / 2][U];  // phi(k) of rows 2 i, 2 i + 1 as a bf16 pair (zero past len)
+  {
+    int64_t tok[R];
+    bool ok[R];
+#pragma unroll
+    for (int e = 0; e < R; ++e) {
+      ok[e] = R * w0 + e < len;
+      tok[e] = ch.start + R * w0 + e;
+    }
+    float x[R][U];
+    load_rows_f<D, R, FAST>(a.k, a.T, hh, tok, ok, x);
+    float acc[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) acc[u] = 0.f;
+#pragma unroll
+    for (int e = 0; e < R; ++e) {
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        acc[u] += (ok[e] && a.use_gate) ? logsigmoidf(x[e][u]) * gs : 0.f;
+        run[e][u] = acc[u];
+      }
+      if (a.variant == LIGER_VARIANT_GLA) {
+        softmax_regs<D>(x[e]);
+      } else {
+#pragma unroll
+        for (int u = 0; u < U; ++u) x[e][u] = 1.f - sigmoidf_(x[e][u]);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < R / 2; ++i)
+#pragma unroll
+      for (int u = 0; u < U; ++u)
+        kb[i][u] = pack_bf16(ok[2 * i] ? x[2 * i][u] : 0.f, ok[2 * i + 1] ? x[2 * i + 1][u] : 0.f);
+#pragma unroll
+    for (int u = 0; u < U; ++u) Tot[w0 * D + l0 + 32 * u] = acc[u];
+    if (!vcp) {
+      load_rows_f<D, R, FAST>(a.v, a.T, hh, tok, ok, x);
+#pragma unroll
+      for (int e = 0; e < R; ++e)
+#pragma unroll
+        for (int u = 0; u < U; ++u) Vs[(R * w0 + e) * F::LDB + l0 + 32 * u] = __float2bfloat16(x[e][u]);
+    }
+  }
+  cp_async_wait_all();
+  __syncthreads();
+  {
+    float pre[U], tot[U];  // sums of the warps before this one, of all warps (the same order in every warp)
+#pragma unroll
+    for (int u = 0; u < U; ++u) pre[u] = tot[u] = 0.f;
+#pragma unroll
+    for (int w = 0; w < kFWarps; ++w)
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        if (w == w0) pre[u] = tot[u];
+        tot[u] += Tot[w * D + l0 + 32 * u];
+      }
+    if (w0 == 0) {
+      float* gl = glbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D;
+#pragma unroll
+      for (int u = 0; u < U; ++u) gl[l0 + 32 * u] = tot[u];
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      uint32_t w4[R / 2];
+#pragma unroll
+      for (int i = 0; i < R / 2; ++i) {
+        const float2 kv = unpack_bf16(kb[i][u]);
+        const float e0 = exp2f((tot[u] - (pre[u] + run[2 * i][u])) * kLog2e);
+        const float e1 = exp2f((tot[u] - (pre[u] + run[2 * i + 1][u])) * kLog2e);
+        w4[i] = pack_bf16(kv.x * e0, kv.y * e1);
+      }
+      *reinterpret_cast<uint4*>(KdT + (l0 + 32 * u) * LT + R * w0) = make_uint4(w4[0], w4[1], w4[2], w4[3]);
+    }
   }
   __syncthreads();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
   HT* H = hbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
-  for (int m0 = warp * 16; m0 < D; m0 += kFWarps * 16) {
-    float acc[F::NT][4];
+  constexpr int NP = kFStateParts, PT = F::NT / NP;  // value-column parts (registers: PT accumulator tiles)
+  for (int m0 = warp * 16; m0 < D; m0 += kFWarps * 16)
+#pragma unroll 1
+  for (int part = 0; part < NP; ++part) {
+    float acc[PT][4];
 #pragma unroll
-    for (int j = 0; j < F::NT; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+    for (int j = 0; j < PT; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
 #pragma unroll
     for (int k0 = 0; k0 < kChunk; k0 += 16) {
       uint32_t af[4];
       ld_a(af, KdT, LT, m0, k0);
 #pragma unroll
-      for (int np = 0; np < F::NT / 2; ++np) {
+      for (int np = 0; np < PT / 2; ++np) {
         uint32_t bf[4];
-        ld_b_kn(bf, Vs, F::LDB, np * 16, k0);
+        ld_b_kn(bf, Vs, F::LDB, part * (D / NP) + np * 16, k0);
         mma_bf16(acc[2 * np], af, bf[0], bf[1]);
         mma_bf16(acc[2 * np + 1], af, bf[2], bf[3]);
       }
     }
 #pragma unroll
-    for (int j = 0; j < F::NT; ++j) {
-      const int n = j * 8 + 2 * tq;
+    for (int j = 0; j < PT; ++j) {
+      const int n = part * (D / NP) + j * 8 + 2 * tq;
       if constexpr (std::is_same<HT, float>::value) {
         *reinterpret_cast<float2*>(H + (m0 + g) * D + n) = make_float2(acc[j][0], acc[j][1]);
         *reinterpret_cast<float2*>(H + (m0 + g + 8) * D + n) = make_float2(acc[j][2], acc[j][3]);
@@ -541,19 +613,57 @@ __global__ void __launch_bounds__(kFWarps * 32) k_fstate(Attn a, HT* hbuf, float
 constexpr int kOWarps = 16;
 constexpr int kOParts = 4;  // value-column parts of the output accumulator (registers: 128 per thread)
 
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(smem)), "l"(gmem));
-#endif
-}
-__device__ __forceinline__ void cp_async_wait_all() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.wait_all;\n" ::);
-#endif
+
+// Forward chunk-state scan on the bf16 increments of k_fstate: the arithmetic of scan_chunk_states (same
+// order, same rounding), two adjacent elements per thread as bf16 pairs (4-byte loads and stores) and
+// kFScanB chunks' loads in flight: twice the bytes in flight of k_fscan with half the threads (k_fscan
+// is latency-bound, not byte-bound: runs 19f-3, 20f-1). Grid (sequences, Hkv, D * D / 512).
+constexpr int kFScanB = 32;
+template <int D>
+__global__ void __launch_bounds__(256, 2) k_fscan_pairs(Attn a, const bf16* inc, const float* gl, const float* h0,
+                                                        float* ht, bf16* hb) {
+  constexpr int64_t DD = (int64_t)D * D;
+  pdl_launch_dependents();
+  pdl_wait();  // inc and gl come from k_fstate
+  const int n = blockIdx.x, hh = blockIdx.y;
+  const int e = 2 * (blockIdx.z * blockDim.x + threadIdx.x);
+  if (e >= DD) return;
+  const int64_t base = ((int64_t)n * a.Hkv + hh) * DD;
+  const SeqInfo q = fseq(a, n);
+  const int64_t cs = a.Hkv * DD;  // elements between one chunk's state and the next's
+  const bf16* ip = inc + ((int64_t)q.first_chunk * a.Hkv + hh) * DD + e;
+  bf16* op = hb + ((int64_t)q.first_chunk * a.Hkv + hh) * DD + e;
+  const float* gp = gl + ((int64_t)q.first_chunk * a.Hkv + hh) * D + e / D;
+  float s0 = h0 ? h0[base + e] : 0.f, s1 = h0 ? h0[base + e + 1] : 0.f;
+  for (int i0 = 0; i0 < q.num_chunks; i0 += kFScanB) {
+    uint32_t x[kFScanB];
+    float g[kFScanB];
+#pragma unroll
+    for (int u = 0; u < kFScanB; ++u) {
+      if (i0 + u < q.num_chunks) {
+        x[u] = *reinterpret_cast<const uint32_t*>(ip + (i0 + u) * cs);
+        g[u] = gp[(int64_t)(i0 + u) * a.Hkv * D];
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kFScanB; ++u) {
+      if (i0 + u < q.num_chunks) {
+        *reinterpret_cast<uint32_t*>(op + (i0 + u) * cs) = pack_bf16(s0, s1);
+        const float dec = __expf(g[u]);
+        const float2 xv = unpack_bf16(x[u]);
+        s0 = s0 * dec + xv.x;
+        s1 = s1 * dec + xv.y;
+      }
+    }
+  }
+  if (ht) {
+    ht[base + e] = s0;
+    ht[base + e + 1] = s1;
+  }
 }
 
 // Grid (sequences, Hkv, D * D / 256): entering state of every chunk from the increments (IT: the
-// forward's bf16 ones, or the backward's fp32 recompute),
+// backward's fp32 recompute; the forward's bf16 ones go through k_fscan_pairs since run 25f),
 // h_{n+1} = diag(exp(gl_n)) h_n + inc_n in fp32, written as bf16 (the output kernel's operand) to hb;
 // the final state to ht in fp32. One element per thread, kB chunks of loads in flight. At most 64
 // registers: 4 blocks per SM, so that the 512 blocks of Hkv = 8, D = 128 run in one wave (run 19f:
@@ -610,7 +720,8 @@ size_t fout_smem() {
 // every exponent <= 0); diagonal blocks as Qs Kd^T when no column's gate falls by more than 2^-100
 // inside a sub-chunk, else element by element (exponents <= 0).
 //
-// FAST (fout_fast_layout on the host): rows of q, k, v and o contiguous, q and o rows 4-byte aligned, RoPE
+// FAST (fout_fast_layout on the host): rows of q, k, v and o contiguous, q and o rows 4-byte aligned, v rows
+// 16-byte aligned (copied by cp.async), RoPE
 // tables fp32 with unit column stride, even row strides and 8-byte aligned. That instantiation holds no
 // code for other layouts: run 20f-1's Nsight put "no instruction" (instruction fetch) at 3.9 of the
 // 15.5 cycles per issued instruction of the general kernel, whose SASS is 247 KB of mostly straight-line
@@ -654,11 +765,27 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       }
     }
   }
-  {  // the entering state: copied while the key side is built
-    const bf16* src = hb + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
-    for (int c = threadIdx.x; c < D * D / 8; c += NW * 32) {
-      const int m = c / (D / 8), n = (c - m * (D / 8)) * 8;
-      cp_async16(Hs + m * LDB + n, src + m * D + n);
+  // VCP: the values are copied as they are (bf16 rows, 16-byte aligned) by cp.async, in flight while the
+  // keys are worked on: the chunk's rows (Vw 64..) and the window's rows of this call (Vw 0..63); zero rows
+  // past the chunk and outside the window; the cache's ring rows (fp32) go through registers below
+  constexpr bool VCP = FAST;
+  if (VCP) {
+    for (int c = threadIdx.x; c < 2 * kChunk * D / 8; c += NW * 32) {
+      const int kk = c / (D / 8), n = (c - kk * (D / 8)) * 8;
+      int64_t tk = -1;
+      bool ring = false;
+      if (kk >= kChunk) {
+        if (kk - kChunk < len) tk = ch.start + (kk - kChunk);
+      } else {
+        const int64_t p = cpos0 - kChunk + kk;
+        const bool need = a.rope && p >= 0 && p > cpos0 - W;
+        if (need && p >= s.pos0) tk = s.start + (p - s.pos0);
+        ring = need && p < s.pos0;
+      }
+      if (tk >= 0)
+        cp_async16(Vw + kk * LDB + n, static_cast<const bf16*>(a.v.data) + row_off(a.v, tk, a.T, hh) + n);
+      else if (!ring)
+        *reinterpret_cast<uint4*>(Vw + kk * LDB + n) = make_uint4(0u, 0u, 0u, 0u);
     }
   }
   // chunk rows t = RW warp + e (gate, phi(k), the RoPE'd key and the value) and window rows 0..63
@@ -679,9 +806,19 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       wtok[e] = s.start + (kp[e] - s.pos0);
     }
     load_rows_f<D, RW, FAST>(a.k, a.T, hh, tok, ok, kx);
-    load_rows_f<D, RW, FAST>(a.v, a.T, hh, tok, ok, vx);
+    if (!VCP) load_rows_f<D, RW, FAST>(a.v, a.T, hh, tok, ok, vx);
     load_rows_f<D, RW, FAST>(a.k, a.T, hh, wtok, raw, wx);
-    load_rows_f<D, RW, FAST>(a.v, a.T, hh, wtok, raw, wy);
+    if (!VCP) load_rows_f<D, RW, FAST>(a.v, a.T, hh, wtok, raw, wy);
+    // the entering state comes from k_fscan (launched before it ends: everything above overlaps its tail);
+    // copied while the key side is built
+    pdl_wait();
+    {
+      const bf16* src = hb + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
+      for (int c = threadIdx.x; c < D * D / 8; c += NW * 32) {
+        const int m = c / (D / 8), n = (c - m * (D / 8)) * 8;
+        cp_async16(Hs + m * LDB + n, src + m * D + n);
+      }
+    }
     const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
     float run[U];
 #pragma unroll
@@ -693,7 +830,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       for (int u = 0; u < U; ++u) {
         run[u] += (ok[e] && a.use_gate) ? logsigmoidf(kx[e][u]) * gs : 0.f;
         G2[t * LG + lane + 32 * u] = run[u];  // the warp's own cumsum; the prefix is added below
-        Vw[(kChunk + t) * LDB + lane + 32 * u] = __float2bfloat16(vx[e][u]);
+        if (!VCP) Vw[(kChunk + t) * LDB + lane + 32 * u] = __float2bfloat16(vx[e][u]);
       }
       if (a.rope) {
         float z[U];
@@ -733,7 +870,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
 #pragma unroll
         for (int u = 0; u < U; ++u) {
           Kw[kk * LDB + lane + 32 * u] = __float2bfloat16(wx[e][u]);
-          Vw[kk * LDB + lane + 32 * u] = __float2bfloat16(wy[e][u]);
+          if (!VCP || ring[e]) Vw[kk * LDB + lane + 32 * u] = __float2bfloat16(wy[e][u]);
         }
       }
     }
@@ -2243,11 +2380,6 @@ struct AttnBuffers {
   size_t dO, dh, dq, dk, dv, R, RT, dqr, dkr, rq, dkp, dvp, hb, dhb;
 };
 
-template <int D>
-size_t fstate_smem() {
-  return sizeof(float) * kChunk * FT<D>::LG + sizeof(bf16) * (2 * kChunk * FT<D>::LDB + D * (kChunk + 8));
-}
-
 // Whether the device's shared memory holds every one of these kernels' blocks (the bf16 kernels need
 // up to 216 KB at D = 128: more than an A100 or an sm_86 / sm_89 part gives; those run the fp32 kernels).
 bool smem_fits(std::initializer_list<size_t> need) {
@@ -2281,8 +2413,9 @@ bool fout_fast_layout(const Attn& a, const View& o) {
   const bool tables = !a.rope || (a.cos.dtype == LIGER_F32 && a.sin.dtype == LIGER_F32 && a.cos.s1 == 1 &&
                                   a.sin.s1 == 1 && ((a.cos.s0 | a.sin.s0) & 1) == 0 && aligned(a.cos.data, 8) &&
                                   aligned(a.sin.data, 8));
-  return even_rows(a.q) && even_rows(o) && aligned(a.q.data, 4) && aligned(o.data, 4) && a.k.s3 == 1 &&
-         a.v.s3 == 1 && tables;
+  const bool v16 = a.v.s3 == 1 && ((a.v.s0 | a.v.s1 | a.v.s2) & 7) == 0 && aligned(a.v.data, 16);  // cp.async rows
+  return even_rows(a.q) && even_rows(o) && aligned(a.q.data, 4) && aligned(o.data, 4) && a.k.s3 == 1 && v16 &&
+         tables;
 }
 
 // The layouts k_fswa_bwd<D, true> assumes: the device tests bw_rows_vec (q, k, v, dO) and bw_rope_vec
@@ -2302,6 +2435,45 @@ bool fswa_bwd_fast_layout(const Attn& a, const View& dout, int64_t D) {
                       ((a.cos.s0 | a.sin.s0) & (U - 1)) == 0 && aligned(a.cos.data, (uintptr_t)(4 * U)) &&
                       aligned(a.sin.data, (uintptr_t)(4 * U));
   return rows(a.q) && rows(a.k) && rows(a.v) && rows(dout) && tables;
+}
+
+// Whether the current device takes programmatic dependent launches (compute capability 9.0 and up);
+// remembered per device (the attribute call costs microseconds).
+bool pdl_supported(bool& ok) {
+  static thread_local int cached_dev = -1;
+  static thread_local bool cached_ok = false;
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) return false;
+  if (dev != cached_dev) {
+    int major = 0;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
+    cached_ok = major >= 9;
+    cached_dev = dev;
+  }
+  ok = cached_ok;
+  return true;
+}
+
+// Launches kern so that it may start while the stream's previous kernel finishes (its blocks call
+// pdl_wait() before reading that kernel's output); a plain launch where the device has no such launches.
+template <typename... P, typename... A>
+cudaError_t launch_pdl(void (*kern)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t st, A... args) {
+  bool pdl = false;
+  if (!pdl_supported(pdl)) return cudaGetLastError();
+  cudaLaunchAttribute at[1];
+  at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  at[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = st;
+  cfg.attrs = at;
+#ifdef LIGER_FWD_NO_PDL  // plain launches (run 25f-2: 2-4 us faster at T = 2K, the same at 8K and 32K)
+  pdl = false;
+#endif
+  cfg.numAttrs = pdl ? 1 : 0;
+  return cudaLaunchKernelEx(&cfg, kern, args...);
 }
 
 template <int D>
@@ -2338,19 +2510,18 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
     LIGER_CK_LAUNCH("fstate");
   }
   if (N) {  // every sequence, also one without tokens (its final state is the initial one, or zero)
-    k_fscan<D><<<dim3((unsigned)N, (unsigned)Hkv, (unsigned)(D * D / 256)), 256, 0, st>>>(
-        a, h, gl, present(ci.state) ? static_cast<const float*>(ci.state.data) : nullptr,
-        present(co.state) ? static_cast<float*>(co.state.data) : nullptr, hb);
-    LIGER_CK_LAUNCH("fscan");
+    LIGER_CK(launch_pdl(k_fscan_pairs<D>, dim3((unsigned)N, (unsigned)Hkv, (unsigned)(D * D / 512)), dim3(256), 0, st,
+                        a, (const bf16*)h, (const float*)gl,
+                        present(ci.state) ? static_cast<const float*>(ci.state.data) : nullptr,
+                        present(co.state) ? static_cast<float*>(co.state.data) : nullptr, hb));
   }
   if (nch) {
     const size_t sm = fout_smem<D, kOWarps>();
     const View o = view_of(p.o);
     const auto kern = fout_fast_layout(a, o) ? k_fout<D, kOWarps, true> : k_fout<D, kOWarps, false>;
     LIGER_TRY(set_smem((const void*)kern, sm, "fout"));
-    kern<<<dim3((unsigned)nch, (unsigned)Hkv), kOWarps * 32, sm, st>>>(
-        a, hb, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data), o);
-    LIGER_CK_LAUNCH("fout");
+    LIGER_CK(launch_pdl(kern, dim3((unsigned)nch, (unsigned)Hkv), dim3(kOWarps * 32), sm, st, a, (const bf16*)hb,
+                        static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data), o));
   }
   if (present(co.state) && N) {
     k_fcache_write<D><<<dim3((unsigned)N, (unsigned)Hkv), 256, 0, st>>>(

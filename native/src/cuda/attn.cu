@@ -2454,12 +2454,33 @@ bool pdl_supported(bool& ok) {
   return true;
 }
 
+// Whether a kernel's code holds the griddepcontrol instructions: compiled for sm_90 (SASS, or PTX of
+// compute_90+). A compute_80 PTX build that the driver JIT-compiles for Hopper has none, and a dependent
+// launch of it would read the previous kernel's output unordered. Remembered per kernel.
+bool pdl_code(const void* kern) {
+  struct Seen {
+    const void* kern;
+    bool ok;
+  };
+  static thread_local Seen seen[8];
+  static thread_local int next = 0;
+  for (const Seen& e : seen)
+    if (e.kern == kern) return e.ok;
+  cudaFuncAttributes fa;
+  const bool ok = cudaFuncGetAttributes(&fa, kern) == cudaSuccess && fa.ptxVersion >= 90 && fa.binaryVersion >= 90;
+  seen[next] = Seen{kern, ok};
+  next = (next + 1) % 8;
+  return ok;
+}
+
 // Launches kern so that it may start while the stream's previous kernel finishes (its blocks call
-// pdl_wait() before reading that kernel's output); a plain launch where the device has no such launches.
+// pdl_wait() before reading that kernel's output); a plain launch where the device or the kernel's code
+// has no such launches.
 template <typename... P, typename... A>
 cudaError_t launch_pdl(void (*kern)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t st, A... args) {
   bool pdl = false;
   if (!pdl_supported(pdl)) return cudaGetLastError();
+  pdl = pdl && pdl_code(reinterpret_cast<const void*>(kern));
   cudaLaunchAttribute at[1];
   at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   at[0].val.programmaticStreamSerializationAllowed = 1;

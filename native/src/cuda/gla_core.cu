@@ -399,6 +399,43 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dq(Core c) {
   }
 }
 
+// Staging of k_fdq and k_fdkv: the chunk's k and v rows as bf16 tiles Kf, Vs and its cumulative gates
+// in log2 units as G2. Every thread's loads are issued before the first use (rows past len read row
+// len - 1, then zeroed: no branch between the loads), 4 columns per load, NI rows per thread; v from its
+// bf16 copy Vb when there is one, else (general build only) from the fp32 Vg.
+template <int D, bool FAST>
+__device__ __forceinline__ void stage_kvg(const float* Kg, const __nv_bfloat16* Vb, const float* Vg, const float* Gg,
+                                          int64_t rk, int len, bool hasvb, __nv_bfloat16* Kf, __nv_bfloat16* Vs,
+                                          float* G2) {
+  constexpr int LDB = D + 8, LG = D + 4, NI = kChunk * D / 1024;
+  constexpr float kL2e = 1.4426950408889634f;
+  const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
+  float4 k4[NI], g4[NI];
+  uint2 vr[NI];
+#pragma unroll
+  for (int it = 0; it < NI; ++it) {
+    const int idx = 4 * threadIdx.x + 1024 * it, t = idx / D, d = idx - t * D;
+    const int64_t o = (int64_t)(t < len ? t : len - 1) * rk + d;
+    k4[it] = *reinterpret_cast<const float4*>(Kg + o);
+    vr[it] = hasvb ? *reinterpret_cast<const uint2*>(Vb + o) : make_uint2(0u, 0u);
+    g4[it] = *reinterpret_cast<const float4*>(Gg + o);
+  }
+#pragma unroll
+  for (int it = 0; it < NI; ++it) {
+    const int idx = 4 * threadIdx.x + 1024 * it, t = idx / D, d = idx - t * D;
+    const bool ok = t < len;
+    if (!FAST && ok && !hasvb) {
+      const float4 v4 = *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d);
+      vr[it] = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
+    }
+    const float4 k = ok ? k4[it] : z;
+    const float4 gg = g4[it];
+    *reinterpret_cast<uint2*>(Kf + t * LDB + d) = make_uint2(pack_bf16(k.x, k.y), pack_bf16(k.z, k.w));
+    *reinterpret_cast<uint2*>(Vs + t * LDB + d) = ok ? vr[it] : make_uint2(0u, 0u);
+    *reinterpret_cast<float4*>(G2 + t * LG + d) = make_float4(gg.x * kL2e, gg.y * kL2e, gg.z * kL2e, gg.w * kL2e);
+  }
+}
+
 template <int D>
 size_t fdq_smem() {
   constexpr int LDB = D + 8, LG = D + 4;
@@ -461,7 +498,6 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   static_assert(!FAST || QC, "the FAST instantiation is the DqChain one");
   using bf16 = __nv_bfloat16;
   constexpr int LDB = D + 8, LG = D + 4, NT = D / 8;
-  constexpr float kL2e = 1.4426950408889634f;
   extern __shared__ __align__(16) unsigned char smraw[];
   float* G2 = reinterpret_cast<float*>(smraw);  // [64][LG] in-chunk cumulative gate times log2(e)
   float* Er = G2 + kChunk * LG;                 // [4][D] exp(G_r), r = 0, 16, 32, 48
@@ -488,36 +524,7 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   const __nv_bfloat16* Vb = hasvb ? c.vb + (int64_t)ch.start * rk + hh * D : nullptr;
   const float* Gg = c.g + (int64_t)ch.start * rk + hh * D;
   const float* Hg = c.h + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
-  // staging: every thread's loads issued before the first use (rows past len read row len - 1, then
-  // zeroed: no branch between the loads), 4 columns per load, NI rows per thread
-  constexpr int NI = kChunk * D / 1024;
-  {
-    const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
-    float4 k4[NI], g4[NI];
-    uint2 vr[NI];  // 4 bf16 of v: from the bf16 copy when there is one
-#pragma unroll
-    for (int it = 0; it < NI; ++it) {
-      const int idx = 4 * threadIdx.x + 1024 * it, t = idx / D, d = idx - t * D;
-      const int64_t o = (int64_t)(t < len ? t : len - 1) * rk + d;
-      k4[it] = *reinterpret_cast<const float4*>(Kg + o);
-      vr[it] = hasvb ? *reinterpret_cast<const uint2*>(Vb + o) : make_uint2(0u, 0u);
-      g4[it] = *reinterpret_cast<const float4*>(Gg + o);
-    }
-#pragma unroll
-    for (int it = 0; it < NI; ++it) {
-      const int idx = 4 * threadIdx.x + 1024 * it, t = idx / D, d = idx - t * D;
-      const bool ok = t < len;
-      if (!FAST && ok && !hasvb) {
-        const float4 v4 = *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d);
-        vr[it] = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
-      }
-      const float4 k = ok ? k4[it] : z;
-      const float4 gg = g4[it];
-      *reinterpret_cast<uint2*>(Kf + t * LDB + d) = make_uint2(pack_bf16(k.x, k.y), pack_bf16(k.z, k.w));
-      *reinterpret_cast<uint2*>(Vs + t * LDB + d) = ok ? vr[it] : make_uint2(0u, 0u);
-      *reinterpret_cast<float4*>(G2 + t * LG + d) = make_float4(gg.x * kL2e, gg.y * kL2e, gg.z * kL2e, gg.w * kL2e);
-    }
-  }
+  stage_kvg<D, FAST>(Kg, Vb, Vg, Gg, rk, len, hasvb, Kf, Vs, G2);
   if (FAST || c.hb) {  // the scan's bf16 entering states: the same rounding from half the bytes
     const bf16* Hb = c.hb + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
     constexpr int NH8 = D * D / 2048;
@@ -950,7 +957,6 @@ template <int D, bool FAST = false>
 __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   using bf16 = __nv_bfloat16;
   constexpr int LDB = D + 8, LG = D + 4, NH = D / 16;  // NH: n8 tiles in a column half
-  constexpr float kL2e = 1.4426950408889634f;
   extern __shared__ __align__(16) unsigned char smraw[];
   float* G2 = reinterpret_cast<float*>(smraw);  // [64][LG] cumulative gate times log2(e)
   float* Bw = G2 + kChunk * LG;                 // per warp [16][17]: diagonal v_s . do_i
@@ -984,35 +990,7 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   const __nv_bfloat16* Vb = hasvb ? c.vb + (int64_t)ch.start * rk + hh * D : nullptr;
   const float* Gg = c.g + (int64_t)ch.start * rk + hh * D;
   const float4 z4 = make_float4(0.f, 0.f, 0.f, 0.f);
-  // staging: every thread's loads issued before the first use (rows past len read row len - 1, then
-  // zeroed: no branch between the loads), 4 columns per load, NI rows per thread
-  constexpr int NI = kChunk * D / 1024;
-  {
-    float4 k4[NI], g4[NI];
-    uint2 vr[NI];  // 4 bf16 of v: from the bf16 copy when there is one
-#pragma unroll
-    for (int it = 0; it < NI; ++it) {
-      const int idx = 4 * threadIdx.x + 1024 * it, t = idx / D, d = idx - t * D;
-      const int64_t o = (int64_t)(t < len ? t : len - 1) * rk + d;
-      k4[it] = *reinterpret_cast<const float4*>(Kg + o);
-      vr[it] = hasvb ? *reinterpret_cast<const uint2*>(Vb + o) : make_uint2(0u, 0u);
-      g4[it] = *reinterpret_cast<const float4*>(Gg + o);
-    }
-#pragma unroll
-    for (int it = 0; it < NI; ++it) {
-      const int idx = 4 * threadIdx.x + 1024 * it, t = idx / D, d = idx - t * D;
-      const bool ok = t < len;
-      if (!FAST && ok && !hasvb) {
-        const float4 v4 = *reinterpret_cast<const float4*>(Vg + (int64_t)t * rk + d);
-        vr[it] = make_uint2(pack_bf16(v4.x, v4.y), pack_bf16(v4.z, v4.w));
-      }
-      const float4 k = ok ? k4[it] : z4;
-      const float4 gg = g4[it];
-      *reinterpret_cast<uint2*>(Kf + t * LDB + d) = make_uint2(pack_bf16(k.x, k.y), pack_bf16(k.z, k.w));
-      *reinterpret_cast<uint2*>(Vs + t * LDB + d) = ok ? vr[it] : make_uint2(0u, 0u);
-      *reinterpret_cast<float4*>(G2 + t * LG + d) = make_float4(gg.x * kL2e, gg.y * kL2e, gg.z * kL2e, gg.w * kL2e);
-    }
-  }
+  stage_kvg<D, FAST>(Kg, Vb, Vg, Gg, rk, len, hasvb, Kf, Vs, G2);
   __syncthreads();
   for (int idx = 4 * threadIdx.x; idx < kChunk * D; idx += 4 * 256) {
     const int s = idx / D, d = idx - s * D;

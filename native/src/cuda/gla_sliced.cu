@@ -65,6 +65,24 @@ float* slice_gl(const Core& c, int ka, const CoreSlices& s) {
   return c.gl + (int64_t)ka * (c.nchunks + 1) * c.Hkv * s.dk;
 }
 
+// Slice (ka, vb) of c as a problem of its own: its widths, packed copies of its columns of k, g (as they
+// are now: raw before the forward, cumsums after it) and v in the given buffers, its place in h and gl.
+liger_status slice_core(const Core& c, const CoreSlices& s, int ka, int vb, float* k, float* g, float* v, Core& x) {
+  const int64_t rk = (c.ntok + kChunk) * c.Hkv;
+  x = c;
+  x.Dk = s.dk;
+  x.Dv = s.dv;
+  x.k = k;
+  x.g = g;
+  x.v = v;
+  LIGER_TRY(cols_out(k, c.k, rk, (int)c.Dk, ka * s.dk, s.dk, c.stream));
+  LIGER_TRY(cols_out(g, c.g, rk, (int)c.Dk, ka * s.dk, s.dk, c.stream));
+  LIGER_TRY(cols_out(v, c.v, rk, (int)c.Dv, vb * s.dv, s.dv, c.stream));
+  x.h = slice_h(c, c.h, ka, vb, s);
+  x.gl = slice_gl(c, ka, s);
+  return LIGER_OK;
+}
+
 liger_status check_slicable(const Core& c) {
   if (c.ntok <= 0 && c.nchunks > 0)
     return fail(LIGER_ERR_INVALID_ARGUMENT, "core: the sliced path needs the packed token count (Core.ntok)");
@@ -91,16 +109,9 @@ liger_status core_forward_sliced(const Core& c, bool with_output, const CoreSlic
   LIGER_TRY(ws.allocate());
   for (int ka = 0; ka < Dk / a; ++ka) {
     for (int vb = 0; vb < Dv / b; ++vb) {
-      Core x = c;
-      x.Dk = a;
-      x.Dv = b;
-      x.k = ws.at<float>(ok);
-      x.g = ws.at<float>(og);
-      x.v = ws.at<float>(ov);
       // the raw gates every time: the state pass turns them into cumsums in place
-      LIGER_TRY(cols_out(x.k, c.k, rk, Dk, ka * a, a, st));
-      LIGER_TRY(cols_out(x.g, c.g, rk, Dk, ka * a, a, st));
-      LIGER_TRY(cols_out(x.v, c.v, rk, Dv, vb * b, b, st));
+      Core x;
+      LIGER_TRY(slice_core(c, s, ka, vb, ws.at<float>(ok), ws.at<float>(og), ws.at<float>(ov), x));
       x.q = nullptr;  // the state pass reads k, g and v only
       x.o = nullptr;
       if (with_output) {
@@ -108,8 +119,6 @@ liger_status core_forward_sliced(const Core& c, bool with_output, const CoreSlic
         x.o = ws.at<float>(oo);
         LIGER_TRY(cols_out(x.q, c.q, rq, Dk, ka * a, a, st));
       }
-      x.h = slice_h(c, c.h, ka, vb, s);
-      x.gl = slice_gl(c, ka, s);
       x.h0 = c.h0 ? ws.at<float>(o0) : nullptr;
       x.ht = c.ht ? ws.at<float>(ot) : nullptr;
       if (c.h0) LIGER_TRY(block_out(ws.at<float>(o0), c.h0, M, Dk, Dv, ka * a, vb * b, a, b, st));
@@ -142,26 +151,17 @@ liger_status core_backward_sliced(const Core& c, const CoreSlices& s) {
   LIGER_TRY(ws.allocate());
   for (int ka = 0; ka < Dk / a; ++ka) {
     for (int vb = 0; vb < Dv / b; ++vb) {
-      Core x = c;
-      x.Dk = a;
-      x.Dv = b;
+      Core x;  // g: the cumsums the forward left
+      LIGER_TRY(slice_core(c, s, ka, vb, ws.at<float>(ok), ws.at<float>(og), ws.at<float>(ov), x));
       x.q = ws.at<float>(oq);
-      x.k = ws.at<float>(ok);
-      x.g = ws.at<float>(og);  // the cumsums the forward left
-      x.v = ws.at<float>(ov);
       x.dO = ws.at<float>(odo);
       x.dq = ws.at<float>(odq);
       x.dk = ws.at<float>(odk);
       x.dv = ws.at<float>(odv);
       LIGER_TRY(cols_out(x.q, c.q, rq, Dk, ka * a, a, st));
-      LIGER_TRY(cols_out(x.k, c.k, rk, Dk, ka * a, a, st));
-      LIGER_TRY(cols_out(x.g, c.g, rk, Dk, ka * a, a, st));
-      LIGER_TRY(cols_out(x.v, c.v, rk, Dv, vb * b, b, st));
       LIGER_TRY(cols_out(x.dO, c.dO, rq, Dv, vb * b, b, st));
       LIGER_CK(cudaMemsetAsync(x.dk, 0, sizeof(float) * rk * a, st));  // the kernels add into dk, dv
       LIGER_CK(cudaMemsetAsync(x.dv, 0, sizeof(float) * rk * b, st));
-      x.h = slice_h(c, c.h, ka, vb, s);
-      x.gl = slice_gl(c, ka, s);
       x.dh = slice_h(c, c.dh, ka, vb, s);
       x.dht = c.dht ? ws.at<float>(odt) : nullptr;
       x.dh0 = c.dh0 ? ws.at<float>(od0) : nullptr;

@@ -399,6 +399,21 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dq(Core c) {
   }
 }
 
+// A bf16 D x D state (entering state or state gradient) into a [D][D + 8] tile, by 256 threads, 16 bytes
+// per load, every load issued before the first store.
+template <int D>
+__device__ __forceinline__ void stage_state(const __nv_bfloat16* src, __nv_bfloat16* dst) {
+  constexpr int NH8 = D * D / 2048;
+  uint4 hr[NH8];
+#pragma unroll
+  for (int it = 0; it < NH8; ++it) hr[it] = *reinterpret_cast<const uint4*>(src + 8 * threadIdx.x + 2048 * it);
+#pragma unroll
+  for (int it = 0; it < NH8; ++it) {
+    const int idx = 8 * threadIdx.x + 2048 * it, m = idx / D, n = idx - m * D;
+    *reinterpret_cast<uint4*>(dst + m * (D + 8) + n) = hr[it];
+  }
+}
+
 // Staging of k_fdq and k_fdkv: the chunk's k and v rows as bf16 tiles Kf, Vs and its cumulative gates
 // in log2 units as G2. Every thread's loads are issued before the first use (rows past len read row
 // len - 1, then zeroed: no branch between the loads), 4 columns per load, NI rows per thread; v from its
@@ -526,16 +541,7 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   const float* Hg = c.h + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
   stage_kvg<D, FAST>(Kg, Vb, Vg, Gg, rk, len, hasvb, Kf, Vs, G2);
   if (FAST || c.hb) {  // the scan's bf16 entering states: the same rounding from half the bytes
-    const bf16* Hb = c.hb + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
-    constexpr int NH8 = D * D / 2048;
-    uint4 hr[NH8];  // every load issued before the first store
-#pragma unroll
-    for (int it = 0; it < NH8; ++it) hr[it] = *reinterpret_cast<const uint4*>(Hb + 8 * threadIdx.x + 2048 * it);
-#pragma unroll
-    for (int it = 0; it < NH8; ++it) {
-      const int idx = 8 * threadIdx.x + 2048 * it, m = idx / D, n = idx - m * D;
-      *reinterpret_cast<uint4*>(Hs + m * LDB + n) = hr[it];
-    }
+    stage_state<D>(c.hb + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D, Hs);
   } else {
     for (int idx = 4 * threadIdx.x; idx < D * D; idx += 4 * 256) {
       const float4 h4 = *reinterpret_cast<const float4*>(Hg + idx);
@@ -1194,16 +1200,7 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
     bf16x4_scale_exp2<false>(Kl + s * LDB + d, Kf + s * LDB + d, gL + d, G2 + s * LG + d);
   }
   if (FAST || c.dhb) {  // the scan's bf16 copy: the same rounding from half the bytes
-    const bf16* DHb = c.dhb + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
-    constexpr int NH8 = D * D / 2048;
-    uint4 hr[NH8];  // every load issued before the first store
-#pragma unroll
-    for (int it = 0; it < NH8; ++it) hr[it] = *reinterpret_cast<const uint4*>(DHb + 8 * threadIdx.x + 2048 * it);
-#pragma unroll
-    for (int it = 0; it < NH8; ++it) {
-      const int idx = 8 * threadIdx.x + 2048 * it, m = idx / D, n = idx - m * D;
-      *reinterpret_cast<uint4*>(DHs + m * LDB + n) = hr[it];
-    }
+    stage_state<D>(c.dhb + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D, DHs);
   } else {
     const float* DHg = c.dh + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
     for (int idx = 4 * threadIdx.x; idx < D * D; idx += 4 * 256) {

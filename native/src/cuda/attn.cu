@@ -431,9 +431,9 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 }
 
 // Grid (chunks, Hkv): state increment sum_t diag(exp(G_last - G_t)) phi(k_t)^T v_t into h, the
-// chunk's total log-gate into gl. HT: fp32 increments (the backward's chunk states) or bf16 (the
-// forward's scan input: half the bytes written here and read by k_fscan; the products' operands are
-// bf16 already, the sum over chunks stays fp32). FAST: k and v rows contiguous (no code for other layouts,
+// chunk's total log-gate into gl. The increments are bf16 (half the bytes written here and read by
+// k_fscan_pairs; the products' operands are bf16 already, the sum over chunks stays fp32); the forward and
+// the backward's recompute both use them, so the backward sees the forward's entering states. FAST: k and v rows contiguous (no code for other layouts,
 // as k_fout's FAST). A warp owns R consecutive rows: their gate cumsum (its own rows, then the sums of the
 // warps before it: no serial 64-step loop), phi(k) and the decayed copy stay in registers, and the
 // decayed copy goes to the transposed A tile as one 16-byte store per column (40 KB of shared memory:
@@ -458,8 +458,8 @@ constexpr size_t fstate_smem() {
   return sizeof(bf16) * (size_t)(kChunk * FT<D>::LDB + D * (kChunk + 8)) + sizeof(float) * kFWarps * D;
 }
 
-template <int D, typename HT = float, bool FAST = false>
-__global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, HT* hbuf, float* glbuf) {
+template <int D, bool FAST = false>
+__global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, bf16* hbuf, float* glbuf) {
   using F = FT<D>;
   constexpr int LT = kChunk + 8, U = D / 32, R = kChunk / kFWarps;
   static_assert(R == 8, "one 16-byte store of R bf16 per transposed row");
@@ -562,7 +562,7 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
   }
   __syncthreads();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
-  HT* H = hbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
+  bf16* H = hbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
   constexpr int NP = kFStateParts, PT = F::NT / NP;  // value-column parts (registers: PT accumulator tiles)
   for (int m0 = warp * 16; m0 < D; m0 += kFWarps * 16)
 #pragma unroll 1
@@ -585,13 +585,8 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
 #pragma unroll
     for (int j = 0; j < PT; ++j) {
       const int n = part * (D / NP) + j * 8 + 2 * tq;
-      if constexpr (std::is_same<HT, float>::value) {
-        *reinterpret_cast<float2*>(H + (m0 + g) * D + n) = make_float2(acc[j][0], acc[j][1]);
-        *reinterpret_cast<float2*>(H + (m0 + g + 8) * D + n) = make_float2(acc[j][2], acc[j][3]);
-      } else {
-        *reinterpret_cast<__nv_bfloat162*>(H + (m0 + g) * D + n) = __floats2bfloat162_rn(acc[j][0], acc[j][1]);
-        *reinterpret_cast<__nv_bfloat162*>(H + (m0 + g + 8) * D + n) = __floats2bfloat162_rn(acc[j][2], acc[j][3]);
-      }
+      *reinterpret_cast<__nv_bfloat162*>(H + (m0 + g) * D + n) = __floats2bfloat162_rn(acc[j][0], acc[j][1]);
+      *reinterpret_cast<__nv_bfloat162*>(H + (m0 + g + 8) * D + n) = __floats2bfloat162_rn(acc[j][2], acc[j][3]);
     }
   }
 }
@@ -599,7 +594,7 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
 // ---------------------------------------------------------------------------------------------
 // Fused bf16 forward output (runs 19f): one block per (chunk, KV head) computes both branches for
 // every query head of the group and writes the mixed output once. The block stages, once per group,
-// the entering state (bf16, from k_fscan, by cp.async), the key side of the chunk (gate cumsum, phi(k)
+// the entering state (bf16, from k_fscan_pairs, by cp.async), the key side of the chunk (gate cumsum, phi(k)
 // and its decayed copies Ks/Kd), and the window keys (RoPE'd) and values of the previous chunk and
 // this one (the chunk's values serve both branches). A warp owns 16 query rows of one head: its q
 // rows go straight into mma A fragments (lane holds rows g, g + 8 and columns 16 ks + 8 p + 2 tq + {0, 1};
@@ -614,10 +609,12 @@ constexpr int kOWarps = 16;
 constexpr int kOParts = 4;  // value-column parts of the output accumulator (registers: 128 per thread)
 
 
-// Forward chunk-state scan on the bf16 increments of k_fstate: the arithmetic of scan_chunk_states (same
-// order, same rounding), two adjacent elements per thread as bf16 pairs (4-byte loads and stores) and
-// kFScanB chunks' loads in flight: twice the bytes in flight of k_fscan with half the threads (k_fscan
-// is latency-bound, not byte-bound: runs 19f-3, 20f-1). Grid (sequences, Hkv, D * D / 512).
+// Chunk-state scan on the bf16 increments of k_fstate (the forward's, and the backward's recompute):
+// h_{n+1} = diag(exp(gl_n)) h_n + inc_n in fp32, written as bf16 to hb, the final state to ht in fp32; the
+// arithmetic of scan_chunk_states (same order, same rounding), two adjacent elements per thread as bf16
+// pairs (4-byte loads and stores) and kFScanB chunks' loads in flight: twice the bytes in flight of the
+// one-element scan it replaced, with half the threads (that scan was latency-bound, not byte-bound: runs
+// 19f-3, 20f-1). Grid (sequences, Hkv, D * D / 512).
 constexpr int kFScanB = 32;
 template <int D>
 __global__ void __launch_bounds__(256, 2) k_fscan_pairs(Attn a, const bf16* inc, const float* gl, const float* h0,
@@ -660,24 +657,6 @@ __global__ void __launch_bounds__(256, 2) k_fscan_pairs(Attn a, const bf16* inc,
     ht[base + e] = s0;
     ht[base + e + 1] = s1;
   }
-}
-
-// Grid (sequences, Hkv, D * D / 256): entering state of every chunk from the increments (IT: the
-// backward's fp32 recompute; the forward's bf16 ones go through k_fscan_pairs since run 25f),
-// h_{n+1} = diag(exp(gl_n)) h_n + inc_n in fp32, written as bf16 (the output kernel's operand) to hb;
-// the final state to ht in fp32. One element per thread, kB chunks of loads in flight. At most 64
-// registers: 4 blocks per SM, so that the 512 blocks of Hkv = 8, D = 128 run in one wave (run 19f:
-// 76 registers, 3 blocks per SM, a second wave of 116 blocks).
-template <int D, typename IT = bf16>
-__global__ void __launch_bounds__(256, 4) k_fscan(Attn a, const IT* inc, const float* gl, const float* h0, float* ht,
-                                                  bf16* hb) {
-  constexpr int64_t DD = (int64_t)D * D;
-  const int n = blockIdx.x, hh = blockIdx.y;
-  const int e = blockIdx.z * blockDim.x + threadIdx.x;
-  if (e >= DD) return;
-  const int64_t base = ((int64_t)n * a.Hkv + hh) * DD;
-  scan_chunk_states<D, false>(inc, gl, h0 ? h0[base + e] : 0.f, hb, ht ? ht + base : nullptr, fseq(a, n), a.Hkv, hh,
-                              e);
 }
 
 // Columns 16 ks + 8 p + 2 tq + {0, 1} of one bf16 row (an A-fragment row of this lane), as floats:
@@ -809,7 +788,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
     if (!VCP) load_rows_f<D, RW, FAST>(a.v, a.T, hh, tok, ok, vx);
     load_rows_f<D, RW, FAST>(a.k, a.T, hh, wtok, raw, wx);
     if (!VCP) load_rows_f<D, RW, FAST>(a.v, a.T, hh, wtok, raw, wy);
-    // the entering state comes from k_fscan (launched before it ends: everything above overlaps its tail);
+    // the entering state comes from k_fscan_pairs (launched before it ends: everything above overlaps its tail);
     // copied while the key side is built
     pdl_wait();
     {
@@ -2525,7 +2504,7 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
   const unsigned threads = kFWarps * 32;
   if (nch) {
     const size_t sm = fstate_smem<D>();
-    const auto kern = a.k.s3 == 1 && a.v.s3 == 1 ? k_fstate<D, bf16, true> : k_fstate<D, bf16, false>;
+    const auto kern = a.k.s3 == 1 && a.v.s3 == 1 ? k_fstate<D, true> : k_fstate<D, false>;
     LIGER_TRY(set_smem((const void*)kern, sm, "fstate"));
     kern<<<dim3((unsigned)nch, (unsigned)Hkv), threads, sm, st>>>(a, h, gl);
     LIGER_CK_LAUNCH("fstate");
@@ -2683,24 +2662,26 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     return LIGER_OK;
   }
   if (fast_bwd) {
-    // chunk states from the raw k, v (k_fprep wrote the gate's in-chunk cumsum for the readers below)
+    // chunk states from the raw k, v (k_fprep wrote the gate's in-chunk cumsum for the readers below): the
+    // forward's kernels, so the entering states are the forward's own (bf16 increments in h's buffer)
+    bf16* inc = reinterpret_cast<bf16*>(c.h);
     if (nch) {
       const size_t sm = D == 64 ? fstate_smem<64>() : fstate_smem<128>();
       const bool fl = a.k.s3 == 1 && a.v.s3 == 1;  // contiguous k, v rows: no code for other layouts
-      const auto kern = D == 64 ? (fl ? k_fstate<64, float, true> : k_fstate<64, float, false>)
-                                : (fl ? k_fstate<128, float, true> : k_fstate<128, float, false>);
+      const auto kern = D == 64 ? (fl ? k_fstate<64, true> : k_fstate<64, false>)
+                                : (fl ? k_fstate<128, true> : k_fstate<128, false>);
       LIGER_TRY(set_smem((const void*)kern, sm, "fstate"));
-      kern<<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, c.h, c.gl);
+      kern<<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, inc, c.gl);
       LIGER_CK_LAUNCH("fstate");
     }
-    // the entering states in bf16 (the forward's scan; k_fdq rounds them to bf16 tiles anyway)
+    // the entering states in bf16 (k_fdq rounds them to bf16 tiles anyway)
     c.hb = ws.at<bf16>(b.hb);
     if (N) {
-      const dim3 grid((unsigned)N, (unsigned)Hkv, (unsigned)(D * D / 256));
+      const dim3 grid((unsigned)N, (unsigned)Hkv, (unsigned)(D * D / 512));
       if (D == 64)
-        k_fscan<64, float><<<grid, 256, 0, st>>>(a, c.h, c.gl, nullptr, nullptr, ws.at<bf16>(b.hb));
+        k_fscan_pairs<64><<<grid, 256, 0, st>>>(a, inc, c.gl, nullptr, nullptr, ws.at<bf16>(b.hb));
       else
-        k_fscan<128, float><<<grid, 256, 0, st>>>(a, c.h, c.gl, nullptr, nullptr, ws.at<bf16>(b.hb));
+        k_fscan_pairs<128><<<grid, 256, 0, st>>>(a, inc, c.gl, nullptr, nullptr, ws.at<bf16>(b.hb));
       LIGER_CK_LAUNCH("fscan");
     }
   } else {

@@ -69,7 +69,9 @@ class CrashResumeTest {
                     lastAnnounced = s;
                     if (s == killAfter) {
                         LockSupport.parkNanos(rnd.nextLong(20_000_000L));
-                        p.destroyForcibly(); // SIGKILL on Linux: no shutdown hooks, no finally blocks
+                        // SIGKILL on Linux: no shutdown hooks, no finally blocks. Through the handle, which
+                        // leaves the pipe open (Process.destroyForcibly closes it) so that its last lines can be read
+                        p.toHandle().destroyForcibly();
                         killed = true;
                         break;
                     }

@@ -2,8 +2,8 @@
 # The code paths of smaller GPUs, run on a Hopper part (one device call): the library built for sm_90a
 # and checked with its kernels planned for an A100's shared memory (166912 bytes per block) and for an
 # sm_86 / sm_89 part's (101376), then built as compute_80 PTX only (the sm_80 code, JIT-compiled by the
-# driver) and checked at the device's own limit and at the A100's; the decode and gated-delta-rule checks
-# at both limits beside them.
+# driver) and checked at the device's own limit and at the A100's; the decode checks beside them, and the
+# gated delta rule's refusal at the smaller limits.
 # Run from the folder holding native/, cmake/, bench/cuda/. Logs go to $OUT.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -40,6 +40,17 @@ run check_80ptx.log "$lib80" python3 check.py
 run check_80ptx_a100.log "$lib80" LIGER_CUDA_SMEM_LIMIT=166912 python3 check.py
 run decode_80ptx.log "$lib80" python3 check_decode.py
 run decode_90a_sm86.log "$lib90" LIGER_CUDA_SMEM_LIMIT=101376 python3 check_decode.py
-run gdn_90a_a100.log "$lib90" LIGER_CUDA_SMEM_LIMIT=166912 python3 check_gdn.py
-run gdn_90a_sm86.log "$lib90" LIGER_CUDA_SMEM_LIMIT=101376 python3 check_gdn.py
+# the gated delta rule's tiles need up to 222 KB at any head size: at these limits its calls are refused
+# (UNSUPPORTED, naming the kernel and both sizes), which is what these two runs check
+refused() {  # refused LOG LIB ENV=VALUE SCRIPT
+  local log=$1 lib=$2; shift 2
+  env "$@" "$lib" > "$OUT/$log" 2>&1
+  if grep -q 'UNSUPPORTED: CUDA kernel .* bytes of shared memory' "$OUT/$log"; then
+    echo "$log: refused as expected: $(grep -o 'UNSUPPORTED: CUDA kernel .*' "$OUT/$log" | head -1)"
+  else
+    echo "$log: NOT refused for shared memory"; tail -3 "$OUT/$log"; rc=1
+  fi
+}
+refused gdn_90a_a100.log "$lib90" LIGER_CUDA_SMEM_LIMIT=166912 python3 check_gdn.py
+refused gdn_90a_sm86.log "$lib90" LIGER_CUDA_SMEM_LIMIT=101376 python3 check_gdn.py
 exit $rc

@@ -2416,50 +2416,13 @@ bool fswa_bwd_fast_layout(const Attn& a, const View& dout, int64_t D) {
   return rows(a.q) && rows(a.k) && rows(a.v) && rows(dout) && tables;
 }
 
-// Whether the current device takes programmatic dependent launches (compute capability 9.0 and up);
-// remembered per device (the attribute call costs microseconds).
-bool pdl_supported(bool& ok) {
-  static thread_local int cached_dev = -1;
-  static thread_local bool cached_ok = false;
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess) return false;
-  if (dev != cached_dev) {
-    int major = 0;
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return false;
-    cached_ok = major >= 9;
-    cached_dev = dev;
-  }
-  ok = cached_ok;
-  return true;
-}
-
-// Whether a kernel's code holds the griddepcontrol instructions: compiled for sm_90 (SASS, or PTX of
-// compute_90+). A compute_80 PTX build that the driver JIT-compiles for Hopper has none, and a dependent
-// launch of it would read the previous kernel's output unordered. Remembered per kernel.
-bool pdl_code(const void* kern) {
-  struct Seen {
-    const void* kern;
-    bool ok;
-  };
-  static thread_local Seen seen[8];
-  static thread_local int next = 0;
-  for (const Seen& e : seen)
-    if (e.kern == kern) return e.ok;
-  cudaFuncAttributes fa;
-  const bool ok = cudaFuncGetAttributes(&fa, kern) == cudaSuccess && fa.ptxVersion >= 90 && fa.binaryVersion >= 90;
-  seen[next] = Seen{kern, ok};
-  next = (next + 1) % 8;
-  return ok;
-}
-
 // Launches kern so that it may start while the stream's previous kernel finishes (its blocks call
-// pdl_wait() before reading that kernel's output); a plain launch where the device or the kernel's code
-// has no such launches.
+// pdl_wait() before reading that kernel's output); a plain launch where its code has no such wait.
 template <typename... P, typename... A>
-cudaError_t launch_pdl(void (*kern)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t st, A... args) {
+liger_status launch_pdl(const char* name, void (*kern)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t st,
+                        A... args) {
   bool pdl = false;
-  if (!pdl_supported(pdl)) return cudaGetLastError();
-  pdl = pdl && pdl_code(reinterpret_cast<const void*>(kern));
+  LIGER_TRY(sm90_code(reinterpret_cast<const void*>(kern), pdl));
   cudaLaunchAttribute at[1];
   at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   at[0].val.programmaticStreamSerializationAllowed = 1;
@@ -2473,7 +2436,9 @@ cudaError_t launch_pdl(void (*kern)(P...), dim3 grid, dim3 block, size_t smem, c
   pdl = false;
 #endif
   cfg.numAttrs = pdl ? 1 : 0;
-  return cudaLaunchKernelEx(&cfg, kern, args...);
+  LIGER_CK(cudaLaunchKernelEx(&cfg, kern, args...));
+  LIGER_CK_LAUNCH(name);
+  return LIGER_OK;
 }
 
 template <int D>
@@ -2510,7 +2475,7 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
     LIGER_CK_LAUNCH("fstate");
   }
   if (N) {  // every sequence, also one without tokens (its final state is the initial one, or zero)
-    LIGER_CK(launch_pdl(k_fscan_pairs<D>, dim3((unsigned)N, (unsigned)Hkv, (unsigned)(D * D / 512)), dim3(256), 0, st,
+    LIGER_TRY(launch_pdl("fscan", k_fscan_pairs<D>, dim3((unsigned)N, (unsigned)Hkv, (unsigned)(D * D / 512)), dim3(256), 0, st,
                         a, (const bf16*)h, (const float*)gl,
                         present(ci.state) ? static_cast<const float*>(ci.state.data) : nullptr,
                         present(co.state) ? static_cast<float*>(co.state.data) : nullptr, hb));
@@ -2520,7 +2485,7 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
     const View o = view_of(p.o);
     const auto kern = fout_fast_layout(a, o) ? k_fout<D, kOWarps, true> : k_fout<D, kOWarps, false>;
     LIGER_TRY(set_smem((const void*)kern, sm, "fout"));
-    LIGER_CK(launch_pdl(kern, dim3((unsigned)nch, (unsigned)Hkv), dim3(kOWarps * 32), sm, st, a, (const bf16*)hb,
+    LIGER_TRY(launch_pdl("fout", kern, dim3((unsigned)nch, (unsigned)Hkv), dim3(kOWarps * 32), sm, st, a, (const bf16*)hb,
                         static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data), o));
   }
   if (present(co.state) && N) {

@@ -164,6 +164,29 @@ liger_status smem_limit(int& bytes) {
   return LIGER_OK;
 }
 
+liger_status sm90_code(const void* kern, bool& yes) {
+  struct Seen {
+    const void* kern;
+    int dev;
+    bool yes;
+  };
+  static thread_local Seen seen[16];
+  static thread_local int next = 0;
+  int dev = 0;
+  LIGER_CK(cudaGetDevice(&dev));
+  for (const Seen& e : seen)
+    if (e.kern == kern && e.dev == dev) {
+      yes = e.yes;
+      return LIGER_OK;
+    }
+  cudaFuncAttributes fa;
+  LIGER_CK(cudaFuncGetAttributes(&fa, kern));
+  yes = fa.binaryVersion >= 90 && fa.ptxVersion >= 90;
+  seen[next] = Seen{kern, dev, yes};
+  next = (next + 1) % 16;
+  return LIGER_OK;
+}
+
 liger_status set_smem(const void* kernel, size_t bytes, const char* name) {
   // Remembers the limit already raised per (kernel, device): the attribute calls cost microseconds.
   struct Raised {

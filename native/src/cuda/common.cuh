@@ -459,6 +459,11 @@ __device__ __forceinline__ float sigmoidf_(float x) { return 1.f / (1.f + __expf
 // LIGER_CUDA_SMEM_LIMIT (bytes) when that is set and smaller, so that a larger GPU can run the code
 // paths of a smaller one (A100: 166912, sm_86 / sm_89: 101376). Queried once per device.
 liger_status smem_limit(int& bytes);
+// Whether kern's code on the current device was compiled for sm_90 or newer (SASS, or PTX of compute_90+):
+// only then does it hold thread-block cluster barriers and griddepcontrol. A compute_80/89 PTX build that
+// the driver JIT-compiles for a newer GPU reports binaryVersion >= 90 but holds neither. Remembered per
+// (kernel, device).
+liger_status sm90_code(const void* kern, bool& yes);
 // Raises the dynamic shared-memory limit of a kernel and checks the device can give it.
 liger_status set_smem(const void* kernel, size_t bytes, const char* name);
 

@@ -394,13 +394,10 @@ liger_status max_clusters(const void* kern, int dev, int size, size_t smem, cuda
       clusters = s.clusters;
       return LIGER_OK;
     }
-  cudaFuncAttributes fa;
-  LIGER_CK(cudaFuncGetAttributes(&fa, kern));
+  bool sm90 = false;
+  LIGER_TRY(sm90_code(kern, sm90));
   clusters = 0;
-  // the cluster barrier is in the code only when it was compiled for sm_90 (SASS, or PTX of compute_90+):
-  // a compute_80/89 PTX build that the driver JIT-compiles for a newer GPU has binaryVersion >= 90 but no
-  // barrier in it
-  if (fa.binaryVersion >= 90 && fa.ptxVersion >= 90) {
+  if (sm90) {
     cudaLaunchConfig_t cfg = {};
     cudaLaunchAttribute attr[1];
     attr[0].id = cudaLaunchAttributeClusterDimension;

@@ -1540,7 +1540,8 @@ size_t fswa_bwd_smem() {
 // of the group over the chunk's window keys (tile row kk = position cpos0 - 64 + kk, as in k_fswa),
 // loaded once per block from the raw k, v (RoPE in registers). Phase A, a warp per 16 query rows of one head:
 // scores, probabilities, dP = dO V^T and dS stay in registers; delta = rowsum(P o dP) is taken from the
-// same dP registers, so that a row with a single key gets dS = 0 exactly; dqr is written, P and dS go to
+// same dP registers, so that a row with a single key gets dS = 0 exactly; dqr is written in bf16 (an addend
+// of the bf16 dq that k_fdq writes: its rounding is of the order of that output's), P and dS go to
 // per-warp bf16 tiles. Phase B, warp w takes dV = P^T dO of the 16 window keys of step p = w and then
 // dK = dS^T Q of step p = w + 4 (mod 8), summed over the query tiles and heads of the phase in registers
 // (a later phase first reads the earlier phases' sums), then stored without atomics: keys
@@ -1550,7 +1551,7 @@ size_t fswa_bwd_smem() {
 // FAST (fswa_bwd_fast_layout on the host): q, k, v, dO rows read as vectors and fp32 RoPE tables read as
 // vectors; that instantiation holds no code for other layouts (the instruction-fetch stalls of k_fout, 20f-2).
 template <int D, bool FAST>
-__global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout, float* dqr, float* dkr, float* dv,
+__global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout, bf16* dqr, float* dkr, float* dv,
                                                               float* dkp, float* dvp, bf16* qb, bf16* dob) {
   using F = FT<D>;
   constexpr int LDB = F::LDB, NT = F::NT, LP = kBwdLP;
@@ -1756,11 +1757,11 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
       for (int hr = 0; hr < 2; ++hr) {
         const int i = r + g + 8 * hr;
         if (i >= len) continue;
-        float* row = dqr + ((ch.start + i) * Hq + h) * D;
+        bf16* row = dqr + ((ch.start + i) * Hq + h) * D;
 #pragma unroll
         for (int j = 0; j < NT / 2; ++j) {
           const int n = vh * (D / 2) + j * 8 + 2 * tq;
-          *reinterpret_cast<float2*>(row + n) = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
+          *reinterpret_cast<uint32_t*>(row + n) = pack_bf16(acc[j][2 * hr], acc[j][2 * hr + 1]);
         }
       }
     }
@@ -1981,7 +1982,7 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a, int y0) {
 
 // Grid (chunks, Hq + Hkv - y0): as k_bwd_out, heads from y0 on (y0 = Hq: key heads only, when k_fdq
 // has written dq). Key rows add dkp / dvp, the window gradients from the next chunk's queries (written
-// by k_fswa_bwd when that chunk exists).
+// by k_fswa_bwd when that chunk exists); no dv when dvf is null (k_fdkv has written it: DvChain).
 // FAST: every view as fswa_bwd_fast_layout and bf16 dq / dk / dv rows read as vectors; no code for the rest.
 template <int D, bool FAST>
 __global__ void __launch_bounds__(256, 3) k_fbwd_out(Attn a, const float* dqf, const float* dqr, const float* dkf,
@@ -2063,7 +2064,7 @@ __global__ void __launch_bounds__(256, 3) k_fbwd_out(Attn a, const float* dqf, c
       for (int u = 0; u < U; ++u) dx[u] += gr[u];
     }
     bw_store_row<D>(out, ovec, bw_off(out, bs, a.T, tok[r], h), dx);
-    if (!isq) {
+    if (!isq && dvf) {
       float vv[U];
       bw_ld<D>(vv, dvf + o);
       if (kp) {
@@ -2561,7 +2562,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     b.dv = ws.reserve_bytes(fk);
     b.R = ws.reserve_bytes(fk);
     b.RT = ws.reserve_bytes(fgl);
-    b.dqr = ws.reserve_bytes(fq);
+    b.dqr = ws.reserve_bytes(fast_bwd ? fq / 2 : fq);  // bf16 for the fast backward
     b.dkr = ws.reserve_bytes(fk);
   }
   LIGER_TRY(ws.allocate());
@@ -2684,7 +2685,8 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
       LIGER_TRY(set_smem((const void*)kern, sm, "fswa_bwd"));
       bf16* qb = fast_bwd ? a.qb : nullptr;
       bf16* dob = fast_bwd ? ws.at<bf16>(b.dO) : nullptr;
-      kern<<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, dout, dqr, dkr, c.dv, dkp, dvp, qb, dob);
+      kern<<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, dout, ws.at<bf16>(b.dqr), dkr, c.dv, dkp,
+                                                                         dvp, qb, dob);
       LIGER_CK_LAUNCH("fswa_bwd");
     } else {
       // keys and values in one tile where both do not fit (sm_86 / sm_89 at D = 128)
@@ -2702,11 +2704,15 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     c.qchain = true;
     c.qc.q = a.q;
     c.qc.dq = view_of(p.dq);
-    c.qc.dqr = rope ? dqr : nullptr;
+    c.qc.dqr = rope ? ws.at<bf16>(b.dqr) : nullptr;
     if (rope) { c.qc.cos = a.cos; c.qc.sin = a.sin; }
     c.qc.rq = ws.at<float>(b.rq);
     if (NT) LIGER_CK(cudaMemsetAsync(c.qc.rq, 0, fk, st));
     c.qc.T = p.T;
+    c.dvchain = true;
+    c.dvc.dv = view_of(p.dv);
+    c.dvc.dvp = dvp;
+    c.dvc.T = p.T;
   }
   LIGER_TRY(core_backward(c));
   if (nch) {
@@ -2714,10 +2720,10 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
       const dim3 grid((unsigned)nch, (unsigned)Hkv);
       const View dq = view_of(p.dq), dk = view_of(p.dk), dv = view_of(p.dv);
       const bool fl = fswa_bwd_fast_layout(a, view_of(p.do_), D) && bw_rows_vec_host(dq, D) &&
-                      bw_rows_vec_host(dk, D) && bw_rows_vec_host(dv, D);
+                      bw_rows_vec_host(dk, D);  // dv: k_fdkv writes it
       const auto kern = D == 64 ? (fl ? k_fbwd_out<64, true> : k_fbwd_out<64, false>)
                                 : (fl ? k_fbwd_out<128, true> : k_fbwd_out<128, false>);
-      kern<<<grid, 256, 0, st>>>(a, nullptr, dqr, c.dk, dkr, c.R, c.RT, c.dv, dkp, dvp, dq, dk, dv, (int)Hq);
+      kern<<<grid, 256, 0, st>>>(a, nullptr, nullptr, c.dk, dkr, c.R, c.RT, nullptr, dkp, nullptr, dq, dk, dv, (int)Hq);
     } else {
       const dim3 grid((unsigned)nch, (unsigned)(Hq + Hkv));
       k_bwd_out<<<grid, 256, 0, st>>>(a, c.dq, dqr, c.dk, dkr, c.R, c.RT, c.dv, view_of(p.dq), view_of(p.dk),

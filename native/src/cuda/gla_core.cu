@@ -779,7 +779,7 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
         for (int hr = 0; hr < 2; ++hr) {
           const int i = r + g + 8 * hr;
           const int64_t tok = ch.start + (i < len ? i : 0), pos = sq.pos0 + (tok - sq.start);
-          const float* gr = c.qc.dqr + tok * rq + h * D;
+          const __nv_bfloat16* gr = c.qc.dqr + tok * rq + h * D;
           float cs[NT / 2][4];
           if (f2) {  // column pairs as float2
             const float* cp = static_cast<const float*>(cv.data) + pos * cv.s0;
@@ -817,8 +817,8 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
 #pragma unroll
           for (int j = 0; j < NT / 2; ++j) {
             const int n = j * 8 + 2 * tq;
-            const float2 lo = *reinterpret_cast<const float2*>(gr + n);
-            const float2 hi = *reinterpret_cast<const float2*>(gr + n + D / 2);
+            const float2 lo = unpack_bf16(*reinterpret_cast<const uint32_t*>(gr + n));
+            const float2 hi = unpack_bf16(*reinterpret_cast<const uint32_t*>(gr + n + D / 2));
             acc[j][2 * hr] += lo.x * cs[j][0] + hi.x * cs[j][2];
             acc[j][2 * hr + 1] += lo.y * cs[j][1] + hi.y * cs[j][3];
             acc[j + NT / 2][2 * hr] += hi.x * cs[j][0] - lo.x * cs[j][2];
@@ -951,7 +951,8 @@ size_t fdkv_smem() {
 
 // dk and dv for bf16 inputs (Dk = Dv = 64 or 128), per (chunk, KV head), summed over the group's
 // heads in registers; dk stored into c.dk (each element has one writer: no zeroed buffer), dv added
-// to c.dv (the window's dv is there). A warp owns 16 key rows s (sub-chunk kb, last row e)
+// to c.dv (the window's dv is there; with DvChain also the next chunk's, and the sum goes to the caller's
+// dv instead). A warp owns 16 key rows s (sub-chunk kb, last row e)
 // and half of the columns. For a query i in a later sub-chunk the gate factor splits at e:
 //   exp(G_i - G_s) = exp(G_i - G_e) exp(G_e - G_s)   (both <= 0),
 // so A^T = Ke Qe^T with Ke = k exp(G_e - G_s), Qe = q exp(G_i - G_e), and the dk bracket
@@ -1192,6 +1193,21 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
     for (int j = 0; j < NH; ++j)
       dvw[x][j] = s < len ? *reinterpret_cast<const float2*>(DV + nb + j * 8 + 2 * tq) : make_float2(0.f, 0.f);
   }
+  // DvChain: the next chunk's window dv too (its queries see this chunk's keys), where it exists
+  const SeqInfo sq = c.seqs[ch.seq];
+  if (c.dvchain && (int)blockIdx.x + 1 < sq.first_chunk + sq.num_chunks) {
+#pragma unroll
+    for (int x = 0; x < 2; ++x) {
+      const int s = s0 + g + 8 * x;
+      const float* DP = c.dvc.dvp + (int64_t)(ch.start + s) * rk + hh * D;
+#pragma unroll
+      for (int j = 0; j < NH; ++j) {
+        const float2 t = s < len ? *reinterpret_cast<const float2*>(DP + nb + j * 8 + 2 * tq) : make_float2(0.f, 0.f);
+        dvw[x][j].x += t.x;
+        dvw[x][j].y += t.y;
+      }
+    }
+  }
   // state terms: Kl = k exp(G_L - G_s) in the Qe space, dh as bf16
   bf16* Kl = Qe;
   const float* gL = G2 + (kChunk - 1) * LG;
@@ -1253,7 +1269,26 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
                                     dkd[j][2 * x + 1] + dkx[j][2 * x + 1] * exp2f(gL[n + 1] - gs[n + 1]));
       const float2 v2 = make_float2(dvw[x][j].x + dv[j][2 * x], dvw[x][j].y + dv[j][2 * x + 1]);
       *reinterpret_cast<float2*>(DK + n) = k2;
-      *reinterpret_cast<float2*>(DV + n) = v2;
+      if (!c.dvchain) *reinterpret_cast<float2*>(DV + n) = v2;
+      dv[j][2 * x] = v2.x;
+      dv[j][2 * x + 1] = v2.y;
+    }
+    if (c.dvchain) {  // the caller's dv: bf16 pairs where the view allows them, else element by element
+      const View ov = c.dvc.dv;
+      const int64_t oo = view_row(ov, ch.start + s, c.dvc.T, hh);
+      __nv_bfloat16* row = static_cast<__nv_bfloat16*>(ov.data) + oo;
+      if (ov.dtype == LIGER_BF16 && ov.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0) {
+#pragma unroll
+        for (int j = 0; j < NH; ++j)
+          *reinterpret_cast<__nv_bfloat162*>(row + nb + j * 8 + 2 * tq) = __floats2bfloat162_rn(dv[j][2 * x], dv[j][2 * x + 1]);
+      } else {
+#pragma unroll
+        for (int j = 0; j < NH; ++j) {
+          const int n = nb + j * 8 + 2 * tq;
+          store_from_float(ov, oo + n * ov.s3, dv[j][2 * x]);
+          store_from_float(ov, oo + (n + 1) * ov.s3, dv[j][2 * x + 1]);
+        }
+      }
     }
   }
 }

@@ -17,9 +17,18 @@ namespace cuda {
 // query term of dg, sum over the group of phi(q) o dq_phi, goes to rq (then read by the dg pass).
 struct DqChain {
   View q, cos, sin, dq;  // raw q [.., Hq, D], RoPE tables [P, D/2], output dq
-  const float* dqr;      // [NT, Hq, D] window gradient w.r.t. the RoPE'd q, or null (no window branch)
+  const __nv_bfloat16* dqr;  // [NT, Hq, D] window gradient w.r.t. the RoPE'd q (bf16), or null (no window)
   float* rq;             // [NT, Hkv, D], zeroed by the caller
   int64_t T;             // the views' T (the packed axis is B * T)
+};
+
+// The fused attention's dv epilogue (bf16 fast path): k_fdkv adds the window branch's dv of the next
+// chunk's queries (dvp, where the chunk has a successor in its sequence) to the window dv in c.dv and its
+// own, and writes the caller's dv (so no later pass reads c.dv and dvp).
+struct DvChain {
+  View dv;           // output dv [.., Hkv, D]
+  const float* dvp;  // [NT, Hkv, D] window dv from the next chunk's queries
+  int64_t T;         // the view's T (the packed axis is B * T)
 };
 
 struct Core {
@@ -44,6 +53,8 @@ struct Core {
   bool bf16;            // bf16 inputs whose tolerance allows bf16 tiles (the fused attention's fast path)
   bool qchain;          // fast path only: k_fdq runs the DqChain epilogue (c.dq unused), dg reads qc.rq
   DqChain qc;
+  bool dvchain;         // fast path only: k_fdkv runs the DvChain epilogue (c.dv is then read, not written)
+  DvChain dvc;
   int64_t ntok;         // packed tokens NT (the per-token buffers hold NT + kChunk rows): the sliced
                         // path below copies them
   bool no_dg;           // core_backward leaves R, RT alone (a slice of a larger problem: see core_dg)

@@ -1425,28 +1425,31 @@ __device__ __forceinline__ int64_t bw_off(const View& v, int64_t b, int64_t T, i
   return b * v.s0 + (tok - b * T) * v.s1 + h * v.s2;
 }
 
-// R raw bf16 rows (token tok[r] of head h, batch row b) of a warp, zero where !ok: every load issued before
-// any use.
+// R raw bf16 rows of a warp, tokens tok0 + step r of head h (batch row b), zero where !ok: every load
+// issued before any use. Row r's address is row 0's plus r step s1 (one 64-bit add per row, not the
+// full offset), and the load is predicated on ok[r] rather than branched around.
 template <int D, int R>
-__device__ __forceinline__ void bw_load_rows(const View& v, bool vec, int64_t b, int64_t T, int64_t h,
-                                             const int64_t (&tok)[R], const bool (&ok)[R], float (&x)[R][D / 32]) {
+__device__ __forceinline__ void bw_load_rows(const View& v, bool vec, int64_t b, int64_t T, int64_t h, int64_t tok0,
+                                             int step, const bool (&ok)[R], float (&x)[R][D / 32]) {
   constexpr int U = D / 32;
   using Raw = typename BwVec<D>::Raw;
   const int lane = threadIdx.x & 31;
-  const bf16* base = static_cast<const bf16*>(v.data);
+  const bf16* p0 = static_cast<const bf16*>(v.data) + bw_off(v, b, T, tok0, h);
+  const int64_t rs = step * v.s1;
   if (vec) {
     Raw w[R];
 #pragma unroll
     for (int r = 0; r < R; ++r) {
+      const Raw* p = reinterpret_cast<const Raw*>(p0 + r * rs + U * lane);
       w[r] = Raw{};
-      if (ok[r]) w[r] = *reinterpret_cast<const Raw*>(base + bw_off(v, b, T, tok[r], h) + U * lane);
+      if (ok[r]) w[r] = *p;
     }
 #pragma unroll
     for (int r = 0; r < R; ++r) bw_unpack<D>(w[r], x[r]);
   } else {
 #pragma unroll
     for (int r = 0; r < R; ++r) {
-      const bf16* row = base + (ok[r] ? bw_off(v, b, T, tok[r], h) : 0);
+      const bf16* row = ok[r] ? p0 + r * rs : static_cast<const bf16*>(v.data);
 #pragma unroll
       for (int u = 0; u < U; ++u) x[r][u] = ok[r] ? __bfloat162float(row[(U * lane + u) * v.s3]) : 0.f;
     }
@@ -1474,6 +1477,78 @@ __device__ __forceinline__ void bw_rope_cs(const Attn& a, bool tv, int64_t pos, 
       c[u] = load_as_float(a.cos, pos * a.cos.s0 + (j + u) * a.cos.s1);
       s[u] = load_as_float(a.sin, pos * a.sin.s0 + (j + u) * a.sin.s1);
     }
+  }
+}
+
+// cos / sin of table rows pos0 + step r for this lane's columns, as bw_rope_cs (identity where !ok[r]), with
+// the row addresses stepped from row 0's and the loads predicated.
+template <int D, int R>
+__device__ __forceinline__ void bw_rope_rows(const Attn& a, bool tv, int64_t pos0, int step, const bool (&ok)[R],
+                                             float (&c)[R][D / 32], float (&s)[R][D / 32]) {
+  constexpr int U = D / 32;
+  using F = typename BwVec<D>::F;
+  if (tv) {
+    const int j = U * ((threadIdx.x & 31) & 15);
+    const float* cp = static_cast<const float*>(a.cos.data) + pos0 * a.cos.s0 + j;
+    const float* sp = static_cast<const float*>(a.sin.data) + pos0 * a.sin.s0 + j;
+    const int64_t cs = step * a.cos.s0, ss = step * a.sin.s0;
+    F cv[R], sv[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const F* pc = reinterpret_cast<const F*>(cp + r * cs);
+      const F* ps = reinterpret_cast<const F*>(sp + r * ss);
+      if (ok[r]) cv[r] = *pc, sv[r] = *ps;
+    }
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      if (ok[r]) {
+        memcpy(c[r], &cv[r], sizeof(F));
+        memcpy(s[r], &sv[r], sizeof(F));
+      } else {
+#pragma unroll
+        for (int u = 0; u < U; ++u) c[r][u] = 1.f, s[r][u] = 0.f;
+      }
+    }
+  } else {
+#pragma unroll
+    for (int r = 0; r < R; ++r) bw_rope_cs<D>(a, false, pos0 + r * step, ok[r], c[r], s[r]);
+  }
+}
+
+// Softmax of R warp-held rows (as softmax_regs, same order of operations), the rows' shuffle reductions
+// interleaved so that their latencies overlap instead of running one row after another.
+template <int D, int R>
+__device__ __forceinline__ void softmax_rows(float (&x)[R][D / 32]) {
+  constexpr int U = D / 32;
+  float m[R], t[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    m[r] = -INFINITY;
+#pragma unroll
+    for (int u = 0; u < U; ++u) m[r] = fmaxf(m[r], x[r][u]);
+  }
+#pragma unroll
+  for (int o = 16; o; o >>= 1)
+#pragma unroll
+    for (int r = 0; r < R; ++r) m[r] = fmaxf(m[r], __shfl_xor_sync(0xffffffffu, m[r], o));
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    t[r] = 0.f;
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      x[r][u] = __expf(x[r][u] - m[r]);
+      t[r] += x[r][u];
+    }
+  }
+#pragma unroll
+  for (int o = 16; o; o >>= 1)
+#pragma unroll
+    for (int r = 0; r < R; ++r) t[r] += __shfl_xor_sync(0xffffffffu, t[r], o);
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const float inv = 1.f / t[r];
+#pragma unroll
+    for (int u = 0; u < U; ++u) x[r][u] *= inv;
   }
 }
 
@@ -1589,20 +1664,18 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
   // position is in the inputs), 16 rows per warp, 8 at a time with every load in flight
 #pragma unroll 1
   for (int part = 0; part < 2; ++part) {
-    int64_t tok[8], kp[8];
+    const int64_t kp0 = cpos0 - kChunk + warp * 16 + part * 8;  // position of row e = kp0 + e
     bool need[8];
 #pragma unroll
     for (int e = 0; e < 8; ++e) {
       const int kk = warp * 16 + part * 8 + e;
-      kp[e] = cpos0 - kChunk + kk;
-      need[e] = kk < kChunk + len && kp[e] >= s.pos0 && kp[e] > cpos0 - W;
-      tok[e] = s.start + (kp[e] - s.pos0);
+      need[e] = kk < kChunk + len && kp0 + e >= s.pos0 && kp0 + e > cpos0 - W;
     }
     float x[8][U], y[8][U], cs[8][U], sn[8][U];
-    bw_load_rows<D, 8>(a.k, kvec, bs, a.T, hh, tok, need, x);
-    bw_load_rows<D, 8>(a.v, vvec, bs, a.T, hh, tok, need, y);
-#pragma unroll
-    for (int e = 0; e < 8; ++e) bw_rope_cs<D>(a, tv, kp[e], need[e], cs[e], sn[e]);
+    const int64_t tok0 = s.start + (kp0 - s.pos0);
+    bw_load_rows<D, 8>(a.k, kvec, bs, a.T, hh, tok0, 1, need, x);
+    bw_load_rows<D, 8>(a.v, vvec, bs, a.T, hh, tok0, 1, need, y);
+    bw_rope_rows<D, 8>(a, tv, kp0, 1, need, cs, sn);
 #pragma unroll
     for (int e = 0; e < 8; ++e) {
       const int kk = warp * 16 + part * 8 + e;
@@ -1621,31 +1694,33 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
     const int64_t h = (int64_t)hh * grp + (unit >> 2);
 #pragma unroll 1
     for (int half = 0; half < 2; ++half) {  // raw q (RoPE in registers) and (1 - mix) dO, 8 rows at a time
-      int64_t tok[8];
       bool ok[8];
 #pragma unroll
-      for (int e = 0; e < 8; ++e) {
-        ok[e] = r + half * 8 + e < len;
-        tok[e] = ch.start + r + half * 8 + e;
-      }
+      for (int e = 0; e < 8; ++e) ok[e] = r + half * 8 + e < len;
+      const int64_t tok0 = ch.start + r + half * 8;  // token of row e = tok0 + e
       float x[8][U], y[8][U], cs[8][U], sn[8][U];
-      bw_load_rows<D, 8>(a.q, qvec, bs, a.T, h, tok, ok, x);
-      bw_load_rows<D, 8>(dout, ovec, bs, a.T, h, tok, ok, y);
-#pragma unroll
-      for (int e = 0; e < 8; ++e) bw_rope_cs<D>(a, tv, cpos0 + r + half * 8 + e, ok[e], cs[e], sn[e]);
+      bw_load_rows<D, 8>(a.q, qvec, bs, a.T, h, tok0, 1, ok, x);
+      bw_load_rows<D, 8>(dout, ovec, bs, a.T, h, tok0, 1, ok, y);
+      bw_rope_rows<D, 8>(a, tv, cpos0 + r + half * 8, 1, ok, cs, sn);
       // the GLA kernels' packed bf16 rows, from the rows already in registers (no gather pass, no
-      // query blocks in k_fprep): mix * dO rounded to nearest bf16, and phi(q) = softmax(q)
+      // query blocks in k_fprep): mix * dO rounded to nearest bf16, and phi(q) = softmax(q) (the 8 rows'
+      // reductions interleaved)
+      const int64_t o0 = (tok0 * Hq + h) * D + U * lane;
+      if (dob) {
 #pragma unroll
-      for (int e = 0; e < 8; ++e) {
-        const int64_t o = (tok[e] * Hq + h) * D + U * lane;
-        if (dob && ok[e]) bw_store_bf16<D>(dob + o, y[e], a.mix);
-        if (qb) {
-          float f[U];
+        for (int e = 0; e < 8; ++e)
+          if (ok[e]) bw_store_bf16<D>(dob + o0 + e * Hq * D, y[e], a.mix);
+      }
+      if (qb) {
+        float f[8][U];
 #pragma unroll
-          for (int u = 0; u < U; ++u) f[u] = x[e][u];
-          softmax_regs<D>(f);
-          if (ok[e]) bw_store_bf16<D>(qb + o, f, 1.f);
-        }
+        for (int e = 0; e < 8; ++e)
+#pragma unroll
+          for (int u = 0; u < U; ++u) f[e][u] = x[e][u];
+        softmax_rows<D, 8>(f);
+#pragma unroll
+        for (int e = 0; e < 8; ++e)
+          if (ok[e]) bw_store_bf16<D>(qb + o0 + e * Hq * D, f[e], 1.f);
       }
 #pragma unroll
       for (int e = 0; e < 8; ++e) {
@@ -1680,12 +1755,16 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
       }
     }
     float mx[2] = {-INFINITY, -INFINITY}, sum[2] = {0.f, 0.f};
+    // key kk is in query qi's window iff 0 <= qi + 64 - kk < W (one unsigned compare of a lane base plus a
+    // constant) and its position cpos0 - 64 + kk is >= 0 (kk >= kmin)
+    const int tb = r + g + kChunk - p_lo * 16 - 2 * tq;
+    const int kd = p_lo * 16 + 2 * tq - (cpos0 >= kChunk ? 0 : (int)(kChunk - cpos0));
 #pragma unroll
     for (int j = 0; j < 2 * kSwaPairs; ++j)
 #pragma unroll
       for (int z = 0; z < 4; ++z) {
-        const int qi = r + g + (z >> 1) * 8, kk = p_lo * 16 + j * 8 + 2 * tq + (z & 1);
-        const bool ok = kk <= qi + kChunk && kk > qi + kChunk - W && cpos0 - kChunk + kk >= 0;
+        const int c = (z >> 1) * 8 - j * 8 - (z & 1);  // qi + 64 - kk = tb + c; kk - kmin = kd + j 8 + (z & 1)
+        const bool ok = (unsigned)(tb + c) < (unsigned)W && kd + j * 8 + (z & 1) >= 0;
         sacc[j][z] = ok ? sacc[j][z] * sc : -INFINITY;
         mx[z >> 1] = fmaxf(mx[z >> 1], sacc[j][z]);
       }
@@ -1787,20 +1866,17 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
         float acc[NT][4];
 #pragma unroll
         for (int j = 0; j < NT; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
-        if (ph) {
-          // a later phase adds to the sums the earlier ones stored: every load issued before any store
-          // (a load after a store to a row the compiler cannot tell apart would wait for the one before)
+        // a later phase adds to the sums the earlier ones stored: every load issued before any store (a
+        // load after a store to a row the compiler cannot tell apart would wait for the one before), into
+        // registers of their own that are added after the products, so that the products run under the loads
+        float2 prev[2][NT];
 #pragma unroll
-          for (int hr = 0; hr < 2; ++hr) {
-            if (!kok[hr]) continue;
+        for (int hr = 0; hr < 2; ++hr)
 #pragma unroll
-            for (int j = 0; j < NT; ++j) {
-              const float2 o = *reinterpret_cast<const float2*>(dst + koff[hr] + j * 8 + 2 * tq);
-              acc[j][2 * hr] = o.x;
-              acc[j][2 * hr + 1] = o.y;
-            }
+          for (int j = 0; j < NT; ++j) {
+            prev[hr][j] = make_float2(0.f, 0.f);
+            if (ph && kok[hr]) prev[hr][j] = *reinterpret_cast<const float2*>(dst + koff[hr] + j * 8 + 2 * tq);
           }
-        }
 #pragma unroll 1
         for (int b = 0; b < 4; ++b) {
           const int rb = b * 16;
@@ -1830,7 +1906,8 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
           if (!kok[hr]) continue;
 #pragma unroll
           for (int j = 0; j < NT; ++j)
-            *reinterpret_cast<float2*>(dst + koff[hr] + j * 8 + 2 * tq) = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
+            *reinterpret_cast<float2*>(dst + koff[hr] + j * 8 + 2 * tq) =
+                make_float2(prev[hr][j].x + acc[j][2 * hr], prev[hr][j].y + acc[j][2 * hr + 1]);
         }
       }
     }
@@ -1925,7 +2002,7 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a, int y0) {
   const View src = isq ? a.q : a.k;
   float x[R][U];
   const int64_t bs = (int)ch.start / (int)a.T;  // the batch row of the chunk's rows
-  bw_load_rows<D, R>(src, bw_rows_vec<D>(src), bs, a.T, h, tok, ok, x);
+  bw_load_rows<D, R>(src, bw_rows_vec<D>(src), bs, a.T, h, tok[0], 8, ok, x);
   const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
 #pragma unroll
   for (int r = 0; r < R; ++r) {
@@ -1955,7 +2032,7 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a, int y0) {
     }
   }
   if (!isq) {  // uniform per block
-    bw_load_rows<D, R>(a.v, bw_rows_vec<D>(a.v), bs, a.T, h, tok, ok, x);
+    bw_load_rows<D, R>(a.v, bw_rows_vec<D>(a.v), bs, a.T, h, tok[0], 8, ok, x);
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       if (!ok[r]) continue;
@@ -2006,7 +2083,7 @@ __global__ void __launch_bounds__(256, 3) k_fbwd_out(Attn a, const float* dqf, c
   const View src = isq ? a.q : a.k;
   float x[RR][U];
   const int64_t bs = (int)ch.start / (int)a.T;  // the batch row of the chunk's rows
-  bw_load_rows<D, RR>(src, FAST || bw_rows_vec<D>(src), bs, a.T, h, tok, ok, x);
+  bw_load_rows<D, RR>(src, FAST || bw_rows_vec<D>(src), bs, a.T, h, tok[0], 8, ok, x);
   const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
   const float* rt = RT + ((int64_t)blockIdx.x * a.Hkv + h) * D + U * lane;
   const bool next = (int)blockIdx.x + 1 < s.first_chunk + s.num_chunks;  // the next chunk of the sequence

@@ -2060,7 +2060,8 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a, int y0) {
 // Grid (chunks, Hq + Hkv - y0): as k_bwd_out, heads from y0 on (y0 = Hq: key heads only, when k_fdq
 // has written dq). Key rows add dkp / dvp, the window gradients from the next chunk's queries (written
 // by k_fswa_bwd when that chunk exists); no dv when dvf is null (k_fdkv has written it: DvChain).
-// FAST: every view as fswa_bwd_fast_layout and bf16 dq / dk / dv rows read as vectors; no code for the rest.
+// FAST: every view as fswa_bwd_fast_layout and bf16 dq / dk rows (and dv's, when dvf is given) read as vectors;
+// no code for the rest.
 template <int D, bool FAST>
 __global__ void __launch_bounds__(256, 3) k_fbwd_out(Attn a, const float* dqf, const float* dqr, const float* dkf,
                                                   const float* dkr, const float* R, const float* RT,

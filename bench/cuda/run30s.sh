@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # State passes, run 30s: A/B in one device call. TREES names source trees as name:folder (native/ trees;
 # the first is the candidate, the last the baseline); VARIANTS adds compile-time variants of the candidate
-# ("name:flags;..."). Builds all in parallel, runs the ctest driver and check.py on the candidate (CHECK_ALSO:
-# more names to check), bwd_ab.py on every library (per-kernel times at 8K, fwd and fwd+bwd at 2K / 8K /
+# ("name:flags;..."). Builds all in parallel, runs the ctest driver and check.py on the candidate (with
+# SMEM_CHECK=1 also at the A100 and sm_86 shared-memory limits; CHECK_ALSO: more names to check, while time
+# is left), bwd_ab.py on every library (per-kernel times at 8K, fwd and fwd+bwd at 2K / 8K /
 # 32K, interleaved), fwd_ab.py on the candidate and the baseline (the forward's kernels at 32K), then the
 # state-pass kernels at T = 8K under Nsight Compute (per-reason stalls) for NCU names, while time is left.
 # Run from the folder holding native/, cmake/, bench/ and the other trees. Logs go to $OUT.
@@ -46,15 +47,26 @@ echo "builds: $(( $(date +%s) - t0 )) s"
 cd bench/cuda
 export PYTHONUNBUFFERED=1
 rc=0
-for n in $cand ${CHECK_ALSO:-}; do
-  [[ -f $root/build_$n/libliger_dev.so ]] || continue
-  t1=$(date +%s)
-  timeout 90 python3 check.py "$root/build_$n/libliger_dev.so" >"$OUT/check_$n.log" 2>&1; r=$?
-  [[ $n == "$cand" ]] && rc=$r
-  echo "check $n: $(( $(date +%s) - t1 )) s, rc=$r"; grep -E "FAIL|SUMMARY|Error|error" "$OUT/check_$n.log" | head -12
-done
+check() {  # check NAME LOG [ENV=VALUE...]: check.py on one library
+  local n=$1 log=$2; shift 2
+  [[ -f $root/build_$n/libliger_dev.so ]] || return 1
+  local t1; t1=$(date +%s)
+  env "$@" timeout 90 python3 check.py "$root/build_$n/libliger_dev.so" >"$OUT/$log" 2>&1; local r=$?
+  echo "$log: $(( $(date +%s) - t1 )) s, rc=$r"; grep -E "FAIL|SUMMARY|Error|error" "$OUT/$log" | head -12
+  return $r
+}
+check "$cand" "check_$cand.log"; rc=$?
 timeout 100 python3 bwd_ab.py $libs >"$OUT/ab.log" 2>&1; echo "bwd_ab rc=$? at $(( $(date +%s) - t0 )) s"
 grep -E "^\|" "$OUT/ab.log" | grep -E "k_fstate|k_fscan|k_fdstate|k_fout|total|^\| T|^\| [0-9]"
+# the smaller GPUs' planning (A100 and sm_86 / sm_89 shared memory), as run_smem_check.sh
+if [[ ${SMEM_CHECK:-0} == 1 ]]; then
+  check "$cand" check_a100.log LIGER_CUDA_SMEM_LIMIT=166912 || rc=1
+  check "$cand" check_sm86.log LIGER_CUDA_SMEM_LIMIT=101376 || rc=1
+fi
+for n in ${CHECK_ALSO:-}; do
+  [[ $(left) -gt 70 ]] || break
+  check "$n" "check_$n.log"
+done
 for n in $cand $base; do
   [[ $(left) -gt 60 ]] || break
   timeout 40 python3 fwd_ab.py "$n" "$root/build_$n/libliger_dev.so" 2>&1 | grep -v -i warn | tee -a "$OUT/fwd_ab.log"

@@ -430,14 +430,6 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 #endif
 }
 
-// Grid (chunks, Hkv): state increment sum_t diag(exp(G_last - G_t)) phi(k_t)^T v_t into h, the
-// chunk's total log-gate into gl. The increments are bf16 (half the bytes written here and read by
-// k_fscan_pairs; the products' operands are bf16 already, the sum over chunks stays fp32); the forward and
-// the backward's recompute both use them, so the backward sees the forward's entering states. FAST: k and v rows contiguous (no code for other layouts,
-// as k_fout's FAST). A warp owns R consecutive rows: their gate cumsum (its own rows, then the sums of the
-// warps before it: no serial 64-step loop), phi(k) and the decayed copy stay in registers, and the
-// decayed copy goes to the transposed A tile as one 16-byte store per column (40 KB of shared memory:
-// 3 blocks per SM; run 20f: 87 KB, 2 blocks, a 64-step serial cumsum and 4-way conflicted transposes).
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(smem)), "l"(gmem));
@@ -448,14 +440,71 @@ __device__ __forceinline__ void cp_async_wait_all() {
   asm volatile("cp.async.wait_all;\n" ::);
 #endif
 }
+// log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)) with the hardware log: log1pf is a ~30-instruction
+// polynomial, and under a per-element branch (the gate's ok flag) it left k_fstate's 32 elements per thread
+// as a serial chain (run 30s-1: ~3K instructions per warp and chunk). 1 + e rounds away e < 2^-24 and
+// __logf is good to ~1e-7 absolute: the chunk's log-gate sums move by under 1e-5, far below bf16.
+__device__ __forceinline__ float logsigmoid_fast(float x) {
+  return fminf(x, 0.f) - __logf(1.f + __expf(-fabsf(x)));
+}
 
-// 3 blocks per SM (80 registers) with the value columns in two parts: run 25f-1 measured 263 us at 32K
-// against 290 us for 2 blocks of 124 registers and one part
-constexpr int kFStateBlocks = 3;
-constexpr int kFStateParts = 2;
+// The max (MAX) or the sum over the warp's 32 lanes of each of 8 per-lane values p[e] (one per row), every
+// lane getting all 8: a transposed butterfly (lanes l and l ^ 16 trade the halves of p they do not keep,
+// then 2 and 1 values with l ^ 8 and l ^ 4, then one value with l ^ 2 and l ^ 1, leaving row (l >> 2) & 7's
+// result in lane l), then 8 broadcasts: 17 shuffles for the 8 rows instead of 40.
+template <bool MAX>
+__device__ __forceinline__ void warp_rows8(float (&p)[8]) {
+  const int lane = threadIdx.x & 31;
+  const auto op = [](float x, float y) { return MAX ? fmaxf(x, y) : x + y; };
+  const bool b4 = lane & 16, b3 = lane & 8, b2 = lane & 4;
+  float q[4], r[2];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float keep = b4 ? p[4 + i] : p[i], give = b4 ? p[i] : p[4 + i];
+    q[i] = op(keep, __shfl_xor_sync(0xffffffffu, give, 16));
+  }
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    const float keep = b3 ? q[2 + i] : q[i], give = b3 ? q[i] : q[2 + i];
+    r[i] = op(keep, __shfl_xor_sync(0xffffffffu, give, 8));
+  }
+  float t = op(b2 ? r[1] : r[0], __shfl_xor_sync(0xffffffffu, b2 ? r[0] : r[1], 4));
+  t = op(t, __shfl_xor_sync(0xffffffffu, t, 2));
+  t = op(t, __shfl_xor_sync(0xffffffffu, t, 1));
+#pragma unroll
+  for (int e = 0; e < 8; ++e) p[e] = __shfl_sync(0xffffffffu, t, 4 * e);
+}
+
+// Grid (chunks, Hkv): state increment sum_t diag(exp(G_last - G_t)) phi(k_t)^T v_t into h, the
+// chunk's total log-gate into gl. The increments are bf16 (half the bytes written here and read by
+// k_fscan_pairs; the products' operands are bf16 already, the sum over chunks stays fp32); the forward and
+// the backward's recompute both use them, so the backward sees the forward's entering states. A warp owns
+// R consecutive rows: their gate cumsum (its own rows, then the sums of the warps before it), phi(k) and the
+// decayed copy stay in registers, and the decayed copy goes to the transposed A tile as one 16-byte store
+// per column. A lane holds the U adjacent columns U l0 + u of its rows (one 2U-byte load per row when FAST:
+// fstate_fast_layout). FAST: no code for other layouts, as k_fout's FAST.
+//
+// Run 30s-1 (Nsight, T = 8K): the kernel is bound by its issued instructions, not by memory (DRAM 31%,
+// ~3K instructions per warp and chunk, 12 cycles per issued instruction): the log-sigmoid's log1pf
+// polynomial under a per-element branch, a 32-bit division per row address, and 40 shuffles per row
+// reduction pair were the largest parts. A block walking several chunks with the next chunk's loads in flight
+// measured the same as one chunk per block.
+#ifndef LIGER_FSTATE_BLOCKS
+#define LIGER_FSTATE_BLOCKS 3
+#endif
+constexpr int kFStateBlocks = LIGER_FSTATE_BLOCKS;  // blocks per SM (registers: 65536 / (256 blocks))
+constexpr int kFStateParts = 2;                      // value-column parts of the accumulator
 template <int D>
-constexpr size_t fstate_smem() {
+constexpr size_t fstate_smem() {  // v, the transposed decayed keys, the per-warp gate sums
   return sizeof(bf16) * (size_t)(kChunk * FT<D>::LDB + D * (kChunk + 8)) + sizeof(float) * kFWarps * D;
+}
+
+// The layouts k_fstate<D, true> assumes: k rows contiguous with every row's start 2U-byte aligned (one
+// vector load per lane and row), v rows contiguous.
+bool fstate_fast_layout(const Attn& a, int64_t D) {
+  const uintptr_t U = (uintptr_t)(D / 32);
+  return a.k.s3 == 1 && a.v.s3 == 1 && (reinterpret_cast<uintptr_t>(a.k.data) & (2 * U - 1)) == 0 &&
+         ((a.k.s0 | a.k.s1 | a.k.s2) & (int64_t)(U - 1)) == 0;
 }
 
 template <int D, bool FAST = false>
@@ -463,6 +512,7 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
   using F = FT<D>;
   constexpr int LT = kChunk + 8, U = D / 32, R = kChunk / kFWarps;
   static_assert(R == 8, "one 16-byte store of R bf16 per transposed row");
+  static_assert(U == 2 || U == 4, "D 64 or 128");
   extern __shared__ __align__(16) unsigned char smraw[];
   bf16* Vs = reinterpret_cast<bf16*>(smraw);                 // [64][LDB] v (zero past len)
   bf16* KdT = Vs + kChunk * F::LDB;                          // [D][LT] phi(k_t) exp(G_last - G_t): A (rows dk, columns t)
@@ -472,6 +522,9 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
   const int hh = blockIdx.y, len = ch.len;
   const int w0 = threadIdx.x >> 5, l0 = threadIdx.x & 31;
   const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
+  // a chunk's rows share one sequence (one b of the packed axis): row t at t s1 from the first, one division
+  const bf16* k0 = static_cast<const bf16*>(a.k.data) + row_off(a.k, ch.start, a.T, hh);
+  const bf16* v0 = static_cast<const bf16*>(a.v.data) + row_off(a.v, ch.start, a.T, hh);
   // v rows straight into Vs by cp.async when they are contiguous and 16-byte aligned (in flight while the
   // key side is computed); else through registers after the keys
   const bool vcp = a.v.s3 == 1 && ((reinterpret_cast<uintptr_t>(a.v.data) & 15) == 0) &&
@@ -480,39 +533,86 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
     for (int c = threadIdx.x; c < kChunk * D / 8; c += kFWarps * 32) {
       const int t = c / (D / 8), n = (c - t * (D / 8)) * 8;
       if (t < len)
-        cp_async16(Vs + t * F::LDB + n, static_cast<const bf16*>(a.v.data) + row_off(a.v, ch.start + t, a.T, hh) + n);
+        cp_async16(Vs + t * F::LDB + n, v0 + t * a.v.s1 + n);
       else
         *reinterpret_cast<uint4*>(Vs + t * F::LDB + n) = make_uint4(0u, 0u, 0u, 0u);
     }
   }
-  float run[R][U];     // the warp's own inclusive gate cumsum (natural log) of row R w0 + e
+  float run[R][U];        // the warp's own inclusive gate cumsum (natural log) of row R w0 + e
   uint32_t kb[R / 2][U];  // phi(k) of rows 2 i, 2 i + 1 as a bf16 pair (zero past len)
   {
-    int64_t tok[R];
     bool ok[R];
-#pragma unroll
-    for (int e = 0; e < R; ++e) {
-      ok[e] = R * w0 + e < len;
-      tok[e] = ch.start + R * w0 + e;
-    }
     float x[R][U];
-    load_rows_f<D, R, FAST>(a.k, a.T, hh, tok, ok, x);
+#pragma unroll
+    for (int e = 0; e < R; ++e) {  // rows past len read the last row (zeroed by the ok flags where used)
+      ok[e] = R * w0 + e < len;
+      const bf16* row = k0 + min(R * w0 + e, len - 1) * a.k.s1;
+      uint32_t kr[U / 2];
+      if (FAST) {
+        if (U == 4) {
+          const uint2 x2 = *reinterpret_cast<const uint2*>(row + U * l0);
+          kr[0] = x2.x;
+          kr[U / 2 - 1] = x2.y;
+        } else {
+          kr[0] = *reinterpret_cast<const uint32_t*>(row + U * l0);
+        }
+      } else {
+#pragma unroll
+        for (int j = 0; j < U / 2; ++j) {
+          const __nv_bfloat162 p(row[(U * l0 + 2 * j) * a.k.s3], row[(U * l0 + 2 * j + 1) * a.k.s3]);
+          kr[j] = *reinterpret_cast<const uint32_t*>(&p);
+        }
+      }
+#pragma unroll
+      for (int j = 0; j < U / 2; ++j) {
+        const float2 p = unpack_bf16(kr[j]);
+        x[e][2 * j] = p.x;
+        x[e][2 * j + 1] = p.y;
+      }
+    }
     float acc[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) acc[u] = 0.f;
+    const float gm = a.use_gate ? gs : 0.f;
 #pragma unroll
     for (int e = 0; e < R; ++e) {
 #pragma unroll
-      for (int u = 0; u < U; ++u) {
-        acc[u] += (ok[e] && a.use_gate) ? logsigmoidf(x[e][u]) * gs : 0.f;
+      for (int u = 0; u < U; ++u) {  // branch-free: every element's log-gate in flight at once
+        const float lg = logsigmoid_fast(x[e][u]) * gm;
+        acc[u] += ok[e] ? lg : 0.f;
         run[e][u] = acc[u];
       }
-      if (a.variant == LIGER_VARIANT_GLA) {
-        softmax_regs<D>(x[e]);
-      } else {
+    }
+    if (a.variant == LIGER_VARIANT_GLA) {  // softmax of each row, the 8 rows' reductions together
+      float m[R], sm[R];
+#pragma unroll
+      for (int e = 0; e < R; ++e) {
+        m[e] = x[e][0];
+#pragma unroll
+        for (int u = 1; u < U; ++u) m[e] = fmaxf(m[e], x[e][u]);
+      }
+      warp_rows8<true>(m);
+#pragma unroll
+      for (int e = 0; e < R; ++e) {
+        sm[e] = 0.f;
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+          x[e][u] = __expf(x[e][u] - m[e]);
+          sm[e] += x[e][u];
+        }
+      }
+      warp_rows8<false>(sm);
+#pragma unroll
+      for (int e = 0; e < R; ++e) {
+        const float inv = 1.f / sm[e];
+#pragma unroll
+        for (int u = 0; u < U; ++u) x[e][u] *= inv;
+      }
+    } else {
+#pragma unroll
+      for (int e = 0; e < R; ++e)
 #pragma unroll
         for (int u = 0; u < U; ++u) x[e][u] = 1.f - sigmoidf_(x[e][u]);
-      }
     }
 #pragma unroll
     for (int i = 0; i < R / 2; ++i)
@@ -520,13 +620,12 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
       for (int u = 0; u < U; ++u)
         kb[i][u] = pack_bf16(ok[2 * i] ? x[2 * i][u] : 0.f, ok[2 * i + 1] ? x[2 * i + 1][u] : 0.f);
 #pragma unroll
-    for (int u = 0; u < U; ++u) Tot[w0 * D + l0 + 32 * u] = acc[u];
+    for (int u = 0; u < U; ++u) Tot[w0 * D + U * l0 + u] = acc[u];
     if (!vcp) {
-      load_rows_f<D, R, FAST>(a.v, a.T, hh, tok, ok, x);
-#pragma unroll
-      for (int e = 0; e < R; ++e)
-#pragma unroll
-        for (int u = 0; u < U; ++u) Vs[(R * w0 + e) * F::LDB + l0 + 32 * u] = __float2bfloat16(x[e][u]);
+      for (int i = threadIdx.x; i < kChunk * D; i += kFWarps * 32) {
+        const int t = i / D, n = i - t * D;
+        Vs[t * F::LDB + n] = t < len ? v0[t * a.v.s1 + n * a.v.s3] : __float2bfloat16(0.f);
+      }
     }
   }
   cp_async_wait_all();
@@ -536,16 +635,25 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
 #pragma unroll
     for (int u = 0; u < U; ++u) pre[u] = tot[u] = 0.f;
 #pragma unroll
-    for (int w = 0; w < kFWarps; ++w)
+    for (int w = 0; w < kFWarps; ++w) {
+      float tw[U];  // one 4U-byte load per warp row
+      if (U == 4) {
+        const float4 t4 = *reinterpret_cast<const float4*>(Tot + w * D + U * l0);
+        tw[0] = t4.x, tw[1 % U] = t4.y, tw[2 % U] = t4.z, tw[3 % U] = t4.w;
+      } else {
+        const float2 t2 = *reinterpret_cast<const float2*>(Tot + w * D + U * l0);
+        tw[0] = t2.x, tw[1 % U] = t2.y;
+      }
 #pragma unroll
       for (int u = 0; u < U; ++u) {
         if (w == w0) pre[u] = tot[u];
-        tot[u] += Tot[w * D + l0 + 32 * u];
+        tot[u] += tw[u];
       }
+    }
     if (w0 == 0) {
       float* gl = glbuf + ((int64_t)blockIdx.x * a.Hkv + hh) * D;
 #pragma unroll
-      for (int u = 0; u < U; ++u) gl[l0 + 32 * u] = tot[u];
+      for (int u = 0; u < U; ++u) gl[U * l0 + u] = tot[u];
     }
 #pragma unroll
     for (int u = 0; u < U; ++u) {
@@ -557,7 +665,7 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
         const float e1 = exp2f((tot[u] - (pre[u] + run[2 * i + 1][u])) * kLog2e);
         w4[i] = pack_bf16(kv.x * e0, kv.y * e1);
       }
-      *reinterpret_cast<uint4*>(KdT + (l0 + 32 * u) * LT + R * w0) = make_uint4(w4[0], w4[1], w4[2], w4[3]);
+      *reinterpret_cast<uint4*>(KdT + (U * l0 + u) * LT + R * w0) = make_uint4(w4[0], w4[1], w4[2], w4[3]);
     }
   }
   __syncthreads();
@@ -2548,7 +2656,7 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
   const unsigned threads = kFWarps * 32;
   if (nch) {
     const size_t sm = fstate_smem<D>();
-    const auto kern = a.k.s3 == 1 && a.v.s3 == 1 ? k_fstate<D, true> : k_fstate<D, false>;
+    const auto kern = fstate_fast_layout(a, D) ? k_fstate<D, true> : k_fstate<D, false>;
     LIGER_TRY(set_smem((const void*)kern, sm, "fstate"));
     kern<<<dim3((unsigned)nch, (unsigned)Hkv), threads, sm, st>>>(a, h, gl);
     LIGER_CK_LAUNCH("fstate");
@@ -2711,7 +2819,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     bf16* inc = reinterpret_cast<bf16*>(c.h);
     if (nch) {
       const size_t sm = D == 64 ? fstate_smem<64>() : fstate_smem<128>();
-      const bool fl = a.k.s3 == 1 && a.v.s3 == 1;  // contiguous k, v rows: no code for other layouts
+      const bool fl = fstate_fast_layout(a, D);  // contiguous k, v rows: no code for other layouts
       const auto kern = D == 64 ? (fl ? k_fstate<64, true> : k_fstate<64, false>)
                                 : (fl ? k_fstate<128, true> : k_fstate<128, false>);
       LIGER_TRY(set_smem((const void*)kern, sm, "fstate"));

@@ -226,13 +226,35 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dstate(Core c) {
 
 // Phase A' for bf16 inputs (Dk = Dv = 64 or 128): the same sum on bf16 tiles with bf16 mma.sync and
 // fp32 accumulators in registers across the group's heads (no shared accumulator, no read-modify-
-// write per head). A warp owns 16 rows of dh (and half the columns when D = 64).
+// write per head). A warp owns 16 rows of dh (and half the columns when D = 64). Each head's q and dO
+// rows come by cp.async into one of two stages, head j + 1's in flight while head j's tiles are built and
+// its products run; a thread scales the q pieces it copied by exp(G) in place (exp(G) once per block,
+// fp32 in shared memory). Run 25b's version held exp(G) and the next head's rows in registers: 244
+// registers at D = 128, one block of 8 warps per SM; this one fits two.
+__device__ __forceinline__ void cp_async16_g(void* smem, const void* gmem) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(smem)), "l"(gmem));
+#endif
+}
+__device__ __forceinline__ void cp_async_commit_g() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+__device__ __forceinline__ void cp_async_wait_one_g() {  // all but the last committed group
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group 1;\n" ::);
+#endif
+}
+
 template <int D>
-__global__ void __launch_bounds__(256) k_fdstate(Core c) {
+__global__ void __launch_bounds__(256, 2) k_fdstate(Core c) {
   constexpr int LDB = D + 8, RB = D / 16, SPLIT = 8 / RB, NTW = D / SPLIT / 8;
+  constexpr int kPc = kChunk * D / 8 / 256;  // 16-byte pieces per thread and tile
   extern __shared__ __align__(16) unsigned char smraw[];
-  __nv_bfloat16* Qx = reinterpret_cast<__nv_bfloat16*>(smraw);  // [64][LDB]: q exp(G), rows t
-  __nv_bfloat16* dOs = Qx + kChunk * LDB;                       // [64][LDB]
+  __nv_bfloat16* Qx = reinterpret_cast<__nv_bfloat16*>(smraw);  // [2][64][LDB]: q, then q exp(G), rows t
+  __nv_bfloat16* dOs = Qx + 2 * kChunk * LDB;                   // [2][64][LDB]
+  float* Eg = reinterpret_cast<float*>(dOs + 2 * kChunk * LDB); // [64][D]: exp(G), zero past len
   const Chunk ch = c.chunks[blockIdx.x];
   const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv), len = ch.len;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
@@ -242,52 +264,69 @@ __global__ void __launch_bounds__(256) k_fdstate(Core c) {
   float acc[NTW][4];
 #pragma unroll
   for (int j = 0; j < NTW; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
-  // exp(G) of the chunk's rows once for every head of the group (rows past len are stored as zeros);
-  // head j + 1's q and dO rows are loaded while head j's products run
-  constexpr int kIt = kChunk * D / 4 / 256;
-  float4 eg[kIt];
-  uint2 xq[kIt], xo[kIt];
-  auto load_head = [&](int j) {
+  auto issue_head = [&](int j) {  // head j's rows into stage j & 1; zero rows past len
     const int64_t h = (int64_t)hh * grp + j;
     const __nv_bfloat16* q = c.qb + (int64_t)ch.start * rq + h * D;
     const __nv_bfloat16* dO = c.dOb + (int64_t)ch.start * rq + h * D;
+    __nv_bfloat16* qs = Qx + (j & 1) * kChunk * LDB;
+    __nv_bfloat16* os = dOs + (j & 1) * kChunk * LDB;
 #pragma unroll
-    for (int it = 0; it < kIt; ++it) {
-      const int idx = 4 * (threadIdx.x + it * 256), t = idx / D, d = idx - t * D;
-      const int64_t o = (int64_t)(t < len ? t : len - 1) * rq + d;  // rows past len: read row len - 1, then zeroed
-      xq[it] = *reinterpret_cast<const uint2*>(q + o);
-      xo[it] = *reinterpret_cast<const uint2*>(dO + o);
+    for (int it = 0; it < kPc; ++it) {
+      const int idx = 8 * (threadIdx.x + it * 256), t = idx / D, d = idx - t * D;
+      if (t < len) {
+        cp_async16_g(qs + t * LDB + d, q + (int64_t)t * rq + d);
+        cp_async16_g(os + t * LDB + d, dO + (int64_t)t * rq + d);
+      } else {
+        *reinterpret_cast<uint4*>(qs + t * LDB + d) = make_uint4(0u, 0u, 0u, 0u);
+        *reinterpret_cast<uint4*>(os + t * LDB + d) = make_uint4(0u, 0u, 0u, 0u);
+      }
     }
+    cp_async_commit_g();
   };
-  load_head(0);
+  issue_head(0);
+  // exp(G) of the chunk's rows, once for every head of the group; each thread computes the entries of the
+  // pieces it copies (it alone reads them)
 #pragma unroll
-  for (int it = 0; it < kIt; ++it) {
-    const int idx = 4 * (threadIdx.x + it * 256), t = idx / D, d = idx - t * D;
-    const float4 x = *reinterpret_cast<const float4*>(G + (int64_t)(t < len ? t : len - 1) * rk + d);
-    eg[it] = make_float4(__expf(x.x), __expf(x.y), __expf(x.z), __expf(x.w));
+  for (int it = 0; it < kPc; ++it) {
+    const int idx = 8 * (threadIdx.x + it * 256), t = idx / D, d = idx - t * D;
+    const bool ok = t < len;
+    const float4 x0 = *reinterpret_cast<const float4*>(G + (int64_t)(ok ? t : 0) * rk + d);
+    const float4 x1 = *reinterpret_cast<const float4*>(G + (int64_t)(ok ? t : 0) * rk + d + 4);
+    *reinterpret_cast<float4*>(Eg + idx) =
+        ok ? make_float4(__expf(x0.x), __expf(x0.y), __expf(x0.z), __expf(x0.w)) : make_float4(0.f, 0.f, 0.f, 0.f);
+    *reinterpret_cast<float4*>(Eg + idx + 4) =
+        ok ? make_float4(__expf(x1.x), __expf(x1.y), __expf(x1.z), __expf(x1.w)) : make_float4(0.f, 0.f, 0.f, 0.f);
   }
   for (int j = 0; j < grp; ++j) {
-    __syncthreads();  // the previous head's tiles are consumed
+    __nv_bfloat16* qs = Qx + (j & 1) * kChunk * LDB;
+    __nv_bfloat16* os = dOs + (j & 1) * kChunk * LDB;
+    // head j + 1's copies go out before the wait for head j's, so two heads are in flight (run 30s-2: 2.5%
+    // faster than issuing them after head j's tiles are built)
+    __syncthreads();  // head j - 1's products are done with the other stage
+    if (j + 1 < grp)
+      issue_head(j + 1);
+    else
+      cp_async_commit_g();  // an empty group, so that the wait below counts alike
+    cp_async_wait_one_g();  // this thread's pieces of head j
 #pragma unroll
-    for (int it = 0; it < kIt; ++it) {
-      const int idx = 4 * (threadIdx.x + it * 256), t = idx / D, d = idx - t * D;
-      const bool ok = t < len;
-      const float2 q01 = unpack_bf16(xq[it].x), q23 = unpack_bf16(xq[it].y);
-      *reinterpret_cast<uint2*>(Qx + t * LDB + d) =
-          ok ? make_uint2(pack_bf16(q01.x * eg[it].x, q01.y * eg[it].y), pack_bf16(q23.x * eg[it].z, q23.y * eg[it].w))
-             : make_uint2(0u, 0u);
-      *reinterpret_cast<uint2*>(dOs + t * LDB + d) = ok ? xo[it] : make_uint2(0u, 0u);
+    for (int it = 0; it < kPc; ++it) {
+      const int idx = 8 * (threadIdx.x + it * 256), t = idx / D, d = idx - t * D;
+      uint4 x = *reinterpret_cast<const uint4*>(qs + t * LDB + d);
+      const float4 e0 = *reinterpret_cast<const float4*>(Eg + idx), e1 = *reinterpret_cast<const float4*>(Eg + idx + 4);
+      const float2 a0 = unpack_bf16(x.x), a1 = unpack_bf16(x.y), a2 = unpack_bf16(x.z), a3 = unpack_bf16(x.w);
+      x = make_uint4(pack_bf16(a0.x * e0.x, a0.y * e0.y), pack_bf16(a1.x * e0.z, a1.y * e0.w),
+                     pack_bf16(a2.x * e1.x, a2.y * e1.y), pack_bf16(a3.x * e1.z, a3.y * e1.w));
+      *reinterpret_cast<uint4*>(qs + t * LDB + d) = x;
     }
-    __syncthreads();
-    if (j + 1 < grp) load_head(j + 1);
+    __syncthreads();  // head j's tiles complete
 #pragma unroll
     for (int k0 = 0; k0 < kChunk; k0 += 16) {
       uint32_t af[4];
-      ld_a_km(af, Qx, LDB, m0, k0);
+      ld_a_km(af, qs, LDB, m0, k0);
 #pragma unroll
       for (int np = 0; np < NTW / 2; ++np) {
         uint32_t bf[4];
-        ld_b_kn(bf, dOs, LDB, nb + np * 16, k0);
+        ld_b_kn(bf, os, LDB, nb + np * 16, k0);
         mma_bf16(acc[2 * np], af, bf[0], bf[1]);
         mma_bf16(acc[2 * np + 1], af, bf[2], bf[3]);
       }
@@ -334,17 +373,50 @@ __global__ void k_dstate_scan(Core c) {
 }
 
 // The fast path's reverse scan: the gradient w.r.t. each chunk's entering state, written as bf16 into
-// c.dhb (k_fdkv rounds it to bf16 tiles anyway: the same values from half the bytes); 32-bit element
-// index and compile-time D keep it at 2+ blocks per SM (the generic scan above needs ~110 registers).
+// c.dhb (k_fdkv rounds it to bf16 tiles anyway: the same values from half the bytes). The arithmetic of
+// scan_chunk_states<D, true> (same order, same rounding) on two adjacent elements per thread (8-byte loads,
+// 4-byte stores) with kFdScanB chunks' loads in flight: the one-element scan (16 in flight) was
+// latency-bound (75 us at 8K for 100 MB), as the forward's was before k_fscan_pairs. Grid (sequences, Hkv,
+// D * D / 512).
+constexpr int kFdScanB = 32;
 template <int D>
-__global__ void __launch_bounds__(256) k_fdstate_scan(Core c) {
+__global__ void __launch_bounds__(256, 2) k_fdstate_scan(Core c) {
   constexpr int64_t DD = (int64_t)D * D;
   const int n = blockIdx.x, hh = blockIdx.y;
-  const int e = blockIdx.z * blockDim.x + threadIdx.x;
+  const int e = 2 * (blockIdx.z * blockDim.x + threadIdx.x);
   if (e >= DD) return;
   const int64_t base = ((int64_t)n * c.Hkv + hh) * DD;
-  scan_chunk_states<D, true>(c.dh, c.gl, c.dht ? c.dht[base + e] : 0.f, c.dhb, c.dh0 ? c.dh0 + base : nullptr,
-                             c.seqs[n], c.Hkv, hh, e);
+  const SeqInfo q = c.seqs[n];
+  float s0 = c.dht ? c.dht[base + e] : 0.f, s1 = c.dht ? c.dht[base + e + 1] : 0.f;
+  const int64_t cs = c.Hkv * DD, gs = c.Hkv * D;  // from one chunk's state (gate row) to the next's
+  const int64_t last = (int64_t)q.first_chunk + q.num_chunks - 1;
+  const float* ip = c.dh + (last * c.Hkv + hh) * DD + e;  // chunk last - i at ip - i cs
+  __nv_bfloat16* op = c.dhb + (last * c.Hkv + hh) * DD + e;
+  const float* gp = c.gl + (last * c.Hkv + hh) * D + e / D;
+  for (int i0 = 0; i0 < q.num_chunks; i0 += kFdScanB) {
+    float2 x[kFdScanB];
+    float g[kFdScanB];
+#pragma unroll
+    for (int u = 0; u < kFdScanB; ++u) {
+      if (i0 + u < q.num_chunks) {
+        x[u] = *reinterpret_cast<const float2*>(ip - (i0 + u) * cs);
+        g[u] = gp[-(i0 + u) * gs];
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kFdScanB; ++u) {
+      if (i0 + u < q.num_chunks) {
+        *reinterpret_cast<uint32_t*>(op - (i0 + u) * cs) = pack_bf16(s0, s1);
+        const float dec = __expf(g[u]);
+        s0 = s0 * dec + x[u].x;
+        s1 = s1 * dec + x[u].y;
+      }
+    }
+  }
+  if (c.dh0) {
+    c.dh0[base + e] = s0;
+    c.dh0[base + e + 1] = s1;
+  }
 }
 
 // Backward: dq per chunk and query head.
@@ -1387,8 +1459,11 @@ size_t core_general_smem(int Dk, int Dv, bool tc) {
   return m;
 }
 
-// k_fdstate's two bf16 [64][D + 8] tiles.
-static size_t fdstate_smem(int64_t D) { return sizeof(__nv_bfloat16) * 2 * kChunk * (D + 8); }
+// k_fdstate's two stages of two bf16 [64][D + 8] tiles and its fp32 [64][D] exp(G) (102 KB at D = 128:
+// two blocks per SM).
+static size_t fdstate_smem(int64_t D) {
+  return sizeof(__nv_bfloat16) * 4 * kChunk * (D + 8) + sizeof(float) * kChunk * D;
+}
 
 size_t core_fast_backward_smem(int D) {
   size_t m = fdstate_smem(D);
@@ -1496,7 +1571,7 @@ liger_status core_backward(const Core& c) {
     }
   }
   if (c.nseq > 0 && fast && c.dhb) {
-    const dim3 grid(c.nseq, (unsigned)c.Hkv, (unsigned)((DD + 255) / 256));
+    const dim3 grid(c.nseq, (unsigned)c.Hkv, (unsigned)((DD + 511) / 512));
     if (c.Dk == 64)
       k_fdstate_scan<64><<<grid, 256, 0, c.stream>>>(c);
     else

@@ -13,6 +13,12 @@
 #include <initializer_list>
 #include <type_traits>
 
+// Timing probes of k_fout (bench/cuda/run30f_ab.sh variants; no build option sets them): 1 stops each block after
+// its staging, 2 runs the units without it. Such a library computes wrong attention outputs.
+#ifdef LIGER_FOUT_PROBE
+#pragma message("LIGER_FOUT_PROBE is set: k_fout is a timing probe and its outputs are wrong")
+#endif
+
 namespace liger {
 namespace cuda {
 namespace {
@@ -440,7 +446,8 @@ __device__ __forceinline__ void cp_async_wait_all() {
   asm volatile("cp.async.wait_all;\n" ::);
 #endif
 }
-// log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)) with the hardware log: log1pf is a ~30-instruction
+// log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)) with the hardware log (k_fstate, and k_fout's gate cumsum;
+// within 1e-6 of logsigmoidf): log1pf is a ~30-instruction
 // polynomial, and under a per-element branch (the gate's ok flag) it left k_fstate's 32 elements per thread
 // as a serial chain (run 30s-1: ~3K instructions per warp and chunk). 1 + e rounds away e < 2^-24 and
 // __logf is good to ~1e-7 absolute: the chunk's log-gate sums move by under 1e-5, far below bf16.
@@ -767,16 +774,58 @@ __global__ void __launch_bounds__(256, 2) k_fscan_pairs(Attn a, const bf16* inc,
   }
 }
 
+// FAST k_fout keeps every tile indexed by the feature d (G2, Tot, Kf, Kd, Ks, Kw, Er and the rows of Hs) in
+// the order in which a lane's q A fragments arrive: k index L = 16 ks + 8 p + 2 tq + c of step ks holds
+// feature 32 (ks / 2) + 8 tq + 4 (ks % 2) + 2 p + c, so that lane tq reads its 32 features of a q row as
+// four 16-byte loads (32 four-byte loads in the natural order, each touching half a sector). The
+// products over d (q h, q Ks^T, q Kw^T) only need A and B in one order; a bit permutation inside each
+// 32-feature block keeps the RoPE pair (d, d + D/2) in one lane. fcol: storage column of feature d;
+// ffeat: its inverse.
+template <bool FAST>
+__device__ __forceinline__ int fcol(int d) {
+  return FAST ? (d & ~31) | ((d & 6) << 2) | ((d & 24) >> 2) | (d & 1) : d;
+}
+template <bool FAST>
+__device__ __forceinline__ int ffeat(int L) {
+  return FAST ? (L & ~31) | ((L & 24) >> 2) | ((L & 6) << 2) | (L & 1) : L;
+}
+
+// One bf16 row of FAST's q as packed A-fragment halves in the fcol order: x[ks][p] holds the pair at
+// k index 16 ks + 8 p + 2 tq. Zero when !ok. The row is contiguous and 16-byte aligned.
+template <int D>
+__device__ __forceinline__ void load_row_packed(const bf16* row, bool ok, uint32_t (&x)[D / 16][2]) {
+  const int tq = threadIdx.x & 3;
+#pragma unroll
+  for (int j = 0; j < D / 32; ++j) {
+    const uint4 w = ok ? *reinterpret_cast<const uint4*>(row + 32 * j + 8 * tq) : make_uint4(0u, 0u, 0u, 0u);
+    x[2 * j][0] = w.x;
+    x[2 * j][1] = w.y;
+    x[2 * j + 1][0] = w.z;
+    x[2 * j + 1][1] = w.w;
+  }
+}
+
 // Columns 16 ks + 8 p + 2 tq + {0, 1} of one bf16 row (an A-fragment row of this lane), as floats:
-// x[ks][2 p + c]. Zero when !ok. FAST: the row is contiguous and 4-byte aligned.
+// x[ks][2 p + c]. Zero when !ok. FAST: the row is contiguous and 16-byte aligned, in the fcol order.
 template <int D, bool FAST = false>
 __device__ __forceinline__ void load_row_frag(const View& v, int64_t off, bool ok, float (&x)[D / 16][4]) {
   const int tq = threadIdx.x & 3;
   const bf16* row = static_cast<const bf16*>(v.data) + off;
-  if (!ok) {
+  if (FAST) {
+    uint32_t w[D / 16][2];
+    load_row_packed<D>(row, ok, w);
+#pragma unroll
+    for (int ks = 0; ks < D / 16; ++ks)
+#pragma unroll
+      for (int p = 0; p < 2; ++p) {
+        const float2 f = unpack_bf16(w[ks][p]);
+        x[ks][2 * p] = f.x;
+        x[ks][2 * p + 1] = f.y;
+      }
+  } else if (!ok) {
 #pragma unroll
     for (int ks = 0; ks < D / 16; ++ks) x[ks][0] = x[ks][1] = x[ks][2] = x[ks][3] = 0.f;
-  } else if (FAST || (v.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0)) {
+  } else if (v.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0) {
 #pragma unroll
     for (int ks = 0; ks < D / 16; ++ks)
 #pragma unroll
@@ -794,11 +843,13 @@ __device__ __forceinline__ void load_row_frag(const View& v, int64_t off, bool o
   }
 }
 
+// G2, Er, Hs, Ks, Kd, Kw, Vw (k_fout): 180 KB at D = 128, under the 196 KB carve-out, which leaves 60 KB of
+// L1 for the q rows and the spills (the gate sums and phi(k) have no tiles of their own since run 30f:
+// 205 KB before, the 228 KB carve-out and 28 KB of L1)
 template <int D, int NW>
 size_t fout_smem() {
   using F = FT<D>;
-  return sizeof(float) * (size_t)(kChunk * F::LG + 4 * D + NW * D) +
-         sizeof(bf16) * F::LDB * (size_t)(D + 96 + kChunk + kChunk + 2 * 2 * kChunk);
+  return sizeof(float) * (size_t)(kChunk * F::LG + 4 * D) + sizeof(bf16) * F::LDB * (size_t)(D + 96 + kChunk + 2 * 2 * kChunk);
 }
 
 // Grid (chunks, Hkv), kOWarps warps: o = mix (phi(q) exp(G) h + tril(A) v) + (1 - mix) softmax-window
@@ -807,8 +858,8 @@ size_t fout_smem() {
 // every exponent <= 0); diagonal blocks as Qs Kd^T when no column's gate falls by more than 2^-100
 // inside a sub-chunk, else element by element (exponents <= 0).
 //
-// FAST (fout_fast_layout on the host): rows of q, k, v and o contiguous, q and o rows 4-byte aligned, v rows
-// 16-byte aligned (copied by cp.async), RoPE
+// FAST (fout_fast_layout on the host): rows of q, k, v and o contiguous, o rows 4-byte aligned, q and v rows
+// 16-byte aligned (q by 16-byte loads in the fcol order, v copied by cp.async), RoPE
 // tables fp32 with unit column stride, even row strides and 8-byte aligned. That instantiation holds no
 // code for other layouts: run 20f-1's Nsight put "no instruction" (instruction fetch) at 3.9 of the
 // 15.5 cycles per issued instruction of the general kernel, whose SASS is 247 KB of mostly straight-line
@@ -822,12 +873,12 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
   extern __shared__ __align__(16) unsigned char smraw[];
   float* G2 = reinterpret_cast<float*>(smraw);    // [64][LG] in-chunk cumulative log2-gate
   float* Er = G2 + kChunk * LG;                   // [4][D] mix * exp(G_r), r = 0, 16, 32, 48
-  float* Tot = Er + 4 * D;                        // [NW][D] per-warp gate sums
-  bf16* Hs = reinterpret_cast<bf16*>(Tot + NW * D);  // [D][LDB] entering state
+  bf16* Hs = reinterpret_cast<bf16*>(Er + 4 * D);  // [D][LDB] entering state
   bf16* Ks = Hs + D * LDB;                        // [96][LDB]: Ks_16 rows 0..15, Ks_32 16..47, Ks_48 48..95
   bf16* Kd = Ks + 96 * LDB;                       // [64][LDB] k_j exp(G_r(j) - G_j)
-  bf16* Kf = Kd + kChunk * LDB;                   // [64][LDB] phi(k) (the element-wise diagonal)
-  bf16* Kw = Kf + kChunk * LDB;                   // [128][LDB] window keys, RoPE'd: row kk = position cpos0 - 64 + kk
+  float* Tot = reinterpret_cast<float*>(Kd);      // [NW][D] per-warp gate sums, read before Kd is written
+  bf16* Kf = Kd;  // [64][LDB] phi(k) for the element-wise diagonal: written in Kd's place when Kd is unused
+  bf16* Kw = Kd + kChunk * LDB;                   // [128][LDB] window keys, RoPE'd: row kk = position cpos0 - 64 + kk
   bf16* Vw = Kw + 2 * kChunk * LDB;               // [128][LDB] window values; rows 64.. are the chunk's v
   __shared__ int diag_unsafe;
   const Chunk ch = fchunk(a, blockIdx.x);
@@ -836,6 +887,16 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
   const int64_t cpos0 = s.pos0 + (ch.start - s.start), Wm = W - 1;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
   if (threadIdx.x == 0) diag_unsafe = 0;
+  // offsets of the block's rows: one division for the chunk's batch row, again only for a row outside it
+  const int T32 = (int)a.T, b0 = (int)ch.start / T32;
+  const auto roff = [&](const View& v, int64_t tok, int64_t hd) -> int64_t {
+    int b = b0, r = (int)tok - b0 * T32;
+    if ((unsigned)r >= (unsigned)T32) {
+      b = (int)tok / T32;
+      r = (int)tok - b * T32;
+    }
+    return (int64_t)b * v.s0 + (int64_t)r * v.s1 + hd * v.s2;
+  };
   // fp32 RoPE tables with unit column stride: read directly (float, float2)
   const bool tf32 =
       FAST || (a.rope && a.cos.dtype == LIGER_F32 && a.sin.dtype == LIGER_F32 && a.cos.s1 == 1 && a.sin.s1 == 1);
@@ -846,7 +907,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       for (int idx = lane; idx < 16 * LPR; idx += 32) {
         const int i = (unit & 3) * 16 + idx / LPR;
         if (i < len) {
-          const bf16* ptr = static_cast<const bf16*>(a.q.data) + row_off(a.q, ch.start + i, a.T, h) + (idx % LPR) * 64;
+          const bf16* ptr = static_cast<const bf16*>(a.q.data) + roff(a.q, ch.start + i, h) + (idx % LPR) * 64;
           asm volatile("prefetch.global.L2 [%0];" ::"l"(ptr));
         }
       }
@@ -856,6 +917,12 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
   // keys are worked on: the chunk's rows (Vw 64..) and the window's rows of this call (Vw 0..63); zero rows
   // past the chunk and outside the window; the cache's ring rows (fp32) go through registers below
   constexpr bool VCP = FAST;
+  // Q1: a unit's q rows loaded once (packed bf16, 32 registers) for both branches (FAST; two loads otherwise)
+  constexpr bool Q1 = FAST;
+  float kf[RW][U];  // phi(k) of the rows t = RW warp + e, features lane + 32 u (kept for Kd, Ks and Kf)
+#if LIGER_FOUT_PROBE == 2  // timing probe (wrong output): the units alone, on whatever shared memory holds
+  if (false) {
+#endif
   if (VCP) {
     for (int c = threadIdx.x; c < 2 * kChunk * D / 8; c += NW * 32) {
       const int kk = c / (D / 8), n = (c - kk * (D / 8)) * 8;
@@ -870,7 +937,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         ring = need && p < s.pos0;
       }
       if (tk >= 0)
-        cp_async16(Vw + kk * LDB + n, static_cast<const bf16*>(a.v.data) + row_off(a.v, tk, a.T, hh) + n);
+        cp_async16(Vw + kk * LDB + n, static_cast<const bf16*>(a.v.data) + roff(a.v, tk, hh) + n);
       else if (!ring)
         *reinterpret_cast<uint4*>(Vw + kk * LDB + n) = make_uint4(0u, 0u, 0u, 0u);
     }
@@ -896,14 +963,15 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
     if (!VCP) load_rows_f<D, RW, FAST>(a.v, a.T, hh, tok, ok, vx);
     load_rows_f<D, RW, FAST>(a.k, a.T, hh, wtok, raw, wx);
     if (!VCP) load_rows_f<D, RW, FAST>(a.v, a.T, hh, wtok, raw, wy);
-    // the entering state comes from k_fscan_pairs (launched before it ends: everything above overlaps its tail);
-    // copied while the key side is built
+    // the entering state comes from k_fscan_pairs, copied while the key side is built (k_fout is launched
+    // plainly since run 30f: the wait is then a no-op; under a dependent launch the loads above would
+    // overlap the scan's tail)
     pdl_wait();
     {
       const bf16* src = hb + ((int64_t)blockIdx.x * a.Hkv + hh) * D * D;
       for (int c = threadIdx.x; c < D * D / 8; c += NW * 32) {
         const int m = c / (D / 8), n = (c - m * (D / 8)) * 8;
-        cp_async16(Hs + m * LDB + n, src + m * D + n);
+        cp_async16(Hs + fcol<FAST>(m) * LDB + n, src + m * D + n);
       }
     }
     const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
@@ -915,8 +983,8 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       const int t = warp * RW + e;
 #pragma unroll
       for (int u = 0; u < U; ++u) {
-        run[u] += (ok[e] && a.use_gate) ? logsigmoidf(kx[e][u]) * gs : 0.f;
-        G2[t * LG + lane + 32 * u] = run[u];  // the warp's own cumsum; the prefix is added below
+        run[u] += (ok[e] && a.use_gate) ? logsigmoid_fast(kx[e][u]) * gs : 0.f;
+        G2[t * LG + fcol<FAST>(lane + 32 * u)] = run[u];  // the warp's own cumsum; the prefix is added below
         if (!VCP) Vw[(kChunk + t) * LDB + lane + 32 * u] = __float2bfloat16(vx[e][u]);
       }
       if (a.rope) {
@@ -925,7 +993,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         for (int u = 0; u < U; ++u) z[u] = kx[e][u];
         if (ok[e]) rope_regs_f<D>(a, z, cpos0 + t, tf32);
 #pragma unroll
-        for (int u = 0; u < U; ++u) Kw[(kChunk + t) * LDB + lane + 32 * u] = __float2bfloat16(z[u]);
+        for (int u = 0; u < U; ++u) Kw[(kChunk + t) * LDB + fcol<FAST>(lane + 32 * u)] = __float2bfloat16(z[u]);
       }
       if (a.variant == LIGER_VARIANT_GLA) {
         softmax_regs<D>(kx[e]);
@@ -936,11 +1004,11 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
 #pragma unroll
       for (int u = 0; u < U; ++u) {
         if (!ok[e]) kx[e][u] = 0.f;
-        Kf[t * LDB + lane + 32 * u] = __float2bfloat16(kx[e][u]);
+        kf[e][u] = kx[e][u];
       }
     }
 #pragma unroll
-    for (int u = 0; u < U; ++u) Tot[warp * D + lane + 32 * u] = run[u];
+    for (int u = 0; u < U; ++u) Tot[warp * D + fcol<FAST>(lane + 32 * u)] = run[u];
     if (a.rope) {
 #pragma unroll
       for (int e = 0; e < RW; ++e) {
@@ -956,7 +1024,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         }
 #pragma unroll
         for (int u = 0; u < U; ++u) {
-          Kw[kk * LDB + lane + 32 * u] = __float2bfloat16(wx[e][u]);
+          Kw[kk * LDB + fcol<FAST>(lane + 32 * u)] = __float2bfloat16(wx[e][u]);
           if (!VCP || ring[e]) Vw[kk * LDB + lane + 32 * u] = __float2bfloat16(wy[e][u]);
         }
       }
@@ -984,8 +1052,9 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
     const int t = warp * RW + e, rb = t & ~15;
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      const int d = lane + 32 * u;
-      const float kv = __bfloat162float(Kf[t * LDB + d]), gt = G2[t * LG + d];
+      const int d = fcol<FAST>(lane + 32 * u);
+      const float kv = __bfloat162float(__float2bfloat16(kf[e][u]));  // phi(k) as rounded for the products
+      const float gt = G2[t * LG + d];
       // clamped: finite also when the diagonal is unsafe (then unused)
       Kd[t * LDB + d] = __float2bfloat16(kv * exp2f(fminf(G2[rb * LG + d] - gt, 126.f)));
       if (t < 16) Ks[t * LDB + d] = __float2bfloat16(kv * exp2f(G2[16 * LG + d] - gt));
@@ -993,6 +1062,9 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       if (t < 48) Ks[(48 + t) * LDB + d] = __float2bfloat16(kv * exp2f(G2[48 * LG + d] - gt));
     }
   }
+#if LIGER_FOUT_PROBE == 2
+  }
+#endif
   const float mix = a.rope ? a.mix : 1.f;  // no window branch: the GRM output alone
   for (int idx = threadIdx.x; idx < 4 * D; idx += NW * 32) {
     const int b = idx / D, d = idx - b * D;
@@ -1001,7 +1073,20 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
   }
   cp_async_wait_all();
   __syncthreads();
+#if LIGER_FOUT_PROBE == 2
+  diag_unsafe = 0;
+#elif LIGER_FOUT_PROBE == 1  // timing probe (no output): the staging alone; one store the compiler cannot drop
+  if (__float_as_uint(G2[threadIdx.x]) == 0x7fc00001u) static_cast<bf16*>(out.data)[0] = Kd[threadIdx.x];
+  return;
+#endif
   const bool diag_tc = !diag_unsafe;
+  if (!diag_tc) {  // Kd is not read: phi(k) for the element-wise diagonal in its place
+#pragma unroll
+    for (int e = 0; e < RW; ++e)
+#pragma unroll
+      for (int u = 0; u < U; ++u) Kf[(warp * RW + e) * LDB + fcol<FAST>(lane + 32 * u)] = __float2bfloat16(kf[e][u]);
+    __syncthreads();
+  }
   const float sc = a.swa_scale * kLog2e, keep = 1.f - a.mix;
   for (int unit = warp; unit < grp * 4; unit += NW) {
     const int blk = unit & 3, r = blk * 16;
@@ -1018,8 +1103,8 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       for (int y = 0; y < 4; ++y) dg[x][y] = 0.f;
     if (!diag_tc) {
       float x[2][KS][4];
-      load_row_frag<D, FAST>(a.q, ok0 ? row_off(a.q, ch.start + i0, a.T, h) : 0, ok0, x[0]);
-      load_row_frag<D, FAST>(a.q, ok1 ? row_off(a.q, ch.start + i1, a.T, h) : 0, ok1, x[1]);
+      load_row_frag<D, FAST>(a.q, ok0 ? roff(a.q, ch.start + i0, h) : 0, ok0, x[0]);
+      load_row_frag<D, FAST>(a.q, ok1 ? roff(a.q, ch.start + i1, h) : 0, ok1, x[1]);
 #pragma unroll
       for (int hr = 0; hr < 2; ++hr) {  // x = phi(q)
         float m = -INFINITY, sum = 0.f;
@@ -1083,14 +1168,34 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
     // over at most kSwaPairs 16-key steps, softmax with (1 - mix) / rowsum folded into the probabilities
     const int lo = max(0, r + kChunk + 1 - W), p_lo = lo >> 4, p_hi = (r + kChunk + 15) >> 4;
     uint32_t pf[kSwaPairs][4];
+    // Q1: the rows i0, i1 loaded once (packed, 32 registers) for both branches
+    uint32_t qp[2][KS][2];
+    if (Q1) {
+      const bf16* qd = static_cast<const bf16*>(a.q.data);
+      load_row_packed<D>(qd + (ok0 ? roff(a.q, ch.start + i0, h) : 0), ok0, qp[0]);
+      load_row_packed<D>(qd + (ok1 ? roff(a.q, ch.start + i1, h) : 0), ok1, qp[1]);
+    }
     if (a.rope) {
       uint32_t qr[KS][4];
       float x[2][KS][4];
       // fp32 tables with unit column stride and even row strides: column pairs as float2
       const bool vec = FAST || (tf32 && ((a.cos.s0 | a.sin.s0) & 1) == 0 &&
                        ((reinterpret_cast<uintptr_t>(a.cos.data) | reinterpret_cast<uintptr_t>(a.sin.data)) & 7) == 0);
-      load_row_frag<D, FAST>(a.q, ok0 ? row_off(a.q, ch.start + i0, a.T, h) : 0, ok0, x[0]);
-      load_row_frag<D, FAST>(a.q, ok1 ? row_off(a.q, ch.start + i1, a.T, h) : 0, ok1, x[1]);
+      if (Q1) {
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr)
+#pragma unroll
+          for (int ks = 0; ks < KS; ++ks)
+#pragma unroll
+            for (int p = 0; p < 2; ++p) {
+              const float2 f = unpack_bf16(qp[hr][ks][p]);
+              x[hr][ks][2 * p] = f.x;
+              x[hr][ks][2 * p + 1] = f.y;
+            }
+      } else {
+        load_row_frag<D, FAST>(a.q, ok0 ? roff(a.q, ch.start + i0, h) : 0, ok0, x[0]);
+        load_row_frag<D, FAST>(a.q, ok1 ? roff(a.q, ch.start + i1, h) : 0, ok1, x[1]);
+      }
 #pragma unroll
       for (int hr = 0; hr < 2; ++hr) {
         const bool ok = hr ? ok1 : ok0;
@@ -1099,7 +1204,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         for (int ks = 0; ks < KS / 2; ++ks)
 #pragma unroll
           for (int p = 0; p < 2; ++p) {
-            const int col = 16 * ks + 8 * p + 2 * tq;
+            const int col = ffeat<FAST>(16 * ks + 8 * p + 2 * tq);  // the feature (table column)
             float c0 = 0.f, c1 = 0.f, s0 = 0.f, s1 = 0.f;
             if (ok && vec) {  // no table row past the sequence
               const float* cr = static_cast<const float*>(a.cos.data) + pos * a.cos.s0;
@@ -1176,12 +1281,26 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         pf[j >> 1][(j & 1) * 2 + 1] = pack_bf16(sacc[j][2] * sum[1], sacc[j][3] * sum[1]);
       }
     }
-    // raw q rows i0, i1 as bf16 A fragments (lossless: q is bf16; an L1/L2 hit after the window branch)
+    // raw q rows i0, i1 as bf16 A fragments (lossless: q is bf16; !Q1: an L1/L2 hit after the window branch)
     uint32_t qx[KS][4];
-    {
+    if (FAST) {
+      uint32_t x1[2][KS][2];
+      if (!Q1) {
+        const bf16* qd = static_cast<const bf16*>(a.q.data);
+        load_row_packed<D>(qd + (ok0 ? roff(a.q, ch.start + i0, h) : 0), ok0, x1[0]);
+        load_row_packed<D>(qd + (ok1 ? roff(a.q, ch.start + i1, h) : 0), ok1, x1[1]);
+      }
+#pragma unroll
+      for (int ks = 0; ks < KS; ++ks)
+#pragma unroll
+        for (int p = 0; p < 2; ++p) {
+          qx[ks][2 * p] = Q1 ? qp[0][ks][p] : x1[0][ks][p];
+          qx[ks][2 * p + 1] = Q1 ? qp[1][ks][p] : x1[1][ks][p];
+        }
+    } else {
       float x0[KS][4], x1[KS][4];
-      load_row_frag<D, FAST>(a.q, ok0 ? row_off(a.q, ch.start + i0, a.T, h) : 0, ok0, x0);
-      load_row_frag<D, FAST>(a.q, ok1 ? row_off(a.q, ch.start + i1, a.T, h) : 0, ok1, x1);
+      load_row_frag<D, FAST>(a.q, ok0 ? roff(a.q, ch.start + i0, h) : 0, ok0, x0);
+      load_row_frag<D, FAST>(a.q, ok1 ? roff(a.q, ch.start + i1, h) : 0, ok1, x1);
 #pragma unroll
       for (int ks = 0; ks < KS; ++ks)
 #pragma unroll
@@ -1306,8 +1425,8 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         }
       }
     }
-    const int64_t off0 = ok0 ? row_off(out, ch.start + i0, a.T, h) : 0;
-    const int64_t off1 = ok1 ? row_off(out, ch.start + i1, a.T, h) : 0;
+    const int64_t off0 = ok0 ? roff(out, ch.start + i0, h) : 0;
+    const int64_t off1 = ok1 ? roff(out, ch.start + i1, h) : 0;
     // bf16 pairs stored whole when the rows are contiguous and 4-byte aligned
     const bool ovec =
         FAST || (out.s3 == 1 && ((off0 | off1) & 1) == 0 && (reinterpret_cast<uintptr_t>(out.data) & 3) == 0);
@@ -2580,8 +2699,9 @@ bool fout_fast_layout(const Attn& a, const View& o) {
                                   a.sin.s1 == 1 && ((a.cos.s0 | a.sin.s0) & 1) == 0 && aligned(a.cos.data, 8) &&
                                   aligned(a.sin.data, 8));
   const bool v16 = a.v.s3 == 1 && ((a.v.s0 | a.v.s1 | a.v.s2) & 7) == 0 && aligned(a.v.data, 16);  // cp.async rows
-  return even_rows(a.q) && even_rows(o) && aligned(a.q.data, 4) && aligned(o.data, 4) && a.k.s3 == 1 && v16 &&
-         tables;
+  // q rows by 16-byte loads (load_row_packed), v rows by cp.async
+  const bool q16 = a.q.s3 == 1 && ((a.q.s0 | a.q.s1 | a.q.s2) & 7) == 0 && aligned(a.q.data, 16);
+  return q16 && even_rows(o) && aligned(o.data, 4) && a.k.s3 == 1 && v16 && tables;
 }
 
 // The layouts k_fswa_bwd<D, true> assumes: the device tests bw_rows_vec (q, k, v, dO) and bw_rope_vec
@@ -2672,8 +2792,11 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
     const View o = view_of(p.o);
     const auto kern = fout_fast_layout(a, o) ? k_fout<D, kOWarps, true> : k_fout<D, kOWarps, false>;
     LIGER_TRY(set_smem((const void*)kern, sm, "fout"));
-    LIGER_TRY(launch_pdl("fout", kern, dim3((unsigned)nch, (unsigned)Hkv), dim3(kOWarps * 32), sm, st, a, (const bf16*)hb,
-                        static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data), o));
+    // a plain launch (run 30f: 5 us faster at T = 2K than a dependent launch, the same at 8K and 32K); the
+    // kernel's pdl_wait() is then a no-op
+    kern<<<dim3((unsigned)nch, (unsigned)Hkv), dim3(kOWarps * 32), sm, st>>>(
+        a, (const bf16*)hb, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data), o);
+    LIGER_CK_LAUNCH("fout");
   }
   if (present(co.state) && N) {
     k_fcache_write<D><<<dim3((unsigned)N, (unsigned)Hkv), 256, 0, st>>>(

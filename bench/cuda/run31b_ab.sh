@@ -52,7 +52,7 @@ for l in $libs; do
   [[ $n == "$cand" ]] && rc=$r
   echo "check $n: $(( $(date +%s) - t1 )) s, rc=$r"; grep -E "FAIL|SUMMARY|^=== " "$OUT/ctest_check.log" | tail -3
 done
-timeout 100 python3 bwd_ab.py $libs >"$OUT/ab.log" 2>&1; echo "ab rc=$?"
+timeout 150 python3 bwd_ab.py $libs >"$OUT/ab.log" 2>&1; echo "ab rc=$?"
 grep -E "^\|" "$OUT/ab.log" | grep -E "k_fswa_bwd|k_fdkv|k_fdq|k_fbwd_out|k_chunk_dg|total|^\| T|^\| [0-9]"
 l=$(echo $libs | tr ' ' '\n' | grep "^$cand=")
 if [[ $(( $(date +%s) - t0 )) -lt 200 ]]; then

@@ -1626,6 +1626,8 @@ size_t fswa_bwd_smem() {
 // bf16 rows the GLA kernels read are written from the rows phase A loads: qb = phi(q), dob = mix * dO.
 // FAST (fswa_bwd_fast_layout on the host): q, k, v, dO rows read as vectors and fp32 RoPE tables read as
 // vectors; that instantiation holds no code for other layouts (the instruction-fetch stalls of k_fout, 20f-2).
+// It also stages the window, the chunk's table rows and the first phase's q / dO rows by cp.async in one
+// round trip (run 31b: the staging's two and phase A's per-8-row waits were 70% of the global-load stalls).
 template <int D, bool FAST>
 __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout, bf16* dqr, float* dkr, float* dv,
                                                               float* dkp, float* dvp, bf16* qb, bf16* dob) {

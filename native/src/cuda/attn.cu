@@ -1835,7 +1835,8 @@ constexpr int kBwdLP = kSwaPairs * 16 + 8;  // row stride of the per-warp P / dS
 
 template <int D>
 size_t fswa_bwd_smem() {
-  return sizeof(bf16) * ((size_t)2 * 2 * kChunk * FT<D>::LDB + (size_t)kFWarps * 16 * (2 * FT<D>::LDB + 2 * kBwdLP));
+  return sizeof(bf16) * ((size_t)2 * 2 * kChunk * FT<D>::LDB + (size_t)kFWarps * 16 * (2 * FT<D>::LDB + 2 * kBwdLP)) +
+         sizeof(float) * 2 * kChunk * (D / 2);  // the chunk's cos / sin rows (FAST)
 }
 
 // Grid (chunks, Hkv): sliding-window backward for bf16 inputs (D 64/128, W <= 65), every query head
@@ -1852,6 +1853,8 @@ size_t fswa_bwd_smem() {
 // bf16 rows the GLA kernels read are written from the rows phase A loads: qb = phi(q), dob = mix * dO.
 // FAST (fswa_bwd_fast_layout on the host): q, k, v, dO rows read as vectors and fp32 RoPE tables read as
 // vectors; that instantiation holds no code for other layouts (the instruction-fetch stalls of k_fout, 20f-2).
+// It also stages the window, the chunk's table rows and the first phase's q / dO rows by cp.async in one
+// round trip (run 31b: the staging's two and phase A's per-8-row waits were 70% of the global-load stalls).
 template <int D, bool FAST>
 __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout, bf16* dqr, float* dkr, float* dv,
                                                               float* dkp, float* dvp, bf16* qb, bf16* dob) {
@@ -1875,11 +1878,56 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
   // vector row loads and fp32 table rows where the views allow them: decided once per block
   const bool kvec = FAST || bw_rows_vec<D>(a.k), vvec = FAST || bw_rows_vec<D>(a.v),
              qvec = FAST || bw_rows_vec<D>(a.q), ovec = FAST || bw_rows_vec<D>(dout), tv = FAST || bw_rope_vec<D>(a);
-  {  // the query and dO rows of every unit into L2 while the window is staged
+  // FAST: the chunk's cos / sin rows (its query positions; the second half of the window), [64][D / 2] each
+  float* Cq = reinterpret_cast<float*>(Vw + 2 * kChunk * LDB + kFWarps * 16 * (2 * LDB + 2 * LP));
+  float* Sq = Cq + kChunk * (D / 2);
+  if constexpr (FAST) {
+    // Every row the first phase needs is requested at once by cp.async (16-byte rows: fswa_bwd_fast_layout),
+    // raw into shared memory: the window's k and v rows, the chunk's cos / sin rows and the first phase's
+    // q and dO rows into the warps' Q / dO tiles; rows outside the window or past len are zero-filled. One
+    // memory round trip then stands where the staging below and each 8-row group of phase A waited for one.
+    constexpr int PR = D / 8;  // 16-byte pieces per bf16 row, and per table row of D / 2 floats
+    const bf16* kg = static_cast<const bf16*>(a.k.data);
+    const bf16* vg = static_cast<const bf16*>(a.v.data);
+    for (int idx = threadIdx.x; idx < 2 * kChunk * PR; idx += kFWarps * 32) {
+      const int kk = idx / PR, pc = (idx - kk * PR) * 8;
+      const int64_t pos = cpos0 - kChunk + kk, tok = s.start + (pos - s.pos0);
+      const bool need = kk < kChunk + len && pos >= s.pos0 && pos > cpos0 - W;
+      cp_async16_zf(Kw + kk * LDB + pc, kg + (need ? bw_off(a.k, bs, a.T, tok, hh) + pc : 0), need);
+      cp_async16_zf(Vw + kk * LDB + pc, vg + (need ? bw_off(a.v, bs, a.T, tok, hh) + pc : 0), need);
+    }
+    const float* cosg = static_cast<const float*>(a.cos.data);
+    const float* sing = static_cast<const float*>(a.sin.data);
+    for (int idx = threadIdx.x; idx < kChunk * PR; idx += kFWarps * 32) {
+      const int i = idx / PR, pc = (idx - i * PR) * 4;
+      const bool ok = i < len;
+      cp_async16_zf(Cq + i * (D / 2) + pc, cosg + (ok ? (cpos0 + i) * a.cos.s0 + pc : 0), ok);
+      cp_async16_zf(Sq + i * (D / 2) + pc, sing + (ok ? (cpos0 + i) * a.sin.s0 + pc : 0), ok);
+    }
+    {
+      const int unit = warp, r = (unit & 3) * 16;
+      if (unit < grp * 4 && r < len) {
+        const int64_t h = (int64_t)hh * grp + (unit >> 2);
+        const bf16* qg = static_cast<const bf16*>(a.q.data);
+        const bf16* og = static_cast<const bf16*>(dout.data);
+#pragma unroll
+        for (int it = 0; it < 16 * PR / 32; ++it) {
+          const int idx = lane + 32 * it, t = idx / PR, pc = (idx - t * PR) * 8;
+          const bool ok = r + t < len;
+          const int64_t tok = ch.start + r + t;
+          cp_async16_zf(Qr + t * LDB + pc, qg + (ok ? bw_off(a.q, bs, a.T, tok, h) + pc : 0), ok);
+          cp_async16_zf(dOs + t * LDB + pc, og + (ok ? bw_off(dout, bs, a.T, tok, h) + pc : 0), ok);
+        }
+      }
+    }
+    cp_async_commit_zf();
+  }
+  {  // the query and dO rows of every unit into L2 while the window is staged (FAST: the later phases')
     constexpr int LPR = D * 2 / 128;  // 128-byte lines per row
     const int n = grp * kChunk * LPR;
     for (int idx = threadIdx.x; idx < n; idx += kFWarps * 32) {
       const int row = idx / LPR, i = row & (kChunk - 1), line = idx - row * LPR;
+      if (FAST && row / kChunk < kFWarps / 4) continue;
       const int64_t h = (int64_t)hh * grp + row / kChunk;
       if (i < len && (FAST || a.q.s3 == 1))
         prefetch_l2(static_cast<const bf16*>(a.q.data) + bw_off(a.q, bs, a.T, ch.start + i, h) + line * 64);
@@ -1887,10 +1935,47 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
         prefetch_l2(static_cast<const bf16*>(dout.data) + bw_off(dout, bs, a.T, ch.start + i, h) + line * 64);
     }
   }
+  if constexpr (FAST) {
+    // RoPE of the window keys in place: warp w rotates rows 8 w + e (the previous chunk's positions: their
+    // tables from global memory, requested before the wait) and 64 + 8 w + e (this chunk's: from Cq / Sq)
+    bool need[8];
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+      const int64_t pos = cpos0 - kChunk + warp * 8 + e;
+      need[e] = pos >= s.pos0 && pos > cpos0 - W;
+    }
+    float cs[8][U], sn[8][U];
+    bw_rope_rows<D, 8>(a, true, cpos0 - kChunk + warp * 8, 1, need, cs, sn);
+    cp_async_wait_zf<0>();
+    __syncthreads();
+    using Raw = typename BwVec<D>::Raw;
+    using FV = typename BwVec<D>::F;
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+      float x[U];
+      bf16* row = Kw + (warp * 8 + e) * LDB + U * lane;
+      bw_unpack<D>(*reinterpret_cast<const Raw*>(row), x);
+      bw_rotate<D>(x, cs[e], sn[e], false);
+      bw_store_bf16<D>(row, x, 1.f);
+    }
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+      float x[U], c2[U], s2[U];
+      const int i = warp * 8 + e;
+      bf16* row = Kw + (kChunk + i) * LDB + U * lane;
+      bw_unpack<D>(*reinterpret_cast<const Raw*>(row), x);
+      const FV cv = *reinterpret_cast<const FV*>(Cq + i * (D / 2) + U * (lane & 15));
+      const FV sv = *reinterpret_cast<const FV*>(Sq + i * (D / 2) + U * (lane & 15));
+      memcpy(c2, &cv, sizeof(FV));
+      memcpy(s2, &sv, sizeof(FV));
+      bw_rotate<D>(x, c2, s2, false);
+      bw_store_bf16<D>(row, x, 1.f);
+    }
+  }
   // window keys and values from the raw k, v (RoPE in registers; the backward has no cache: every
   // position is in the inputs), 16 rows per warp, 8 at a time with every load in flight
 #pragma unroll 1
-  for (int part = 0; part < 2; ++part) {
+  for (int part = 0; part < (FAST ? 0 : 2); ++part) {
     const int64_t kp0 = cpos0 - kChunk + warp * 16 + part * 8;  // position of row e = kp0 + e
     bool need[8];
 #pragma unroll
@@ -1926,9 +2011,30 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
       for (int e = 0; e < 8; ++e) ok[e] = r + half * 8 + e < len;
       const int64_t tok0 = ch.start + r + half * 8;  // token of row e = tok0 + e
       float x[8][U], y[8][U], cs[8][U], sn[8][U];
-      bw_load_rows<D, 8>(a.q, qvec, bs, a.T, h, tok0, 1, ok, x);
-      bw_load_rows<D, 8>(dout, ovec, bs, a.T, h, tok0, 1, ok, y);
-      bw_rope_rows<D, 8>(a, tv, cpos0 + r + half * 8, 1, ok, cs, sn);
+      if (FAST && ph == 0) {  // the raw rows cp.async put into the tiles at the start
+        using Raw = typename BwVec<D>::Raw;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) {
+          bw_unpack<D>(*reinterpret_cast<const Raw*>(Qr + (half * 8 + e) * LDB + U * lane), x[e]);
+          bw_unpack<D>(*reinterpret_cast<const Raw*>(dOs + (half * 8 + e) * LDB + U * lane), y[e]);
+        }
+      } else {
+        bw_load_rows<D, 8>(a.q, qvec, bs, a.T, h, tok0, 1, ok, x);
+        bw_load_rows<D, 8>(dout, ovec, bs, a.T, h, tok0, 1, ok, y);
+      }
+      if (FAST) {  // the chunk's table rows (zero past len: those rows are zero and stay so)
+        using FV = typename BwVec<D>::F;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) {
+          const int i = r + half * 8 + e;
+          const FV cv = *reinterpret_cast<const FV*>(Cq + i * (D / 2) + U * (lane & 15));
+          const FV sv = *reinterpret_cast<const FV*>(Sq + i * (D / 2) + U * (lane & 15));
+          memcpy(cs[e], &cv, sizeof(FV));
+          memcpy(sn[e], &sv, sizeof(FV));
+        }
+      } else {
+        bw_rope_rows<D, 8>(a, tv, cpos0 + r + half * 8, 1, ok, cs, sn);
+      }
       // the GLA kernels' packed bf16 rows, from the rows already in registers (no gather pass, no
       // query blocks in k_fprep): mix * dO rounded to nearest bf16, and phi(q) = softmax(q) (the 8 rows'
       // reductions interleaved)
@@ -2713,13 +2819,15 @@ bool bw_rows_vec_host(const View& v, int64_t D) {
          ((v.s0 | v.s1 | v.s2) & (U - 1)) == 0;
 }
 
+// k_fswa_bwd<D, true> also copies q, k, v and dO rows and the chunk's table rows by 16-byte cp.async: rows and
+// bases 16-byte aligned.
 bool fswa_bwd_fast_layout(const Attn& a, const View& dout, int64_t D) {
-  const int64_t U = D / 32;
   const auto aligned = [](const void* ptr, uintptr_t n) { return (reinterpret_cast<uintptr_t>(ptr) & (n - 1)) == 0; };
-  const auto rows = [&](const View& v) { return bw_rows_vec_host(v, D); };
+  const auto rows = [&](const View& v) {
+    return bw_rows_vec_host(v, D) && aligned(v.data, 16) && ((v.s0 | v.s1 | v.s2) & 7) == 0;
+  };
   const bool tables = a.cos.dtype == LIGER_F32 && a.sin.dtype == LIGER_F32 && a.cos.s1 == 1 && a.sin.s1 == 1 &&
-                      ((a.cos.s0 | a.sin.s0) & (U - 1)) == 0 && aligned(a.cos.data, (uintptr_t)(4 * U)) &&
-                      aligned(a.sin.data, (uintptr_t)(4 * U));
+                      ((a.cos.s0 | a.sin.s0) & 3) == 0 && aligned(a.cos.data, 16) && aligned(a.sin.data, 16);
   return rows(a.q) && rows(a.k) && rows(a.v) && rows(dout) && tables;
 }
 

@@ -345,6 +345,27 @@ __device__ __forceinline__ uint32_t smem_addr(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
 
+// cp.async of 16 bytes global -> shared (sm_80+) that writes zeros and reads nothing when !ok (gmem must
+// still be a valid address: callers pass the view's base then), with its group commit and the wait for
+// all but N of this thread's groups; "memory" clobbers so that no shared access moves across them.
+__device__ __forceinline__ void cp_async16_zf(void* smem, const void* gmem, bool ok) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(smem)), "l"(gmem), "r"(ok ? 16 : 0)
+               : "memory");
+#endif
+}
+__device__ __forceinline__ void cp_async_commit_zf() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+template <int N>
+__device__ __forceinline__ void cp_async_wait_zf() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
+
 // A (16 x 16 at row m0, column k0) of a row-major bf16 tile with row stride ld (a multiple of 8).
 __device__ __forceinline__ void ld_a(uint32_t (&a)[4], const __nv_bfloat16* t, int ld, int m0, int k0) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800

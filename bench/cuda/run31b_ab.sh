@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Backward run 31b, A/B in one device call (as run25b_ab.sh). TREES names the source trees as name:folder
+# (each a native/ tree beside this one), the first the candidate and the last the baseline; CHECK names the
+# trees check.py runs on (default: all but the baseline). Steps, each with its own time limit:
+#   builds side by side; the ctest driver on the candidate; check.py; bwd_ab.py (per-kernel times at 8K,
+#   fwd+bwd at 2K / 8K / 32K, the libraries interleaved); Nsight Compute on the candidate's big backward
+#   kernels (per-reason stalls, tensor pipe, issue slots) and, with DEEP=1, the full set of the kernels DEEPK names (default k_fdq and k_fdkv) with
+#   its source page (SASS lines with executed instructions and stall samples) and the executed-instruction
+#   mix; the SASS opcode histogram of k_fdq<128, true, true>.
+# At most 8 files come back from $OUT: logs are grouped accordingly.
+set -uo pipefail
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+root=$(pwd)
+TREES=${TREES:-"cand:native base:native_base"}
+nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv,noheader
+t0=$(date +%s)
+cudalib="-L$(dirname "$(readlink -f "$(command -v nvcc)")")/../lib64 -L/usr/local/cuda/lib64 -lcudart_static -ldl -lrt -lpthread"
+build() {  # $1 source tree, $2 build dir, $3 extra targets
+  cmake -S "$1" -B "$2" -G Ninja -DLIGER_CUDA=ON -DLIGER_CUDA_ARCHITECTURES=90a -DBUILD_TESTING=ON \
+    -DCMAKE_BUILD_TYPE=Release >"$2.log" 2>&1 && cmake --build "$2" -j 16 --target liger $3 >>"$2.log" 2>&1 &&
+    g++ -shared -o "$2/libliger_dev.so" -Wl,--whole-archive "$2/libliger.a" -Wl,--no-whole-archive $cudalib >>"$2.log" 2>&1
+}
+names=(); pids=(); first=1
+for t in $TREES; do
+  n=${t%%:*}; d=${t#*:}; names+=("$n")
+  if [[ $first == 1 ]]; then build "$d" "build_$n" liger_cuda_test & else build "$d" "build_$n" "" & fi
+  pids+=($!); first=0
+done
+libs=""
+for i in "${!names[@]}"; do
+  n=${names[$i]}
+  if wait "${pids[$i]}"; then libs="$libs $n=$root/build_$n/libliger_dev.so"; else echo "build $n failed"; tail -20 "build_$n.log"; fi
+done
+echo "builds: $(( $(date +%s) - t0 )) s"
+cand=${names[0]}; base=${names[-1]}
+CHECK=${CHECK:-$(printf '%s\n' "${names[@]}" | grep -vx "$base" | tr '\n' ' ')}
+(cd "build_$cand" && timeout 30 ctest -R liger_cuda_test --output-on-failure >"$OUT/ctest_check.log" 2>&1; echo "ctest $cand rc=$?")
+if command -v cuobjdump >/dev/null; then
+  cuobjdump -sass "build_$cand/libliger_dev.so" 2>/dev/null | awk '/Function : .*k_fdqILi128ELb1ELb1/{on=1; next} /Function :/{on=0} on' >/tmp/fdq.sass
+  { echo "== SASS opcode histogram, k_fdq<128, true, true> of $cand ($(grep -cE '^\s+/\*[0-9a-f]{4}\*/' /tmp/fdq.sass) instructions)"
+    grep -oE '^\s+/\*[0-9a-f]{4}\*/\s+(@!?U?P[0-7T] )?[A-Z0-9]+(\.[A-Z0-9_]+)*' /tmp/fdq.sass | awk '{print $NF}' |
+      sort | uniq -c | sort -rn | head -60; } >"$OUT/sass_fdq.txt"
+  gzip -c /tmp/fdq.sass >"$OUT/fdq_sass.txt.gz"
+fi
+cd bench/cuda
+export PYTHONUNBUFFERED=1
+rc=0
+for l in $libs; do
+  n=${l%%=*}; [[ " $CHECK " == *" $n "* ]] || continue
+  t1=$(date +%s)
+  { echo "=== check $n"; timeout 60 python3 check.py "${l#*=}"; } >>"$OUT/ctest_check.log" 2>&1; r=$?
+  [[ $n == "$cand" ]] && rc=$r
+  echo "check $n: $(( $(date +%s) - t1 )) s, rc=$r"; grep -E "FAIL|SUMMARY|^=== " "$OUT/ctest_check.log" | tail -3
+done
+timeout 150 python3 bwd_ab.py $libs >"$OUT/ab.log" 2>&1; echo "ab rc=$?"
+grep -E "^\|" "$OUT/ab.log" | grep -E "k_fswa_bwd|k_fdkv|k_fdq|k_fbwd_out|k_chunk_dg|total|^\| T|^\| [0-9]"
+l=$(echo $libs | tr ' ' '\n' | grep "^$cand=")
+if [[ $(( $(date +%s) - t0 )) -lt 200 ]]; then
+  timeout 45 ncu --kernel-name regex:'k_fswa_bwd|k_fdkv|k_fdq' --launch-count 3 --section SpeedOfLight \
+    --section LaunchStats --section Occupancy --section WarpStateStats --section ComputeWorkloadAnalysis \
+    --section SchedulerStats \
+    --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio,smsp__inst_executed.sum,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active' \
+    python3 ncu_bwd.py "${l#*=}" >"$OUT/ncu.log" 2>&1
+  echo "== ncu $cand rc=$?"
+  grep -E "^  [a-z].*k_f|Duration|Registers Per|Achieved Occupancy|Warp Cycles Per Issued|Issue Slots Busy|stalled_(long_scoreboard|wait|short_scoreboard|barrier|math_pipe_throttle|mio_throttle|lg_throttle)_per|inst_executed.sum|hmma" \
+    "$OUT/ncu.log" | sed 's/  */ /g; s/smsp__average_warps_issue_stalled_//; s/_per_issue_active.ratio//' | cut -c1-90
+fi
+if [[ ${DEEP:-0} == 1 && $(( $(date +%s) - t0 )) -lt 230 ]]; then
+  DEEPK=${DEEPK:-'k_fdq|k_fdkv'}
+  timeout 60 ncu --kernel-name regex:"$DEEPK" --launch-count 2 --set full --import-source no \
+    -o /tmp/deep python3 ncu_bwd.py "${l#*=}" >/tmp/deep_ncu.out 2>&1
+  echo "== ncu full rc=$?"
+  { timeout 20 ncu -i /tmp/deep.ncu-rep --page details --section InstructionStats --section WarpStateStats \
+      --section SourceCounters --section MemoryWorkloadAnalysis_Tables --print-details all 2>&1
+    echo "=== executed instructions per opcode"
+    timeout 20 ncu -i /tmp/deep.ncu-rep --page raw --csv --metrics 'regex:sass__inst_executed_per_opcode' 2>&1 | head -8
+  } >"$OUT/ncu_deep.log" 2>&1
+  timeout 40 ncu -i /tmp/deep.ncu-rep --page source --csv --print-source sass 2>/tmp/src.err | gzip >"$OUT/deep_source.csv.gz"
+  echo "source page: $(zcat "$OUT/deep_source.csv.gz" | wc -l) lines; $(head -c 300 /tmp/src.err)"
+  grep -iE "stall|Top|inst" "$OUT/ncu_deep.log" | head -30 | cut -c1-120
+fi
+echo "total: $(( $(date +%s) - t0 )) s"
+exit $rc

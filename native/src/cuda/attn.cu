@@ -436,16 +436,6 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 #endif
 }
 
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(smem)), "l"(gmem));
-#endif
-}
-__device__ __forceinline__ void cp_async_wait_all() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.wait_all;\n" ::);
-#endif
-}
 // log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)) with the hardware log (k_fstate, and k_fout's gate cumsum;
 // within 1e-6 of logsigmoidf): log1pf is a ~30-instruction
 // polynomial, and under a per-element branch (the gate's ok flag) it left k_fstate's 32 elements per thread
@@ -1920,7 +1910,7 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
         }
       }
     }
-    cp_async_commit_zf();
+    cp_async_commit();
   }
   {  // the query and dO rows of every unit into L2 while the window is staged (FAST: the later phases')
     constexpr int LPR = D * 2 / 128;  // 128-byte lines per row
@@ -1946,7 +1936,7 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
     }
     float cs[8][U], sn[8][U];
     bw_rope_rows<D, 8>(a, true, cpos0 - kChunk + warp * 8, 1, need, cs, sn);
-    cp_async_wait_zf<0>();
+    cp_async_wait<0>();
     __syncthreads();
     using Raw = typename BwVec<D>::Raw;
     using FV = typename BwVec<D>::F;

@@ -345,24 +345,34 @@ __device__ __forceinline__ uint32_t smem_addr(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
 
-// cp.async of 16 bytes global -> shared (sm_80+) that writes zeros and reads nothing when !ok (gmem must
-// still be a valid address: callers pass the view's base then), with its group commit and the wait for
-// all but N of this thread's groups; "memory" clobbers so that no shared access moves across them.
+// cp.async of 16 bytes global -> shared (sm_80+); the _zf form writes zeros and reads nothing when !ok (gmem must
+// still be a valid address: callers pass the view's base then). The group commit, the wait for all but N of this
+// thread's groups and the wait for all; "memory" clobbers so that no shared access moves across them.
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(smem)), "l"(gmem) : "memory");
+#endif
+}
 __device__ __forceinline__ void cp_async16_zf(void* smem, const void* gmem, bool ok) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(smem)), "l"(gmem), "r"(ok ? 16 : 0)
                : "memory");
 #endif
 }
-__device__ __forceinline__ void cp_async_commit_zf() {
+__device__ __forceinline__ void cp_async_commit() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 #endif
 }
 template <int N>
-__device__ __forceinline__ void cp_async_wait_zf() {
+__device__ __forceinline__ void cp_async_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_all;\n" ::: "memory");
 #endif
 }
 

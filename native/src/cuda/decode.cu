@@ -36,12 +36,6 @@ __device__ __forceinline__ float dwarp_sum(float x) {
 // A position the kernel can use: not negative and, with the window branch, inside the RoPE tables.
 __device__ __forceinline__ bool dec_pos_ok(const DecodeArgs& a, int64_t p) { return p >= 0 && (!a.rope || p < a.P); }
 
-__device__ __forceinline__ void cp_async16(void* dst, const void* src) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(dst)), "l"(src) : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
-
 // Cluster barrier halves: a relaxed arrive (it waits for nothing in flight; see k_dec for why the
 // position read is done before it) and a wait with acquire semantics.
 __device__ __forceinline__ void cluster_arrive_relaxed() {

@@ -170,21 +170,9 @@ __global__ void __launch_bounds__(NT_) k_wy(Gp P, bool tc) {
 // 16-byte asynchronous global -> shared copy (zero-filled when !ok), sm_80+; a plain copy before.
 __device__ __forceinline__ void cp16(float* dst, const float* src, bool ok) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(d), "l"(src), "r"(ok ? 16 : 0));
+  cp_async16_zf(dst, src, ok);
 #else
   for (int i = 0; i < 4; ++i) dst[i] = ok ? src[i] : 0.f;
-#endif
-}
-__device__ __forceinline__ void cp_commit() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.commit_group;");
-#endif
-}
-template <int N>
-__device__ __forceinline__ void cp_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.wait_group %0;" ::"n"(N));
 #endif
 }
 
@@ -232,7 +220,7 @@ __global__ void __launch_bounds__(NT_) k_state(Gp P, bool tc) {
     stage_rows(sW[b], LDK, P.W, ch.start, ch.len, P.Hkv, h, Dk, 0, Dk);
     stage_rows(sKb[b], LDK, P.Kb, ch.start, ch.len, P.Hkv, h, Dk, 0, Dk);
     stage_rows(sU[b], LDB, P.U, ch.start, ch.len, P.Hkv, h, Dv, v0, nv);
-    cp_commit();
+    cp_async_commit();
   };
   const int c0 = s.first_chunk, c1 = s.first_chunk + s.num_chunks;
   if (c0 < c1) stage(c0, 0);
@@ -253,7 +241,7 @@ __global__ void __launch_bounds__(NT_) k_state(Gp P, bool tc) {
       const int r = i / nv, j = i - r * nv;
       hc[(int64_t)r * Dv + j] = sS[r * LDB + j];
     }
-    if (c + 1 < c1) cp_wait<1>(); else cp_wait<0>();
+    if (c + 1 < c1) cp_async_wait<1>(); else cp_async_wait<0>();
     __syncthreads();
     float *W = sW[b], *U = sU[b], *Kb = sKb[b];
     mm<NA>(tc, C, nv, Op{Dk, W, LDK, 1, sS, LDB, 1}, [&](int i, int j, float x) {
@@ -400,7 +388,7 @@ __global__ void __launch_bounds__(NT_) k_dhu(Gp P, bool tc) {
     stage_rows(sKb[b], LDK, P.Kb, ch.start, ch.len, P.Hkv, h, Dk, 0, Dk);
     stage_rows(sdV[b], LDB, P.dvn, ch.start, ch.len, P.Hkv, h, Dv, v0, nv);
     stage_state(sL[b], LDB, P.dhn + ((int64_t)c * P.Hkv + h) * Dk * Dv + v0, Dk, Dv, nv);
-    cp_commit();
+    cp_async_commit();
   };
   const int c0 = s.first_chunk, c1 = s.first_chunk + s.num_chunks;
   if (c0 < c1) stage(c1 - 1, 0);
@@ -416,7 +404,7 @@ __global__ void __launch_bounds__(NT_) k_dhu(Gp P, bool tc) {
     const float eg = __expf(P.Gc[(tok0 + len - 1) * P.Hkv + h]);
     __syncthreads();
     if (c > c0) stage(c - 1, b ^ 1);
-    if (c > c0) cp_wait<1>(); else cp_wait<0>();
+    if (c > c0) cp_async_wait<1>(); else cp_async_wait<0>();
     __syncthreads();  // the local term of chunk c is in sL[b]: its slot in dhn may be overwritten now
     float* hc = P.dhn + ((int64_t)c * P.Hkv + h) * Dk * Dv + v0;
     for (int i = tid; i < Dk * nv; i += NT_) {

@@ -231,22 +231,6 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dstate(Core c) {
 // its products run; a thread scales the q pieces it copied by exp(G) in place (exp(G) once per block,
 // fp32 in shared memory). Run 25b's version held exp(G) and the next head's rows in registers: 244
 // registers at D = 128, one block of 8 warps per SM; this one fits two.
-__device__ __forceinline__ void cp_async16_g(void* smem, const void* gmem) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(smem)), "l"(gmem));
-#endif
-}
-__device__ __forceinline__ void cp_async_commit_g() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.commit_group;\n" ::);
-#endif
-}
-__device__ __forceinline__ void cp_async_wait_one_g() {  // all but the last committed group
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.wait_group 1;\n" ::);
-#endif
-}
-
 template <int D>
 __global__ void __launch_bounds__(256, 2) k_fdstate(Core c) {
   constexpr int LDB = D + 8, RB = D / 16, SPLIT = 8 / RB, NTW = D / SPLIT / 8;
@@ -274,14 +258,14 @@ __global__ void __launch_bounds__(256, 2) k_fdstate(Core c) {
     for (int it = 0; it < kPc; ++it) {
       const int idx = 8 * (threadIdx.x + it * 256), t = idx / D, d = idx - t * D;
       if (t < len) {
-        cp_async16_g(qs + t * LDB + d, q + (int64_t)t * rq + d);
-        cp_async16_g(os + t * LDB + d, dO + (int64_t)t * rq + d);
+        cp_async16(qs + t * LDB + d, q + (int64_t)t * rq + d);
+        cp_async16(os + t * LDB + d, dO + (int64_t)t * rq + d);
       } else {
         *reinterpret_cast<uint4*>(qs + t * LDB + d) = make_uint4(0u, 0u, 0u, 0u);
         *reinterpret_cast<uint4*>(os + t * LDB + d) = make_uint4(0u, 0u, 0u, 0u);
       }
     }
-    cp_async_commit_g();
+    cp_async_commit();
   };
   issue_head(0);
   // exp(G) of the chunk's rows, once for every head of the group; each thread computes the entries of the
@@ -306,8 +290,8 @@ __global__ void __launch_bounds__(256, 2) k_fdstate(Core c) {
     if (j + 1 < grp)
       issue_head(j + 1);
     else
-      cp_async_commit_g();  // an empty group, so that the wait below counts alike
-    cp_async_wait_one_g();  // this thread's pieces of head j
+      cp_async_commit();  // an empty group, so that the wait below counts alike
+    cp_async_wait<1>();  // this thread's pieces of head j
 #pragma unroll
     for (int it = 0; it < kPc; ++it) {
       const int idx = 8 * (threadIdx.x + it * 256), t = idx / D, d = idx - t * D;
@@ -996,24 +980,6 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dkv(Core c) {
   });
 }
 
-// cp.async of 16 bytes global -> shared (sm_80+), the group commit and the wait for all but N groups.
-__device__ __forceinline__ void cp_async16_gl(void* smem, const void* gmem) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(smem)), "l"(gmem) : "memory");
-#endif
-}
-__device__ __forceinline__ void cp_async_commit_gl() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.commit_group;\n" ::: "memory");
-#endif
-}
-template <int N>
-__device__ __forceinline__ void cp_async_wait_gl() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-#endif
-}
-
 template <int D>
 size_t fdkv_smem() {
   constexpr int LDB = D + 8, LG = D + 4;
@@ -1099,8 +1065,8 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
     for (int it = 0; it < kChunk * CPR / 256; ++it) {
       const int idx = threadIdx.x + 256 * it, t = idx / CPR, d = (idx - t * CPR) * 8;
       if (t < len) {
-        cp_async16_gl(Qt + t * LDB + d, Qg + (int64_t)t * rq + d);
-        cp_async16_gl(Ot + t * LDB + d, Og + (int64_t)t * rq + d);
+        cp_async16(Qt + t * LDB + d, Qg + (int64_t)t * rq + d);
+        cp_async16(Ot + t * LDB + d, Og + (int64_t)t * rq + d);
       } else {
         *reinterpret_cast<uint4*>(Qt + t * LDB + d) = make_uint4(0u, 0u, 0u, 0u);
         *reinterpret_cast<uint4*>(Ot + t * LDB + d) = make_uint4(0u, 0u, 0u, 0u);
@@ -1108,14 +1074,14 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
     }
   };
   stage_head(0);
-  cp_async_commit_gl();
+  cp_async_commit();
   for (int hj = 0; hj < grp; ++hj) {
     bf16* const Qf = (hj & 1) ? Qf1 : Qf0;
     bf16* const dOs = (hj & 1) ? dO1 : dO0;
     __syncthreads();  // the previous head's tiles (the other buffer) are consumed
     if (hj + 1 < grp) stage_head(hj + 1);
-    cp_async_commit_gl();  // one group per head, empty for the last, so that the wait below counts alike
-    cp_async_wait_gl<1>();  // this thread's copies of head hj have landed
+    cp_async_commit();  // one group per head, empty for the last, so that the wait below counts alike
+    cp_async_wait<1>();  // this thread's copies of head hj have landed
     __syncthreads();        // and every thread's
     const bool diag_tc = !diag_unsafe;
     // Qe and Qd, 4 columns per thread

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Backward run 31b, A/B in one device call (as run25b_ab.sh). TREES names the source trees as name:folder
+# The backward's A/B in one device call (runs 30b and 31b; as run25b_ab.sh). TREES names the source trees as name:folder
 # (each a native/ tree beside this one), the first the candidate and the last the baseline; CHECK names the
 # trees check.py runs on (default: all but the baseline). Steps, each with its own time limit:
 #   builds side by side; the ctest driver on the candidate; check.py; bwd_ab.py (per-kernel times at 8K,
 #   fwd+bwd at 2K / 8K / 32K, the libraries interleaved); Nsight Compute on the candidate's big backward
-#   kernels (per-reason stalls, tensor pipe, issue slots) and, with DEEP=1, the full set of the kernels DEEPK names (default k_fdq and k_fdkv) with
+#   kernels (per-reason stalls, tensor pipe, issue slots) and, with DEEP=1, the full set of the kernels
+#   DEEPK names (default k_fdq and k_fdkv; run 30b: k_fswa_bwd) with
 #   its source page (SASS lines with executed instructions and stall samples) and the executed-instruction
-#   mix; the SASS opcode histogram of k_fdq<128, true, true>.
+#   mix; the SASS opcode histogram of the kernel whose mangled name starts with SASSK (default
+#   k_fdqILi128ELb1ELb1, k_fdq<128, true, true>; run 30b: k_fswa_bwdILi128ELb1, k_fswa_bwd<128, true>).
 # At most 8 files come back from $OUT: logs are grouped accordingly.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+SASSK=${SASSK:-k_fdqILi128ELb1ELb1}
 root=$(pwd)
 TREES=${TREES:-"cand:native base:native_base"}
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv,noheader
@@ -36,11 +39,11 @@ cand=${names[0]}; base=${names[-1]}
 CHECK=${CHECK:-$(printf '%s\n' "${names[@]}" | grep -vx "$base" | tr '\n' ' ')}
 (cd "build_$cand" && timeout 30 ctest -R liger_cuda_test --output-on-failure >"$OUT/ctest_check.log" 2>&1; echo "ctest $cand rc=$?")
 if command -v cuobjdump >/dev/null; then
-  cuobjdump -sass "build_$cand/libliger_dev.so" 2>/dev/null | awk '/Function : .*k_fdqILi128ELb1ELb1/{on=1; next} /Function :/{on=0} on' >/tmp/fdq.sass
-  { echo "== SASS opcode histogram, k_fdq<128, true, true> of $cand ($(grep -cE '^\s+/\*[0-9a-f]{4}\*/' /tmp/fdq.sass) instructions)"
-    grep -oE '^\s+/\*[0-9a-f]{4}\*/\s+(@!?U?P[0-7T] )?[A-Z0-9]+(\.[A-Z0-9_]+)*' /tmp/fdq.sass | awk '{print $NF}' |
-      sort | uniq -c | sort -rn | head -60; } >"$OUT/sass_fdq.txt"
-  gzip -c /tmp/fdq.sass >"$OUT/fdq_sass.txt.gz"
+  cuobjdump -sass "build_$cand/libliger_dev.so" 2>/dev/null | awk -v k="$SASSK" '$0 ~ ("Function : .*" k) {on=1; next} /Function :/{on=0} on' >/tmp/sassk.sass
+  { echo "== SASS opcode histogram, $SASSK of $cand ($(grep -cE '^\s+/\*[0-9a-f]{4}\*/' /tmp/sassk.sass) instructions)"
+    grep -oE '^\s+/\*[0-9a-f]{4}\*/\s+(@!?U?P[0-7T] )?[A-Z0-9]+(\.[A-Z0-9_]+)*' /tmp/sassk.sass | awk '{print $NF}' |
+      sort | uniq -c | sort -rn | head -60; } >"$OUT/sass_hist.txt"
+  gzip -c /tmp/sassk.sass >"$OUT/sass.txt.gz"
 fi
 cd bench/cuda
 export PYTHONUNBUFFERED=1

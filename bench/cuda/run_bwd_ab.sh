@@ -7,7 +7,7 @@
 #   kernels (per-reason stalls, tensor pipe, issue slots) and, with DEEP=1, the full set of the kernels
 #   DEEPK names (default k_fdq and k_fdkv; run 30b: k_fswa_bwd) with
 #   its source page (SASS lines with executed instructions and stall samples) and the executed-instruction
-#   mix; the SASS opcode histogram of the kernel whose mangled name starts with SASSK (default
+#   mix; LIMITS: check.py on the candidate at those shared-memory limits; the SASS opcode histogram of the kernel whose mangled name starts with SASSK (default
 #   k_fdqILi128ELb1ELb1, k_fdq<128, true, true>; run 30b: k_fswa_bwdILi128ELb1, k_fswa_bwd<128, true>).
 # At most 8 files come back from $OUT: logs are grouped accordingly.
 set -uo pipefail
@@ -54,6 +54,16 @@ for l in $libs; do
   { echo "=== check $n"; timeout 60 python3 check.py "${l#*=}"; } >>"$OUT/ctest_check.log" 2>&1; r=$?
   [[ $n == "$cand" ]] && rc=$r
   echo "check $n: $(( $(date +%s) - t1 )) s, rc=$r"; grep -E "FAIL|SUMMARY|^=== " "$OUT/ctest_check.log" | tail -3
+done
+# LIMITS: shared-memory limits (bytes) at which check.py runs again on the candidate (run 33b: the A100's 166912
+# and sm_86's 101376), for changes to the kernels' shared-memory sizes
+for lim in ${LIMITS:-}; do
+  l=$(echo $libs | tr ' ' '\n' | grep "^$cand=") || continue
+  t1=$(date +%s)
+  { echo "=== check $cand at LIGER_CUDA_SMEM_LIMIT=$lim"; LIGER_CUDA_SMEM_LIMIT=$lim timeout 60 python3 check.py "${l#*=}"; } \
+    >>"$OUT/ctest_check.log" 2>&1; r=$?
+  [[ $r == 0 ]] || rc=$r
+  echo "check $cand at $lim: $(( $(date +%s) - t1 )) s, rc=$r"; grep -E "FAIL|SUMMARY" "$OUT/ctest_check.log" | tail -2
 done
 timeout 150 python3 bwd_ab.py $libs >"$OUT/ab.log" 2>&1; echo "ab rc=$?"
 grep -E "^\|" "$OUT/ab.log" | grep -E "k_fswa_bwd|k_fdkv|k_fdq|k_fbwd_out|k_chunk_dg|total|^\| T|^\| [0-9]"

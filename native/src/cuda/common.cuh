@@ -376,6 +376,16 @@ __device__ __forceinline__ void cp_async_wait_all() {
 #endif
 }
 
+// Named barriers between some warps of a block (ids 1..15; __syncthreads uses 0). A producer warp arrives
+// without waiting (its earlier shared-memory writes are visible to the waiters once the barrier completes);
+// a consumer waits until count threads, its own warp's included, have arrived. count: a multiple of 32.
+__device__ __forceinline__ void named_arrive(int id, int count) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+}
+__device__ __forceinline__ void named_sync(int id, int count) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+}
+
 // A (16 x 16 at row m0, column k0) of a row-major bf16 tile with row stride ld (a multiple of 8).
 __device__ __forceinline__ void ld_a(uint32_t (&a)[4], const __nv_bfloat16* t, int ld, int m0, int k0) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800

@@ -983,7 +983,7 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dkv(Core c) {
 template <int D>
 size_t fdkv_smem() {
   constexpr int LDB = D + 8, LG = D + 4;
-  return sizeof(float) * ((size_t)kChunk * LG + 8 * 16 * 17 + 8 * 16 * 17) +
+  return sizeof(float) * ((size_t)kChunk * LG + 8 * 16 * 17 + 8 * 16 * 17) + sizeof(uint4) * 6 * 64 +
          sizeof(__nv_bfloat16) * (size_t)LDB * (4 * kChunk + D + kChunk + 96 + kChunk + (D >= 2 * kChunk ? 0 : 2 * kChunk));
 }
 
@@ -1006,7 +1006,8 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   float* G2 = reinterpret_cast<float*>(smraw);  // [64][LG] cumulative gate times log2(e)
   float* Bw = G2 + kChunk * LG;                 // per warp [16][17]: diagonal v_s . do_i
   float* Ad = Bw + 8 * 16 * 17;                 // per warp [16][17]: partial diagonal scores
-  bf16* Kf = reinterpret_cast<bf16*>(Ad + 8 * 16 * 17);  // [64][LDB] k
+  uint4* Sl = reinterpret_cast<uint4*>(Ad + 8 * 16 * 17);  // [2 halves][3 blocks][2][32]: handed-over scores
+  bf16* Kf = reinterpret_cast<bf16*>(Sl + 6 * 64);  // [64][LDB] k
   bf16* Ke = Kf + kChunk * LDB;                 // [64][LDB] k exp(G_e - G_s)
   bf16* Vs = Ke + kChunk * LDB;                 // [64][LDB]
   bf16* Qf0 = Vs + kChunk * LDB;                // [64][LDB] q of the even heads of the group
@@ -1026,7 +1027,10 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv), len = ch.len;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
   // key block kb has 4 - kb query blocks (ib = kb .. 3): the second half's warps take the key blocks in
-  // reverse, so that warps w and w + 4 (one scheduler) hold 5 blocks between them, not 8 or 2
+  // reverse, so that warps w and w + 4 (one scheduler) hold 5 blocks between them, not 8 or 2; and inside a
+  // half the score products of blocks (0, 2), (0, 3), (1, 3) are computed by the warps of key blocks 2, 3, 3
+  // and handed over through shared memory (Sl), so that no warp runs more than 4 of the 16 x 16 x D score
+  // products and 4 of the 16 x 16 x D/2 gradient products per head (key block 0 ran 8 and 4 alone)
   const int half = warp >> 2, kb = half ? 3 - (warp & 3) : warp & 3, s0 = kb * 16, e = s0 + 15, nb = half * (D / 2);
   const int64_t rq = c.Hq * D, rk = c.Hkv * D;
   const float* Kg = c.k + (int64_t)ch.start * rk + hh * D;
@@ -1129,7 +1133,46 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
         for (int y = 0; y < 4; ++y) A[(g + 8 * x) * 17 + kj[y]] = p[x][y];
     }
     __syncthreads();
-    for (int ib = kb; ib < 4; ++ib) {
+    // the score blocks this warp computes for key blocks 0 and 1 of its half (key block 2: (0, 2) to slot
+    // 0; key block 3: (0, 3), (1, 3) to slots 1, 2), first, so that their owners do not wait
+    const int nprod = kb == 3 ? 2 : (kb == 2 ? 1 : 0);
+    for (int f = 0; f < nprod; ++f) {
+      const int pk = kb == 3 ? f : 0, pi = kb == 3 ? 3 : 2, slot = kb == 3 ? 1 + f : 0;
+      const bf16* QP = Qe + ((pk == 0 ? 0 : 48) + (pi - pk - 1) * 16) * LDB;  // pk's Qe rows of block pi
+      float at[2][4], bt[2][4];
+#pragma unroll
+      for (int x = 0; x < 2; ++x)
+#pragma unroll
+        for (int z = 0; z < 4; ++z) at[x][z] = bt[x][z] = 0.f;
+#pragma unroll
+      for (int k0 = 0; k0 < D; k0 += 16) {
+        uint32_t av[4], bf[4], ak[4], bq[4];
+        ld_a(av, Vs, LDB, pk * 16, k0);
+        ld_b_nk(bf, dOs, LDB, pi * 16, k0);
+        mma_bf16(bt[0], av, bf[0], bf[1]);
+        mma_bf16(bt[1], av, bf[2], bf[3]);
+        ld_a(ak, Ke, LDB, pk * 16, k0);
+        ld_b_nk(bq, QP, LDB, 0, k0);
+        mma_bf16(at[0], ak, bq[0], bq[1]);
+        mma_bf16(at[1], ak, bq[2], bq[3]);
+      }
+      uint32_t pa[4], pb[4];
+      pack_a_frag(pa, at);
+      pack_a_frag(pb, bt);
+      uint4* sl = Sl + (3 * half + slot) * 64;
+      sl[lane] = make_uint4(pa[0], pa[1], pa[2], pa[3]);
+      sl[32 + lane] = make_uint4(pb[0], pb[1], pb[2], pb[3]);
+    }
+    // barrier 1 + 2 half: key block 0's warp waits for those of key blocks 2 and 3; 2 + 2 half: key
+    // block 1's for key block 3's
+    if (kb == 3) {
+      named_arrive(1 + 2 * half, 96);
+      named_arrive(2 + 2 * half, 64);
+    } else if (kb == 2) {
+      named_arrive(1 + 2 * half, 96);
+    }
+    const int iend = kb == 0 ? 2 : (kb == 1 ? 3 : 4);
+    for (int ib = kb; ib < iend; ++ib) {
       // A^T (keys x queries) and B^T = v_s . do_i for the 16 x 16 block (kb, ib)
       float at[2][4], bt[2][4];
 #pragma unroll
@@ -1216,6 +1259,26 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
           }
         }
         __syncwarp();
+      }
+    }
+    // the handed-over blocks: key block 0's (0, 2), (0, 3) from slots 0, 1; key block 1's (1, 3) from slot 2
+    if (kb < 2) {
+      named_sync(1 + kb + 2 * half, kb == 0 ? 96 : 64);
+      for (int f = 0; f < 2 - kb; ++f) {
+        const int ib = kb == 0 ? 2 + f : 3, slot = kb == 0 ? f : 2, qrow = (ib - kb - 1) * 16;
+        const uint4* sl = Sl + (3 * half + slot) * 64;
+        const uint4 xa = sl[lane], xb = sl[32 + lane];
+        const uint32_t pa[4] = {xa.x, xa.y, xa.z, xa.w}, pb[4] = {xb.x, xb.y, xb.z, xb.w};
+#pragma unroll
+        for (int np = 0; np < NH / 2; ++np) {
+          uint32_t bf[4], bq[4];
+          ld_b_kn(bf, dOs, LDB, nb + np * 16, ib * 16);
+          mma_bf16(dv[2 * np], pa, bf[0], bf[1]);
+          mma_bf16(dv[2 * np + 1], pa, bf[2], bf[3]);
+          ld_b_kn(bq, QeK, LDB, nb + np * 16, qrow);
+          mma_bf16(dkx[2 * np], pb, bq[0], bq[1]);
+          mma_bf16(dkx[2 * np + 1], pb, bq[2], bq[3]);
+        }
       }
     }
   }

@@ -17,31 +17,8 @@ LIMIT=${LIMIT:-280}
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv,noheader
 t0=$(date +%s)
 left() { echo $(( LIMIT - ($(date +%s) - t0) )); }
-cudalib="-L$(dirname "$(readlink -f "$(command -v nvcc)")")/../lib64 -L/usr/local/cuda/lib64 -lcudart_static -ldl -lrt -lpthread"
-build() {  # name tree flags targets
-  local n=$1 d=$2 f=$3; shift 3
-  cmake -S "$d" -B "build_$n" -G Ninja -DLIGER_CUDA=ON -DLIGER_CUDA_ARCHITECTURES=90a -DBUILD_TESTING=ON \
-    -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_FLAGS="$f" >"build_$n.log" 2>&1 &&
-    cmake --build "build_$n" -j 6 --target "$@" >>"build_$n.log" 2>&1 &&
-    g++ -shared -o "build_$n/libliger_dev.so" -Wl,--whole-archive "build_$n/libliger.a" -Wl,--no-whole-archive $cudalib >>"build_$n.log" 2>&1
-}
-names=(); pids=(); first=1
-for t in $TREES; do
-  n=${t%%:*}; d=${t#*:}; names+=("$n")
-  if [[ $first == 1 ]]; then build "$n" "$d" "" liger liger_cuda_test & else build "$n" "$d" "" liger & fi
-  pids+=($!); first=0
-done
-cand=${names[0]}; base=${names[-1]}
-IFS=';' read -ra vs <<<"$VARIANTS"
-for v in "${vs[@]}"; do
-  [[ -z $v ]] && continue
-  build "${v%%:*}" native "${v#*:}" liger & pids+=($!); names+=("${v%%:*}")
-done
-libs=""
-for i in "${!names[@]}"; do
-  n=${names[$i]}
-  if wait "${pids[$i]}"; then libs="$libs $n=$root/build_$n/libliger_dev.so"; else echo "build $n failed"; tail -20 "build_$n.log"; fi
-done
+source "$(dirname "${BASH_SOURCE[0]}")/ab_trees.sh"
+JOBS=${JOBS:-6} ab_build_trees
 echo "builds: $(( $(date +%s) - t0 )) s"
 (cd "build_$cand" && timeout 30 ctest -R liger_cuda_test --output-on-failure >"$OUT/ctest.log" 2>&1; echo "ctest $cand rc=$?")
 cd bench/cuda

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The backward's A/B in one device call (runs 30b and 31b; as run25b_ab.sh). TREES names the source trees as name:folder
+# The backward's A/B in one device call (runs 25b, 30b, 31b, 33b; the builds by ab_trees.sh). TREES names the source trees as name:folder
 # (each a native/ tree beside this one), the first the candidate and the last the baseline; CHECK names the
 # trees check.py runs on (default: all but the baseline). Steps, each with its own time limit:
 #   builds side by side; the ctest driver on the candidate; check.py; bwd_ab.py (per-kernel times at 8K,
@@ -17,25 +17,9 @@ root=$(pwd)
 TREES=${TREES:-"cand:native base:native_base"}
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv,noheader
 t0=$(date +%s)
-cudalib="-L$(dirname "$(readlink -f "$(command -v nvcc)")")/../lib64 -L/usr/local/cuda/lib64 -lcudart_static -ldl -lrt -lpthread"
-build() {  # $1 source tree, $2 build dir, $3 extra targets
-  cmake -S "$1" -B "$2" -G Ninja -DLIGER_CUDA=ON -DLIGER_CUDA_ARCHITECTURES=90a -DBUILD_TESTING=ON \
-    -DCMAKE_BUILD_TYPE=Release >"$2.log" 2>&1 && cmake --build "$2" -j 16 --target liger $3 >>"$2.log" 2>&1 &&
-    g++ -shared -o "$2/libliger_dev.so" -Wl,--whole-archive "$2/libliger.a" -Wl,--no-whole-archive $cudalib >>"$2.log" 2>&1
-}
-names=(); pids=(); first=1
-for t in $TREES; do
-  n=${t%%:*}; d=${t#*:}; names+=("$n")
-  if [[ $first == 1 ]]; then build "$d" "build_$n" liger_cuda_test & else build "$d" "build_$n" "" & fi
-  pids+=($!); first=0
-done
-libs=""
-for i in "${!names[@]}"; do
-  n=${names[$i]}
-  if wait "${pids[$i]}"; then libs="$libs $n=$root/build_$n/libliger_dev.so"; else echo "build $n failed"; tail -20 "build_$n.log"; fi
-done
+source "$(dirname "${BASH_SOURCE[0]}")/ab_trees.sh"
+ab_build_trees
 echo "builds: $(( $(date +%s) - t0 )) s"
-cand=${names[0]}; base=${names[-1]}
 CHECK=${CHECK:-$(printf '%s\n' "${names[@]}" | grep -vx "$base" | tr '\n' ' ')}
 (cd "build_$cand" && timeout 30 ctest -R liger_cuda_test --output-on-failure >"$OUT/ctest_check.log" 2>&1; echo "ctest $cand rc=$?")
 if command -v cuobjdump >/dev/null; then

@@ -715,11 +715,9 @@ constexpr int kOParts = 4;  // value-column parts of the output accumulator (reg
 
 
 // Chunk-state scan on the bf16 increments of k_fstate (the forward's, and the backward's recompute):
-// h_{n+1} = diag(exp(gl_n)) h_n + inc_n in fp32, written as bf16 to hb, the final state to ht in fp32; the
-// arithmetic of scan_chunk_states (same order, same rounding), two adjacent elements per thread as bf16
-// pairs (4-byte loads and stores) and kFScanB chunks' loads in flight: twice the bytes in flight of the
-// one-element scan it replaced, with half the threads (that scan was latency-bound, not byte-bound: runs
-// 19f-3, 20f-1). Grid (sequences, Hkv, D * D / 512).
+// h_{n+1} = diag(exp(gl_n)) h_n + inc_n in fp32, written as bf16 to hb, the final state to ht in fp32, by
+// scan_chunk_pairs (4-byte loads and stores, kFScanB chunks in flight: twice the bytes in flight of the
+// one-element scan it replaced, with half the threads). Grid (sequences, Hkv, D * D / 512).
 constexpr int kFScanB = 32;
 template <int D>
 __global__ void __launch_bounds__(256, 2) k_fscan_pairs(Attn a, const bf16* inc, const float* gl, const float* h0,
@@ -737,27 +735,7 @@ __global__ void __launch_bounds__(256, 2) k_fscan_pairs(Attn a, const bf16* inc,
   bf16* op = hb + ((int64_t)q.first_chunk * a.Hkv + hh) * DD + e;
   const float* gp = gl + ((int64_t)q.first_chunk * a.Hkv + hh) * D + e / D;
   float s0 = h0 ? h0[base + e] : 0.f, s1 = h0 ? h0[base + e + 1] : 0.f;
-  for (int i0 = 0; i0 < q.num_chunks; i0 += kFScanB) {
-    uint32_t x[kFScanB];
-    float g[kFScanB];
-#pragma unroll
-    for (int u = 0; u < kFScanB; ++u) {
-      if (i0 + u < q.num_chunks) {
-        x[u] = *reinterpret_cast<const uint32_t*>(ip + (i0 + u) * cs);
-        g[u] = gp[(int64_t)(i0 + u) * a.Hkv * D];
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < kFScanB; ++u) {
-      if (i0 + u < q.num_chunks) {
-        *reinterpret_cast<uint32_t*>(op + (i0 + u) * cs) = pack_bf16(s0, s1);
-        const float dec = __expf(g[u]);
-        const float2 xv = unpack_bf16(x[u]);
-        s0 = s0 * dec + xv.x;
-        s1 = s1 * dec + xv.y;
-      }
-    }
-  }
+  scan_chunk_pairs<kFScanB>(ip, gp, op, cs, a.Hkv * D, q.num_chunks, s0, s1);
   if (ht) {
     ht[base + e] = s0;
     ht[base + e + 1] = s1;

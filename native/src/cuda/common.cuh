@@ -455,40 +455,43 @@ __device__ __forceinline__ void pack_a_frag(uint32_t (&a)[4], const float (&x)[2
   a[3] = pack_bf16(x[1][2], x[1][3]);
 }
 
-__device__ __forceinline__ float as_float(float x) { return x; }
-__device__ __forceinline__ float as_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+// A pair of adjacent state elements as loaded (bf16 pair or fp32 pair) and as fp32.
+__device__ __forceinline__ uint32_t pair_raw(const __nv_bfloat16* p) { return *reinterpret_cast<const uint32_t*>(p); }
+__device__ __forceinline__ float2 pair_raw(const float* p) { return *reinterpret_cast<const float2*>(p); }
+__device__ __forceinline__ float2 pair_val(uint32_t x) { return unpack_bf16(x); }
+__device__ __forceinline__ float2 pair_val(float2 x) { return x; }
 
-// One element e of the chunk-state scan of the bf16 fast paths, over the chunks of one sequence and KV
-// head hh: before each chunk's update the running value s is stored as bf16 to out[chunk] (the entering
-// state, or with REVERSE the gradient w.r.t. it, which the tiles round to bf16 anyway), then
-// s = exp(gl[chunk]) s + in[chunk]; the value after the last chunk goes to fin (when given) in fp32.
-// Forward in chunk order, REVERSE from the last chunk; 16 chunks' loads in flight per thread.
-template <int D, bool REVERSE, typename IT>
-__device__ __forceinline__ void scan_chunk_states(const IT* in, const float* gl, float s, __nv_bfloat16* out,
-                                                  float* fin, const SeqInfo& q, int64_t Hkv, int hh, int e) {
-  constexpr int kB = 16;
-  constexpr int64_t DD = (int64_t)D * D;
-  const int d = e / D;
-  for (int i0 = 0; i0 < q.num_chunks; i0 += kB) {
-    float x[kB], dec[kB];
+// The chunk-state scan of the bf16 fast paths on two adjacent elements (s0, s1) per thread, over the n chunks of one
+// sequence and KV head: before each chunk's update the running pair is stored as bf16 to op (the entering state,
+// or in the backward the gradient w.r.t. it, which the tiles round to bf16 anyway), then s = exp(gl) s + in. Chunk
+// i's increment is at ip + i is, its log-gate at gp + i gs, its output at op + i is: negative strides walk the
+// chunks backwards. (s0, s1) enter as the first chunk's state and leave as the value after the last. NB chunks'
+// loads are in flight per thread: the scan is latency-bound, not byte-bound (runs 19f-3, 20f-1, 30s).
+template <int NB, typename IT>
+__device__ __forceinline__ void scan_chunk_pairs(const IT* ip, const float* gp, __nv_bfloat16* op, int64_t is,
+                                                 int64_t gs, int n, float& s0, float& s1) {
+  using Raw = decltype(pair_raw(ip));
+  for (int i0 = 0; i0 < n; i0 += NB) {
+    Raw x[NB];
+    float g[NB];
 #pragma unroll
-    for (int u = 0; u < kB; ++u) {
-      if (i0 + u < q.num_chunks) {
-        const int64_t ci = q.first_chunk + (REVERSE ? q.num_chunks - 1 - (i0 + u) : i0 + u);
-        x[u] = as_float(in[(ci * Hkv + hh) * DD + e]);
-        dec[u] = __expf(gl[(ci * Hkv + hh) * D + d]);
+    for (int u = 0; u < NB; ++u) {
+      if (i0 + u < n) {
+        x[u] = pair_raw(ip + (i0 + u) * is);
+        g[u] = gp[(i0 + u) * gs];
       }
     }
 #pragma unroll
-    for (int u = 0; u < kB; ++u) {
-      if (i0 + u < q.num_chunks) {
-        const int64_t ci = q.first_chunk + (REVERSE ? q.num_chunks - 1 - (i0 + u) : i0 + u);
-        out[(ci * Hkv + hh) * DD + e] = __float2bfloat16(s);
-        s = s * dec[u] + x[u];
+    for (int u = 0; u < NB; ++u) {
+      if (i0 + u < n) {
+        *reinterpret_cast<uint32_t*>(op + (i0 + u) * is) = pack_bf16(s0, s1);
+        const float dec = __expf(g[u]);
+        const float2 xv = pair_val(x[u]);
+        s0 = s0 * dec + xv.x;
+        s1 = s1 * dec + xv.y;
       }
     }
   }
-  if (fin) fin[e] = s;
 }
 
 __device__ __forceinline__ float logsigmoidf(float x) {

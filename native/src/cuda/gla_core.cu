@@ -357,11 +357,9 @@ __global__ void k_dstate_scan(Core c) {
 }
 
 // The fast path's reverse scan: the gradient w.r.t. each chunk's entering state, written as bf16 into
-// c.dhb (k_fdkv rounds it to bf16 tiles anyway: the same values from half the bytes). The arithmetic of
-// scan_chunk_states<D, true> (same order, same rounding) on two adjacent elements per thread (8-byte loads,
-// 4-byte stores) with kFdScanB chunks' loads in flight: the one-element scan (16 in flight) was
-// latency-bound (75 us at 8K for 100 MB), as the forward's was before k_fscan_pairs. Grid (sequences, Hkv,
-// D * D / 512).
+// c.dhb (k_fdkv rounds it to bf16 tiles anyway: the same values from half the bytes), by scan_chunk_pairs
+// from the last chunk back (8-byte loads, 4-byte stores, kFdScanB chunks in flight: the one-element scan, 16
+// in flight, was latency-bound: 75 us at 8K for 100 MB). Grid (sequences, Hkv, D * D / 512).
 constexpr int kFdScanB = 32;
 template <int D>
 __global__ void __launch_bounds__(256, 2) k_fdstate_scan(Core c) {
@@ -377,26 +375,7 @@ __global__ void __launch_bounds__(256, 2) k_fdstate_scan(Core c) {
   const float* ip = c.dh + (last * c.Hkv + hh) * DD + e;  // chunk last - i at ip - i cs
   __nv_bfloat16* op = c.dhb + (last * c.Hkv + hh) * DD + e;
   const float* gp = c.gl + (last * c.Hkv + hh) * D + e / D;
-  for (int i0 = 0; i0 < q.num_chunks; i0 += kFdScanB) {
-    float2 x[kFdScanB];
-    float g[kFdScanB];
-#pragma unroll
-    for (int u = 0; u < kFdScanB; ++u) {
-      if (i0 + u < q.num_chunks) {
-        x[u] = *reinterpret_cast<const float2*>(ip - (i0 + u) * cs);
-        g[u] = gp[-(i0 + u) * gs];
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < kFdScanB; ++u) {
-      if (i0 + u < q.num_chunks) {
-        *reinterpret_cast<uint32_t*>(op - (i0 + u) * cs) = pack_bf16(s0, s1);
-        const float dec = __expf(g[u]);
-        s0 = s0 * dec + x[u].x;
-        s1 = s1 * dec + x[u].y;
-      }
-    }
-  }
+  scan_chunk_pairs<kFdScanB>(ip, gp, op, -cs, -gs, q.num_chunks, s0, s1);
   if (c.dh0) {
     c.dh0[base + e] = s0;
     c.dh0[base + e + 1] = s1;

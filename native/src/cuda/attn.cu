@@ -885,8 +885,6 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
   // keys are worked on: the chunk's rows (Vw 64..) and the window's rows of this call (Vw 0..63); zero rows
   // past the chunk and outside the window; the cache's ring rows (fp32) go through registers below
   constexpr bool VCP = FAST;
-  // Q1: a unit's q rows loaded once (packed bf16, 32 registers) for both branches (FAST; two loads otherwise)
-  constexpr bool Q1 = FAST;
   float kf[RW][U];  // phi(k) of the rows t = RW warp + e, features lane + 32 u (kept for Kd, Ks and Kf)
 #if LIGER_FOUT_PROBE == 2  // timing probe (wrong output): the units alone, on whatever shared memory holds
   if (false) {
@@ -1136,9 +1134,9 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
     // over at most kSwaPairs 16-key steps, softmax with (1 - mix) / rowsum folded into the probabilities
     const int lo = max(0, r + kChunk + 1 - W), p_lo = lo >> 4, p_hi = (r + kChunk + 15) >> 4;
     uint32_t pf[kSwaPairs][4];
-    // Q1: the rows i0, i1 loaded once (packed, 32 registers) for both branches
+    // FAST: the rows i0, i1 loaded once (packed bf16, 32 registers) for both branches (two loads otherwise)
     uint32_t qp[2][KS][2];
-    if (Q1) {
+    if (FAST) {
       const bf16* qd = static_cast<const bf16*>(a.q.data);
       load_row_packed<D>(qd + (ok0 ? roff(a.q, ch.start + i0, h) : 0), ok0, qp[0]);
       load_row_packed<D>(qd + (ok1 ? roff(a.q, ch.start + i1, h) : 0), ok1, qp[1]);
@@ -1149,7 +1147,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       // fp32 tables with unit column stride and even row strides: column pairs as float2
       const bool vec = FAST || (tf32 && ((a.cos.s0 | a.sin.s0) & 1) == 0 &&
                        ((reinterpret_cast<uintptr_t>(a.cos.data) | reinterpret_cast<uintptr_t>(a.sin.data)) & 7) == 0);
-      if (Q1) {
+      if (FAST) {
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr)
 #pragma unroll
@@ -1249,21 +1247,16 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         pf[j >> 1][(j & 1) * 2 + 1] = pack_bf16(sacc[j][2] * sum[1], sacc[j][3] * sum[1]);
       }
     }
-    // raw q rows i0, i1 as bf16 A fragments (lossless: q is bf16; !Q1: an L1/L2 hit after the window branch)
+    // raw q rows i0, i1 as bf16 A fragments (lossless: q is bf16; general layouts: an L1/L2 hit after the
+    // window branch)
     uint32_t qx[KS][4];
     if (FAST) {
-      uint32_t x1[2][KS][2];
-      if (!Q1) {
-        const bf16* qd = static_cast<const bf16*>(a.q.data);
-        load_row_packed<D>(qd + (ok0 ? roff(a.q, ch.start + i0, h) : 0), ok0, x1[0]);
-        load_row_packed<D>(qd + (ok1 ? roff(a.q, ch.start + i1, h) : 0), ok1, x1[1]);
-      }
 #pragma unroll
       for (int ks = 0; ks < KS; ++ks)
 #pragma unroll
         for (int p = 0; p < 2; ++p) {
-          qx[ks][2 * p] = Q1 ? qp[0][ks][p] : x1[0][ks][p];
-          qx[ks][2 * p + 1] = Q1 ? qp[1][ks][p] : x1[1][ks][p];
+          qx[ks][2 * p] = qp[0][ks][p];
+          qx[ks][2 * p + 1] = qp[1][ks][p];
         }
     } else {
       float x0[KS][4], x1[KS][4];

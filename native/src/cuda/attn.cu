@@ -401,6 +401,20 @@ __device__ __forceinline__ void load_rows_f(const View& v, int64_t T, int64_t h,
   }
 }
 
+// Raw bf16 rows as load_rows_f from element offsets computed by the caller (contiguous rows).
+template <int D, int R>
+__device__ __forceinline__ void load_rows_at(const View& v, const int64_t (&off)[R], const bool (&ok)[R],
+                                             float (&x)[R][D / 32]) {
+  const int lane = threadIdx.x & 31;
+  const bf16* base = static_cast<const bf16*>(v.data);
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const bf16* row = base + (ok[r] ? off[r] : 0);
+#pragma unroll
+    for (int u = 0; u < D / 32; ++u) x[r][u] = ok[r] ? __bfloat162float(row[lane + 32 * u]) : 0.f;
+  }
+}
+
 // RoPE of a warp-held row as rope_regs; f32: fp32 tables with unit column stride, read directly.
 template <int D>
 __device__ __forceinline__ void rope_regs_f(const Attn& a, float (&x)[D / 32], int64_t pos, bool f32) {
@@ -418,6 +432,31 @@ __device__ __forceinline__ void rope_regs_f(const Attn& a, float (&x)[D / 32], i
     const float lo = x[u], hi = x[u + H];
     x[u] = lo * c - hi * sn;
     x[u + H] = hi * c + lo * sn;
+  }
+}
+
+// rope_regs_f in two steps, so that a warp's table loads for several rows are in flight together: the table
+// columns of position pos (fp32, unit column stride; zero when !ok), then the rotation with them.
+template <int D>
+__device__ __forceinline__ void rope_tables_f(const Attn& a, int64_t pos, bool ok, float (&c)[D / 64],
+                                              float (&sn)[D / 64]) {
+  const int lane = threadIdx.x & 31;
+  const float* cr = static_cast<const float*>(a.cos.data) + (ok ? pos * a.cos.s0 : 0);
+  const float* sr = static_cast<const float*>(a.sin.data) + (ok ? pos * a.sin.s0 : 0);
+#pragma unroll
+  for (int u = 0; u < D / 64; ++u) {
+    c[u] = ok ? cr[lane + 32 * u] : 0.f;
+    sn[u] = ok ? sr[lane + 32 * u] : 0.f;
+  }
+}
+template <int D>
+__device__ __forceinline__ void rope_apply(float (&x)[D / 32], const float (&c)[D / 64], const float (&sn)[D / 64]) {
+  constexpr int H = D / 64;
+#pragma unroll
+  for (int u = 0; u < H; ++u) {
+    const float lo = x[u], hi = x[u + H];
+    x[u] = lo * c[u] - hi * sn[u];
+    x[u + H] = hi * c[u] + lo * sn[u];
   }
 }
 
@@ -828,7 +867,7 @@ size_t fout_smem() {
 //
 // FAST (fout_fast_layout on the host): rows of q, k, v and o contiguous, o rows 4-byte aligned, q and v rows
 // 16-byte aligned (q by 16-byte loads in the fcol order, v copied by cp.async), RoPE
-// tables fp32 with unit column stride, even row strides and 8-byte aligned. That instantiation holds no
+// tables fp32 with unit column stride, row strides a multiple of 4 and 16-byte aligned (float4 loads). That instantiation holds no
 // code for other layouts: run 20f-1's Nsight put "no instruction" (instruction fetch) at 3.9 of the
 // 15.5 cycles per issued instruction of the general kernel, whose SASS is 247 KB of mostly straight-line
 // code run once per warp.
@@ -912,6 +951,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
   // (the 64 positions before the chunk: raw keys, or the cache's ring); every row load in flight at once
   {
     float kx[RW][U], vx[RW][U], wx[RW][U], wy[RW][U];
+    float tc[RW][U / 2], ts[RW][U / 2], wc[RW][U / 2], ws[RW][U / 2];  // FAST: RoPE tables of the rows
     int64_t tok[RW], wtok[RW], kp[RW];
     bool ok[RW], raw[RW], ring[RW];
 #pragma unroll
@@ -925,10 +965,28 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       ring[e] = need && !raw[e];
       wtok[e] = s.start + (kp[e] - s.pos0);
     }
-    load_rows_f<D, RW, FAST>(a.k, a.T, hh, tok, ok, kx);
-    if (!VCP) load_rows_f<D, RW, FAST>(a.v, a.T, hh, tok, ok, vx);
-    load_rows_f<D, RW, FAST>(a.k, a.T, hh, wtok, raw, wx);
-    if (!VCP) load_rows_f<D, RW, FAST>(a.v, a.T, hh, wtok, raw, wy);
+    if (FAST) {  // row offsets from the chunk's batch row (roff), not a division per row
+      int64_t ko[RW], wo[RW];
+#pragma unroll
+      for (int e = 0; e < RW; ++e) {
+        ko[e] = ok[e] ? roff(a.k, tok[e], hh) : 0;
+        wo[e] = raw[e] ? roff(a.k, wtok[e], hh) : 0;
+      }
+      load_rows_at<D, RW>(a.k, ko, ok, kx);
+      load_rows_at<D, RW>(a.k, wo, raw, wx);
+      if (a.rope) {  // the RoPE tables of those rows, in flight with them
+#pragma unroll
+        for (int e = 0; e < RW; ++e) {
+          rope_tables_f<D>(a, cpos0 + warp * RW + e, ok[e], tc[e], ts[e]);
+          rope_tables_f<D>(a, kp[e], raw[e], wc[e], ws[e]);
+        }
+      }
+    } else {
+      load_rows_f<D, RW, FAST>(a.k, a.T, hh, tok, ok, kx);
+      if (!VCP) load_rows_f<D, RW, FAST>(a.v, a.T, hh, tok, ok, vx);
+      load_rows_f<D, RW, FAST>(a.k, a.T, hh, wtok, raw, wx);
+      if (!VCP) load_rows_f<D, RW, FAST>(a.v, a.T, hh, wtok, raw, wy);
+    }
     // the entering state comes from k_fscan_pairs, copied while the key side is built (k_fout is launched
     // plainly since run 30f: the wait is then a no-op; under a dependent launch the loads above would
     // overlap the scan's tail)
@@ -957,7 +1015,10 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         float z[U];
 #pragma unroll
         for (int u = 0; u < U; ++u) z[u] = kx[e][u];
-        if (ok[e]) rope_regs_f<D>(a, z, cpos0 + t, tf32);
+        if (FAST)
+          rope_apply<D>(z, tc[e], ts[e]);  // past len: zero keys and zero tables, a zero row as before
+        else if (ok[e])
+          rope_regs_f<D>(a, z, cpos0 + t, tf32);
 #pragma unroll
         for (int u = 0; u < U; ++u) Kw[(kChunk + t) * LDB + fcol<FAST>(lane + 32 * u)] = __float2bfloat16(z[u]);
       }
@@ -979,7 +1040,10 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
 #pragma unroll
       for (int e = 0; e < RW; ++e) {
         const int kk = warp * RW + e;
-        if (raw[e]) rope_regs_f<D>(a, wx[e], kp[e], tf32);
+        if (FAST && raw[e])
+          rope_apply<D>(wx[e], wc[e], ws[e]);
+        else if (raw[e])
+          rope_regs_f<D>(a, wx[e], kp[e], tf32);
         if (ring[e]) {
           const int64_t o = (((int64_t)ch.seq * a.Hkv + hh) * Wm + kp[e] % Wm) * D;
 #pragma unroll
@@ -1162,6 +1226,38 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         load_row_frag<D, FAST>(a.q, ok0 ? roff(a.q, ch.start + i0, h) : 0, ok0, x[0]);
         load_row_frag<D, FAST>(a.q, ok1 ? roff(a.q, ch.start + i1, h) : 0, ok1, x[1]);
       }
+      if (FAST) {  // a lane's 8 first-half features of a 32-feature block are consecutive: two float4 per table
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) {
+          const bool ok = hr ? ok1 : ok0;
+          const int64_t pos = cpos0 + (hr ? i1 : i0);
+#pragma unroll
+          for (int j = 0; j < KS / 4; ++j) {
+            float4 c4[2], s4[2];
+            c4[0] = c4[1] = s4[0] = s4[1] = make_float4(0.f, 0.f, 0.f, 0.f);
+            if (ok) {
+              const float* cr = static_cast<const float*>(a.cos.data) + pos * a.cos.s0 + 32 * j + 8 * tq;
+              const float* sr = static_cast<const float*>(a.sin.data) + pos * a.sin.s0 + 32 * j + 8 * tq;
+              c4[0] = *reinterpret_cast<const float4*>(cr);
+              c4[1] = *reinterpret_cast<const float4*>(cr + 4);
+              s4[0] = *reinterpret_cast<const float4*>(sr);
+              s4[1] = *reinterpret_cast<const float4*>(sr + 4);
+            }
+#pragma unroll
+            for (int e = 0; e < 2; ++e)
+#pragma unroll
+              for (int p = 0; p < 2; ++p) {  // storage ks = 2 j + e, feature 32 j + 8 tq + 4 e + 2 p + {0, 1}
+                const int ks = 2 * j + e;
+                const float c0 = p ? c4[e].z : c4[e].x, c1 = p ? c4[e].w : c4[e].y;
+                const float s0 = p ? s4[e].z : s4[e].x, s1 = p ? s4[e].w : s4[e].y;
+                const float l0 = x[hr][ks][2 * p], l1 = x[hr][ks][2 * p + 1];
+                const float u0 = x[hr][ks + KS / 2][2 * p], u1 = x[hr][ks + KS / 2][2 * p + 1];
+                qr[ks][2 * p + hr] = pack_bf16(l0 * c0 - u0 * s0, l1 * c1 - u1 * s1);
+                qr[ks + KS / 2][2 * p + hr] = pack_bf16(u0 * c0 + l0 * s0, u1 * c1 + l1 * s1);
+              }
+          }
+        }
+      } else {
 #pragma unroll
       for (int hr = 0; hr < 2; ++hr) {
         const bool ok = hr ? ok1 : ok0;
@@ -1189,6 +1285,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
             qr[ks][2 * p + hr] = pack_bf16(l0 * c0 - u0 * s0, l1 * c1 - u1 * s1);
             qr[ks + KS / 2][2 * p + hr] = pack_bf16(u0 * c0 + l0 * s0, u1 * c1 + l1 * s1);
           }
+      }
       }
       float sacc[2 * kSwaPairs][4];
 #pragma unroll
@@ -2762,9 +2859,10 @@ bool fast_backward_ok(const liger_attn_params& p) {
 bool fout_fast_layout(const Attn& a, const View& o) {
   const auto even_rows = [](const View& v) { return v.s3 == 1 && ((v.s0 | v.s1 | v.s2) & 1) == 0; };
   const auto aligned = [](const void* ptr, uintptr_t n) { return (reinterpret_cast<uintptr_t>(ptr) & (n - 1)) == 0; };
+  // query rows' tables by 16-byte loads
   const bool tables = !a.rope || (a.cos.dtype == LIGER_F32 && a.sin.dtype == LIGER_F32 && a.cos.s1 == 1 &&
-                                  a.sin.s1 == 1 && ((a.cos.s0 | a.sin.s0) & 1) == 0 && aligned(a.cos.data, 8) &&
-                                  aligned(a.sin.data, 8));
+                                  a.sin.s1 == 1 && ((a.cos.s0 | a.sin.s0) & 3) == 0 && aligned(a.cos.data, 16) &&
+                                  aligned(a.sin.data, 16));
   const bool v16 = a.v.s3 == 1 && ((a.v.s0 | a.v.s1 | a.v.s2) & 7) == 0 && aligned(a.v.data, 16);  // cp.async rows
   // q rows by 16-byte loads (load_row_packed), v rows by cp.async
   const bool q16 = a.q.s3 == 1 && ((a.q.s0 | a.q.s1 | a.q.s2) & 7) == 0 && aligned(a.q.data, 16);

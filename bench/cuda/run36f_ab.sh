@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Forward run 36f (wgmma for k_fout's q h and A v products on sm_90a), A/B in one device call: run30f_ab.sh with
+# Forward run 36f (wgmma for k_fout's q h and A v products on sm_90a: the tree of results/run36f_wg_cand.diff, which
+# holds LIGER_WG_SWAP; the committed tree has no wgmma), A/B in one device call: run30f_ab.sh with
 # native_base/ (the tree before the change) as "base", the candidate (native/), and "swap", the candidate with the
 # two byte offsets of the wgmma descriptor exchanged (-DLIGER_WG_SWAP: a check that the encoding is the one the
 # hardware reads; exactly one of cand and swap can pass check.py). Then the SASS instruction counts of k_fout and

@@ -13,9 +13,10 @@ for l in $LIBS; do
   (cd "/tmp/elf_$n" && cuobjdump -xelf all "$lib" >/dev/null 2>&1; for f in *.cubin; do nvdisasm -g -c "$f"; done >all.dis 2>/dev/null)
   for kv in $KERNELS; do
     k=${kv%%:*}; rx=${kv#*:}; rep=/tmp/prof_${n}_$k
-    timeout 150 ncu --kernel-name "regex:$rx" --launch-count 1 --set full --import-source no -f -o "$rep" \
+    timeout 150 ncu --kernel-name-base mangled --kernel-name "regex:$rx" --launch-count 1 --set full --import-source no -f -o "$rep" \
       python3 "${DRIVER:-ncu_fwd.py}" "$lib" >"$rep.out" 2>&1
     echo "== ncu $n $k rc=$?"
+    [[ -f $rep.ncu-rep ]] || { echo "no report:"; tail -5 "$rep.out"; continue; }
     { timeout 30 ncu -i "$rep.ncu-rep" --page details --section WarpStateStats --section InstructionStats \
         --section LaunchStats --section Occupancy --section SpeedOfLight --section ComputeWorkloadAnalysis \
         --section MemoryWorkloadAnalysis --print-details all 2>&1

@@ -1913,15 +1913,17 @@ size_t fswa_bwd_smem() {
 // same dP registers, so that a row with a single key gets dS = 0 exactly; dqr is written in bf16 (an addend
 // of the bf16 dq that k_fdq writes: its rounding is of the order of that output's), P and dS go to
 // per-warp bf16 tiles. Phase B, warp w takes dV = P^T dO of the 16 window keys of step p = w and then
-// dK = dS^T Q of step p = w + 4 (mod 8), summed over the query tiles and heads of the phase in registers
-// (a later phase first reads the earlier phases' sums), then stored without atomics: keys
-// of this chunk (p >= 4) to dkr / dv, keys of the previous chunk (p < 4) to dkp / dvp (each row has
-// one writer block; the first phase stores, later phases of a larger group add). When given, the packed
+// dK = dS^T Q of step p = w + 4 (mod 8), summed over the query tiles and heads of the phase in registers:
+// keys of this chunk (p >= 4) to dkr / dv, keys of the previous chunk (p < 4) to dkp / dvp. Each row has
+// one writer block, and in it one thread per element: the first phase stores, later phases of a larger
+// group add by vector reduction (red_add_f2; the same adds in the same order as a load, add and store, with
+// no wait for the earlier value). When given, the packed
 // bf16 rows the GLA kernels read are written from the rows phase A loads: qb = phi(q), dob = mix * dO.
 // FAST (fswa_bwd_fast_layout on the host): q, k, v, dO rows read as vectors and fp32 RoPE tables read as
 // vectors; that instantiation holds no code for other layouts (the instruction-fetch stalls of k_fout, 20f-2).
 // It also stages the window, the chunk's table rows and the first phase's q / dO rows by cp.async in one
-// round trip (run 31b: the staging's two and phase A's per-8-row waits were 70% of the global-load stalls).
+// round trip (run 31b: the staging's two and phase A's per-8-row waits were 70% of the global-load stalls),
+// and each later phase's q / dO rows in one more (run 37b).
 template <int D, bool FAST>
 __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout, bf16* dqr, float* dkr, float* dv,
                                                               float* dkp, float* dvp, bf16* qb, bf16* dob) {

@@ -1800,8 +1800,9 @@ __device__ __forceinline__ void bw_rope_rows(const Attn& a, bool tv, int64_t pos
   }
 }
 
-// Softmax of R warp-held rows (as softmax_regs, same order of operations), the rows' shuffle reductions
-// interleaved so that their latencies overlap instead of running one row after another.
+// Softmax of R warp-held rows (as softmax_regs up to the order of the sum over lanes), the rows' shuffle
+// reductions interleaved so that their latencies overlap instead of running one row after another; 8 rows
+// through warp_rows8's transposed butterfly (17 shuffles per reduction instead of 40).
 template <int D, int R>
 __device__ __forceinline__ void softmax_rows(float (&x)[R][D / 32]) {
   constexpr int U = D / 32;
@@ -1812,10 +1813,14 @@ __device__ __forceinline__ void softmax_rows(float (&x)[R][D / 32]) {
 #pragma unroll
     for (int u = 0; u < U; ++u) m[r] = fmaxf(m[r], x[r][u]);
   }
+  if constexpr (R == 8) {
+    warp_rows8<true>(m);
+  } else {
 #pragma unroll
-  for (int o = 16; o; o >>= 1)
+    for (int o = 16; o; o >>= 1)
 #pragma unroll
-    for (int r = 0; r < R; ++r) m[r] = fmaxf(m[r], __shfl_xor_sync(0xffffffffu, m[r], o));
+      for (int r = 0; r < R; ++r) m[r] = fmaxf(m[r], __shfl_xor_sync(0xffffffffu, m[r], o));
+  }
 #pragma unroll
   for (int r = 0; r < R; ++r) {
     t[r] = 0.f;
@@ -1825,10 +1830,14 @@ __device__ __forceinline__ void softmax_rows(float (&x)[R][D / 32]) {
       t[r] += x[r][u];
     }
   }
+  if constexpr (R == 8) {
+    warp_rows8<false>(t);
+  } else {
 #pragma unroll
-  for (int o = 16; o; o >>= 1)
+    for (int o = 16; o; o >>= 1)
 #pragma unroll
-    for (int r = 0; r < R; ++r) t[r] += __shfl_xor_sync(0xffffffffu, t[r], o);
+      for (int r = 0; r < R; ++r) t[r] += __shfl_xor_sync(0xffffffffu, t[r], o);
+  }
 #pragma unroll
   for (int r = 0; r < R; ++r) {
     const float inv = 1.f / t[r];
@@ -1904,15 +1913,17 @@ size_t fswa_bwd_smem() {
 // same dP registers, so that a row with a single key gets dS = 0 exactly; dqr is written in bf16 (an addend
 // of the bf16 dq that k_fdq writes: its rounding is of the order of that output's), P and dS go to
 // per-warp bf16 tiles. Phase B, warp w takes dV = P^T dO of the 16 window keys of step p = w and then
-// dK = dS^T Q of step p = w + 4 (mod 8), summed over the query tiles and heads of the phase in registers
-// (a later phase first reads the earlier phases' sums), then stored without atomics: keys
-// of this chunk (p >= 4) to dkr / dv, keys of the previous chunk (p < 4) to dkp / dvp (each row has
-// one writer block; the first phase stores, later phases of a larger group add). When given, the packed
+// dK = dS^T Q of step p = w + 4 (mod 8), summed over the query tiles and heads of the phase in registers:
+// keys of this chunk (p >= 4) to dkr / dv, keys of the previous chunk (p < 4) to dkp / dvp. Each row has
+// one writer block, and in it one thread per element: the first phase stores, later phases of a larger
+// group add by vector reduction (red_add_f2; the same adds in the same order as a load, add and store, with
+// no wait for the earlier value). When given, the packed
 // bf16 rows the GLA kernels read are written from the rows phase A loads: qb = phi(q), dob = mix * dO.
 // FAST (fswa_bwd_fast_layout on the host): q, k, v, dO rows read as vectors and fp32 RoPE tables read as
 // vectors; that instantiation holds no code for other layouts (the instruction-fetch stalls of k_fout, 20f-2).
 // It also stages the window, the chunk's table rows and the first phase's q / dO rows by cp.async in one
-// round trip (run 31b: the staging's two and phase A's per-8-row waits were 70% of the global-load stalls).
+// round trip (run 31b: the staging's two and phase A's per-8-row waits were 70% of the global-load stalls),
+// and each later phase's q / dO rows in one more (run 37b).
 template <int D, bool FAST>
 __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout, bf16* dqr, float* dkr, float* dv,
                                                               float* dkp, float* dvp, bf16* qb, bf16* dob) {
@@ -1939,45 +1950,67 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
   // FAST: the chunk's cos / sin rows (its query positions; the second half of the window), [64][D / 2] each
   float* Cq = reinterpret_cast<float*>(Vw + 2 * kChunk * LDB + kFWarps * 16 * (2 * LDB + 2 * LP));
   float* Sq = Cq + kChunk * (D / 2);
+  // FAST: the raw q and dO rows of unit `unit` (16 rows of one head) by 16-byte cp.async into this warp's Q / dO
+  // tiles, zero past len; a thread's offsets step from its first row's (not bw_off per row)
+  const auto stage_rows = [&](int unit) {
+    constexpr int PR = D / 8, TS = 32 / PR;  // 16-byte pieces per row; rows per pass of the warp
+    const int r = (unit & 3) * 16;
+    if (unit >= grp * 4 || r >= len) return;
+    const int64_t h = (int64_t)hh * grp + (unit >> 2);
+    const bf16* qg = static_cast<const bf16*>(a.q.data);
+    const bf16* og = static_cast<const bf16*>(dout.data);
+    const int t0 = lane / PR, pc = (lane % PR) * 8;
+    const int64_t qo = bw_off(a.q, bs, a.T, ch.start + r + t0, h) + pc;
+    const int64_t oo = bw_off(dout, bs, a.T, ch.start + r + t0, h) + pc;
+    const int64_t qs = TS * a.q.s1, os = TS * dout.s1;
+#pragma unroll
+    for (int it = 0; it < 16 / TS; ++it) {
+      const int t = t0 + it * TS;
+      const bool ok = r + t < len;
+      cp_async16_zf(Qr + t * LDB + pc, qg + (ok ? qo + it * qs : 0), ok);
+      cp_async16_zf(dOs + t * LDB + pc, og + (ok ? oo + it * os : 0), ok);
+    }
+  };
   if constexpr (FAST) {
     // Every row the first phase needs is requested at once by cp.async (16-byte rows: fswa_bwd_fast_layout),
     // raw into shared memory: the window's k and v rows, the chunk's cos / sin rows and the first phase's
     // q and dO rows into the warps' Q / dO tiles; rows outside the window or past len are zero-filled. One
     // memory round trip then stands where the staging below and each 8-row group of phase A waited for one.
     constexpr int PR = D / 8;  // 16-byte pieces per bf16 row, and per table row of D / 2 floats
+    // A thread copies the same 16-byte piece of rows kk0, kk0 + KS, ...: its offsets are its first row's plus a
+    // multiple of KS rows (one 64-bit multiply-add per copy, not bw_off's three 64-bit products per row and view).
+    constexpr int TH = kFWarps * 32, KS = TH / PR;
     const bf16* kg = static_cast<const bf16*>(a.k.data);
     const bf16* vg = static_cast<const bf16*>(a.v.data);
-    for (int idx = threadIdx.x; idx < 2 * kChunk * PR; idx += kFWarps * 32) {
-      const int kk = idx / PR, pc = (idx - kk * PR) * 8;
-      const int64_t pos = cpos0 - kChunk + kk, tok = s.start + (pos - s.pos0);
-      const bool need = kk < kChunk + len && pos >= s.pos0 && pos > cpos0 - W;
-      cp_async16_zf(Kw + kk * LDB + pc, kg + (need ? bw_off(a.k, bs, a.T, tok, hh) + pc : 0), need);
-      cp_async16_zf(Vw + kk * LDB + pc, vg + (need ? bw_off(a.v, bs, a.T, tok, hh) + pc : 0), need);
+    {
+      const int kk0 = threadIdx.x / PR, pc = (threadIdx.x % PR) * 8;
+      const int64_t tok0 = s.start + (cpos0 - kChunk + kk0 - s.pos0);
+      const int64_t ko = bw_off(a.k, bs, a.T, tok0, hh) + pc, vo = bw_off(a.v, bs, a.T, tok0, hh) + pc;
+      const int64_t ks = KS * a.k.s1, vs = KS * a.v.s1;
+#pragma unroll
+      for (int it = 0; it < 2 * kChunk * PR / TH; ++it) {
+        const int kk = kk0 + it * KS;
+        const int64_t pos = cpos0 - kChunk + kk;
+        const bool need = kk < kChunk + len && pos >= s.pos0 && pos > cpos0 - W;
+        cp_async16_zf(Kw + kk * LDB + pc, kg + (need ? ko + it * ks : 0), need);
+        cp_async16_zf(Vw + kk * LDB + pc, vg + (need ? vo + it * vs : 0), need);
+      }
     }
     const float* cosg = static_cast<const float*>(a.cos.data);
     const float* sing = static_cast<const float*>(a.sin.data);
-    for (int idx = threadIdx.x; idx < kChunk * PR; idx += kFWarps * 32) {
-      const int i = idx / PR, pc = (idx - i * PR) * 4;
-      const bool ok = i < len;
-      cp_async16_zf(Cq + i * (D / 2) + pc, cosg + (ok ? (cpos0 + i) * a.cos.s0 + pc : 0), ok);
-      cp_async16_zf(Sq + i * (D / 2) + pc, sing + (ok ? (cpos0 + i) * a.sin.s0 + pc : 0), ok);
-    }
     {
-      const int unit = warp, r = (unit & 3) * 16;
-      if (unit < grp * 4 && r < len) {
-        const int64_t h = (int64_t)hh * grp + (unit >> 2);
-        const bf16* qg = static_cast<const bf16*>(a.q.data);
-        const bf16* og = static_cast<const bf16*>(dout.data);
+      const int i0 = threadIdx.x / PR, pc = (threadIdx.x % PR) * 4;
+      const int64_t co = (cpos0 + i0) * a.cos.s0 + pc, so = (cpos0 + i0) * a.sin.s0 + pc;
+      const int64_t cs = KS * a.cos.s0, ss = KS * a.sin.s0;
 #pragma unroll
-        for (int it = 0; it < 16 * PR / 32; ++it) {
-          const int idx = lane + 32 * it, t = idx / PR, pc = (idx - t * PR) * 8;
-          const bool ok = r + t < len;
-          const int64_t tok = ch.start + r + t;
-          cp_async16_zf(Qr + t * LDB + pc, qg + (ok ? bw_off(a.q, bs, a.T, tok, h) + pc : 0), ok);
-          cp_async16_zf(dOs + t * LDB + pc, og + (ok ? bw_off(dout, bs, a.T, tok, h) + pc : 0), ok);
-        }
+      for (int it = 0; it < kChunk * PR / TH; ++it) {
+        const int i = i0 + it * KS;
+        const bool ok = i < len;
+        cp_async16_zf(Cq + i * (D / 2) + pc, cosg + (ok ? co + it * cs : 0), ok);
+        cp_async16_zf(Sq + i * (D / 2) + pc, sing + (ok ? so + it * ss : 0), ok);
       }
     }
+    stage_rows(warp);
     cp_async_commit();
   }
   {  // the query and dO rows of every unit into L2 while the window is staged (FAST: the later phases')
@@ -2062,6 +2095,16 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
     const int r = (unit & 3) * 16;
     if (unit < grp * 4 && r < len) {
     const int64_t h = (int64_t)hh * grp + (unit >> 2);
+    // FAST, a later phase: the unit's 16 q and dO rows in one round trip into the tiles (free after the last
+    // phase's barrier), not two 8-row groups of register loads each waiting for L2 (run 37b: 5% of the samples)
+    if constexpr (FAST) {
+      if (ph > 0) {
+        stage_rows(unit);
+        cp_async_commit();
+        cp_async_wait<0>();
+        __syncwarp();
+      }
+    }
 #pragma unroll 1
     for (int half = 0; half < 2; ++half) {  // raw q (RoPE in registers) and (1 - mix) dO, 8 rows at a time
       bool ok[8];
@@ -2069,7 +2112,7 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
       for (int e = 0; e < 8; ++e) ok[e] = r + half * 8 + e < len;
       const int64_t tok0 = ch.start + r + half * 8;  // token of row e = tok0 + e
       float x[8][U], y[8][U], cs[8][U], sn[8][U];
-      if (FAST && ph == 0) {  // the raw rows cp.async put into the tiles at the start
+      if (FAST) {  // the raw rows cp.async put into the tiles (at the start, or at the top of a later phase)
         using Raw = typename BwVec<D>::Raw;
 #pragma unroll
         for (int e = 0; e < 8; ++e) {
@@ -2257,17 +2300,6 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
         float acc[NT][4];
 #pragma unroll
         for (int j = 0; j < NT; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
-        // a later phase adds to the sums the earlier ones stored: every load issued before any store (a
-        // load after a store to a row the compiler cannot tell apart would wait for the one before), into
-        // registers of their own that are added after the products, so that the products run under the loads
-        float2 prev[2][NT];
-#pragma unroll
-        for (int hr = 0; hr < 2; ++hr)
-#pragma unroll
-          for (int j = 0; j < NT; ++j) {
-            prev[hr][j] = make_float2(0.f, 0.f);
-            if (ph && kok[hr]) prev[hr][j] = *reinterpret_cast<const float2*>(dst + koff[hr] + j * 8 + 2 * tq);
-          }
 #pragma unroll 1
         for (int b = 0; b < 4; ++b) {
           const int rb = b * 16;
@@ -2292,13 +2324,20 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
             }
           }
         }
+        // the first phase stores, a later one adds by reduction (run 37b: the later phase's load of the sums, its
+        // wait and its store were 14% of the stall samples): each sum is the same thread's same adds in the same
+        // order as before, but nothing waits for the earlier phase's value
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
           if (!kok[hr]) continue;
 #pragma unroll
-          for (int j = 0; j < NT; ++j)
-            *reinterpret_cast<float2*>(dst + koff[hr] + j * 8 + 2 * tq) =
-                make_float2(prev[hr][j].x + acc[j][2 * hr], prev[hr][j].y + acc[j][2 * hr + 1]);
+          for (int j = 0; j < NT; ++j) {
+            float* q = dst + koff[hr] + j * 8 + 2 * tq;
+            if (ph)
+              red_add_f2(q, acc[j][2 * hr], acc[j][2 * hr + 1]);
+            else
+              *reinterpret_cast<float2*>(q) = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
+          }
         }
       }
     }

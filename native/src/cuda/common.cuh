@@ -455,6 +455,18 @@ __device__ __forceinline__ void pack_a_frag(uint32_t (&a)[4], const float (&x)[2
   a[3] = pack_bf16(x[1][2], x[1][3]);
 }
 
+// p[0] += x, p[1] += y in global memory without a round trip (the result is not returned): one 8-byte vector
+// reduction on sm_90+, two 4-byte ones before. A thread's reductions to one address apply in its program order, so
+// a sum a thread first stores and then adds to is formed in that order, as by a load, an add and a store.
+__device__ __forceinline__ void red_add_f2(float* p, float x, float y) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  atomicAdd(reinterpret_cast<float2*>(p), make_float2(x, y));
+#else
+  atomicAdd(p, x);
+  atomicAdd(p + 1, y);
+#endif
+}
+
 // A pair of adjacent state elements as loaded (bf16 pair or fp32 pair) and as fp32.
 __device__ __forceinline__ uint32_t pair_raw(const __nv_bfloat16* p) { return *reinterpret_cast<const uint32_t*>(p); }
 __device__ __forceinline__ float2 pair_raw(const float* p) { return *reinterpret_cast<const float2*>(p); }

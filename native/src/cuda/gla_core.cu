@@ -500,16 +500,6 @@ __device__ __forceinline__ int64_t view_row(const View& v, int64_t tok, int64_t 
   return (int64_t)b * v.s0 + (tok - (int64_t)b * T) * v.s1 + h * v.s2;
 }
 
-// Adds (x0, x1) to p[0], p[1] in L2 (one vector reduction on sm_90).
-__device__ __forceinline__ void red2(float* p, float x0, float x1) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  atomicAdd(reinterpret_cast<float2*>(p), make_float2(x0, x1));
-#else
-  atomicAdd(p, x0);
-  atomicAdd(p + 1, x1);
-#endif
-}
-
 // dst[0..3] = src[0..3] exp2(a[k] - b[k]) (with the exponent capped at 126 when CAP) for 4 consecutive
 // columns: the fp32 product of the element-by-element form, rounded to nearest bf16 once, from one 8-byte
 // and two 16-byte shared loads and one 8-byte store instead of 4 of each.
@@ -798,7 +788,7 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
           const float p0 = ff[hr][j][0] * acc[j][2 * hr], p1 = ff[hr][j][1] * acc[j][2 * hr + 1];
-          if (i < len) red2(rr + j * 8 + 2 * tq, p0, p1);  // dg's query term, summed over the group in L2
+          if (i < len) red_add_f2(rr + j * 8 + 2 * tq, p0, p1);  // dg's query term, summed over the group in L2
           acc[j][2 * hr] = ff[hr][j][0] * (acc[j][2 * hr] - dot);
           acc[j][2 * hr + 1] = ff[hr][j][1] * (acc[j][2 * hr + 1] - dot);
         }

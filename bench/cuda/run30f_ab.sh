@@ -2,8 +2,11 @@
 # Forward runs 30f, A/B in one device call. One full build of native/ ("cand", with the ctest driver); every
 # other library is cand's archive with attn.cu compiled again: with the defines of each VARIANTS entry
 # ("name:flags"), and from base/native/src/cuda/attn.cu as "base" (the tree before the change; the other
-# sources must be the same). Then the ctest driver, check.py on cand and on each library named in CHECK,
-# fwd_ab.py on every library (round 1) and again on the libraries not named in ONCE (round 2).
+# sources must be the same). Then the ctest driver, check.py on cand and on each library named in CHECK, and on cand
+# again at each shared-memory limit in LIMITS (bytes), then the timings: fwd_ab.py on every library (round 1) and
+# again on the libraries not named in ONCE (round 2), or with AB=bwd bwd_ab.py on all of them at once (per-kernel
+# times of one forward + one backward at 8K, forward + backward at 2K / 8K / 32K, interleaved). Exits non-zero when
+# a check failed.
 # Usage (from the folder holding native/, cmake/, bench/, base/):
 #   VARIANTS="q1:-DLIGER_FOUT_Q1;p1:-DLIGER_FOUT_PROBE=1" CHECK="q1" ONCE="p1" run30f_ab.sh
 set -uo pipefail
@@ -13,6 +16,7 @@ root=$(pwd)
 VARIANTS=${VARIANTS:-}
 CHECK=${CHECK:-}
 ONCE=${ONCE:-}
+AB=${AB:-fwd}
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem --format=csv,noheader
 cudalib="$(dirname "$(readlink -f "$(command -v nvcc)")")/../lib64"
 t0=$(date +%s)
@@ -67,13 +71,29 @@ ab() {  # round: 1 (every library) or 2 (not those in ONCE)
       | grep -v -i warn | tee -a "$OUT/ab.log"
   done
 }
+status=0
 for v in cand $CHECK; do
   t1=$(date +%s)
   timeout 60 python3 check.py "$root/build_$v/libliger_dev.so" >"$OUT/check_$v.log" 2>&1; rc=$?
+  [[ $rc == 0 ]] || status=$rc
   echo "check $v rc=$rc $(( $(date +%s) - t1 )) s"; grep -v "^PASS" "$OUT/check_$v.log" | tail -4
 done
+for lim in ${LIMITS:-}; do
+  t1=$(date +%s)
+  LIGER_CUDA_SMEM_LIMIT=$lim timeout 60 python3 check.py "$root/build_cand/libliger_dev.so" >"$OUT/check_cand_$lim.log" 2>&1
+  rc=$?; [[ $rc == 0 ]] || status=$rc
+  echo "check cand at $lim rc=$rc $(( $(date +%s) - t1 )) s"; grep -E "FAIL|SUMMARY" "$OUT/check_cand_$lim.log" | tail -2
+done
 t1=$(date +%s)
-ab 1
-echo "round 1: $(( $(date +%s) - t1 )) s"
-ab 2
+if [[ $AB == bwd ]]; then
+  libs=""
+  for v in "${names[@]}"; do [[ -f $root/build_$v/libliger_dev.so ]] && libs="$libs $v=$root/build_$v/libliger_dev.so"; done
+  timeout "${ABT:-150}" python3 bwd_ab.py $libs >"$OUT/ab.log" 2>&1; echo "bwd_ab rc=$? $(( $(date +%s) - t1 )) s"
+  grep -E "^\|" "$OUT/ab.log" | grep -E "k_fswa_bwd|k_fdkv|k_fdq|k_fout|total|^\| T|^\| [0-9]"
+else
+  ab 1
+  echo "round 1: $(( $(date +%s) - t1 )) s"
+  ab 2
+fi
 echo "total: $(( $(date +%s) - t0 )) s"
+exit $status

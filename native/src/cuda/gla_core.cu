@@ -230,7 +230,9 @@ __global__ void __launch_bounds__(kThreads) k_chunk_dstate(Core c) {
 // rows come by cp.async into one of two stages, head j + 1's in flight while head j's tiles are built and
 // its products run; a thread scales the q pieces it copied by exp(G) in place (exp(G) once per block,
 // fp32 in shared memory). Run 25b's version held exp(G) and the next head's rows in registers: 244
-// registers at D = 128, one block of 8 warps per SM; this one fits two.
+// registers at D = 128, one block of 8 warps per SM; this one fits two. With c.dhb (k_fdstate_scan follows) the
+// increments go out as bf16 (run 41b: its fp32 stores were 16% of the stall samples), else as fp32 for
+// k_dstate_scan.
 template <int D>
 __global__ void __launch_bounds__(256, 2) k_fdstate(Core c) {
   constexpr int LDB = D + 8, RB = D / 16, SPLIT = 8 / RB, NTW = D / SPLIT / 8;
@@ -316,12 +318,23 @@ __global__ void __launch_bounds__(256, 2) k_fdstate(Core c) {
       }
     }
   }
-  float* DH = c.dh + ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
+  const int64_t o = ((int64_t)blockIdx.x * c.Hkv + hh) * D * D;
+  if (c.dhb) {  // k_fdstate_scan follows: the increments as bf16 pairs in dh's first half (half the bytes and stores)
+    __nv_bfloat16* DH = reinterpret_cast<__nv_bfloat16*>(c.dh) + o;
 #pragma unroll
-  for (int j = 0; j < NTW; ++j) {
-    const int n = nb + j * 8 + 2 * tq;
-    *reinterpret_cast<float2*>(DH + (m0 + g) * D + n) = make_float2(acc[j][0], acc[j][1]);
-    *reinterpret_cast<float2*>(DH + (m0 + g + 8) * D + n) = make_float2(acc[j][2], acc[j][3]);
+    for (int j = 0; j < NTW; ++j) {
+      const int n = nb + j * 8 + 2 * tq;
+      *reinterpret_cast<__nv_bfloat162*>(DH + (m0 + g) * D + n) = __floats2bfloat162_rn(acc[j][0], acc[j][1]);
+      *reinterpret_cast<__nv_bfloat162*>(DH + (m0 + g + 8) * D + n) = __floats2bfloat162_rn(acc[j][2], acc[j][3]);
+    }
+  } else {  // k_dstate_scan follows: fp32
+    float* DH = c.dh + o;
+#pragma unroll
+    for (int j = 0; j < NTW; ++j) {
+      const int n = nb + j * 8 + 2 * tq;
+      *reinterpret_cast<float2*>(DH + (m0 + g) * D + n) = make_float2(acc[j][0], acc[j][1]);
+      *reinterpret_cast<float2*>(DH + (m0 + g + 8) * D + n) = make_float2(acc[j][2], acc[j][3]);
+    }
   }
 }
 
@@ -356,7 +369,8 @@ __global__ void k_dstate_scan(Core c) {
   if (c.dh0) c.dh0[((int64_t)n * c.Hkv + hh) * DD + e] = g;
 }
 
-// The fast path's reverse scan: the gradient w.r.t. each chunk's entering state, written as bf16 into
+// The fast path's reverse scan: the gradient w.r.t. each chunk's entering state, from k_fdstate's bf16
+// increments (one more rounding per chunk, as the forward's increments), summed in fp32 and written as bf16 into
 // c.dhb (k_fdkv rounds it to bf16 tiles anyway: the same values from half the bytes), by scan_chunk_pairs
 // from the last chunk back (8-byte loads, 4-byte stores, kFdScanB chunks in flight: the one-element scan, 16
 // in flight, was latency-bound: 75 us at 8K for 100 MB). Grid (sequences, Hkv, D * D / 512).
@@ -372,7 +386,8 @@ __global__ void __launch_bounds__(256, 2) k_fdstate_scan(Core c) {
   float s0 = c.dht ? c.dht[base + e] : 0.f, s1 = c.dht ? c.dht[base + e + 1] : 0.f;
   const int64_t cs = c.Hkv * DD, gs = c.Hkv * D;  // from one chunk's state (gate row) to the next's
   const int64_t last = (int64_t)q.first_chunk + q.num_chunks - 1;
-  const float* ip = c.dh + (last * c.Hkv + hh) * DD + e;  // chunk last - i at ip - i cs
+  // k_fdstate's bf16 increments (dh's first half): chunk last - i at ip - i cs
+  const __nv_bfloat16* ip = reinterpret_cast<const __nv_bfloat16*>(c.dh) + (last * c.Hkv + hh) * DD + e;
   __nv_bfloat16* op = c.dhb + (last * c.Hkv + hh) * DD + e;
   const float* gp = c.gl + (last * c.Hkv + hh) * D + e / D;
   scan_chunk_pairs<kFdScanB>(ip, gp, op, -cs, -gs, q.num_chunks, s0, s1);

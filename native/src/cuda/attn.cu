@@ -382,26 +382,7 @@ __device__ __forceinline__ void rope_regs(const Attn& a, float (&x)[D / 32], int
   }
 }
 
-// Raw bf16 rows as load_rows_raw, with 32-bit column offsets when the rows are contiguous (always
-// when FAST).
-template <int D, int R, bool FAST = false>
-__device__ __forceinline__ void load_rows_f(const View& v, int64_t T, int64_t h, const int64_t (&tok)[R],
-                                            const bool (&ok)[R], float (&x)[R][D / 32]) {
-  if (!FAST && v.s3 != 1) {
-    load_rows_raw<D, R>(v, T, h, tok, ok, x);
-    return;
-  }
-  const int lane = threadIdx.x & 31;
-  const bf16* base = static_cast<const bf16*>(v.data);
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const bf16* row = base + (ok[r] ? row_off(v, tok[r], T, h) : 0);
-#pragma unroll
-    for (int u = 0; u < D / 32; ++u) x[r][u] = ok[r] ? __bfloat162float(row[lane + 32 * u]) : 0.f;
-  }
-}
-
-// Raw bf16 rows as load_rows_f from element offsets computed by the caller (contiguous rows).
+// Raw bf16 rows (lane has d = lane + 32 u) of a view with contiguous rows, from element offsets off[r].
 template <int D, int R>
 __device__ __forceinline__ void load_rows_at(const View& v, const int64_t (&off)[R], const bool (&ok)[R],
                                              float (&x)[R][D / 32]) {
@@ -413,6 +394,21 @@ __device__ __forceinline__ void load_rows_at(const View& v, const int64_t (&off)
 #pragma unroll
     for (int u = 0; u < D / 32; ++u) x[r][u] = ok[r] ? __bfloat162float(row[lane + 32 * u]) : 0.f;
   }
+}
+
+// Raw bf16 rows as load_rows_raw, with 32-bit column offsets when the rows are contiguous (always
+// when FAST).
+template <int D, int R, bool FAST = false>
+__device__ __forceinline__ void load_rows_f(const View& v, int64_t T, int64_t h, const int64_t (&tok)[R],
+                                            const bool (&ok)[R], float (&x)[R][D / 32]) {
+  if (!FAST && v.s3 != 1) {
+    load_rows_raw<D, R>(v, T, h, tok, ok, x);
+    return;
+  }
+  int64_t off[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) off[r] = ok[r] ? row_off(v, tok[r], T, h) : 0;
+  load_rows_at<D, R>(v, off, ok, x);
 }
 
 // RoPE of a warp-held row as rope_regs; f32: fp32 tables with unit column stride, read directly.
@@ -509,6 +505,52 @@ __device__ __forceinline__ void warp_rows8(float (&p)[8]) {
   t = op(t, __shfl_xor_sync(0xffffffffu, t, 1));
 #pragma unroll
   for (int e = 0; e < 8; ++e) p[e] = __shfl_sync(0xffffffffu, t, 4 * e);
+}
+
+// Softmax of R warp-held rows (as softmax_regs up to the order of the sum over lanes), the rows' shuffle
+// reductions interleaved so that their latencies overlap instead of running one row after another; 8 rows
+// through warp_rows8's transposed butterfly (17 shuffles per reduction instead of 40).
+template <int D, int R>
+__device__ __forceinline__ void softmax_rows(float (&x)[R][D / 32]) {
+  constexpr int U = D / 32;
+  float m[R], t[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    m[r] = x[r][0];
+#pragma unroll
+    for (int u = 1; u < U; ++u) m[r] = fmaxf(m[r], x[r][u]);
+  }
+  if constexpr (R == 8) {
+    warp_rows8<true>(m);
+  } else {
+#pragma unroll
+    for (int o = 16; o; o >>= 1)
+#pragma unroll
+      for (int r = 0; r < R; ++r) m[r] = fmaxf(m[r], __shfl_xor_sync(0xffffffffu, m[r], o));
+  }
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    t[r] = 0.f;
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      x[r][u] = __expf(x[r][u] - m[r]);
+      t[r] += x[r][u];
+    }
+  }
+  if constexpr (R == 8) {
+    warp_rows8<false>(t);
+  } else {
+#pragma unroll
+    for (int o = 16; o; o >>= 1)
+#pragma unroll
+      for (int r = 0; r < R; ++r) t[r] += __shfl_xor_sync(0xffffffffu, t[r], o);
+  }
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const float inv = 1.f / t[r];
+#pragma unroll
+    for (int u = 0; u < U; ++u) x[r][u] *= inv;
+  }
 }
 
 // Grid (chunks, Hkv): state increment sum_t diag(exp(G_last - G_t)) phi(k_t)^T v_t into h, the
@@ -620,30 +662,7 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
       }
     }
     if (a.variant == LIGER_VARIANT_GLA) {  // softmax of each row, the 8 rows' reductions together
-      float m[R], sm[R];
-#pragma unroll
-      for (int e = 0; e < R; ++e) {
-        m[e] = x[e][0];
-#pragma unroll
-        for (int u = 1; u < U; ++u) m[e] = fmaxf(m[e], x[e][u]);
-      }
-      warp_rows8<true>(m);
-#pragma unroll
-      for (int e = 0; e < R; ++e) {
-        sm[e] = 0.f;
-#pragma unroll
-        for (int u = 0; u < U; ++u) {
-          x[e][u] = __expf(x[e][u] - m[e]);
-          sm[e] += x[e][u];
-        }
-      }
-      warp_rows8<false>(sm);
-#pragma unroll
-      for (int e = 0; e < R; ++e) {
-        const float inv = 1.f / sm[e];
-#pragma unroll
-        for (int u = 0; u < U; ++u) x[e][u] *= inv;
-      }
+      softmax_rows<D, R>(x);
     } else {
 #pragma unroll
       for (int e = 0; e < R; ++e)
@@ -1797,52 +1816,6 @@ __device__ __forceinline__ void bw_rope_rows(const Attn& a, bool tv, int64_t pos
   } else {
 #pragma unroll
     for (int r = 0; r < R; ++r) bw_rope_cs<D>(a, false, pos0 + r * step, ok[r], c[r], s[r]);
-  }
-}
-
-// Softmax of R warp-held rows (as softmax_regs up to the order of the sum over lanes), the rows' shuffle
-// reductions interleaved so that their latencies overlap instead of running one row after another; 8 rows
-// through warp_rows8's transposed butterfly (17 shuffles per reduction instead of 40).
-template <int D, int R>
-__device__ __forceinline__ void softmax_rows(float (&x)[R][D / 32]) {
-  constexpr int U = D / 32;
-  float m[R], t[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    m[r] = -INFINITY;
-#pragma unroll
-    for (int u = 0; u < U; ++u) m[r] = fmaxf(m[r], x[r][u]);
-  }
-  if constexpr (R == 8) {
-    warp_rows8<true>(m);
-  } else {
-#pragma unroll
-    for (int o = 16; o; o >>= 1)
-#pragma unroll
-      for (int r = 0; r < R; ++r) m[r] = fmaxf(m[r], __shfl_xor_sync(0xffffffffu, m[r], o));
-  }
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    t[r] = 0.f;
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      x[r][u] = __expf(x[r][u] - m[r]);
-      t[r] += x[r][u];
-    }
-  }
-  if constexpr (R == 8) {
-    warp_rows8<false>(t);
-  } else {
-#pragma unroll
-    for (int o = 16; o; o >>= 1)
-#pragma unroll
-      for (int r = 0; r < R; ++r) t[r] += __shfl_xor_sync(0xffffffffu, t[r], o);
-  }
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const float inv = 1.f / t[r];
-#pragma unroll
-    for (int u = 0; u < U; ++u) x[r][u] *= inv;
   }
 }
 

@@ -507,12 +507,11 @@ __device__ __forceinline__ void warp_rows8(float (&p)[8]) {
   for (int e = 0; e < 8; ++e) p[e] = __shfl_sync(0xffffffffu, t, 4 * e);
 }
 
-// Softmax of R warp-held rows (as softmax_regs up to the order of the sum over lanes), the rows' shuffle
-// reductions interleaved so that their latencies overlap instead of running one row after another; 8 rows
-// through warp_rows8's transposed butterfly (17 shuffles per reduction instead of 40).
-template <int D, int R>
-__device__ __forceinline__ void softmax_rows(float (&x)[R][D / 32]) {
-  constexpr int U = D / 32;
+// Softmax of 8 warp-held rows (as softmax_regs up to the order of the sum over lanes), the rows' reductions
+// through warp_rows8's transposed butterfly (17 shuffles per reduction instead of 40 for one butterfly per row).
+template <int D>
+__device__ __forceinline__ void softmax_rows(float (&x)[8][D / 32]) {
+  constexpr int U = D / 32, R = 8;
   float m[R], t[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) {
@@ -520,14 +519,7 @@ __device__ __forceinline__ void softmax_rows(float (&x)[R][D / 32]) {
 #pragma unroll
     for (int u = 1; u < U; ++u) m[r] = fmaxf(m[r], x[r][u]);
   }
-  if constexpr (R == 8) {
-    warp_rows8<true>(m);
-  } else {
-#pragma unroll
-    for (int o = 16; o; o >>= 1)
-#pragma unroll
-      for (int r = 0; r < R; ++r) m[r] = fmaxf(m[r], __shfl_xor_sync(0xffffffffu, m[r], o));
-  }
+  warp_rows8<true>(m);
 #pragma unroll
   for (int r = 0; r < R; ++r) {
     t[r] = 0.f;
@@ -537,14 +529,7 @@ __device__ __forceinline__ void softmax_rows(float (&x)[R][D / 32]) {
       t[r] += x[r][u];
     }
   }
-  if constexpr (R == 8) {
-    warp_rows8<false>(t);
-  } else {
-#pragma unroll
-    for (int o = 16; o; o >>= 1)
-#pragma unroll
-      for (int r = 0; r < R; ++r) t[r] += __shfl_xor_sync(0xffffffffu, t[r], o);
-  }
+  warp_rows8<false>(t);
 #pragma unroll
   for (int r = 0; r < R; ++r) {
     const float inv = 1.f / t[r];
@@ -662,7 +647,7 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
       }
     }
     if (a.variant == LIGER_VARIANT_GLA) {  // softmax of each row, the 8 rows' reductions together
-      softmax_rows<D, R>(x);
+      softmax_rows<D>(x);
     } else {
 #pragma unroll
       for (int e = 0; e < R; ++e)
@@ -2124,7 +2109,7 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
         for (int e = 0; e < 8; ++e)
 #pragma unroll
           for (int u = 0; u < U; ++u) f[e][u] = x[e][u];
-        softmax_rows<D, 8>(f);
+        softmax_rows<D>(f);
 #pragma unroll
         for (int e = 0; e < 8; ++e)
           if (ok[e]) bw_store_bf16<D>(qb + o0 + e * Hq * D, f[e], 1.f);

@@ -192,6 +192,9 @@ def main():
     quick = "--quick" in sys.argv
     ours_bwd = "--ours-bwd" in sys.argv
     fwd_fla = "--ours-fla" in sys.argv
+    # --f16: q, k, v (and fla's and SDPA's inputs) in fp16 instead of bf16 (ours: the fp16 path, or with
+    # LIGER_CUDA_F16_FAST=1 in the environment the bf16 fast forward)
+    dt = torch.float16 if "--f16" in sys.argv else torch.bfloat16
     ours_only = "--ours" in sys.argv or ours_bwd or fwd_fla
     out_dir = os.environ.get("OUT", ".")
     rows = []
@@ -220,9 +223,9 @@ def main():
     for B, T in shapes:
         torch.cuda.empty_cache()
         reps = 20 if B * T <= 65536 else 7
-        q = torch.randn(B, T, Hq, D, device=dev, dtype=torch.bfloat16)
-        k = torch.randn(B, T, Hkv, D, device=dev, dtype=torch.bfloat16)
-        v = torch.randn(B, T, Hkv, D, device=dev, dtype=torch.bfloat16)
+        q = torch.randn(B, T, Hq, D, device=dev, dtype=dt)
+        k = torch.randn(B, T, Hkv, D, device=dev, dtype=dt)
+        v = torch.randn(B, T, Hkv, D, device=dev, dtype=dt)
         o = torch.empty_like(q)
         cos, sin = rope_tables(T, D)
         pf = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, o=o)
@@ -230,17 +233,18 @@ def main():
         do = torch.randn_like(q)
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         pb = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, do=do, dq=dq, dk=dk, dv=dv)
-        row = {"B": B, "T": T, "ours_fwd_ms": ours,
+        row = {"B": B, "T": T, "dtype": str(dt).split(".")[-1],
+               "f16_fast": os.environ.get("LIGER_CUDA_F16_FAST") == "1", "ours_fwd_ms": ours,
                "ours_fwd_TBps": fwd_bytes(B, T) / ours / 1e9, "ours_fwd_TFLOPs": fwd_flops(B, T) / ours / 1e9}
         if not ours_only or ours_bwd:
             row["ours_fwdbwd_ms"] = ours + timed(lambda: lib.call("liger_attn_backward", pb), max(3, reps // 2))
         del pf, pb
         if chunk_gla is not None:
             try:
-                fq = torch.randn(B, T, Hq, D, device=dev, dtype=torch.bfloat16)
-                fk = torch.randn(B, T, Hq, D, device=dev, dtype=torch.bfloat16)
-                fv = torch.randn(B, T, Hq, D, device=dev, dtype=torch.bfloat16)
-                fg = F.logsigmoid(torch.randn(B, T, Hq, D, device=dev)).div(16).to(torch.bfloat16)
+                fq = torch.randn(B, T, Hq, D, device=dev, dtype=dt)
+                fk = torch.randn(B, T, Hq, D, device=dev, dtype=dt)
+                fv = torch.randn(B, T, Hq, D, device=dev, dtype=dt)
+                fg = F.logsigmoid(torch.randn(B, T, Hq, D, device=dev)).div(16).to(dt)
                 row["fla_fwd_ms"] = timed(lambda: chunk_gla(fq, fk, fv, fg), reps)
                 row["ours_vs_fla_fwd"] = row["fla_fwd_ms"] / ours
                 if not fwd_fla:
@@ -263,8 +267,8 @@ def main():
             print(json.dumps(row), flush=True)
             continue
         sq = q.transpose(1, 2).contiguous()
-        sk = torch.randn(B, Hq, T, D, device=dev, dtype=torch.bfloat16)
-        sv = torch.randn(B, Hq, T, D, device=dev, dtype=torch.bfloat16)
+        sk = torch.randn(B, Hq, T, D, device=dev, dtype=dt)
+        sv = torch.randn(B, Hq, T, D, device=dev, dtype=dt)
         for name, be in (("sdpa_flash", SDPBackend.FLASH_ATTENTION), ("sdpa_cudnn", SDPBackend.CUDNN_ATTENTION)):
             try:
                 with sdpa_kernel([be]):
@@ -276,7 +280,7 @@ def main():
         rows.append(row)
         print(json.dumps(row), flush=True)
 
-    dec = decode_bench(lib)
+    dec = [] if "--no-decode" in sys.argv else decode_bench(lib)
 
     with open(os.path.join(out_dir, "bench_cuda.json"), "w") as f:
         json.dump({"device": torch.cuda.get_device_name(), "rows": rows, "decode": dec, "fla_error": fla_err}, f, indent=1)

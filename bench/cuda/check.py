@@ -362,12 +362,34 @@ if SMEM_LIMIT:
     case_cpu_vs_cuda = unsupported_for_smem(case_cpu_vs_cuda)
 
 
+def f16_fast_cases(lib, cu):
+    """LIGER_CUDA_F16_FAST=1: fp16 attention through the fast forward (bf16 tiles), held to bf16's tolerances; the
+    cases bf16 has (general layouts, element-wise diagonal blocks, no window branch, a one-key window, HGRN2, a
+    continued prefill and decode). The backward of fp16 stays on the fp32-workspace kernels."""
+    TOL[torch.float16] = TOL[torch.bfloat16]
+    f16 = torch.float16
+    case_attn(lib, f16, 2, 150, 4, 4, 64, grads=True)
+    case_attn(lib, f16, 1, 301, 8, 2, 128, cu=cu, layout="headmajor")
+    case_attn(lib, f16, 1, 100, 4, 2, 64, mix=1.0)
+    case_attn(lib, f16, 1, 100, 4, 2, 64, mix=0.0, W=1)
+    case_attn(lib, f16, 1, 200, 8, 2, 128, gn=1.0, kmul=8.0)
+    case_attn(lib, f16, 2, 130, 8, 2, 128, layout="stride2")
+    case_attn(lib, f16, 2, 130, 8, 1, 128, variant=HGRN2)
+    case_continue_and_decode(lib, f16, 2, 5, 70, 4, 4, 64, W=16)
+
+
 def main():
     lib = Lib(sys.argv[1])
     if SMEM_LIMIT:
         print(f"LIGER_CUDA_SMEM_LIMIT={SMEM_LIMIT}: kernels planned for that much shared memory per block", flush=True)
     torch.manual_seed(int(torch.randint(0, 1 << 30, (1,))))
     cu = torch.tensor([0, 37, 37, 200, 301], device=dev)
+    if os.environ.get("LIGER_CUDA_F16_FAST") == "1":
+        print("LIGER_CUDA_F16_FAST=1: the fp16 cases through the fast forward, at bf16's tolerances", flush=True)
+        f16_fast_cases(lib, cu)
+        n_ok = sum(results)
+        print(f"SUMMARY {n_ok}/{len(results)} passed (LIGER_CUDA_F16_FAST=1)", flush=True)
+        sys.exit(0 if n_ok == len(results) else 1)
     case_errors(lib)
     for dt in (torch.float32, torch.bfloat16, torch.float16):
         case_gla(lib, dt, 2, 150, 4, 4, 64, 64, grads=True)

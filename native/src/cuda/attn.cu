@@ -323,29 +323,30 @@ __device__ __forceinline__ SeqInfo fseq(const Attn& a, int n) {
   return s;
 }
 
-// Raw bf16 rows of a warp (lane has d = lane + 32 u), loaded in batches so that several global loads
-// are in flight.
-template <int D, int R>
+// Raw rows (bf16 or fp16: TI) of a warp (lane has d = lane + 32 u), loaded in batches so that several global
+// loads are in flight.
+template <int D, int R, typename TI = bf16>
 __device__ __forceinline__ void load_rows_raw(const View& v, int64_t T, int64_t h, const int64_t (&tok)[R],
                                               const bool (&ok)[R], float (&x)[R][D / 32]) {
   const int lane = threadIdx.x & 31;
-  const bf16* base = static_cast<const bf16*>(v.data);
+  const TI* base = static_cast<const TI*>(v.data);
 #pragma unroll
   for (int r = 0; r < R; ++r) {
-    const bf16* row = base + (ok[r] ? row_off(v, tok[r], T, h) : 0);
+    const TI* row = base + (ok[r] ? row_off(v, tok[r], T, h) : 0);
 #pragma unroll
-    for (int u = 0; u < D / 32; ++u) x[r][u] = ok[r] ? __bfloat162float(row[(lane + 32 * u) * v.s3]) : 0.f;
+    for (int u = 0; u < D / 32; ++u) x[r][u] = ok[r] ? to_float(row[(lane + 32 * u) * v.s3]) : 0.f;
   }
 }
 
-// Two adjacent output columns (n, n + 1) of a bf16 view row.
+// Two adjacent output columns (n, n + 1) of a TI view row.
+template <typename TI = bf16>
 __device__ __forceinline__ void store_pair(const View& v, int64_t off, int n, float x0, float x1) {
-  bf16* row = static_cast<bf16*>(v.data) + off;
+  TI* row = static_cast<TI*>(v.data) + off;
   if (v.s3 == 1 && (reinterpret_cast<uintptr_t>(row + n) & 3) == 0) {
-    *reinterpret_cast<__nv_bfloat162*>(row + n) = __floats2bfloat162_rn(x0, x1);
+    *reinterpret_cast<uint32_t*>(row + n) = pack2<TI>(x0, x1);
   } else {
-    row[n * v.s3] = __float2bfloat16(x0);
-    row[(n + 1) * v.s3] = __float2bfloat16(x1);
+    row[n * v.s3] = from_float<TI>(x0);
+    row[(n + 1) * v.s3] = from_float<TI>(x1);
   }
 }
 
@@ -382,33 +383,33 @@ __device__ __forceinline__ void rope_regs(const Attn& a, float (&x)[D / 32], int
   }
 }
 
-// Raw bf16 rows (lane has d = lane + 32 u) of a view with contiguous rows, from element offsets off[r].
-template <int D, int R>
+// Raw TI rows (lane has d = lane + 32 u) of a view with contiguous rows, from element offsets off[r].
+template <int D, int R, typename TI = bf16>
 __device__ __forceinline__ void load_rows_at(const View& v, const int64_t (&off)[R], const bool (&ok)[R],
                                              float (&x)[R][D / 32]) {
   const int lane = threadIdx.x & 31;
-  const bf16* base = static_cast<const bf16*>(v.data);
+  const TI* base = static_cast<const TI*>(v.data);
 #pragma unroll
   for (int r = 0; r < R; ++r) {
-    const bf16* row = base + (ok[r] ? off[r] : 0);
+    const TI* row = base + (ok[r] ? off[r] : 0);
 #pragma unroll
-    for (int u = 0; u < D / 32; ++u) x[r][u] = ok[r] ? __bfloat162float(row[lane + 32 * u]) : 0.f;
+    for (int u = 0; u < D / 32; ++u) x[r][u] = ok[r] ? to_float(row[lane + 32 * u]) : 0.f;
   }
 }
 
-// Raw bf16 rows as load_rows_raw, with 32-bit column offsets when the rows are contiguous (always
+// Raw TI rows as load_rows_raw, with 32-bit column offsets when the rows are contiguous (always
 // when FAST).
-template <int D, int R, bool FAST = false>
+template <int D, int R, bool FAST = false, typename TI = bf16>
 __device__ __forceinline__ void load_rows_f(const View& v, int64_t T, int64_t h, const int64_t (&tok)[R],
                                             const bool (&ok)[R], float (&x)[R][D / 32]) {
   if (!FAST && v.s3 != 1) {
-    load_rows_raw<D, R>(v, T, h, tok, ok, x);
+    load_rows_raw<D, R, TI>(v, T, h, tok, ok, x);
     return;
   }
   int64_t off[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) off[r] = ok[r] ? row_off(v, tok[r], T, h) : 0;
-  load_rows_at<D, R>(v, off, ok, x);
+  load_rows_at<D, R, TI>(v, off, ok, x);
 }
 
 // RoPE of a warp-held row as rope_regs; f32: fp32 tables with unit column stride, read directly.
@@ -570,7 +571,7 @@ bool fstate_fast_layout(const Attn& a, int64_t D) {
          ((a.k.s0 | a.k.s1 | a.k.s2) & (int64_t)(U - 1)) == 0;
 }
 
-template <int D, bool FAST = false>
+template <int D, bool FAST = false, typename TI = bf16>
 __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, bf16* hbuf, float* glbuf) {
   using F = FT<D>;
   constexpr int LT = kChunk + 8, U = D / 32, R = kChunk / kFWarps;
@@ -586,8 +587,8 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
   const int w0 = threadIdx.x >> 5, l0 = threadIdx.x & 31;
   const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
   // a chunk's rows share one sequence (one b of the packed axis): row t at t s1 from the first, one division
-  const bf16* k0 = static_cast<const bf16*>(a.k.data) + row_off(a.k, ch.start, a.T, hh);
-  const bf16* v0 = static_cast<const bf16*>(a.v.data) + row_off(a.v, ch.start, a.T, hh);
+  const TI* k0 = static_cast<const TI*>(a.k.data) + row_off(a.k, ch.start, a.T, hh);
+  const TI* v0 = static_cast<const TI*>(a.v.data) + row_off(a.v, ch.start, a.T, hh);
   // v rows straight into Vs by cp.async when they are contiguous and 16-byte aligned (in flight while the
   // key side is computed); else through registers after the keys
   const bool vcp = a.v.s3 == 1 && ((reinterpret_cast<uintptr_t>(a.v.data) & 15) == 0) &&
@@ -609,8 +610,8 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
 #pragma unroll
     for (int e = 0; e < R; ++e) {  // rows past len read the last row (zeroed by the ok flags where used)
       ok[e] = R * w0 + e < len;
-      const bf16* row = k0 + min(R * w0 + e, len - 1) * a.k.s1;
-      uint32_t kr[U / 2];
+      const TI* row = k0 + min(R * w0 + e, len - 1) * a.k.s1;
+      uint32_t kr[U / 2];  // pairs of TI
       if (FAST) {
         if (U == 4) {
           const uint2 x2 = *reinterpret_cast<const uint2*>(row + U * l0);
@@ -621,14 +622,12 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
         }
       } else {
 #pragma unroll
-        for (int j = 0; j < U / 2; ++j) {
-          const __nv_bfloat162 p(row[(U * l0 + 2 * j) * a.k.s3], row[(U * l0 + 2 * j + 1) * a.k.s3]);
-          kr[j] = *reinterpret_cast<const uint32_t*>(&p);
-        }
+        for (int j = 0; j < U / 2; ++j)
+          kr[j] = pack_pair(row[(U * l0 + 2 * j) * a.k.s3], row[(U * l0 + 2 * j + 1) * a.k.s3]);
       }
 #pragma unroll
       for (int j = 0; j < U / 2; ++j) {
-        const float2 p = unpack_bf16(kr[j]);
+        const float2 p = unpack2<TI>(kr[j]);
         x[e][2 * j] = p.x;
         x[e][2 * j + 1] = p.y;
       }
@@ -664,11 +663,17 @@ __global__ void __launch_bounds__(kFWarps * 32, kFStateBlocks) k_fstate(Attn a, 
     if (!vcp) {
       for (int i = threadIdx.x; i < kChunk * D; i += kFWarps * 32) {
         const int t = i / D, n = i - t * D;
-        Vs[t * F::LDB + n] = t < len ? v0[t * a.v.s1 + n * a.v.s3] : __float2bfloat16(0.f);
+        Vs[t * F::LDB + n] = t < len ? to_bf16(v0[t * a.v.s1 + n * a.v.s3]) : __float2bfloat16(0.f);
       }
     }
   }
   cp_async_wait_all();
+  if (vcp && !std::is_same<TI, bf16>::value) {  // fp16: this thread's pieces of Vs to bf16
+    for (int c = threadIdx.x; c < kChunk * D / 8; c += kFWarps * 32) {
+      const int t = c / (D / 8), n = (c - t * (D / 8)) * 8;
+      if (t < len) piece_to_bf16<TI>(Vs + t * F::LDB + n);
+    }
+  }
   __syncthreads();
   {
     float pre[U], tot[U];  // sums of the warps before this one, of all warps (the same order in every warp)
@@ -801,10 +806,10 @@ __device__ __forceinline__ int ffeat(int L) {
   return FAST ? (L & ~31) | ((L & 24) >> 2) | ((L & 6) << 2) | (L & 1) : L;
 }
 
-// One bf16 row of FAST's q as packed A-fragment halves in the fcol order: x[ks][p] holds the pair at
+// One TI row of FAST's q as packed pairs in the A-fragment order of fcol: x[ks][p] holds the pair at
 // k index 16 ks + 8 p + 2 tq. Zero when !ok. The row is contiguous and 16-byte aligned.
-template <int D>
-__device__ __forceinline__ void load_row_packed(const bf16* row, bool ok, uint32_t (&x)[D / 16][2]) {
+template <int D, typename TI>
+__device__ __forceinline__ void load_row_packed(const TI* row, bool ok, uint32_t (&x)[D / 16][2]) {
   const int tq = threadIdx.x & 3;
 #pragma unroll
   for (int j = 0; j < D / 32; ++j) {
@@ -816,20 +821,20 @@ __device__ __forceinline__ void load_row_packed(const bf16* row, bool ok, uint32
   }
 }
 
-// Columns 16 ks + 8 p + 2 tq + {0, 1} of one bf16 row (an A-fragment row of this lane), as floats:
+// Columns 16 ks + 8 p + 2 tq + {0, 1} of one TI row (an A-fragment row of this lane), as floats:
 // x[ks][2 p + c]. Zero when !ok. FAST: the row is contiguous and 16-byte aligned, in the fcol order.
-template <int D, bool FAST = false>
+template <int D, bool FAST = false, typename TI = bf16>
 __device__ __forceinline__ void load_row_frag(const View& v, int64_t off, bool ok, float (&x)[D / 16][4]) {
   const int tq = threadIdx.x & 3;
-  const bf16* row = static_cast<const bf16*>(v.data) + off;
+  const TI* row = static_cast<const TI*>(v.data) + off;
   if (FAST) {
     uint32_t w[D / 16][2];
-    load_row_packed<D>(row, ok, w);
+    load_row_packed<D, TI>(row, ok, w);
 #pragma unroll
     for (int ks = 0; ks < D / 16; ++ks)
 #pragma unroll
       for (int p = 0; p < 2; ++p) {
-        const float2 f = unpack_bf16(w[ks][p]);
+        const float2 f = unpack2<TI>(w[ks][p]);
         x[ks][2 * p] = f.x;
         x[ks][2 * p + 1] = f.y;
       }
@@ -841,7 +846,7 @@ __device__ __forceinline__ void load_row_frag(const View& v, int64_t off, bool o
     for (int ks = 0; ks < D / 16; ++ks)
 #pragma unroll
       for (int p = 0; p < 2; ++p) {
-        const float2 f = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(row + 16 * ks + 8 * p + 2 * tq));
+        const float2 f = unpack2<TI>(*reinterpret_cast<const uint32_t*>(row + 16 * ks + 8 * p + 2 * tq));
         x[ks][2 * p] = f.x;
         x[ks][2 * p + 1] = f.y;
       }
@@ -850,7 +855,7 @@ __device__ __forceinline__ void load_row_frag(const View& v, int64_t off, bool o
 #pragma unroll
     for (int ks = 0; ks < D / 16; ++ks)
 #pragma unroll
-      for (int c = 0; c < 4; ++c) x[ks][c] = __bfloat162float(row[(16 * ks + 8 * (c >> 1) + 2 * tq + (c & 1)) * s3]);
+      for (int c = 0; c < 4; ++c) x[ks][c] = to_float(row[(16 * ks + 8 * (c >> 1) + 2 * tq + (c & 1)) * s3]);
   }
 }
 
@@ -875,7 +880,7 @@ size_t fout_smem() {
 // code for other layouts: run 20f-1's Nsight put "no instruction" (instruction fetch) at 3.9 of the
 // 15.5 cycles per issued instruction of the general kernel, whose SASS is 247 KB of mostly straight-line
 // code run once per warp.
-template <int D, int NW, bool FAST>
+template <int D, int NW, bool FAST, typename TI = bf16>
 __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, const float* wk, const float* wv,
                                                         View out) {
   using F = FT<D>;
@@ -918,16 +923,18 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       for (int idx = lane; idx < 16 * LPR; idx += 32) {
         const int i = (unit & 3) * 16 + idx / LPR;
         if (i < len) {
-          const bf16* ptr = static_cast<const bf16*>(a.q.data) + roff(a.q, ch.start + i, h) + (idx % LPR) * 64;
+          const TI* ptr = static_cast<const TI*>(a.q.data) + roff(a.q, ch.start + i, h) + (idx % LPR) * 64;
           asm volatile("prefetch.global.L2 [%0];" ::"l"(ptr));
         }
       }
     }
   }
-  // VCP: the values are copied as they are (bf16 rows, 16-byte aligned) by cp.async, in flight while the
+  // VCP: the values are copied as they are (TI rows, 16-byte aligned) by cp.async, in flight while the
   // keys are worked on: the chunk's rows (Vw 64..) and the window's rows of this call (Vw 0..63); zero rows
-  // past the chunk and outside the window; the cache's ring rows (fp32) go through registers below
+  // past the chunk and outside the window; the cache's ring rows (fp32) go through registers below. fp16
+  // rows are rounded to bf16 in place once they have landed.
   constexpr bool VCP = FAST;
+  uint32_t vcopied = 0;  // bit i: this thread copied its i-th piece of Vw
   float kf[RW][U];  // phi(k) of the rows t = RW warp + e, features lane + 32 u (kept for Kd, Ks and Kf)
 #if LIGER_FOUT_PROBE == 2  // timing probe (wrong output): the units alone, on whatever shared memory holds
   if (false) {
@@ -945,9 +952,10 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         if (need && p >= s.pos0) tk = s.start + (p - s.pos0);
         ring = need && p < s.pos0;
       }
-      if (tk >= 0)
-        cp_async16(Vw + kk * LDB + n, static_cast<const bf16*>(a.v.data) + roff(a.v, tk, hh) + n);
-      else if (!ring)
+      if (tk >= 0) {
+        cp_async16(Vw + kk * LDB + n, static_cast<const TI*>(a.v.data) + roff(a.v, tk, hh) + n);
+        if (!std::is_same<TI, bf16>::value) vcopied |= 1u << (c - threadIdx.x) / (NW * 32);
+      } else if (!ring)
         *reinterpret_cast<uint4*>(Vw + kk * LDB + n) = make_uint4(0u, 0u, 0u, 0u);
     }
   }
@@ -976,8 +984,8 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         ko[e] = ok[e] ? roff(a.k, tok[e], hh) : 0;
         wo[e] = raw[e] ? roff(a.k, wtok[e], hh) : 0;
       }
-      load_rows_at<D, RW>(a.k, ko, ok, kx);
-      load_rows_at<D, RW>(a.k, wo, raw, wx);
+      load_rows_at<D, RW, TI>(a.k, ko, ok, kx);
+      load_rows_at<D, RW, TI>(a.k, wo, raw, wx);
       if (a.rope) {  // the RoPE tables of those rows, in flight with them
 #pragma unroll
         for (int e = 0; e < RW; ++e) {
@@ -986,10 +994,10 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         }
       }
     } else {
-      load_rows_f<D, RW, FAST>(a.k, a.T, hh, tok, ok, kx);
-      if (!VCP) load_rows_f<D, RW, FAST>(a.v, a.T, hh, tok, ok, vx);
-      load_rows_f<D, RW, FAST>(a.k, a.T, hh, wtok, raw, wx);
-      if (!VCP) load_rows_f<D, RW, FAST>(a.v, a.T, hh, wtok, raw, wy);
+      load_rows_f<D, RW, FAST, TI>(a.k, a.T, hh, tok, ok, kx);
+      if (!VCP) load_rows_f<D, RW, FAST, TI>(a.v, a.T, hh, tok, ok, vx);
+      load_rows_f<D, RW, FAST, TI>(a.k, a.T, hh, wtok, raw, wx);
+      if (!VCP) load_rows_f<D, RW, FAST, TI>(a.v, a.T, hh, wtok, raw, wy);
     }
     // the entering state comes from k_fscan_pairs, copied while the key side is built (k_fout is launched
     // plainly since run 30f: the wait is then a no-op; under a dependent launch the loads above would
@@ -1106,6 +1114,12 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
     if (G2[b * 16 * LG + d] - G2[(b * 16 + 15) * LG + d] > 100.f) diag_unsafe = 1;
   }
   cp_async_wait_all();
+  if (VCP && !std::is_same<TI, bf16>::value) {  // fp16: this thread's pieces of Vw to bf16
+    for (int c = threadIdx.x; c < 2 * kChunk * D / 8; c += NW * 32) {
+      const int kk = c / (D / 8), n = (c - kk * (D / 8)) * 8;
+      if (vcopied >> (c - threadIdx.x) / (NW * 32) & 1u) piece_to_bf16<TI>(Vw + kk * LDB + n);
+    }
+  }
   __syncthreads();
 #if LIGER_FOUT_PROBE == 2
   diag_unsafe = 0;
@@ -1137,8 +1151,8 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       for (int y = 0; y < 4; ++y) dg[x][y] = 0.f;
     if (!diag_tc) {
       float x[2][KS][4];
-      load_row_frag<D, FAST>(a.q, ok0 ? roff(a.q, ch.start + i0, h) : 0, ok0, x[0]);
-      load_row_frag<D, FAST>(a.q, ok1 ? roff(a.q, ch.start + i1, h) : 0, ok1, x[1]);
+      load_row_frag<D, FAST, TI>(a.q, ok0 ? roff(a.q, ch.start + i0, h) : 0, ok0, x[0]);
+      load_row_frag<D, FAST, TI>(a.q, ok1 ? roff(a.q, ch.start + i1, h) : 0, ok1, x[1]);
 #pragma unroll
       for (int hr = 0; hr < 2; ++hr) {  // x = phi(q)
         float m = -INFINITY, sum = 0.f;
@@ -1205,9 +1219,9 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
     // FAST: the rows i0, i1 loaded once (packed bf16, 32 registers) for both branches (two loads otherwise)
     uint32_t qp[2][KS][2];
     if (FAST) {
-      const bf16* qd = static_cast<const bf16*>(a.q.data);
-      load_row_packed<D>(qd + (ok0 ? roff(a.q, ch.start + i0, h) : 0), ok0, qp[0]);
-      load_row_packed<D>(qd + (ok1 ? roff(a.q, ch.start + i1, h) : 0), ok1, qp[1]);
+      const TI* qd = static_cast<const TI*>(a.q.data);
+      load_row_packed<D, TI>(qd + (ok0 ? roff(a.q, ch.start + i0, h) : 0), ok0, qp[0]);
+      load_row_packed<D, TI>(qd + (ok1 ? roff(a.q, ch.start + i1, h) : 0), ok1, qp[1]);
     }
     if (a.rope) {
       uint32_t qr[KS][4];
@@ -1222,13 +1236,13 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
           for (int ks = 0; ks < KS; ++ks)
 #pragma unroll
             for (int p = 0; p < 2; ++p) {
-              const float2 f = unpack_bf16(qp[hr][ks][p]);
+              const float2 f = unpack2<TI>(qp[hr][ks][p]);
               x[hr][ks][2 * p] = f.x;
               x[hr][ks][2 * p + 1] = f.y;
             }
       } else {
-        load_row_frag<D, FAST>(a.q, ok0 ? roff(a.q, ch.start + i0, h) : 0, ok0, x[0]);
-        load_row_frag<D, FAST>(a.q, ok1 ? roff(a.q, ch.start + i1, h) : 0, ok1, x[1]);
+        load_row_frag<D, FAST, TI>(a.q, ok0 ? roff(a.q, ch.start + i0, h) : 0, ok0, x[0]);
+        load_row_frag<D, FAST, TI>(a.q, ok1 ? roff(a.q, ch.start + i1, h) : 0, ok1, x[1]);
       }
       if (FAST) {  // a lane's 8 first-half features of a 32-feature block are consecutive: two float4 per table
 #pragma unroll
@@ -1348,7 +1362,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         pf[j >> 1][(j & 1) * 2 + 1] = pack_bf16(sacc[j][2] * sum[1], sacc[j][3] * sum[1]);
       }
     }
-    // raw q rows i0, i1 as bf16 A fragments (lossless: q is bf16; general layouts: an L1/L2 hit after the
+    // raw q rows i0, i1 as TI pairs in the A-fragment order (lossless; general layouts: an L1/L2 hit after the
     // window branch)
     uint32_t qx[KS][4];
     if (FAST) {
@@ -1361,14 +1375,14 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         }
     } else {
       float x0[KS][4], x1[KS][4];
-      load_row_frag<D, FAST>(a.q, ok0 ? roff(a.q, ch.start + i0, h) : 0, ok0, x0);
-      load_row_frag<D, FAST>(a.q, ok1 ? roff(a.q, ch.start + i1, h) : 0, ok1, x1);
+      load_row_frag<D, FAST, TI>(a.q, ok0 ? roff(a.q, ch.start + i0, h) : 0, ok0, x0);
+      load_row_frag<D, FAST, TI>(a.q, ok1 ? roff(a.q, ch.start + i1, h) : 0, ok1, x1);
 #pragma unroll
       for (int ks = 0; ks < KS; ++ks)
 #pragma unroll
         for (int p = 0; p < 2; ++p) {
-          qx[ks][2 * p] = pack_bf16(x0[ks][2 * p], x0[ks][2 * p + 1]);
-          qx[ks][2 * p + 1] = pack_bf16(x1[ks][2 * p], x1[ks][2 * p + 1]);
+          qx[ks][2 * p] = pack2<TI>(x0[ks][2 * p], x0[ks][2 * p + 1]);
+          qx[ks][2 * p + 1] = pack2<TI>(x1[ks][2 * p], x1[ks][2 * p + 1]);
         }
     }
     // phi(q) = softmax over D (a row lives in the 4 lanes of a quad), in log2 units: phi = 2^(x log2e - lz)
@@ -1380,7 +1394,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       for (int ks = 0; ks < KS; ++ks)
 #pragma unroll
         for (int p = 0; p < 2; ++p) {
-          const float2 v = unpack_bf16(qx[ks][2 * p + hr]);
+          const float2 v = unpack2<TI>(qx[ks][2 * p + hr]);
           m = fmaxf(m, fmaxf(v.x, v.y));
         }
       m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
@@ -1391,7 +1405,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       for (int ks = 0; ks < KS; ++ks)
 #pragma unroll
         for (int p = 0; p < 2; ++p) {
-          const float2 v = unpack_bf16(qx[ks][2 * p + hr]);
+          const float2 v = unpack2<TI>(qx[ks][2 * p + hr]);
           sum += exp2f(v.x * kLog2e - ml) + exp2f(v.y * kLog2e - ml);
         }
       sum += __shfl_xor_sync(0xffffffffu, sum, 1);
@@ -1413,7 +1427,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
             const int col = 16 * ks + 8 * p + 2 * tq;
             const float2 a2 = *reinterpret_cast<const float2*>(gi + col);
             const float2 r2 = *reinterpret_cast<const float2*>(gr + col);
-            const float2 v = unpack_bf16(qx[ks][2 * p + hr]);
+            const float2 v = unpack2<TI>(qx[ks][2 * p + hr]);
             qs[ks][2 * p + hr] = ok ? pack_bf16(exp2f(v.x * kLog2e - lz[hr] + a2.x - r2.x),
                                                 exp2f(v.y * kLog2e - lz[hr] + a2.y - r2.y))
                                     : 0u;
@@ -1489,7 +1503,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
     }
     const int64_t off0 = ok0 ? roff(out, ch.start + i0, h) : 0;
     const int64_t off1 = ok1 ? roff(out, ch.start + i1, h) : 0;
-    // bf16 pairs stored whole when the rows are contiguous and 4-byte aligned
+    // TI pairs stored whole when the rows are contiguous and 4-byte aligned
     const bool ovec =
         FAST || (out.s3 == 1 && ((off0 | off1) & 1) == 0 && (reinterpret_cast<uintptr_t>(out.data) & 3) == 0);
 #pragma unroll 1  // one copy of the body: fetched once, run kOParts times
@@ -1534,19 +1548,19 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         }
       }
       if (ovec) {
-        bf16* o0 = static_cast<bf16*>(out.data) + off0 + n0 + 2 * tq;
-        bf16* o1 = static_cast<bf16*>(out.data) + off1 + n0 + 2 * tq;
+        TI* o0 = static_cast<TI*>(out.data) + off0 + n0 + 2 * tq;
+        TI* o1 = static_cast<TI*>(out.data) + off1 + n0 + 2 * tq;
 #pragma unroll
         for (int j = 0; j < PT; ++j) {
-          if (ok0) *reinterpret_cast<__nv_bfloat162*>(o0 + j * 8) = __floats2bfloat162_rn(oacc[j][0], oacc[j][1]);
-          if (ok1) *reinterpret_cast<__nv_bfloat162*>(o1 + j * 8) = __floats2bfloat162_rn(oacc[j][2], oacc[j][3]);
+          if (ok0) *reinterpret_cast<uint32_t*>(o0 + j * 8) = pack2<TI>(oacc[j][0], oacc[j][1]);
+          if (ok1) *reinterpret_cast<uint32_t*>(o1 + j * 8) = pack2<TI>(oacc[j][2], oacc[j][3]);
         }
       } else {
 #pragma unroll
         for (int j = 0; j < PT; ++j) {
           const int n = n0 + j * 8 + 2 * tq;
-          if (ok0) store_pair(out, off0, n, oacc[j][0], oacc[j][1]);
-          if (ok1) store_pair(out, off1, n, oacc[j][2], oacc[j][3]);
+          if (ok0) store_pair<TI>(out, off0, n, oacc[j][0], oacc[j][1]);
+          if (ok1) store_pair<TI>(out, off1, n, oacc[j][2], oacc[j][3]);
         }
       }
     }
@@ -1555,7 +1569,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
 
 // Cache after the last token for the fast path: ring slots of the last W - 1 positions rotated
 // from the raw keys (no packed workspaces), the position. Grid (N, Hkv), a warp per slot.
-template <int D>
+template <int D, typename TI = bf16>
 __global__ void k_fcache_write(Attn a, const float* in_k, const float* in_v, float* out_k, float* out_v,
                                int64_t* out_pos) {
   const int n = blockIdx.x, hh = blockIdx.y, lane = threadIdx.x & 31;
@@ -1571,8 +1585,8 @@ __global__ void k_fcache_write(Attn a, const float* in_k, const float* in_v, flo
         int64_t tok[1] = {s.start + kp - s.pos0};
         bool ok[1] = {true};
         float x[1][D / 32], y[1][D / 32];
-        load_rows_raw<D, 1>(a.k, a.T, hh, tok, ok, x);
-        load_rows_raw<D, 1>(a.v, a.T, hh, tok, ok, y);
+        load_rows_raw<D, 1, TI>(a.k, a.T, hh, tok, ok, x);
+        load_rows_raw<D, 1, TI>(a.v, a.T, hh, tok, ok, y);
         rope_regs<D>(a, x[0], kp);
 #pragma unroll
         for (int u = 0; u < D / 32; ++u) {
@@ -2836,9 +2850,22 @@ bool smem_fits(std::initializer_list<size_t> need) {
   return true;
 }
 
-// The bf16 fast forward (see k_fout): D 64 or 128, a window of at most 65 keys.
+// LIGER_CUDA_F16_FAST=1 (read once): fp16 inputs take the fast forward too. Its tiles and mma operands are bf16, so
+// their accuracy is bf16's (bench/cuda/check.py: ~3e-3 against float64, against ~3e-4 on the fp16 path's fp32
+// workspaces and tf32 products) at the bf16 forward's speed (16x the fp16 path at 32K, bench/RESULTS.md).
+bool f16_fast() {
+  static const bool on = [] {
+    const char* e = getenv("LIGER_CUDA_F16_FAST");
+    return e && e[0] == '1';
+  }();
+  return on;
+}
+
+// The fast forward (see k_fout): bf16 (or, with f16_fast, fp16) q, k, v and o of one type, D 64 or 128, a window
+// of at most 65 keys.
 bool fast_forward_ok(const liger_attn_params& p) {
-  return p.q.dtype == LIGER_BF16 && p.k.dtype == LIGER_BF16 && p.v.dtype == LIGER_BF16 && p.o.dtype == LIGER_BF16 &&
+  return (p.q.dtype == LIGER_BF16 || (p.q.dtype == LIGER_F16 && f16_fast())) && p.k.dtype == p.q.dtype &&
+         p.v.dtype == p.q.dtype && p.o.dtype == p.q.dtype &&
          (p.D == 64 || p.D == 128) && (p.mix >= 1.f || p.window <= kChunk + 1) &&
          (p.D == 64 ? smem_fits({fout_smem<64, kOWarps>(), fstate_smem<64>()})
                     : smem_fits({fout_smem<128, kOWarps>(), fstate_smem<128>()}));
@@ -2912,7 +2939,7 @@ liger_status launch_pdl(const char* name, void (*kern)(P...), dim3 grid, dim3 bl
   return LIGER_OK;
 }
 
-template <int D>
+template <int D, typename TI>
 liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cudaStream_t st) {
   const int64_t nch = (int64_t)plan.chunks.size(), N = (int64_t)plan.seqs.size();
   const int64_t Hkv = p.Hkv;
@@ -2940,7 +2967,7 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
   const unsigned threads = kFWarps * 32;
   if (nch) {
     const size_t sm = fstate_smem<D>();
-    const auto kern = fstate_fast_layout(a, D) ? k_fstate<D, true> : k_fstate<D, false>;
+    const auto kern = fstate_fast_layout(a, D) ? k_fstate<D, true, TI> : k_fstate<D, false, TI>;
     LIGER_TRY(set_smem((const void*)kern, sm, "fstate"));
     kern<<<dim3((unsigned)nch, (unsigned)Hkv), threads, sm, st>>>(a, h, gl);
     LIGER_CK_LAUNCH("fstate");
@@ -2954,7 +2981,7 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
   if (nch) {
     const size_t sm = fout_smem<D, kOWarps>();
     const View o = view_of(p.o);
-    const auto kern = fout_fast_layout(a, o) ? k_fout<D, kOWarps, true> : k_fout<D, kOWarps, false>;
+    const auto kern = fout_fast_layout(a, o) ? k_fout<D, kOWarps, true, TI> : k_fout<D, kOWarps, false, TI>;
     LIGER_TRY(set_smem((const void*)kern, sm, "fout"));
     // a plain launch (run 30f: 5 us faster at T = 2K than a dependent launch, the same at 8K and 32K); the
     // kernel's pdl_wait() is then a no-op
@@ -2963,7 +2990,7 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
     LIGER_CK_LAUNCH("fout");
   }
   if (present(co.state) && N) {
-    k_fcache_write<D><<<dim3((unsigned)N, (unsigned)Hkv), 256, 0, st>>>(
+    k_fcache_write<D, TI><<<dim3((unsigned)N, (unsigned)Hkv), 256, 0, st>>>(
         a, static_cast<const float*>(ci.win_k.data), static_cast<const float*>(ci.win_v.data),
         static_cast<float*>(co.win_k.data), static_cast<float*>(co.win_v.data), static_cast<int64_t*>(co.pos.data));
     LIGER_CK_LAUNCH("fcache_write");
@@ -3002,8 +3029,11 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     LIGER_TRY(check_device_ptr(p.dk.data, "dk"));
     LIGER_TRY(check_device_ptr(p.dv.data, "dv"));
   }
-  if (!backward && fast_forward_ok(p))
-    return p.D == 64 ? attn_forward_fast<64>(p, plan, st) : attn_forward_fast<128>(p, plan, st);
+  if (!backward && fast_forward_ok(p)) {
+    if (p.q.dtype == LIGER_F16)
+      return p.D == 64 ? attn_forward_fast<64, __half>(p, plan, st) : attn_forward_fast<128, __half>(p, plan, st);
+    return p.D == 64 ? attn_forward_fast<64, bf16>(p, plan, st) : attn_forward_fast<128, bf16>(p, plan, st);
+  }
 
   Workspace ws(st);
   AttnBuffers b{};

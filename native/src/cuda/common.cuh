@@ -5,6 +5,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <stdint.h>
+#include <type_traits>
 #include <stdlib.h>
 #include <vector>
 
@@ -445,6 +446,70 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
 __device__ __forceinline__ float2 unpack_bf16(uint32_t x) {
   return __bfloat1622float2(*reinterpret_cast<__nv_bfloat162*>(&x));
 }
+
+// The 16-bit input types of the fast kernels (bf16 and fp16 q, k, v, o): an element or a packed pair to and
+// from fp32. Their tiles and mma operands are bf16 either way: fp16 values are read as fp16 and rounded to
+// bf16 only where a tile holds them (fp16's range fits bf16's; bf16 keeps 8 of its 11 significant bits).
+__device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
+template <typename T>
+__device__ __forceinline__ T from_float(float x);
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16(x); }
+template <>
+__device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
+template <typename T>
+__device__ __forceinline__ float2 unpack2(uint32_t x);
+template <>
+__device__ __forceinline__ float2 unpack2<__nv_bfloat16>(uint32_t x) { return unpack_bf16(x); }
+template <>
+__device__ __forceinline__ float2 unpack2<__half>(uint32_t x) { return __half22float2(*reinterpret_cast<__half2*>(&x)); }
+template <typename T>
+__device__ __forceinline__ uint32_t pack2(float lo, float hi);
+template <>
+__device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float lo, float hi) { return pack_bf16(lo, hi); }
+template <>
+__device__ __forceinline__ uint32_t pack2<__half>(float lo, float hi) {
+  __half2 v = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+// Two elements as a packed pair.
+__device__ __forceinline__ uint32_t pack_pair(__nv_bfloat16 lo, __nv_bfloat16 hi) {
+  const __nv_bfloat162 p(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&p);
+}
+__device__ __forceinline__ uint32_t pack_pair(__half lo, __half hi) {
+  const __half2 p(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&p);
+}
+// An element as bf16 (unchanged for bf16).
+__device__ __forceinline__ __nv_bfloat16 to_bf16(__nv_bfloat16 x) { return x; }
+__device__ __forceinline__ __nv_bfloat16 to_bf16(__half x) { return __float2bfloat16(__half2float(x)); }
+// A pair of T as bf16 (unchanged for bf16).
+template <typename T>
+__device__ __forceinline__ uint32_t pair_to_bf16(uint32_t x) {
+  if (std::is_same<T, __nv_bfloat16>::value) return x;
+  const float2 f = unpack2<T>(x);
+  return pack_bf16(f.x, f.y);
+}
+// Eight T in shared memory (one 16-byte piece a thread copied there by cp.async, after its wait) rounded to bf16
+// in place; nothing for bf16.
+template <typename T>
+__device__ __forceinline__ void piece_to_bf16(__nv_bfloat16* p) {
+  if (std::is_same<T, __nv_bfloat16>::value) return;
+  uint4 w = *reinterpret_cast<const uint4*>(p);
+  w.x = pair_to_bf16<T>(w.x);
+  w.y = pair_to_bf16<T>(w.y);
+  w.z = pair_to_bf16<T>(w.z);
+  w.w = pair_to_bf16<T>(w.w);
+  *reinterpret_cast<uint4*>(p) = w;
+}
+template <typename T>
+constexpr liger_dtype dtype_of();
+template <>
+constexpr liger_dtype dtype_of<__nv_bfloat16>() { return LIGER_BF16; }
+template <>
+constexpr liger_dtype dtype_of<__half>() { return LIGER_F16; }
 
 // Packs a warp's 16 x 16 fp32 tile held as two m16n8 accumulators (x[0]: columns 0-7, x[1]: 8-15) into
 // the bf16 A fragment of m16n8k16 (the accumulator and A layouts match lane for lane).

@@ -363,18 +363,19 @@ if SMEM_LIMIT:
 
 
 def f16_fast_cases(lib, cu):
-    """LIGER_CUDA_F16_FAST=1: fp16 attention through the fast forward (bf16 tiles), held to bf16's tolerances; the
-    cases bf16 has (general layouts, element-wise diagonal blocks, no window branch, a one-key window, HGRN2, a
-    continued prefill and decode). The backward of fp16 stays on the fp32-workspace kernels."""
+    """LIGER_CUDA_F16_FAST=1: fp16 attention through the fast forward and backward (bf16 tiles), held to bf16's
+    tolerances; the cases bf16 has (general layouts, element-wise diagonal blocks, no window branch, a one-key
+    window, HGRN2, a continued prefill and decode)."""
     TOL[torch.float16] = TOL[torch.bfloat16]
     f16 = torch.float16
     case_attn(lib, f16, 2, 150, 4, 4, 64, grads=True)
-    case_attn(lib, f16, 1, 301, 8, 2, 128, cu=cu, layout="headmajor")
-    case_attn(lib, f16, 1, 100, 4, 2, 64, mix=1.0)
-    case_attn(lib, f16, 1, 100, 4, 2, 64, mix=0.0, W=1)
+    case_attn(lib, f16, 1, 301, 8, 2, 128, cu=cu, layout="headmajor", grads=True)
+    case_attn(lib, f16, 1, 100, 4, 2, 64, mix=1.0, grads=True)
+    case_attn(lib, f16, 1, 100, 4, 2, 64, mix=0.0, W=1, grads=True)
     case_attn(lib, f16, 1, 200, 8, 2, 128, gn=1.0, kmul=8.0)
-    case_attn(lib, f16, 2, 130, 8, 2, 128, layout="stride2")
-    case_attn(lib, f16, 2, 130, 8, 1, 128, variant=HGRN2)
+    case_attn(lib, f16, 1, 200, 8, 2, 128, gn=1.0, kmul=8.0, grads=True, with_cache=False)
+    case_attn(lib, f16, 2, 130, 8, 2, 128, layout="stride2", grads=True)
+    case_attn(lib, f16, 2, 130, 8, 1, 128, variant=HGRN2, grads=True)
     case_continue_and_decode(lib, f16, 2, 5, 70, 4, 4, 64, W=16)
 
 

@@ -1709,9 +1709,17 @@ __device__ __forceinline__ bool bw_rope_vec(const Attn& a) {
          ((reinterpret_cast<uintptr_t>(a.cos.data) | reinterpret_cast<uintptr_t>(a.sin.data)) & (4 * U - 1)) == 0;
 }
 
-template <int D>
+template <int D, typename TI = bf16>
 __device__ __forceinline__ void bw_unpack(const typename BwVec<D>::Raw& w, float (&x)[D / 32]) {
-  if constexpr (D == 128) {
+  if constexpr (!std::is_same<TI, bf16>::value) {  // fp16
+    if constexpr (D == 128) {
+      const float2 a = unpack2<TI>(w.x), b = unpack2<TI>(w.y);
+      x[0] = a.x, x[1] = a.y, x[2] = b.x, x[3] = b.y;
+    } else {
+      const float2 a = unpack2<TI>(w);
+      x[0] = a.x, x[1] = a.y;
+    }
+  } else if constexpr (D == 128) {
     x[0] = __uint_as_float(w.x << 16);
     x[1] = __uint_as_float(w.x & 0xffff0000u);
     x[2] = __uint_as_float(w.y << 16);
@@ -1728,16 +1736,16 @@ __device__ __forceinline__ int64_t bw_off(const View& v, int64_t b, int64_t T, i
   return b * v.s0 + (tok - b * T) * v.s1 + h * v.s2;
 }
 
-// R raw bf16 rows of a warp, tokens tok0 + step r of head h (batch row b), zero where !ok: every load
+// R raw TI rows of a warp, tokens tok0 + step r of head h (batch row b), zero where !ok: every load
 // issued before any use. Row r's address is row 0's plus r step s1 (one 64-bit add per row, not the
 // full offset), and the load is predicated on ok[r] rather than branched around.
-template <int D, int R>
+template <int D, int R, typename TI = bf16>
 __device__ __forceinline__ void bw_load_rows(const View& v, bool vec, int64_t b, int64_t T, int64_t h, int64_t tok0,
                                              int step, const bool (&ok)[R], float (&x)[R][D / 32]) {
   constexpr int U = D / 32;
   using Raw = typename BwVec<D>::Raw;
   const int lane = threadIdx.x & 31;
-  const bf16* p0 = static_cast<const bf16*>(v.data) + bw_off(v, b, T, tok0, h);
+  const TI* p0 = static_cast<const TI*>(v.data) + bw_off(v, b, T, tok0, h);
   const int64_t rs = step * v.s1;
   if (vec) {
     Raw w[R];
@@ -1748,13 +1756,13 @@ __device__ __forceinline__ void bw_load_rows(const View& v, bool vec, int64_t b,
       if (ok[r]) w[r] = *p;
     }
 #pragma unroll
-    for (int r = 0; r < R; ++r) bw_unpack<D>(w[r], x[r]);
+    for (int r = 0; r < R; ++r) bw_unpack<D, TI>(w[r], x[r]);
   } else {
 #pragma unroll
     for (int r = 0; r < R; ++r) {
-      const bf16* row = ok[r] ? p0 + r * rs : static_cast<const bf16*>(v.data);
+      const TI* row = ok[r] ? p0 + r * rs : static_cast<const TI*>(v.data);
 #pragma unroll
-      for (int u = 0; u < U; ++u) x[r][u] = ok[r] ? __bfloat162float(row[(U * lane + u) * v.s3]) : 0.f;
+      for (int u = 0; u < U; ++u) x[r][u] = ok[r] ? to_float(row[(U * lane + u) * v.s3]) : 0.f;
     }
   }
 }
@@ -1841,18 +1849,18 @@ __device__ __forceinline__ void bw_ld(float (&x)[D / 32], const float* p) {
   memcpy(x, &v, sizeof(v));
 }
 
-// This lane's U columns of a row of an output view at element offset off: one packed store for bf16
+// This lane's U columns of a row of an output view at element offset off: one packed store for TI
 // rows that allow it (vec), else element by element in the view's dtype.
-template <int D>
+template <int D, typename TI = bf16>
 __device__ __forceinline__ void bw_store_row(const View& v, bool vec, int64_t off, const float (&x)[D / 32]) {
   constexpr int U = D / 32;
   const int lane = threadIdx.x & 31;
   if (vec) {
-    bf16* p = static_cast<bf16*>(v.data) + off + U * lane;
+    TI* p = static_cast<TI*>(v.data) + off + U * lane;
     if constexpr (D == 128) {
-      *reinterpret_cast<uint2*>(p) = make_uint2(pack_bf16(x[0], x[1]), pack_bf16(x[2], x[3]));
+      *reinterpret_cast<uint2*>(p) = make_uint2(pack2<TI>(x[0], x[1]), pack2<TI>(x[2], x[3]));
     } else {
-      *reinterpret_cast<uint32_t*>(p) = pack_bf16(x[0], x[1]);
+      *reinterpret_cast<uint32_t*>(p) = pack2<TI>(x[0], x[1]);
     }
   } else {
 #pragma unroll
@@ -1896,7 +1904,7 @@ size_t fswa_bwd_smem() {
 // It also stages the window, the chunk's table rows and the first phase's q / dO rows by cp.async in one
 // round trip (run 31b: the staging's two and phase A's per-8-row waits were 70% of the global-load stalls),
 // and each later phase's q / dO rows in one more (run 37b).
-template <int D, bool FAST>
+template <int D, bool FAST, typename TI = bf16>
 __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout, bf16* dqr, float* dkr, float* dv,
                                                               float* dkp, float* dvp, bf16* qb, bf16* dob) {
   using F = FT<D>;
@@ -1929,8 +1937,8 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
     const int r = (unit & 3) * 16;
     if (unit >= grp * 4 || r >= len) return;
     const int64_t h = (int64_t)hh * grp + (unit >> 2);
-    const bf16* qg = static_cast<const bf16*>(a.q.data);
-    const bf16* og = static_cast<const bf16*>(dout.data);
+    const TI* qg = static_cast<const TI*>(a.q.data);
+    const TI* og = static_cast<const TI*>(dout.data);
     const int t0 = lane / PR, pc = (lane % PR) * 8;
     const int64_t qo = bw_off(a.q, bs, a.T, ch.start + r + t0, h) + pc;
     const int64_t oo = bw_off(dout, bs, a.T, ch.start + r + t0, h) + pc;
@@ -1952,8 +1960,8 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
     // A thread copies the same 16-byte piece of rows kk0, kk0 + KS, ...: its offsets are its first row's plus a
     // multiple of KS rows (one 64-bit multiply-add per copy, not bw_off's three 64-bit products per row and view).
     constexpr int TH = kFWarps * 32, KS = TH / PR;
-    const bf16* kg = static_cast<const bf16*>(a.k.data);
-    const bf16* vg = static_cast<const bf16*>(a.v.data);
+    const TI* kg = static_cast<const TI*>(a.k.data);
+    const TI* vg = static_cast<const TI*>(a.v.data);
     {
       const int kk0 = threadIdx.x / PR, pc = (threadIdx.x % PR) * 8;
       const int64_t tok0 = s.start + (cpos0 - kChunk + kk0 - s.pos0);
@@ -1993,9 +2001,9 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
       if (FAST && row / kChunk < kFWarps / 4) continue;
       const int64_t h = (int64_t)hh * grp + row / kChunk;
       if (i < len && (FAST || a.q.s3 == 1))
-        prefetch_l2(static_cast<const bf16*>(a.q.data) + bw_off(a.q, bs, a.T, ch.start + i, h) + line * 64);
+        prefetch_l2(static_cast<const TI*>(a.q.data) + bw_off(a.q, bs, a.T, ch.start + i, h) + line * 64);
       if (i < len && (FAST || dout.s3 == 1))
-        prefetch_l2(static_cast<const bf16*>(dout.data) + bw_off(dout, bs, a.T, ch.start + i, h) + line * 64);
+        prefetch_l2(static_cast<const TI*>(dout.data) + bw_off(dout, bs, a.T, ch.start + i, h) + line * 64);
     }
   }
   if constexpr (FAST) {
@@ -2010,6 +2018,12 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
     float cs[8][U], sn[8][U];
     bw_rope_rows<D, 8>(a, true, cpos0 - kChunk + warp * 8, 1, need, cs, sn);
     cp_async_wait<0>();
+    if (!std::is_same<TI, bf16>::value) {  // fp16: this thread's pieces of Vw to bf16 (Kw is rotated below)
+      constexpr int PR = D / 8, TH = kFWarps * 32, KS = TH / PR;
+#pragma unroll
+      for (int it = 0; it < 2 * kChunk * PR / TH; ++it)
+        piece_to_bf16<TI>(Vw + (threadIdx.x / PR + it * KS) * LDB + (threadIdx.x % PR) * 8);
+    }
     __syncthreads();
     using Raw = typename BwVec<D>::Raw;
     using FV = typename BwVec<D>::F;
@@ -2017,7 +2031,7 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
     for (int e = 0; e < 8; ++e) {
       float x[U];
       bf16* row = Kw + (warp * 8 + e) * LDB + U * lane;
-      bw_unpack<D>(*reinterpret_cast<const Raw*>(row), x);
+      bw_unpack<D, TI>(*reinterpret_cast<const Raw*>(row), x);
       bw_rotate<D>(x, cs[e], sn[e], false);
       bw_store_bf16<D>(row, x, 1.f);
     }
@@ -2026,7 +2040,7 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
       float x[U], c2[U], s2[U];
       const int i = warp * 8 + e;
       bf16* row = Kw + (kChunk + i) * LDB + U * lane;
-      bw_unpack<D>(*reinterpret_cast<const Raw*>(row), x);
+      bw_unpack<D, TI>(*reinterpret_cast<const Raw*>(row), x);
       const FV cv = *reinterpret_cast<const FV*>(Cq + i * (D / 2) + U * (lane & 15));
       const FV sv = *reinterpret_cast<const FV*>(Sq + i * (D / 2) + U * (lane & 15));
       memcpy(c2, &cv, sizeof(FV));
@@ -2048,8 +2062,8 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
     }
     float x[8][U], y[8][U], cs[8][U], sn[8][U];
     const int64_t tok0 = s.start + (kp0 - s.pos0);
-    bw_load_rows<D, 8>(a.k, kvec, bs, a.T, hh, tok0, 1, need, x);
-    bw_load_rows<D, 8>(a.v, vvec, bs, a.T, hh, tok0, 1, need, y);
+    bw_load_rows<D, 8, TI>(a.k, kvec, bs, a.T, hh, tok0, 1, need, x);
+    bw_load_rows<D, 8, TI>(a.v, vvec, bs, a.T, hh, tok0, 1, need, y);
     bw_rope_rows<D, 8>(a, tv, kp0, 1, need, cs, sn);
 #pragma unroll
     for (int e = 0; e < 8; ++e) {
@@ -2088,12 +2102,12 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
         using Raw = typename BwVec<D>::Raw;
 #pragma unroll
         for (int e = 0; e < 8; ++e) {
-          bw_unpack<D>(*reinterpret_cast<const Raw*>(Qr + (half * 8 + e) * LDB + U * lane), x[e]);
-          bw_unpack<D>(*reinterpret_cast<const Raw*>(dOs + (half * 8 + e) * LDB + U * lane), y[e]);
+          bw_unpack<D, TI>(*reinterpret_cast<const Raw*>(Qr + (half * 8 + e) * LDB + U * lane), x[e]);
+          bw_unpack<D, TI>(*reinterpret_cast<const Raw*>(dOs + (half * 8 + e) * LDB + U * lane), y[e]);
         }
       } else {
-        bw_load_rows<D, 8>(a.q, qvec, bs, a.T, h, tok0, 1, ok, x);
-        bw_load_rows<D, 8>(dout, ovec, bs, a.T, h, tok0, 1, ok, y);
+        bw_load_rows<D, 8, TI>(a.q, qvec, bs, a.T, h, tok0, 1, ok, x);
+        bw_load_rows<D, 8, TI>(dout, ovec, bs, a.T, h, tok0, 1, ok, y);
       }
       if (FAST) {  // the chunk's table rows (zero past len: those rows are zero and stay so)
         using FV = typename BwVec<D>::F;
@@ -2384,7 +2398,7 @@ __global__ void __launch_bounds__(256) k_bwd_out(Attn a, const float* dqf, const
 // bf16 (when a.vb) and the gate written as its in-chunk inclusive cumulative sum (what the backward kernels
 // read; the chunk states come from k_fstate): the gate rows go to shared memory, then a thread per column
 // runs the sum.
-template <int D>
+template <int D, typename TI = bf16>
 __global__ void __launch_bounds__(256) k_fprep(Attn a, int y0) {
   constexpr int R = kChunk / 8, U = D / 32;
   using F4 = typename BwVec<D>::F;
@@ -2404,7 +2418,7 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a, int y0) {
   const View src = isq ? a.q : a.k;
   float x[R][U];
   const int64_t bs = (int)ch.start / (int)a.T;  // the batch row of the chunk's rows
-  bw_load_rows<D, R>(src, bw_rows_vec<D>(src), bs, a.T, h, tok[0], 8, ok, x);
+  bw_load_rows<D, R, TI>(src, bw_rows_vec<D>(src), bs, a.T, h, tok[0], 8, ok, x);
   const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
 #pragma unroll
   for (int r = 0; r < R; ++r) {
@@ -2434,13 +2448,13 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a, int y0) {
     }
   }
   if (!isq) {  // uniform per block
-    bw_load_rows<D, R>(a.v, bw_rows_vec<D>(a.v), bs, a.T, h, tok[0], 8, ok, x);
+    bw_load_rows<D, R, TI>(a.v, bw_rows_vec<D>(a.v), bs, a.T, h, tok[0], 8, ok, x);
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       if (!ok[r]) continue;
       const int64_t o = (tok[r] * H + h) * D + U * lane;
       if (a.vb) {
-        bw_store_bf16<D>(a.vb + o, x[r], 1.f);  // exact: v is bf16
+        bw_store_bf16<D>(a.vb + o, x[r], 1.f);  // exact for bf16 v (fp16: rounded, as the tiles would)
       } else {
         F4 v;
         memcpy(&v, x[r], sizeof(v));
@@ -2464,7 +2478,7 @@ __global__ void __launch_bounds__(256) k_fprep(Attn a, int y0) {
 // by k_fswa_bwd when that chunk exists); no dv when dvf is null (k_fdkv has written it: DvChain).
 // FAST: every view as fswa_bwd_fast_layout and bf16 dq / dk rows (and dv's, when dvf is given) read as vectors;
 // no code for the rest.
-template <int D, bool FAST>
+template <int D, bool FAST, typename TI = bf16>
 __global__ void __launch_bounds__(256, 3) k_fbwd_out(Attn a, const float* dqf, const float* dqr, const float* dkf,
                                                   const float* dkr, const float* R, const float* RT,
                                                   const float* dvf, const float* dkp, const float* dvp, View dq,
@@ -2486,14 +2500,14 @@ __global__ void __launch_bounds__(256, 3) k_fbwd_out(Attn a, const float* dqf, c
   const View src = isq ? a.q : a.k;
   float x[RR][U];
   const int64_t bs = (int)ch.start / (int)a.T;  // the batch row of the chunk's rows
-  bw_load_rows<D, RR>(src, FAST || bw_rows_vec<D>(src), bs, a.T, h, tok[0], 8, ok, x);
+  bw_load_rows<D, RR, TI>(src, FAST || bw_rows_vec<D>(src), bs, a.T, h, tok[0], 8, ok, x);
   const float gs = a.variant == LIGER_VARIANT_GLA ? 1.f / a.gate_norm : 1.f;
   const float* rt = RT + ((int64_t)blockIdx.x * a.Hkv + h) * D + U * lane;
   const bool next = (int)blockIdx.x + 1 < s.first_chunk + s.num_chunks;  // the next chunk of the sequence
   const float* kp = (!isq && next && dkp) ? dkp : nullptr;
   const View out = isq ? dq : dk;  // a copy: a reference into the parameter space goes through local memory
-  const bool ovec = FAST || (out.dtype == LIGER_BF16 && bw_rows_vec<D>(out)),
-             vvec = FAST || (dv.dtype == LIGER_BF16 && bw_rows_vec<D>(dv));
+  const bool ovec = FAST || (out.dtype == dtype_of<TI>() && bw_rows_vec<D>(out)),
+             vvec = FAST || (dv.dtype == dtype_of<TI>() && bw_rows_vec<D>(dv));
   const bool tv = FAST || (a.rope && bw_rope_vec<D>(a));
 #pragma unroll
   for (int r = 0; r < RR; ++r) {
@@ -2543,7 +2557,7 @@ __global__ void __launch_bounds__(256, 3) k_fbwd_out(Attn a, const float* dqf, c
 #pragma unroll
       for (int u = 0; u < U; ++u) dx[u] += gr[u];
     }
-    bw_store_row<D>(out, ovec, bw_off(out, bs, a.T, tok[r], h), dx);
+    bw_store_row<D, TI>(out, ovec, bw_off(out, bs, a.T, tok[r], h), dx);
     if (!isq && dvf) {
       float vv[U];
       bw_ld<D>(vv, dvf + o);
@@ -2553,7 +2567,7 @@ __global__ void __launch_bounds__(256, 3) k_fbwd_out(Attn a, const float* dqf, c
 #pragma unroll
         for (int u = 0; u < U; ++u) vv[u] += t[u];
       }
-      bw_store_row<D>(dv, vvec, bw_off(dv, bs, a.T, tok[r], h), vv);
+      bw_store_row<D, TI>(dv, vvec, bw_off(dv, bs, a.T, tok[r], h), vv);
     }
   }
 }
@@ -2871,9 +2885,11 @@ bool fast_forward_ok(const liger_attn_params& p) {
                     : smem_fits({fout_smem<128, kOWarps>(), fstate_smem<128>()}));
 }
 
-// The bf16 window backward (k_fswa_bwd): bf16 q, k, v and do, D 64 or 128, a window of at most 65 keys.
+// The fast backward (k_fswa_bwd and the GLA kernels on bf16 tiles): bf16 (or, with f16_fast, fp16) q, k, v and do
+// of one type, D 64 or 128, a window of at most 65 keys.
 bool fast_backward_ok(const liger_attn_params& p) {
-  return p.q.dtype == LIGER_BF16 && p.k.dtype == LIGER_BF16 && p.v.dtype == LIGER_BF16 && p.do_.dtype == LIGER_BF16 &&
+  return (p.q.dtype == LIGER_BF16 || (p.q.dtype == LIGER_F16 && f16_fast())) && p.k.dtype == p.q.dtype &&
+         p.v.dtype == p.q.dtype && p.do_.dtype == p.q.dtype &&
          (p.D == 64 || p.D == 128) && p.mix < 1.f && p.window <= kChunk + 1 &&
          (p.D == 64 ? smem_fits({fswa_bwd_smem<64>(), fstate_smem<64>(), core_fast_backward_smem(64)})
                     : smem_fits({fswa_bwd_smem<128>(), fstate_smem<128>(), core_fast_backward_smem(128)}));
@@ -2895,10 +2911,10 @@ bool fout_fast_layout(const Attn& a, const View& o) {
 
 // The layouts k_fswa_bwd<D, true> assumes: the device tests bw_rows_vec (q, k, v, dO) and bw_rope_vec
 // pass for every block.
-// Whether a bf16 view's rows can be read as D / 32-element vectors (bw_rows_vec on the host).
-bool bw_rows_vec_host(const View& v, int64_t D) {
+// Whether a view's rows are of dtype and can be read as D / 32-element vectors (bw_rows_vec on the host).
+bool bw_rows_vec_host(const View& v, int64_t D, int32_t dtype = LIGER_BF16) {
   const int64_t U = D / 32;
-  return v.dtype == LIGER_BF16 && v.s3 == 1 && (reinterpret_cast<uintptr_t>(v.data) & (uintptr_t)(2 * U - 1)) == 0 &&
+  return v.dtype == dtype && v.s3 == 1 && (reinterpret_cast<uintptr_t>(v.data) & (uintptr_t)(2 * U - 1)) == 0 &&
          ((v.s0 | v.s1 | v.s2) & (U - 1)) == 0;
 }
 
@@ -2907,7 +2923,7 @@ bool bw_rows_vec_host(const View& v, int64_t D) {
 bool fswa_bwd_fast_layout(const Attn& a, const View& dout, int64_t D) {
   const auto aligned = [](const void* ptr, uintptr_t n) { return (reinterpret_cast<uintptr_t>(ptr) & (n - 1)) == 0; };
   const auto rows = [&](const View& v) {
-    return bw_rows_vec_host(v, D) && aligned(v.data, 16) && ((v.s0 | v.s1 | v.s2) & 7) == 0;
+    return bw_rows_vec_host(v, D, a.q.dtype) && aligned(v.data, 16) && ((v.s0 | v.s1 | v.s2) & 7) == 0;
   };
   const bool tables = a.cos.dtype == LIGER_F32 && a.sin.dtype == LIGER_F32 && a.cos.s1 == 1 && a.sin.s1 == 1 &&
                       ((a.cos.s0 | a.sin.s0) & 3) == 0 && aligned(a.cos.data, 16) && aligned(a.sin.data, 16);
@@ -3040,6 +3056,7 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   const size_t fq = sizeof(float) * Np * Hq * D, fk = sizeof(float) * Np * Hkv * D;
   const size_t fh = sizeof(float) * (nch + 1) * Hkv * D * D, fgl = sizeof(float) * (nch + 1) * Hkv * D;
   const bool fast_bwd = backward && fast_backward_ok(p);
+  const bool f16 = p.q.dtype == LIGER_F16;  // the fast backward's input type (bf16 otherwise)
   b.qf = ws.reserve_bytes(fast_bwd ? fq / 2 : fq);  // bf16 for the fast backward
   b.qr = ws.reserve_bytes(rope && !fast_bwd ? fq : 0);  // the fast backward rotates the raw rows
   b.kf = ws.reserve_bytes(fk);
@@ -3087,11 +3104,11 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   }
   if (nch) {
     // the fast backward always runs the window branch (mix < 1): k_fswa_bwd writes the q feature map
-    if (fast_bwd && D == 64)
-      k_fprep<64><<<dim3((unsigned)nch, (unsigned)Hkv), 256, 0, st>>>(a, (int)Hq);
-    else if (fast_bwd)
-      k_fprep<128><<<dim3((unsigned)nch, (unsigned)Hkv), 256, 0, st>>>(a, (int)Hq);
-    else
+    if (fast_bwd) {
+      const auto kern = D == 64 ? (f16 ? k_fprep<64, __half> : k_fprep<64, bf16>)
+                                : (f16 ? k_fprep<128, __half> : k_fprep<128, bf16>);
+      kern<<<dim3((unsigned)nch, (unsigned)Hkv), 256, 0, st>>>(a, (int)Hq);
+    } else
       k_prep<<<dim3((unsigned)nch, (unsigned)(Hq + Hkv)), 256, 0, st>>>(a);
     LIGER_CK_LAUNCH("attn_prep");
   }
@@ -3137,8 +3154,11 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     if (nch) {
       const size_t sm = D == 64 ? fstate_smem<64>() : fstate_smem<128>();
       const bool fl = fstate_fast_layout(a, D);  // contiguous k, v rows: no code for other layouts
-      const auto kern = D == 64 ? (fl ? k_fstate<64, true> : k_fstate<64, false>)
-                                : (fl ? k_fstate<128, true> : k_fstate<128, false>);
+      const auto kern =
+          f16 ? (D == 64 ? (fl ? k_fstate<64, true, __half> : k_fstate<64, false, __half>)
+                         : (fl ? k_fstate<128, true, __half> : k_fstate<128, false, __half>))
+              : (D == 64 ? (fl ? k_fstate<64, true> : k_fstate<64, false>)
+                         : (fl ? k_fstate<128, true> : k_fstate<128, false>));
       LIGER_TRY(set_smem((const void*)kern, sm, "fstate"));
       kern<<<dim3((unsigned)nch, (unsigned)Hkv), kFWarps * 32, sm, st>>>(a, inc, c.gl);
       LIGER_CK_LAUNCH("fstate");
@@ -3183,8 +3203,11 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
       const size_t sm = D == 64 ? fswa_bwd_smem<64>() : fswa_bwd_smem<128>();
       const View dout = view_of(p.do_);
       const bool fl = fswa_bwd_fast_layout(a, dout, D);
-      const auto kern = D == 64 ? (fl ? k_fswa_bwd<64, true> : k_fswa_bwd<64, false>)
-                                : (fl ? k_fswa_bwd<128, true> : k_fswa_bwd<128, false>);
+      const auto kern =
+          f16 ? (D == 64 ? (fl ? k_fswa_bwd<64, true, __half> : k_fswa_bwd<64, false, __half>)
+                         : (fl ? k_fswa_bwd<128, true, __half> : k_fswa_bwd<128, false, __half>))
+              : (D == 64 ? (fl ? k_fswa_bwd<64, true> : k_fswa_bwd<64, false>)
+                         : (fl ? k_fswa_bwd<128, true> : k_fswa_bwd<128, false>));
       LIGER_TRY(set_smem((const void*)kern, sm, "fswa_bwd"));
       bf16* qb = fast_bwd ? a.qb : nullptr;
       bf16* dob = fast_bwd ? ws.at<bf16>(b.dO) : nullptr;
@@ -3222,10 +3245,13 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     if (fast_bwd) {  // key heads only: k_fdq wrote dq
       const dim3 grid((unsigned)nch, (unsigned)Hkv);
       const View dq = view_of(p.dq), dk = view_of(p.dk), dv = view_of(p.dv);
-      const bool fl = fswa_bwd_fast_layout(a, view_of(p.do_), D) && bw_rows_vec_host(dq, D) &&
-                      bw_rows_vec_host(dk, D);  // dv: k_fdkv writes it
-      const auto kern = D == 64 ? (fl ? k_fbwd_out<64, true> : k_fbwd_out<64, false>)
-                                : (fl ? k_fbwd_out<128, true> : k_fbwd_out<128, false>);
+      const bool fl = fswa_bwd_fast_layout(a, view_of(p.do_), D) && bw_rows_vec_host(dq, D, p.q.dtype) &&
+                      bw_rows_vec_host(dk, D, p.q.dtype);  // dv: k_fdkv writes it
+      const auto kern =
+          f16 ? (D == 64 ? (fl ? k_fbwd_out<64, true, __half> : k_fbwd_out<64, false, __half>)
+                         : (fl ? k_fbwd_out<128, true, __half> : k_fbwd_out<128, false, __half>))
+              : (D == 64 ? (fl ? k_fbwd_out<64, true> : k_fbwd_out<64, false>)
+                         : (fl ? k_fbwd_out<128, true> : k_fbwd_out<128, false>));
       kern<<<grid, 256, 0, st>>>(a, nullptr, nullptr, c.dk, dkr, c.R, c.RT, nullptr, dkp, nullptr, dq, dk, dv, (int)Hq);
     } else {
       const dim3 grid((unsigned)nch, (unsigned)(Hq + Hkv));

@@ -505,11 +505,11 @@ __device__ __forceinline__ void piece_to_bf16(__nv_bfloat16* p) {
   *reinterpret_cast<uint4*>(p) = w;
 }
 template <typename T>
-constexpr liger_dtype dtype_of();
+__host__ __device__ constexpr liger_dtype dtype_of();
 template <>
-constexpr liger_dtype dtype_of<__nv_bfloat16>() { return LIGER_BF16; }
+__host__ __device__ constexpr liger_dtype dtype_of<__nv_bfloat16>() { return LIGER_BF16; }
 template <>
-constexpr liger_dtype dtype_of<__half>() { return LIGER_F16; }
+__host__ __device__ constexpr liger_dtype dtype_of<__half>() { return LIGER_F16; }
 
 // Packs a warp's 16 x 16 fp32 tile held as two m16n8 accumulators (x[0]: columns 0-7, x[1]: 8-15) into
 // the bf16 A fragment of m16n8k16 (the accumulator and A layouts match lane for lane).

@@ -546,9 +546,9 @@ __device__ __forceinline__ void bf16x4_scale_exp2(__nv_bfloat16* dst, const __nv
 // summed into qc.rq (zeroed by the caller) with vector reductions in L2 (a shared-memory fp32 sum
 // compiles to compare-and-swap loops: run 19b, 2x the kernel's time).
 // FAST (fdq_fast_layout on the host; implies QC): bf16 v and entering states, a window gradient, q rows
-// read as bf16 pairs, fp32 RoPE tables read as float2, dq stored as bf16 pairs; no code for the rest
-// (instruction-fetch stalls, as k_fout's FAST).
-template <int D, bool QC, bool FAST = false>
+// read as TI pairs, fp32 RoPE tables read as float2, dq stored as TI pairs; no code for the rest
+// (instruction-fetch stalls, as k_fout's FAST). TI: the type of the caller's q and dq (bf16, or fp16).
+template <int D, bool QC, bool FAST = false, typename TI = __nv_bfloat16>
 __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   static_assert(!FAST || QC, "the FAST instantiation is the DqChain one");
   using bf16 = __nv_bfloat16;
@@ -717,15 +717,14 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
       for (int hr = 0; hr < 2; ++hr) {
         const int i = r + g + 8 * hr;
         const bool iv = i < len;
-        const bf16* row = static_cast<const bf16*>(qv.data) + view_row(qv, ch.start + (iv ? i : 0), c.qc.T, h);
+        const TI* row = static_cast<const TI*>(qv.data) + view_row(qv, ch.start + (iv ? i : 0), c.qc.T, h);
         const bool pair = FAST || (qv.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0);
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
           const int n = j * 8 + 2 * tq;
           qraw[hr][j] = !iv ? 0u
                         : pair ? *reinterpret_cast<const uint32_t*>(row + n)
-                               : (uint32_t)__bfloat16_as_ushort(row[n * qv.s3]) |
-                                     ((uint32_t)__bfloat16_as_ushort(row[(n + 1) * qv.s3]) << 16);
+                               : pack_pair(row[n * qv.s3], row[(n + 1) * qv.s3]);
         }
       }
     }
@@ -772,7 +771,7 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
         float m = -INFINITY;
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
-          const float2 x = unpack_bf16(qraw[hr][j]);
+          const float2 x = unpack2<TI>(qraw[hr][j]);
           ff[hr][j][0] = x.x;
           ff[hr][j][1] = x.y;
           m = fmaxf(m, fmaxf(x.x, x.y));
@@ -872,11 +871,11 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
         const int i = r + g + 8 * hr;
         if (i >= len) continue;
         const int64_t oo = view_row(ov, ch.start + i, c.qc.T, h);
-        bf16* row = static_cast<bf16*>(ov.data) + oo;
-        if (FAST || (ov.dtype == LIGER_BF16 && ov.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0)) {
+        TI* row = static_cast<TI*>(ov.data) + oo;
+        if (FAST || (ov.dtype == dtype_of<TI>() && ov.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0)) {
 #pragma unroll
           for (int j = 0; j < NT; ++j)
-            *reinterpret_cast<__nv_bfloat162*>(row + j * 8 + 2 * tq) = __floats2bfloat162_rn(acc[j][2 * hr], acc[j][2 * hr + 1]);
+            *reinterpret_cast<uint32_t*>(row + j * 8 + 2 * tq) = pack2<TI>(acc[j][2 * hr], acc[j][2 * hr + 1]);
         } else {
 #pragma unroll
           for (int j = 0; j < NT; ++j) {
@@ -1370,7 +1369,7 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
       dv[j][2 * x] = v2.x;
       dv[j][2 * x + 1] = v2.y;
     }
-    if (c.dvchain) {  // the caller's dv: bf16 pairs where the view allows them, else element by element
+    if (c.dvchain) {  // the caller's dv: bf16 or fp16 pairs where the view allows them, else element by element
       const View ov = c.dvc.dv;
       const int64_t oo = view_row(ov, ch.start + s, c.dvc.T, hh);
       __nv_bfloat16* row = static_cast<__nv_bfloat16*>(ov.data) + oo;
@@ -1378,6 +1377,10 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
 #pragma unroll
         for (int j = 0; j < NH; ++j)
           *reinterpret_cast<__nv_bfloat162*>(row + nb + j * 8 + 2 * tq) = __floats2bfloat162_rn(dv[j][2 * x], dv[j][2 * x + 1]);
+      } else if (ov.dtype == LIGER_F16 && ov.s3 == 1 && (reinterpret_cast<uintptr_t>(row) & 3) == 0) {
+#pragma unroll
+        for (int j = 0; j < NH; ++j)
+          *reinterpret_cast<uint32_t*>(row + nb + j * 8 + 2 * tq) = pack2<__half>(dv[j][2 * x], dv[j][2 * x + 1]);
       } else {
 #pragma unroll
         for (int j = 0; j < NH; ++j) {
@@ -1556,8 +1559,8 @@ liger_status core_scan(const Core& c) {
 // The layouts k_fdq<D, true, true> assumes (see there).
 static bool fdq_fast_layout(const Core& c) {
   const auto aligned = [](const void* ptr, uintptr_t n) { return (reinterpret_cast<uintptr_t>(ptr) & (n - 1)) == 0; };
-  const auto pairs = [&](const View& v) {
-    return v.dtype == LIGER_BF16 && v.s3 == 1 && ((v.s0 | v.s1 | v.s2) & 1) == 0 && aligned(v.data, 4);
+  const auto pairs = [&](const View& v) {  // of the input type
+    return (v.dtype == LIGER_BF16 || v.dtype == LIGER_F16) && v.dtype == c.qc.q.dtype && v.s3 == 1 && ((v.s0 | v.s1 | v.s2) & 1) == 0 && aligned(v.data, 4);
   };
   const View &cv = c.qc.cos, &sv = c.qc.sin;
   const bool tables = cv.dtype == LIGER_F32 && sv.dtype == LIGER_F32 && cv.s1 == 1 && sv.s1 == 1 &&
@@ -1610,8 +1613,13 @@ liger_status core_backward(const Core& c) {
     if (fast) {
       const size_t smq = c.Dk == 64 ? fdq_smem<64>() : fdq_smem<128>();
       const bool fl = fdq_fast_layout(c);
-      const auto kern = c.Dk == 64 ? (fl ? k_fdq<64, true, true> : c.qchain ? k_fdq<64, true> : k_fdq<64, false>)
-                                   : (fl ? k_fdq<128, true, true> : c.qchain ? k_fdq<128, true> : k_fdq<128, false>);
+      // the attention's chain (qchain) reads its caller's q and writes its dq: bf16, or fp16
+      const bool f16 = c.qchain && c.qc.q.dtype == LIGER_F16;
+      const auto kern =
+          f16 ? (c.Dk == 64 ? (fl ? k_fdq<64, true, true, __half> : k_fdq<64, true, false, __half>)
+                            : (fl ? k_fdq<128, true, true, __half> : k_fdq<128, true, false, __half>))
+              : (c.Dk == 64 ? (fl ? k_fdq<64, true, true> : c.qchain ? k_fdq<64, true> : k_fdq<64, false>)
+                            : (fl ? k_fdq<128, true, true> : c.qchain ? k_fdq<128, true> : k_fdq<128, false>));
       LIGER_TRY(set_smem((const void*)kern, smq, "fdq"));
       kern<<<dim3(c.nchunks, (unsigned)c.Hkv), 256, smq, c.stream>>>(c);
       LIGER_CK_LAUNCH("fdq");

@@ -2,8 +2,8 @@
 # The code paths of smaller GPUs, run on a Hopper part (one device call): the library built for sm_90a
 # and checked with its kernels planned for an A100's shared memory (166912 bytes per block) and for an
 # sm_86 / sm_89 part's (101376), then built as compute_80 PTX only (the sm_80 code, JIT-compiled by the
-# driver) and checked at the device's own limit and at the A100's; the decode checks beside them, and the
-# gated delta rule's refusal at the smaller limits.
+# driver) and checked at the device's own limit and at the A100's; check.py's fp16 cases with LIGER_CUDA_F16_FAST=1
+# on those builds; the decode checks beside them, and the gated delta rule's refusal at the smaller limits.
 # Run from the folder holding native/, cmake/, bench/cuda/. Logs go to $OUT.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -38,6 +38,11 @@ run check_90a_a100.log "$lib90" LIGER_CUDA_SMEM_LIMIT=166912 python3 check.py
 run check_90a_sm86.log "$lib90" LIGER_CUDA_SMEM_LIMIT=101376 python3 check.py
 run check_80ptx.log "$lib80" python3 check.py
 run check_80ptx_a100.log "$lib80" LIGER_CUDA_SMEM_LIMIT=166912 python3 check.py
+# fp16 through the bf16 kernels (LIGER_CUDA_F16_FAST=1: check.py's fp16 cases at bf16's tolerances) as sm_80 code,
+# at its own limit and at the A100's, and at sm_86's limit (where the fast kernels do not fit: the fp32 kernels)
+run check_80ptx_f16fast.log "$lib80" LIGER_CUDA_F16_FAST=1 python3 check.py
+run check_80ptx_a100_f16fast.log "$lib80" LIGER_CUDA_F16_FAST=1 LIGER_CUDA_SMEM_LIMIT=166912 python3 check.py
+run check_90a_sm86_f16fast.log "$lib90" LIGER_CUDA_F16_FAST=1 LIGER_CUDA_SMEM_LIMIT=101376 python3 check.py
 run decode_80ptx.log "$lib80" python3 check_decode.py
 run decode_90a_sm86.log "$lib90" LIGER_CUDA_SMEM_LIMIT=101376 python3 check_decode.py
 # the gated delta rule's tiles need up to 222 KB at any head size: at these limits its calls are refused

@@ -766,7 +766,10 @@ constexpr int kOParts = 4;  // value-column parts of the output accumulator (reg
 // h_{n+1} = diag(exp(gl_n)) h_n + inc_n in fp32, written as bf16 to hb, the final state to ht in fp32, by
 // scan_chunk_pairs (4-byte loads and stores, kFScanB chunks in flight: twice the bytes in flight of the
 // one-element scan it replaced, with half the threads). Grid (sequences, Hkv, D * D / 512).
-constexpr int kFScanB = 32;
+#ifndef LIGER_SCAN_NB
+#define LIGER_SCAN_NB 16
+#endif
+constexpr int kFScanB = LIGER_SCAN_NB;
 template <int D>
 __global__ void __launch_bounds__(256, 2) k_fscan_pairs(Attn a, const bf16* inc, const float* gl, const float* h0,
                                                         float* ht, bf16* hb) {

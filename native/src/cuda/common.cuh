@@ -542,15 +542,14 @@ __device__ __forceinline__ float2 pair_val(float2 x) { return x; }
 // sequence and KV head: before each chunk's update the running pair is stored as bf16 to op (the entering state,
 // or in the backward the gradient w.r.t. it, which the tiles round to bf16 anyway), then s = exp(gl) s + in. Chunk
 // i's increment is at ip + i is, its log-gate at gp + i gs, its output at op + i is: negative strides walk the
-// chunks backwards. (s0, s1) enter as the first chunk's state and leave as the value after the last. NB chunks'
-// loads are in flight per thread: the scan is latency-bound, not byte-bound (runs 19f-3, 20f-1, 30s).
+// chunks backwards. (s0, s1) enter as the first chunk's state and leave as the value after the last. The scan is
+// latency-bound, not byte-bound (runs 19f-3, 20f-1, 30s): NB chunks' loads per batch, and the next batch's loads
+// are issued before this batch's stores and sums, so that a thread always has one batch in flight.
 template <int NB, typename IT>
 __device__ __forceinline__ void scan_chunk_pairs(const IT* ip, const float* gp, __nv_bfloat16* op, int64_t is,
                                                  int64_t gs, int n, float& s0, float& s1) {
   using Raw = decltype(pair_raw(ip));
-  for (int i0 = 0; i0 < n; i0 += NB) {
-    Raw x[NB];
-    float g[NB];
+  const auto load = [&](int i0, Raw (&x)[NB], float (&g)[NB]) {
 #pragma unroll
     for (int u = 0; u < NB; ++u) {
       if (i0 + u < n) {
@@ -558,6 +557,14 @@ __device__ __forceinline__ void scan_chunk_pairs(const IT* ip, const float* gp, 
         g[u] = gp[(i0 + u) * gs];
       }
     }
+  };
+  Raw x[NB];
+  float g[NB];
+  load(0, x, g);
+  for (int i0 = 0; i0 < n; i0 += NB) {
+    Raw xn[NB];
+    float gn[NB];
+    load(i0 + NB, xn, gn);
 #pragma unroll
     for (int u = 0; u < NB; ++u) {
       if (i0 + u < n) {
@@ -567,6 +574,11 @@ __device__ __forceinline__ void scan_chunk_pairs(const IT* ip, const float* gp, 
         s0 = s0 * dec + xv.x;
         s1 = s1 * dec + xv.y;
       }
+    }
+#pragma unroll
+    for (int u = 0; u < NB; ++u) {
+      x[u] = xn[u];
+      g[u] = gn[u];
     }
   }
 }

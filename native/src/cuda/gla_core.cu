@@ -374,7 +374,10 @@ __global__ void k_dstate_scan(Core c) {
 // c.dhb (k_fdkv rounds it to bf16 tiles anyway: the same values from half the bytes), by scan_chunk_pairs
 // from the last chunk back (8-byte loads, 4-byte stores, kFdScanB chunks in flight: the one-element scan, 16
 // in flight, was latency-bound: 75 us at 8K for 100 MB). Grid (sequences, Hkv, D * D / 512).
-constexpr int kFdScanB = 32;
+#ifndef LIGER_SCAN_NB
+#define LIGER_SCAN_NB 16
+#endif
+constexpr int kFdScanB = LIGER_SCAN_NB;
 template <int D>
 __global__ void __launch_bounds__(256, 2) k_fdstate_scan(Core c) {
   constexpr int64_t DD = (int64_t)D * D;

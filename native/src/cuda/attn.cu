@@ -764,12 +764,8 @@ constexpr int kOParts = 4;  // value-column parts of the output accumulator (reg
 
 // Chunk-state scan on the bf16 increments of k_fstate (the forward's, and the backward's recompute):
 // h_{n+1} = diag(exp(gl_n)) h_n + inc_n in fp32, written as bf16 to hb, the final state to ht in fp32, by
-// scan_chunk_pairs (4-byte loads and stores, kFScanB chunks in flight: twice the bytes in flight of the
-// one-element scan it replaced, with half the threads). Grid (sequences, Hkv, D * D / 512).
-#ifndef LIGER_SCAN_NB
-#define LIGER_SCAN_NB 16
-#endif
-constexpr int kFScanB = LIGER_SCAN_NB;
+// scan_chunk_pairs (4-byte loads and stores, kScanBatch chunks per batch with the next batch in flight).
+// Grid (sequences, Hkv, D * D / 512).
 template <int D>
 __global__ void __launch_bounds__(256, 2) k_fscan_pairs(Attn a, const bf16* inc, const float* gl, const float* h0,
                                                         float* ht, bf16* hb) {
@@ -786,7 +782,7 @@ __global__ void __launch_bounds__(256, 2) k_fscan_pairs(Attn a, const bf16* inc,
   bf16* op = hb + ((int64_t)q.first_chunk * a.Hkv + hh) * DD + e;
   const float* gp = gl + ((int64_t)q.first_chunk * a.Hkv + hh) * D + e / D;
   float s0 = h0 ? h0[base + e] : 0.f, s1 = h0 ? h0[base + e + 1] : 0.f;
-  scan_chunk_pairs<kFScanB>(ip, gp, op, cs, a.Hkv * D, q.num_chunks, s0, s1);
+  scan_chunk_pairs<kScanBatch>(ip, gp, op, cs, a.Hkv * D, q.num_chunks, s0, s1);
   if (ht) {
     ht[base + e] = s0;
     ht[base + e + 1] = s1;

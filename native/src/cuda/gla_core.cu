@@ -372,12 +372,8 @@ __global__ void k_dstate_scan(Core c) {
 // The fast path's reverse scan: the gradient w.r.t. each chunk's entering state, from k_fdstate's bf16
 // increments (one more rounding per chunk, as the forward's increments), summed in fp32 and written as bf16 into
 // c.dhb (k_fdkv rounds it to bf16 tiles anyway: the same values from half the bytes), by scan_chunk_pairs
-// from the last chunk back (8-byte loads, 4-byte stores, kFdScanB chunks in flight: the one-element scan, 16
-// in flight, was latency-bound: 75 us at 8K for 100 MB). Grid (sequences, Hkv, D * D / 512).
-#ifndef LIGER_SCAN_NB
-#define LIGER_SCAN_NB 16
-#endif
-constexpr int kFdScanB = LIGER_SCAN_NB;
+// from the last chunk back (4-byte loads and stores, kScanBatch chunks per batch with the next batch in flight).
+// Grid (sequences, Hkv, D * D / 512).
 template <int D>
 __global__ void __launch_bounds__(256, 2) k_fdstate_scan(Core c) {
   constexpr int64_t DD = (int64_t)D * D;
@@ -393,7 +389,7 @@ __global__ void __launch_bounds__(256, 2) k_fdstate_scan(Core c) {
   const __nv_bfloat16* ip = reinterpret_cast<const __nv_bfloat16*>(c.dh) + (last * c.Hkv + hh) * DD + e;
   __nv_bfloat16* op = c.dhb + (last * c.Hkv + hh) * DD + e;
   const float* gp = c.gl + (last * c.Hkv + hh) * D + e / D;
-  scan_chunk_pairs<kFdScanB>(ip, gp, op, -cs, -gs, q.num_chunks, s0, s1);
+  scan_chunk_pairs<kScanBatch>(ip, gp, op, -cs, -gs, q.num_chunks, s0, s1);
   if (c.dh0) {
     c.dh0[base + e] = s0;
     c.dh0[base + e + 1] = s1;

@@ -2911,7 +2911,7 @@ bool fout_fast_layout(const Attn& a, const View& o) {
 // The layouts k_fswa_bwd<D, true> assumes: the device tests bw_rows_vec (q, k, v, dO) and bw_rope_vec
 // pass for every block.
 // Whether a view's rows are of dtype and can be read as D / 32-element vectors (bw_rows_vec on the host).
-bool bw_rows_vec_host(const View& v, int64_t D, int32_t dtype = LIGER_BF16) {
+bool bw_rows_vec_host(const View& v, int64_t D, int32_t dtype) {
   const int64_t U = D / 32;
   return v.dtype == dtype && v.s3 == 1 && (reinterpret_cast<uintptr_t>(v.data) & (uintptr_t)(2 * U - 1)) == 0 &&
          ((v.s0 | v.s1 | v.s2) & (U - 1)) == 0;

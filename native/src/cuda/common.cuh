@@ -485,24 +485,19 @@ __device__ __forceinline__ uint32_t pack_pair(__half lo, __half hi) {
 // An element as bf16 (unchanged for bf16).
 __device__ __forceinline__ __nv_bfloat16 to_bf16(__nv_bfloat16 x) { return x; }
 __device__ __forceinline__ __nv_bfloat16 to_bf16(__half x) { return __float2bfloat16(__half2float(x)); }
-// A pair of T as bf16 (unchanged for bf16).
-template <typename T>
-__device__ __forceinline__ uint32_t pair_to_bf16(uint32_t x) {
-  if (std::is_same<T, __nv_bfloat16>::value) return x;
-  const float2 f = unpack2<T>(x);
-  return pack_bf16(f.x, f.y);
-}
 // Eight T in shared memory (one 16-byte piece a thread copied there by cp.async, after its wait) rounded to bf16
 // in place; nothing for bf16.
 template <typename T>
 __device__ __forceinline__ void piece_to_bf16(__nv_bfloat16* p) {
   if (std::is_same<T, __nv_bfloat16>::value) return;
-  uint4 w = *reinterpret_cast<const uint4*>(p);
-  w.x = pair_to_bf16<T>(w.x);
-  w.y = pair_to_bf16<T>(w.y);
-  w.z = pair_to_bf16<T>(w.z);
-  w.w = pair_to_bf16<T>(w.w);
-  *reinterpret_cast<uint4*>(p) = w;
+  uint32_t w[4];
+  *reinterpret_cast<uint4*>(w) = *reinterpret_cast<const uint4*>(p);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = unpack2<T>(w[i]);
+    w[i] = pack_bf16(f.x, f.y);
+  }
+  *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(w);
 }
 template <typename T>
 __host__ __device__ constexpr liger_dtype dtype_of();

@@ -2300,12 +2300,15 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
             uint32_t af[4];
             ld_a_km(af, which ? Pt + 16 * LP : Pt, LP, (p - plo) * 16, 0);
             const bf16* B = which ? Qs : Os;
+            // the next column block's fragments loaded before this one's mma (asm statements keep their order, so the
+            // mma would wait for its own ldmatrix; run 54b: k_fswa_bwd -4%)
+            uint32_t bq[2][4];
+            ld_b_kn(bq[0], B, LDB, 0, 0);
 #pragma unroll
             for (int np = 0; np < NT / 2; ++np) {
-              uint32_t bf[4];
-              ld_b_kn(bf, B, LDB, np * 16, 0);
-              mma_bf16(acc[2 * np], af, bf[0], bf[1]);
-              mma_bf16(acc[2 * np + 1], af, bf[2], bf[3]);
+              if (np + 1 < NT / 2) ld_b_kn(bq[(np + 1) & 1], B, LDB, (np + 1) * 16, 0);
+              mma_bf16(acc[2 * np], af, bq[np & 1][0], bq[np & 1][1]);
+              mma_bf16(acc[2 * np + 1], af, bq[np & 1][2], bq[np & 1][3]);
             }
           }
         }
@@ -2315,13 +2318,14 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
           if (!kok[hr]) continue;
+          float* q = dst + koff[hr] + 2 * tq;
+          if (ph) {  // one loop each: the choice once per row, not per element
 #pragma unroll
-          for (int j = 0; j < NT; ++j) {
-            float* q = dst + koff[hr] + j * 8 + 2 * tq;
-            if (ph)
-              red_add_f2(q, acc[j][2 * hr], acc[j][2 * hr + 1]);
-            else
-              *reinterpret_cast<float2*>(q) = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
+            for (int j = 0; j < NT; ++j) red_add_f2(q + j * 8, acc[j][2 * hr], acc[j][2 * hr + 1]);
+          } else {
+#pragma unroll
+            for (int j = 0; j < NT; ++j)
+              *reinterpret_cast<float2*>(q + j * 8) = make_float2(acc[j][2 * hr], acc[j][2 * hr + 1]);
           }
         }
       }

@@ -5,19 +5,17 @@ libraries see the same clocks.
 
 Usage: python3 fwd_ab.py NAME path/to/libliger_dev.so
 """
-import re
 import sys
 
 import torch
 
-from liger_abi import Lib, attn_params, GLA, rope_tables, timed
+from liger_abi import Lib, attn_params, GLA, kernel_times, rope_tables, timed
 
 Hq, Hkv, D, W = 32, 8, 128, 64
 
 
 def main():
     name, lib = sys.argv[1], Lib(sys.argv[2])
-    from torch.profiler import profile as tprof, ProfilerActivity
     row, kern = [], {}
     for T in (2048, 8192, 32768):
         q = torch.randn(1, T, Hq, D, device="cuda", dtype=torch.bfloat16)
@@ -29,13 +27,7 @@ def main():
         fwd = lambda: lib.call("liger_attn_forward", pf)
         row.append(timed(fwd, 50 if T < 32768 else 20, warm=5))
         if T > 2048:
-            with tprof(activities=[ProfilerActivity.CUDA]) as prof:
-                for _ in range(5):
-                    fwd()
-                torch.cuda.synchronize()
-            dt = lambda e: getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0.0)
-            kern[T] = {re.search(r"(k_\w+)", e.key).group(1): dt(e) / 5 for e in prof.key_averages()
-                       if re.search(r"k_\w+", e.key)}
+            kern[T] = kernel_times(fwd, 5)
     print(f"{name:8s} fwd ms 2K / 8K / 32K: " + " / ".join(f"{t:.4f}" for t in row), flush=True)
     for T, ks in kern.items():
         print(f"{name:8s} kernels us at T={T}: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(ks.items())), flush=True)

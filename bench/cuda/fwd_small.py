@@ -12,7 +12,6 @@ and the forward's kernels under CUPTI (torch.profiler), per call.
 Usage: python3 fwd_small.py path/to/libliger_dev.so [out.json]
 """
 import json
-import re
 import statistics
 import sys
 import time
@@ -20,7 +19,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from liger_abi import Lib, attn_params, GLA, rope_tables, timed
+from liger_abi import Lib, attn_params, GLA, kernel_times, rope_tables, timed
 
 Hq, Hkv, D, W = 32, 8, 128, 64
 
@@ -60,21 +59,6 @@ def four_ways(make, reps=30):
     return row
 
 
-def kernels(fn, n=10):
-    from torch.profiler import profile as tprof, ProfilerActivity
-    with tprof(activities=[ProfilerActivity.CUDA]) as prof:
-        for _ in range(n):
-            fn()
-        torch.cuda.synchronize()
-    dt = lambda e: getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0.0)
-    out = {}
-    for e in prof.key_averages():
-        m = re.search(r"(k_\w+)", e.key)
-        if m:
-            out[m.group(1)] = round(dt(e) / n, 2)
-    return out
-
-
 def main():
     lib = Lib(sys.argv[1])
     rows = []
@@ -88,7 +72,7 @@ def main():
         def ours():  # the parameters once, as bench.py, on the current stream
             p = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, o=o)
             return lambda: lib.call("liger_attn_forward", p)
-        row = {"B": B, "T": T, "liger": four_ways(ours), "liger_kernels_us": kernels(ours())}
+        row = {"B": B, "T": T, "liger": four_ways(ours), "liger_kernels_us": {k: round(v, 2) for k, v in kernel_times(ours(), 10).items()}}
         sq, sk, sv = (x.transpose(1, 2) for x in (q, k.repeat_interleave(Hq // Hkv, 2), v.repeat_interleave(Hq // Hkv, 2)))
         from torch.nn.attention import sdpa_kernel, SDPBackend
         for name, be in (("sdpa_fa2", SDPBackend.FLASH_ATTENTION), ("sdpa_cudnn", SDPBackend.CUDNN_ATTENTION)):

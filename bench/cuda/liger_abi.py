@@ -1,5 +1,6 @@
 """ctypes view of the Liger C ABI (native/include/liger/liger.h) for the GPU checks and benchmarks."""
 import ctypes
+import re
 import statistics
 from ctypes import c_void_p, c_int32, c_int64, c_float
 
@@ -159,6 +160,18 @@ def timed(fn, reps=20, warm=3):
         b.synchronize()
         ts.append(a.elapsed_time(b))
     return statistics.median(ts)
+
+
+def kernel_times(fn, n=5):
+    """Microseconds per call of each kernel fn launches (CUPTI through torch.profiler), keyed by the kernel's name up
+    to its template arguments (k_fout, k_fstate, ...), over n calls."""
+    from torch.profiler import profile, ProfilerActivity
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(n):
+            fn()
+        torch.cuda.synchronize()
+    dt = lambda e: getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0.0)
+    return {re.search(r"(k_\w+)", e.key).group(1): dt(e) / n for e in prof.key_averages() if re.search(r"k_\w+", e.key)}
 
 
 def rope_tables(P, D, device="cuda"):

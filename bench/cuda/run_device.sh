@@ -2,7 +2,7 @@
 # One device call: build the library with CMake (sm_90a), link a shared library for ctypes, run the
 # correctness check, then the benchmark. Run from the folder holding native/, cmake/, bench/cuda/
 # (and fla_src/ for the fla baseline). Logs and JSON go to $OUT.
-# Usage: run_device.sh [check|bench|all] [bench args...]
+# Usage: run_device.sh [check|bench|all|build] [bench args...]   (build: the build, SASS counts and ctest driver only)
 set -uo pipefail
 what=${1:-all}; shift || true
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"

@@ -7,7 +7,8 @@ timed four ways:
             host keeps ahead of it);
   graph_ms  one replay of a CUDA graph that captured 20 calls, per call (the kernels and the gaps between them);
   host_us   the host's time per call while the GPU is busy with earlier calls (perf_counter around a burst).
-and the forward's kernels under CUPTI (torch.profiler), per call.
+and the forward's kernels under CUPTI (torch.profiler), per call, after every shape's timings: the profiler may leave
+CUPTI attached to the process, which adds host time to every later CUDA call.
 
 Usage: python3 fwd_small.py path/to/libliger_dev.so [out.json]
 """
@@ -62,17 +63,25 @@ def four_ways(make, reps=30):
 def main():
     lib = Lib(sys.argv[1])
     rows = []
-    for B, T in ((1, 1024), (1, 2048), (1, 4096), (1, 8192), (8, 2048)):
+    shapes = ((1, 1024), (1, 2048), (1, 4096), (1, 8192), (8, 2048))
+
+    def inputs(B, T):
         q = torch.randn(B, T, Hq, D, device="cuda", dtype=torch.bfloat16)
         k = torch.randn(B, T, Hkv, D, device="cuda", dtype=torch.bfloat16)
         v = torch.randn(B, T, Hkv, D, device="cuda", dtype=torch.bfloat16)
-        cos, sin = rope_tables(T, D)
+        return q, k, v
+
+    def forward(q, k, v):  # a maker of the call: the parameters once, as bench.py, on the current stream
+        cos, sin = rope_tables(q.shape[1], D)
         o = torch.empty_like(q)
 
-        def ours():  # the parameters once, as bench.py, on the current stream
+        def make():
             p = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, o=o)
             return lambda: lib.call("liger_attn_forward", p)
-        row = {"B": B, "T": T, "liger": four_ways(ours), "liger_kernels_us": {k: round(v, 2) for k, v in kernel_times(ours(), 10).items()}}
+        return make
+    for B, T in shapes:
+        q, k, v = inputs(B, T)
+        row = {"B": B, "T": T, "liger": four_ways(forward(q, k, v))}
         sq, sk, sv = (x.transpose(1, 2) for x in (q, k.repeat_interleave(Hq // Hkv, 2), v.repeat_interleave(Hq // Hkv, 2)))
         from torch.nn.attention import sdpa_kernel, SDPBackend
         for name, be in (("sdpa_fa2", SDPBackend.FLASH_ATTENTION), ("sdpa_cudnn", SDPBackend.CUDNN_ATTENTION)):
@@ -83,7 +92,10 @@ def main():
                 row[name] = {"error": repr(e)[:200]}
         rows.append(row)
         print(json.dumps(row), flush=True)
-        del q, k, v, o, sq, sk, sv
+        del q, k, v, sq, sk, sv
+    for row in rows:
+        row["liger_kernels_us"] = {k: round(v, 2) for k, v in kernel_times(forward(*inputs(row["B"], row["T"]))(), 10).items()}
+        print(json.dumps({"B": row["B"], "T": row["T"], "liger_kernels_us": row["liger_kernels_us"]}), flush=True)
     print("\n| B | T | liger call / b2b / graph ms | host us | kernels us | FA2 call / graph | cuDNN call / graph |")
     print("|---|---|---|---|---|---|---|")
     f = lambda r, k: f"{r[k]:.4f}" if k in r else "-"

@@ -16,7 +16,8 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from liger_abi import Lib, gla_params, attn_params, GLA, HGRN2, poison, rope_tables, seq_list
+import liger_abi
+from liger_abi import Lib, gla_params, attn_params, GLA, HGRN2, F16_ACCURATE, F16_FAST, poison, rope_tables, seq_list
 
 torch.backends.cuda.matmul.allow_tf32 = False
 dev = "cuda"
@@ -299,9 +300,13 @@ def case_errors(lib):
            and cache["pos"].tolist() == [4, -5, 32] and float(cache["state"][1:].abs().sum()) == 0.0)
     st5, msg5 = lib.call("liger_attn_decode", pd, expect_ok=False)
     ok5 = st5 == 1 and ("pos[1] = -5" in msg5 or "pos[2] = 32" in msg5)
+    cos, sin = rope_tables(16, 64)
+    st6, msg6 = lib.call("liger_attn_forward", attn_params(q, k, k, cos, sin, o=o, f16_mode=9), expect_ok=False)
+    ok6 = st6 == 1 and "f16_mode = 9" in msg6
     for ok, what, m in ((ok1, "decreasing cu_seqlens", msg), (ok2, "host pointer", msg2), (ok3, "short RoPE", msg3),
                         (ok4, "bad decode position: NaN outputs, cache kept", f"status {st4}"),
-                        (ok5, "bad decode position reported by the next call", msg5)):
+                        (ok5, "bad decode position reported by the next call", msg5),
+                        (ok6, "unknown f16_mode", msg6)):
         results.append(ok)
         print(f"{'PASS' if ok else 'FAIL'} error: {what} -> {m!r}", flush=True)
 
@@ -363,11 +368,11 @@ if SMEM_LIMIT:
 
 
 def f16_fast_cases(lib, cu):
-    """LIGER_CUDA_F16_FAST=1: fp16 attention through the fast forward and backward (bf16 tiles), held to bf16's
-    tolerances; the cases bf16 has (general layouts, element-wise diagonal blocks, no window branch, a one-key
-    window, HGRN2, a continued prefill and decode)."""
-    TOL[torch.float16] = TOL[torch.bfloat16]
-    f16 = torch.float16
+    """fp16 attention through the fast forward and backward (bf16 tiles: LIGER_CUDA_F16_FAST=1, or f16_mode FAST per
+    call), held to bf16's tolerances; the cases bf16 has (general layouts, element-wise diagonal blocks, no window
+    branch, a one-key window, HGRN2, a continued prefill and decode)."""
+    f16, keep = torch.float16, TOL[torch.float16]
+    TOL[f16] = TOL[torch.bfloat16]
     case_attn(lib, f16, 2, 150, 4, 4, 64, grads=True)
     case_attn(lib, f16, 1, 301, 8, 2, 128, cu=cu, layout="headmajor", grads=True)
     case_attn(lib, f16, 1, 100, 4, 2, 64, mix=1.0, grads=True)
@@ -377,6 +382,37 @@ def f16_fast_cases(lib, cu):
     case_attn(lib, f16, 2, 130, 8, 2, 128, layout="stride2", grads=True)
     case_attn(lib, f16, 2, 130, 8, 1, 128, variant=HGRN2, grads=True)
     case_continue_and_decode(lib, f16, 2, 5, 70, 4, 4, 64, W=16)
+    TOL[f16] = keep
+
+
+def case_f16_modes(lib, B=1, T=300, Hq=8, Hkv=2, D=128):
+    """One fp16 input through f16_mode ACCURATE and FAST in the same process: each within its own accuracy (fp16's,
+    bf16's) of float64, and the two outputs and gradients not equal (two different kernel families ran)."""
+    f16 = torch.float16
+    q, k, v = (torch.randn(B, T, H, D, device=dev).to(f16) for H in (Hq, Hkv, Hkv))
+    do = torch.randn(B, T, Hq, D, device=dev).to(f16)
+    cos, sin = rope_tables(T, D)
+    qd, kd, vd = (x.double().requires_grad_(True) for x in (q, k, v))
+    ro, _ = ref_attn(qd, kd, vd, cos, sin, GLA, 1, 16.0, 0.5, 64, None)
+    (ro * do.double()).sum().backward()
+    outs = {}
+    for mode, tol in ((F16_ACCURATE, TOL[f16]), (F16_FAST, TOL[torch.bfloat16])):
+        o = poison(B, T, Hq, D, dtype=f16)
+        dq, dk, dv = poison(B, T, Hq, D, dtype=f16), poison(B, T, Hkv, D, dtype=f16), poison(B, T, Hkv, D, dtype=f16)
+        lib.call("liger_attn_forward", attn_params(q, k, v, cos, sin, o=o, f16_mode=mode))
+        lib.call("liger_attn_backward", attn_params(q, k, v, cos, sin, do=do, dq=dq, dk=dk, dv=dv, f16_mode=mode))
+        torch.cuda.synchronize()
+        name = f"f16_mode {'ACCURATE' if mode == F16_ACCURATE else 'FAST'} B={B} T={T} Hq={Hq} Hkv={Hkv} D={D}"
+        report(name, {"o": rel(o, ro), "dq": rel(dq, qd.grad), "dk": rel(dk, kd.grad), "dv": rel(dv, vd.grad)}, f16,
+               tol=tol * 2)
+        outs[mode] = (o, dq, dk, dv)
+    same = [torch.equal(a, b) for a, b in zip(outs[F16_ACCURATE], outs[F16_FAST])]
+    # below the bf16 kernels' shared memory (up to 216 KB at D = 128) FAST falls back to the fp32-tile kernels
+    fast_fits = not SMEM_LIMIT or int(SMEM_LIMIT) >= 216 * 1024
+    ok = not any(same) if fast_fits else all(same)
+    results.append(ok)
+    want = "different kernels" if fast_fits else "the same fp32-tile kernels (the bf16 ones do not fit)"
+    print(f"{'PASS' if ok else 'FAIL'} f16_mode ACCURATE and FAST ran {want} (o, dq, dk, dv equal: {same})", flush=True)
 
 
 def main():
@@ -388,6 +424,12 @@ def main():
     if os.environ.get("LIGER_CUDA_F16_FAST") == "1":
         print("LIGER_CUDA_F16_FAST=1: the fp16 cases through the fast forward, at bf16's tolerances", flush=True)
         f16_fast_cases(lib, cu)
+        # f16_mode ACCURATE per call overrides the environment: fp16's own tolerances
+        liger_abi.ATTN_F16_MODE = F16_ACCURATE
+        case_attn(lib, torch.float16, 2, 150, 4, 4, 64, grads=True)
+        case_attn(lib, torch.float16, 1, 301, 8, 2, 128, cu=cu, layout="headmajor", grads=True)
+        liger_abi.ATTN_F16_MODE = 0
+        case_f16_modes(lib)
         n_ok = sum(results)
         print(f"SUMMARY {n_ok}/{len(results)} passed (LIGER_CUDA_F16_FAST=1)", flush=True)
         sys.exit(0 if n_ok == len(results) else 1)
@@ -419,6 +461,11 @@ def main():
     for dt in (torch.float32, torch.bfloat16):
         case_cpu_vs_cuda(lib, dt, 2, 200, 8, 2, 128)
         case_cpu_vs_cuda(lib, dt, 1, 300, 4, 4, 64, cu=cu_cpu, variant=HGRN2)
+    # fp16 on the fast kernels per call (f16_mode FAST; no LIGER_CUDA_F16_FAST in the environment)
+    liger_abi.ATTN_F16_MODE = F16_FAST
+    f16_fast_cases(lib, cu)
+    liger_abi.ATTN_F16_MODE = 0
+    case_f16_modes(lib)
     n_ok = sum(results)
     extra = f", {len(skipped)} cases skipped as unsupported at this shared-memory limit" if SMEM_LIMIT else ""
     print(f"SUMMARY {n_ok}/{len(results)} passed{extra}", flush=True)

@@ -10,6 +10,8 @@ F32, BF16, F16, I64 = 0, 1, 2, 3
 DTYPES = {torch.float32: F32, torch.bfloat16: BF16, torch.float16: F16, torch.int64: I64}
 CPU, CUDA = 0, 1
 GLA, HGRN2 = 0, 1
+F16_DEFAULT, F16_ACCURATE, F16_FAST = 0, 1, 2  # liger_f16_mode
+ATTN_F16_MODE = F16_DEFAULT  # the f16_mode attn_params sets when its caller names none
 STATUS = {0: "OK", 1: "INVALID_ARGUMENT", 2: "UNSUPPORTED", 3: "RUNTIME"}
 
 
@@ -40,7 +42,8 @@ class AttnParams(ctypes.Structure):
                 ("q", Tensor), ("k", Tensor), ("v", Tensor), ("o", Tensor),
                 ("rope_cos", Tensor), ("rope_sin", Tensor), ("cu_seqlens", Tensor),
                 ("cache_in", Cache), ("cache_out", Cache),
-                ("do_", Tensor), ("dq", Tensor), ("dk", Tensor), ("dv", Tensor)]
+                ("do_", Tensor), ("dq", Tensor), ("dk", Tensor), ("dv", Tensor),
+                ("f16_mode", c_int32)]
 
 
 class GdnParams(ctypes.Structure):
@@ -117,8 +120,9 @@ def gla_params(q, k, v, g, scale, o=None, cu=None, h0=None, ht=None, do=None, dh
 
 
 def attn_params(q, k, v, cos, sin, variant=GLA, use_gate=1, gate_norm=16.0, mix=0.5, window=64, o=None,
-                cu=None, cache_in=None, cache_out=None, do=None, dq=None, dk=None, dv=None):
+                cu=None, cache_in=None, cache_out=None, do=None, dq=None, dk=None, dv=None, f16_mode=None):
     p = AttnParams()
+    p.f16_mode = ATTN_F16_MODE if f16_mode is None else f16_mode
     p.device, p.stream = CUDA, stream()
     p.B, p.T = q.shape[0], q.shape[1]
     p.Hq, p.Hkv, p.D = q.shape[2], k.shape[2], q.shape[3]

@@ -346,6 +346,9 @@ liger_status check_attn(const char* fn, const liger_attn_params& p, AttnOp op) {
   if (p.window < 1) return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: window = %d must be >= 1", fn, p.window);
   if (!std::isfinite(p.swa_scale))
     return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: swa_scale is not finite", fn);
+  if (p.f16_mode != LIGER_F16_DEFAULT && p.f16_mode != LIGER_F16_ACCURATE && p.f16_mode != LIGER_F16_FAST)
+    return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: f16_mode = %d is not DEFAULT (0), ACCURATE (1) or FAST (2)", fn,
+                p.f16_mode);
   const bool swa = p.mix < 1.f;
   if (swa && p.D % 2 != 0)
     return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: D = %lld must be even for RoPE (mix < 1)", fn, (long long)p.D);

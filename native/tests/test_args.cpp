@@ -1,5 +1,9 @@
 // Every class of bad argument returns the right status and a message naming the argument.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "harness.h"
 #include "liger/liger.h"
@@ -140,9 +144,30 @@ TEST(args, heads_sizes_values) {
   a.variant = 7;
   expect(FWD, a, LIGER_ERR_INVALID_ARGUMENT, "variant = 7", "variant");
   a = f.p();
+  a.f16_mode = 3;
+  expect(FWD, a, LIGER_ERR_INVALID_ARGUMENT, "f16_mode = 3", "f16_mode");
+  a = f.p();
+  a.f16_mode = -1;
+  expect(BWD, a, LIGER_ERR_INVALID_ARGUMENT, "f16_mode = -1", "f16_mode");
+  a = f.p();
   a.num_threads = -1;
   expect(FWD, a, LIGER_ERR_INVALID_ARGUMENT, "num_threads = -1", "threads");
   CHECK(liger_set_num_threads(-2) == LIGER_ERR_INVALID_ARGUMENT, "set_num_threads(-2)");
+}
+
+// f16_mode concerns fp16 on CUDA only: on the CPU every mode computes the same output, bit for bit.
+TEST(args, f16_mode_on_cpu) {
+  Fixture f;
+  std::vector<float> first;
+  for (int32_t mode : {LIGER_F16_DEFAULT, LIGER_F16_ACCURATE, LIGER_F16_FAST}) {
+    liger_attn_params a = f.p();
+    a.f16_mode = mode;
+    std::fill(f.o.f.begin(), f.o.f.end(), std::nanf(""));
+    CHECK(call(FWD, a) == LIGER_OK, "mode %d: %s", int(mode), liger_last_error());
+    if (first.empty()) first = f.o.f;
+    CHECK(std::memcmp(first.data(), f.o.f.data(), first.size() * sizeof(float)) == 0 && !std::isnan(first[0]),
+          "mode %d: the CPU output differs from mode 0's", int(mode));
+  }
 }
 
 TEST(args, dtypes) {

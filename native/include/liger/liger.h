@@ -66,6 +66,19 @@ typedef enum liger_variant {
   LIGER_VARIANT_HGRN2 = 1 /* k' = 1 - sigmoid(k), g = logsigmoid(k) (no normalizer) */
 } liger_variant;
 
+/*
+ * How the CUDA kernels of the fused Liger attention take fp16 q, k, v (liger_attn_params.f16_mode; ignored for
+ * other dtypes and on the CPU, whose kernels compute in fp32 from any input dtype).
+ */
+typedef enum liger_f16_mode {
+  LIGER_F16_DEFAULT = 0,  /* the process default: LIGER_F16_FAST when LIGER_CUDA_F16_FAST=1 is in the environment
+                             (read once per process), else LIGER_F16_ACCURATE */
+  LIGER_F16_ACCURATE = 1, /* fp32 tiles and tf32 products: fp16's accuracy (about 3e-4 from float64), about 16x
+                             slower than bf16 at long lengths */
+  LIGER_F16_FAST = 2      /* the bf16 kernels: fp16 rows rounded to bf16 in the tiles, so bf16's accuracy (about
+                             3e-3) at bf16's speed */
+} liger_f16_mode;
+
 /* A strided tensor view. Unused trailing dims have shape 1. A tensor with data == NULL is absent. */
 typedef struct liger_tensor {
   void* data;
@@ -201,6 +214,8 @@ typedef struct liger_attn_params {
   /* backward only */
   liger_tensor do_;
   liger_tensor dq, dk, dv;
+
+  int32_t f16_mode; /* liger_f16_mode: fp16 inputs on CUDA; 0 (zero-initialised) is LIGER_F16_DEFAULT */
 } liger_attn_params;
 
 const char* liger_last_error(void);

@@ -2867,21 +2867,22 @@ bool smem_fits(std::initializer_list<size_t> need) {
   return true;
 }
 
-// LIGER_CUDA_F16_FAST=1 (read once): fp16 inputs take the fast forward too. Its tiles and mma operands are bf16, so
-// their accuracy is bf16's (bench/cuda/check.py: ~3e-3 against float64, against ~3e-4 on the fp16 path's fp32
-// workspaces and tf32 products) at the bf16 forward's speed (16x the fp16 path at 32K, bench/RESULTS.md).
-bool f16_fast() {
-  static const bool on = [] {
+// Whether fp16 inputs take the fast kernels (liger_f16_mode; LIGER_F16_DEFAULT: LIGER_CUDA_F16_FAST=1 in the
+// environment, read once). Their tiles and mma operands are bf16, so their accuracy is bf16's (bench/cuda/check.py:
+// ~3e-3 against float64, against ~3e-4 on the fp16 path's fp32 workspaces and tf32 products) at the bf16 forward's
+// speed (16x the fp16 path at 32K, bench/RESULTS.md).
+bool f16_fast(int32_t mode) {
+  static const bool env = [] {
     const char* e = getenv("LIGER_CUDA_F16_FAST");
     return e && e[0] == '1';
   }();
-  return on;
+  return mode == LIGER_F16_FAST || (mode == LIGER_F16_DEFAULT && env);
 }
 
 // The fast forward (see k_fout): bf16 (or, with f16_fast, fp16) q, k, v and o of one type, D 64 or 128, a window
 // of at most 65 keys.
 bool fast_forward_ok(const liger_attn_params& p) {
-  return (p.q.dtype == LIGER_BF16 || (p.q.dtype == LIGER_F16 && f16_fast())) && p.k.dtype == p.q.dtype &&
+  return (p.q.dtype == LIGER_BF16 || (p.q.dtype == LIGER_F16 && f16_fast(p.f16_mode))) && p.k.dtype == p.q.dtype &&
          p.v.dtype == p.q.dtype && p.o.dtype == p.q.dtype &&
          (p.D == 64 || p.D == 128) && (p.mix >= 1.f || p.window <= kChunk + 1) &&
          (p.D == 64 ? smem_fits({fout_smem<64, kOWarps>(), fstate_smem<64>()})
@@ -2891,7 +2892,7 @@ bool fast_forward_ok(const liger_attn_params& p) {
 // The fast backward (k_fswa_bwd and the GLA kernels on bf16 tiles): bf16 (or, with f16_fast, fp16) q, k, v and do
 // of one type, D 64 or 128, a window of at most 65 keys.
 bool fast_backward_ok(const liger_attn_params& p) {
-  return (p.q.dtype == LIGER_BF16 || (p.q.dtype == LIGER_F16 && f16_fast())) && p.k.dtype == p.q.dtype &&
+  return (p.q.dtype == LIGER_BF16 || (p.q.dtype == LIGER_F16 && f16_fast(p.f16_mode))) && p.k.dtype == p.q.dtype &&
          p.v.dtype == p.q.dtype && p.do_.dtype == p.q.dtype &&
          (p.D == 64 || p.D == 128) && p.mix < 1.f && p.window <= kChunk + 1 &&
          (p.D == 64 ? smem_fits({fswa_bwd_smem<64>(), fstate_smem<64>(), core_fast_backward_smem(64)})

@@ -38,7 +38,8 @@ import org.bytedeco.javacpp.Pointer;
  * exits non-zero when any comparison fails.
  */
 public final class CudaJavaCheck {
-    static final int F32 = LigerKernels.LIGER_F32, BF16 = LigerKernels.LIGER_BF16, I64 = LigerKernels.LIGER_I64;
+    static final int F32 = LigerKernels.LIGER_F32, BF16 = LigerKernels.LIGER_BF16, F16 = LigerKernels.LIGER_F16,
+            I64 = LigerKernels.LIGER_I64;
     static final List<Buf> live = new ArrayList<>();
     static int failures = 0, checks = 0;
 
@@ -64,6 +65,7 @@ public final class CudaJavaCheck {
             gdn(r, dtype, new Shape(2, 100, 8, 2, 64));
             gdn(r, dtype, new Shape(1, 77, 4, 4, 128));
         }
+        f16Modes(r, new Shape(1, 150, 8, 2, 128));
         for (Buf b : live) b.free();
         live.clear();
         if (failures == 0) for (long n : new long[] {1, 16, 64}) decodeTiming(r, n);
@@ -145,6 +147,62 @@ public final class CudaJavaCheck {
         compare(tag + " decode cache.state", cache[0], dt);
         compare(tag + " decode cache.win_k", cache[1], dt);
         compare(tag + " decode cache.pos", cache[3], I64);
+    }
+
+    /**
+     * fp16 inputs on CUDA with the per-call {@code f16_mode}: ACCURATE (fp32 tiles) and FAST (the bf16 kernels), each
+     * against the CPU's fp32 forward and backward of the same values (the CPU takes no fp16) at its own tolerance, and
+     * the two modes' outputs not equal (two kernel families ran).
+     */
+    static void f16Modes(Random r, Shape s) {
+        int window = 64;
+        String tag = "attn fp16 " + s;
+        Buf q = Buf.random(r, F16, 1f, s.b, s.t, s.hq, s.d), k = Buf.random(r, F16, 1f, s.b, s.t, s.hkv, s.d);
+        Buf v = Buf.random(r, F16, 1f, s.b, s.t, s.hkv, s.d), dO = Buf.random(r, F16, 1f, s.b, s.t, s.hq, s.d);
+        Buf[] rope = rope(s.t, s.d);
+        // the CPU's fp32 run on the fp16 values
+        Buf q32 = q.asF32(), k32 = k.asF32(), v32 = v.asF32(), dO32 = dO.asF32();
+        Buf o32 = Buf.output(F32, s.b, s.t, s.hq, s.d), dq32 = Buf.output(F32, s.b, s.t, s.hq, s.d);
+        Buf dk32 = Buf.output(F32, s.b, s.t, s.hkv, s.d), dv32 = Buf.output(F32, s.b, s.t, s.hkv, s.d);
+        try (liger_attn_params p = attn(false, s, window, q32, k32, v32, rope)) {
+            set(p.o(), o32, false);
+            call(false, tag + " forward", LigerKernels.liger_attn_forward(p));
+        }
+        try (liger_attn_params p = attn(false, s, window, q32, k32, v32, rope)) {
+            set(p.do_(), dO32, false);
+            set(p.dq(), dq32, false);
+            set(p.dk(), dk32, false);
+            set(p.dv(), dv32, false);
+            call(false, tag + " backward", LigerKernels.liger_attn_backward(p));
+        }
+        double[][] seen = new double[2][];
+        int[] modes = {LigerKernels.LIGER_F16_ACCURATE, LigerKernels.LIGER_F16_FAST};
+        for (int m = 0; m < 2; m++) {
+            String mt = tag + (m == 0 ? " ACCURATE" : " FAST");
+            Buf o = Buf.output(F16, s.b, s.t, s.hq, s.d), dq = Buf.output(F16, s.b, s.t, s.hq, s.d);
+            Buf dk = Buf.output(F16, s.b, s.t, s.hkv, s.d), dv = Buf.output(F16, s.b, s.t, s.hkv, s.d);
+            try (liger_attn_params p = attn(true, s, window, q, k, v, rope)) {
+                set(p.o(), o, true);
+                call(true, mt + " forward", LigerKernels.liger_attn_forward(p.f16_mode(modes[m])));
+            }
+            try (liger_attn_params p = attn(true, s, window, q, k, v, rope)) {
+                set(p.do_(), dO, true);
+                set(p.dq(), dq, true);
+                set(p.dk(), dk, true);
+                set(p.dv(), dv, true);
+                call(true, mt + " backward", LigerKernels.liger_attn_backward(p.f16_mode(modes[m])));
+            }
+            float tol = m == 0 ? 6e-3f : tol(BF16);  // fp16 outputs of fp32 tiles; bf16 tiles
+            seen[m] = o.download();
+            compare(mt + " forward o", seen[m], o32.hostValues(), tol);
+            compare(mt + " backward dq", dq.download(), dq32.hostValues(), tol);
+            compare(mt + " backward dk", dk.download(), dk32.hostValues(), tol);
+            compare(mt + " backward dv", dv.download(), dv32.hostValues(), tol);
+        }
+        boolean differ = !java.util.Arrays.equals(seen[0], seen[1]);
+        checks++;
+        if (!differ) failures++;
+        System.out.printf("%-4s %-58s%n", differ ? "ok" : "FAIL", tag + " ACCURATE and FAST outputs differ");
     }
 
     /** A packed batch (B = 1, cu_seqlens on the same side as the data), forward with its cache and backward. */
@@ -502,7 +560,11 @@ public final class CudaJavaCheck {
      * intermediates (the CUDA kernels feed tensor cores bf16 operands where the CPU keeps fp32).
      */
     static void compare(String what, Buf b, int dtype) {
-        double[] gpu = b.download(), cpu = b.hostValues();
+        compare(what, b.download(), b.hostValues(), dtype == I64 ? 0f : tol(dtype));
+    }
+
+    /** Relative L2 error of gpu against cpu within tol (0: equal). */
+    static void compare(String what, double[] gpu, double[] cpu, float tol) {
         double num = 0, den = 0;
         boolean finite = true;
         for (int i = 0; i < gpu.length; i++) {
@@ -511,11 +573,11 @@ public final class CudaJavaCheck {
             den += cpu[i] * cpu[i];
         }
         double rel = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
-        boolean ok = finite && (dtype == I64 ? num == 0 : rel <= tol(dtype));
+        boolean ok = finite && (tol == 0 ? num == 0 : rel <= tol);
         checks++;
         if (!ok) failures++;
-        System.out.printf("%-4s %-58s rel err %.3e (tol %.0e)%s%n", ok ? "ok" : "FAIL", what, rel,
-                dtype == I64 ? 0.0 : tol(dtype), finite ? "" : "  NON-FINITE values (unwritten output?)");
+        System.out.printf("%-4s %-58s rel err %.3e (tol %.0e)%s%n", ok ? "ok" : "FAIL", what, rel, tol,
+                finite ? "" : "  NON-FINITE values (unwritten output?)");
     }
 
     /** One contiguous tensor: a host copy, and a device copy once uploaded or poisoned. */
@@ -533,7 +595,7 @@ public final class CudaJavaCheck {
             long n = 1;
             for (long x : shape) n *= x;
             this.count = n;
-            this.esize = dtype == I64 ? 8 : dtype == BF16 ? 2 : 4;
+            this.esize = dtype == I64 ? 8 : dtype == BF16 || dtype == F16 ? 2 : 4;
             this.host = new BytePointer(n * esize);
             host.fill(0);
             live.add(this);
@@ -545,7 +607,16 @@ public final class CudaJavaCheck {
             return b;
         }
 
-        /** An output: zero on the host, all bits set on the device (NaN in fp32 and bf16, -1 in I64). */
+        /** An fp32 copy of this fp16 or bf16 tensor's host values (exact), uploaded. */
+        Buf asF32() {
+            Buf b = new Buf(F32, shape);
+            double[] x = hostValues();
+            for (int i = 0; i < x.length; i++) b.put(i, (float) x[i]);
+            b.upload();
+            return b;
+        }
+
+        /** An output: zero on the host, all bits set on the device (NaN in fp32, bf16 and fp16, -1 in I64). */
         static Buf output(int dtype, long... shape) {
             Buf b = zeros(dtype, shape);
             b.poison();
@@ -565,6 +636,7 @@ public final class CudaJavaCheck {
 
         void put(long i, float x) {
             if (dtype == BF16) host.putShort(2 * i, bf16(x));
+            else if (dtype == F16) host.putShort(2 * i, f16(x));
             else host.putFloat(4 * i, x);
         }
 
@@ -592,7 +664,8 @@ public final class CudaJavaCheck {
             double[] out = new double[(int) count];
             for (int i = 0; i < out.length; i++)
                 out[i] = dtype == I64 ? p.getLong(8L * i)
-                        : dtype == BF16 ? Float.intBitsToFloat((p.getShort(2L * i) & 0xFFFF) << 16) : p.getFloat(4L * i);
+                        : dtype == BF16 ? Float.intBitsToFloat((p.getShort(2L * i) & 0xFFFF) << 16)
+                        : dtype == F16 ? f16ToFloat(p.getShort(2L * i)) : p.getFloat(4L * i);
             return out;
         }
 
@@ -601,6 +674,24 @@ public final class CudaJavaCheck {
             dev = null;
             host.close();
         }
+    }
+
+    /** Round to nearest even fp16 (|x| < 65504; subnormals flushed to zero, well below these tests' values). */
+    static short f16(float x) {
+        int bits = Float.floatToRawIntBits(x), sign = (bits >>> 16) & 0x8000;
+        int exp = ((bits >>> 23) & 0xFF) - 127 + 15, mant = bits & 0x7FFFFF;
+        if (exp <= 0) return (short) sign;
+        int h = (exp << 10) | (mant >>> 13), rest = mant & 0x1FFF;
+        if (rest > 0x1000 || (rest == 0x1000 && (h & 1) == 1)) h++;  // a carry into the exponent is still right
+        return (short) (sign | h);
+    }
+
+    /** fp16 bits to float: normals, zeros, infinities and NaN (every all-ones pattern is NaN). */
+    static float f16ToFloat(short s) {
+        int h = s & 0xFFFF, sign = (h & 0x8000) << 16, exp = (h >>> 10) & 0x1F, mant = h & 0x3FF;
+        if (exp == 0x1F) return Float.intBitsToFloat(sign | 0x7F800000 | (mant << 13));
+        if (exp == 0) return mant == 0 ? Float.intBitsToFloat(sign) : (sign != 0 ? -1 : 1) * mant * 0x1p-24f;
+        return Float.intBitsToFloat(sign | ((exp - 15 + 127) << 23) | (mant << 13));
     }
 
     /** Round to nearest even bf16 (finite inputs). */

@@ -43,6 +43,10 @@ public final class LigerKernels {
     public static final int LIGER_VARIANT_GLA = 0;
     public static final int LIGER_VARIANT_HGRN2 = 1;
 
+    public static final int LIGER_F16_DEFAULT = 0;
+    public static final int LIGER_F16_ACCURATE = 1;
+    public static final int LIGER_F16_FAST = 2;
+
     /** {@code liger_tensor}: a strided view; {@code data == null} means absent. */
     @Name("liger_tensor")
     public static class liger_tensor extends Pointer {
@@ -142,6 +146,7 @@ public final class LigerKernels {
         @MemberGetter public native @ByRef liger_tensor dq();
         @MemberGetter public native @ByRef liger_tensor dk();
         @MemberGetter public native @ByRef liger_tensor dv();
+        public native int f16_mode(); public native liger_attn_params f16_mode(int v);
     }
 
     /** {@code liger_gdn_params}: chunked gated delta rule forward/backward and the decode step. */

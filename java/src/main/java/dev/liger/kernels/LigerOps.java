@@ -516,7 +516,7 @@ public final class LigerOps {
         p.device(at.device()).stream(at.stream()).num_threads(0);
         p.B(d.b).T(d.t).Hq(d.hq).Hkv(d.hkv).D(d.d);
         p.variant(c.variant().code).use_gate(c.useGate() ? 1 : 0).gate_norm(c.gateNorm()).mix(c.mix())
-                .window(c.window()).swa_scale(c.swaScaleFor(d.d));
+                .window(c.window()).swa_scale(c.swaScaleFor(d.d)).f16_mode(c.f16Mode().code);
         describe(p.q(), q);
         describe(p.k(), k);
         describe(p.v(), v);

@@ -169,8 +169,12 @@ class LigerOpsArgumentTest {
         // T == 0
         p.Hkv(2).T(0);
         assertNative(LigerKernels.liger_attn_forward(p), "T");
+        // an f16_mode the header does not define
+        p.T(8).f16_mode(5);
+        assertNative(LigerKernels.liger_attn_forward(p), "f16_mode = 5");
+        p.f16_mode(LigerKernels.LIGER_F16_FAST);
+        assertEquals(LigerKernels.LIGER_OK, LigerKernels.liger_attn_forward(p), LigerKernels.liger_last_error().getString());
         // unsupported dtype code
-        p.T(8);
         p.q().dtype(LigerKernels.LIGER_I64);
         assertNative(LigerKernels.liger_attn_forward(p), "q");
         java.lang.ref.Reference.reachabilityFence(keep);
@@ -185,6 +189,26 @@ class LigerOpsArgumentTest {
         String msg = LigerKernels.liger_last_error().getString();
         assertEquals(LigerKernels.LIGER_ERR_INVALID_ARGUMENT, status, "status for '" + msg + "'");
         assertTrue(msg.contains(fragment), "native message '" + msg + "' should mention '" + fragment + "'");
+    }
+
+    /** f16Mode travels with the configuration: required, kept by every with-method, sent with each call. */
+    @Test
+    void f16ModeIsPartOfTheConfiguration() {
+        expectMessage(IllegalArgumentException.class, "f16Mode must not be null",
+                () -> new LigerAttnConfig(LigerAttnConfig.Variant.GLA, true, 16f, 0.5f, 64, Float.NaN, null));
+        assertEquals(LigerAttnConfig.F16Mode.DEFAULT, cfg.f16Mode());
+        LigerAttnConfig fast = cfg.withF16Mode(LigerAttnConfig.F16Mode.FAST);
+        assertEquals(cfg.withF16Mode(LigerAttnConfig.F16Mode.FAST), fast);
+        for (LigerAttnConfig c : new LigerAttnConfig[] {fast.withVariant(LigerAttnConfig.Variant.HGRN2),
+                fast.withUseGate(false), fast.withGateNorm(8f), fast.withMix(1f), fast.withWindow(3), fast.withSwaScale(0.1f)})
+            assertEquals(LigerAttnConfig.F16Mode.FAST, c.f16Mode(), c.toString());
+        // on the CPU the mode changes nothing (its kernels compute in fp32 from any input dtype)
+        Tensor q = t(F, 1, 70, 4, 64), k = t(F, 1, 70, 2, 64), v = t(F, 1, 70, 2, 64);
+        Tensor base = LigerOps.attnForward(q, k, v, cfg, rope, null, null, false).o();
+        for (LigerAttnConfig.F16Mode m : LigerAttnConfig.F16Mode.values()) {
+            Tensor o = LigerOps.attnForward(q, k, v, cfg.withF16Mode(m), rope, null, null, false).o();
+            assertTrue(torch.equal(base, o), "CPU output with f16Mode " + m + " differs from DEFAULT's");
+        }
     }
 
     @Test

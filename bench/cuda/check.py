@@ -387,7 +387,8 @@ def f16_fast_cases(lib, cu):
 
 def case_f16_modes(lib, B=1, T=300, Hq=8, Hkv=2, D=128):
     """One fp16 input through f16_mode ACCURATE and FAST in the same process: each within its own accuracy (fp16's,
-    bf16's) of float64, and the two outputs and gradients not equal (two different kernel families ran)."""
+    bf16's) of float64, and the two forward outputs not equal (two different kernel families ran). The forward is
+    deterministic; the backward's window gradients are summed by atomics, so only o shows which kernels ran."""
     f16 = torch.float16
     q, k, v = (torch.randn(B, T, H, D, device=dev).to(f16) for H in (Hq, Hkv, Hkv))
     do = torch.randn(B, T, Hq, D, device=dev).to(f16)
@@ -406,13 +407,13 @@ def case_f16_modes(lib, B=1, T=300, Hq=8, Hkv=2, D=128):
         report(name, {"o": rel(o, ro), "dq": rel(dq, qd.grad), "dk": rel(dk, kd.grad), "dv": rel(dv, vd.grad)}, f16,
                tol=tol * 2)
         outs[mode] = (o, dq, dk, dv)
-    same = [torch.equal(a, b) for a, b in zip(outs[F16_ACCURATE], outs[F16_FAST])]
-    # below the bf16 kernels' shared memory (up to 216 KB at D = 128) FAST falls back to the fp32-tile kernels
-    fast_fits = not SMEM_LIMIT or int(SMEM_LIMIT) >= 216 * 1024
-    ok = not any(same) if fast_fits else all(same)
+    same = torch.equal(outs[F16_ACCURATE][0], outs[F16_FAST][0])
+    # below the bf16 forward's shared memory (k_fout: 183808 bytes at D = 128) FAST's forward is the fp32-tile one too
+    fast_fits = not SMEM_LIMIT or int(SMEM_LIMIT) >= 183808
+    ok = same != fast_fits
     results.append(ok)
-    want = "different kernels" if fast_fits else "the same fp32-tile kernels (the bf16 ones do not fit)"
-    print(f"{'PASS' if ok else 'FAIL'} f16_mode ACCURATE and FAST ran {want} (o, dq, dk, dv equal: {same})", flush=True)
+    want = "different forward kernels" if fast_fits else "the same fp32-tile forward (the bf16 one does not fit)"
+    print(f"{'PASS' if ok else 'FAIL'} f16_mode ACCURATE and FAST ran {want} (o equal: {same})", flush=True)
 
 
 def main():

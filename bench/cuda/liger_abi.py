@@ -78,9 +78,16 @@ def cache_view(c):
     return x
 
 
+ABI = "0.2"  # the liger_version() whose parameter structs the classes above describe
+
+
 class Lib:
     def __init__(self, path):
         self.lib = ctypes.CDLL(path)
+        self.lib.liger_version.restype = ctypes.c_char_p
+        version = self.lib.liger_version().decode()
+        if version != ABI:
+            raise RuntimeError(f"{path} is liger {version}; liger_abi.py describes the parameter structs of {ABI}")
         for name in ("liger_gla_forward", "liger_gla_backward"):
             getattr(self.lib, name).argtypes = [ctypes.POINTER(GlaParams)]
             getattr(self.lib, name).restype = c_int32

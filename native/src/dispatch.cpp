@@ -527,7 +527,9 @@ using liger::fail;
 extern "C" {
 
 const char* liger_last_error(void) { return liger::g_error.c_str(); }
-const char* liger_version(void) { return "0.1"; }
+#define LIGER_STR_(x) #x
+#define LIGER_STR(x) LIGER_STR_(x)
+const char* liger_version(void) { return LIGER_STR(LIGER_VERSION_MAJOR) "." LIGER_STR(LIGER_VERSION_MINOR); }
 
 liger_status liger_set_num_threads(int32_t n) {
   if (n < 0) return fail(LIGER_ERR_INVALID_ARGUMENT, "liger_set_num_threads: n = %d is negative", n);

@@ -46,8 +46,10 @@
 extern "C" {
 #endif
 
+/* The minor version changes with the layout of a parameter struct (0.2: liger_attn_params.f16_mode appended);
+ * liger_version() returns "MAJOR.MINOR" of the library a caller loaded. */
 #define LIGER_VERSION_MAJOR 0
-#define LIGER_VERSION_MINOR 1
+#define LIGER_VERSION_MINOR 2
 
 typedef enum liger_status {
   LIGER_OK = 0,

@@ -119,11 +119,7 @@ public final class CudaJavaCheck {
         Buf dv = Buf.output(dt, s.b, s.t, s.hkv, s.d);
         for (boolean cuda : new boolean[] {false, true}) {
             try (liger_attn_params p = attn(cuda, s, window, q, k, v, rope)) {
-                set(p.do_(), dO, cuda);
-                set(p.dq(), dq, cuda);
-                set(p.dk(), dk, cuda);
-                set(p.dv(), dv, cuda);
-                call(cuda, tag + " backward", LigerKernels.liger_attn_backward(p));
+                backward(cuda, tag, p, dO, dq, dk, dv);
             }
         }
         compare(tag + " backward dq", dq, dt);
@@ -169,11 +165,7 @@ public final class CudaJavaCheck {
             call(false, tag + " forward", LigerKernels.liger_attn_forward(p));
         }
         try (liger_attn_params p = attn(false, s, window, q32, k32, v32, rope)) {
-            set(p.do_(), dO32, false);
-            set(p.dq(), dq32, false);
-            set(p.dk(), dk32, false);
-            set(p.dv(), dv32, false);
-            call(false, tag + " backward", LigerKernels.liger_attn_backward(p));
+            backward(false, tag, p, dO32, dq32, dk32, dv32);
         }
         double[][] seen = new double[2][];
         int[] modes = {LigerKernels.LIGER_F16_ACCURATE, LigerKernels.LIGER_F16_FAST};
@@ -186,11 +178,7 @@ public final class CudaJavaCheck {
                 call(true, mt + " forward", LigerKernels.liger_attn_forward(p.f16_mode(modes[m])));
             }
             try (liger_attn_params p = attn(true, s, window, q, k, v, rope)) {
-                set(p.do_(), dO, true);
-                set(p.dq(), dq, true);
-                set(p.dk(), dk, true);
-                set(p.dv(), dv, true);
-                call(true, mt + " backward", LigerKernels.liger_attn_backward(p.f16_mode(modes[m])));
+                backward(true, mt, p.f16_mode(modes[m]), dO, dq, dk, dv);
             }
             float tol = m == 0 ? 6e-3f : tol(BF16);  // fp16 outputs of fp32 tiles; bf16 tiles
             seen[m] = o.download();
@@ -230,11 +218,7 @@ public final class CudaJavaCheck {
             }
             try (liger_attn_params p = attn(cuda, s, window, q, k, v, rope)) {
                 set(p.cu_seqlens(), cu, cuda);
-                set(p.do_(), dO, cuda);
-                set(p.dq(), dq, cuda);
-                set(p.dk(), dk, cuda);
-                set(p.dv(), dv, cuda);
-                call(cuda, tag + " backward", LigerKernels.liger_attn_backward(p));
+                backward(cuda, tag, p, dO, dq, dk, dv);
             }
         }
         compare(tag + " forward o", o, dt);
@@ -243,6 +227,15 @@ public final class CudaJavaCheck {
         compare(tag + " backward dq", dq, dt);
         compare(tag + " backward dk", dk, dt);
         compare(tag + " backward dv", dv, dt);
+    }
+
+    /** The attention backward of p (set up by attn) with dO, writing dq, dk and dv. */
+    static void backward(boolean cuda, String tag, liger_attn_params p, Buf dO, Buf dq, Buf dk, Buf dv) {
+        set(p.do_(), dO, cuda);
+        set(p.dq(), dq, cuda);
+        set(p.dk(), dk, cuda);
+        set(p.dv(), dv, cuda);
+        call(cuda, tag + " backward", LigerKernels.liger_attn_backward(p));
     }
 
     static liger_attn_params attn(boolean cuda, Shape s, int window, Buf q, Buf k, Buf v, Buf[] rope) {

@@ -3,8 +3,9 @@ import org.junit.jupiter.api.Test;
 import static org.junit.jupiter.api.Assertions.*;
 class LoadSmokeTest {
   @Test void loads() {
-    assertEquals("0.1", LigerKernels.liger_version().getString());
+    assertEquals("0.2", LigerKernels.liger_version().getString());
     LigerKernels.liger_attn_params p = new LigerKernels.liger_attn_params();
+    assertEquals(LigerKernels.LIGER_F16_DEFAULT, p.f16_mode());  // allocated zeroed, as the header's DEFAULT assumes
     p.q().shape(2, 7);
     assertEquals(7, p.q().shape(2));
     // an empty parameter block is rejected by the argument checks, with a message naming the call

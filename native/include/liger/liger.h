@@ -69,8 +69,9 @@ typedef enum liger_variant {
 } liger_variant;
 
 /*
- * How the CUDA kernels of the fused Liger attention take fp16 q, k, v (liger_attn_params.f16_mode; ignored for
- * other dtypes and on the CPU, whose kernels compute in fp32 from any input dtype).
+ * How the CUDA forward and backward of the fused Liger attention take fp16 q, k, v (liger_attn_params.f16_mode;
+ * ignored for other dtypes, by the decode step, which computes in fp32 from any input dtype, and on the CPU, whose
+ * kernels do the same).
  */
 typedef enum liger_f16_mode {
   LIGER_F16_DEFAULT = 0,  /* the process default: LIGER_F16_FAST when LIGER_CUDA_F16_FAST=1 is in the environment

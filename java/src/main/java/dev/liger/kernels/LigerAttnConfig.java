@@ -9,7 +9,8 @@ package dev.liger.kernels;
  * @param mix       weight a of the GRM branch; 1 = GRM only, 0 = SWA only
  * @param window    sliding-window size W (keys t-W+1..t), at least 1
  * @param swaScale  softmax scale of the window attention; NaN means the default 1/sqrt(D)
- * @param f16Mode   how the CUDA kernels take fp16 inputs (ignored for other dtypes and on the CPU)
+ * @param f16Mode   how the CUDA forward and backward take fp16 inputs (ignored for other dtypes, by decode steps
+ *                  and on the CPU, which compute in fp32 from any input dtype)
  */
 public record LigerAttnConfig(Variant variant, boolean useGate, float gateNorm, float mix, int window, float swaScale,
                               F16Mode f16Mode) {

@@ -16,6 +16,8 @@ import sys
 import torch
 import torch.nn.functional as F
 
+import contextlib
+
 import liger_abi
 from liger_abi import Lib, gla_params, attn_params, GLA, HGRN2, F16_ACCURATE, F16_FAST, poison, rope_tables, seq_list
 
@@ -367,6 +369,16 @@ if SMEM_LIMIT:
     case_cpu_vs_cuda = unsupported_for_smem(case_cpu_vs_cuda)
 
 
+@contextlib.contextmanager
+def per_call_f16_mode(mode):
+    """Every attn_params made inside carries f16_mode = mode (the cases build their own parameters)."""
+    liger_abi.ATTN_F16_MODE = mode
+    try:
+        yield
+    finally:
+        liger_abi.ATTN_F16_MODE = liger_abi.F16_DEFAULT
+
+
 def f16_fast_cases(lib, cu):
     """fp16 attention through the fast forward and backward (bf16 tiles: LIGER_CUDA_F16_FAST=1, or f16_mode FAST per
     call), held to bf16's tolerances; the cases bf16 has (general layouts, element-wise diagonal blocks, no window
@@ -426,10 +438,9 @@ def main():
         print("LIGER_CUDA_F16_FAST=1: the fp16 cases through the fast forward, at bf16's tolerances", flush=True)
         f16_fast_cases(lib, cu)
         # f16_mode ACCURATE per call overrides the environment: fp16's own tolerances
-        liger_abi.ATTN_F16_MODE = F16_ACCURATE
-        case_attn(lib, torch.float16, 2, 150, 4, 4, 64, grads=True)
-        case_attn(lib, torch.float16, 1, 301, 8, 2, 128, cu=cu, layout="headmajor", grads=True)
-        liger_abi.ATTN_F16_MODE = 0
+        with per_call_f16_mode(F16_ACCURATE):
+            case_attn(lib, torch.float16, 2, 150, 4, 4, 64, grads=True)
+            case_attn(lib, torch.float16, 1, 301, 8, 2, 128, cu=cu, layout="headmajor", grads=True)
         case_f16_modes(lib)
         n_ok = sum(results)
         print(f"SUMMARY {n_ok}/{len(results)} passed (LIGER_CUDA_F16_FAST=1)", flush=True)
@@ -463,9 +474,8 @@ def main():
         case_cpu_vs_cuda(lib, dt, 2, 200, 8, 2, 128)
         case_cpu_vs_cuda(lib, dt, 1, 300, 4, 4, 64, cu=cu_cpu, variant=HGRN2)
     # fp16 on the fast kernels per call (f16_mode FAST; no LIGER_CUDA_F16_FAST in the environment)
-    liger_abi.ATTN_F16_MODE = F16_FAST
-    f16_fast_cases(lib, cu)
-    liger_abi.ATTN_F16_MODE = 0
+    with per_call_f16_mode(F16_FAST):
+        f16_fast_cases(lib, cu)
     case_f16_modes(lib)
     n_ok = sum(results)
     extra = f", {len(skipped)} cases skipped as unsupported at this shared-memory limit" if SMEM_LIMIT else ""

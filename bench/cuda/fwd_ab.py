@@ -16,7 +16,7 @@ Hq, Hkv, D, W = 32, 8, 128, 64
 
 def main():
     name, lib = sys.argv[1], Lib(sys.argv[2])
-    row, fwds, keep = [], {}, []  # keep: the tensors the parameters point to
+    row, fwds, keep = [], {}, []  # keep: the tensors each call's parameters point to
     for T in (2048, 8192, 32768):
         q = torch.randn(1, T, Hq, D, device="cuda", dtype=torch.bfloat16)
         k = torch.randn(1, T, Hkv, D, device="cuda", dtype=torch.bfloat16)
@@ -24,8 +24,8 @@ def main():
         cos, sin = rope_tables(T, D)
         o = torch.empty_like(q)
         pf = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, o=o)
-        fwds[T] = fwd = (lambda p: lambda: lib.call("liger_attn_forward", p))(pf)
-        keep.append((q, k, v, cos, sin, o, pf))
+        fwds[T] = fwd = lambda p=pf: lib.call("liger_attn_forward", p)
+        keep.append((q, k, v, cos, sin, o))
         row.append(timed(fwd, 50 if T < 32768 else 20, warm=5))
     kern = {T: kernel_times(fwd, 5 if T > 2048 else 10) for T, fwd in fwds.items()}
     print(f"{name:8s} fwd ms 2K / 8K / 32K: " + " / ".join(f"{t:.4f}" for t in row), flush=True)

@@ -600,12 +600,11 @@ public final class CudaJavaCheck {
             return b;
         }
 
-        /** An fp32 copy of this fp16 or bf16 tensor's host values (exact), uploaded. */
+        /** An fp32 copy of this fp16 or bf16 tensor's host values (exact), on the host only (for CPU calls). */
         Buf asF32() {
             Buf b = new Buf(F32, shape);
             double[] x = hostValues();
             for (int i = 0; i < x.length; i++) b.put(i, (float) x[i]);
-            b.upload();
             return b;
         }
 

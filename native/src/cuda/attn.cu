@@ -890,6 +890,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
   float* Er = G2 + kChunk * LG;                   // [4][D] mix * exp(G_r), r = 0, 16, 32, 48
   bf16* Hs = reinterpret_cast<bf16*>(Er + 4 * D);  // [D][LDB] entering state
   bf16* Ks = Hs + D * LDB;                        // [96][LDB]: Ks_16 rows 0..15, Ks_32 16..47, Ks_48 48..95
+                                                  // (rows 0..63 hold phi(k) until the Kd / Ks build)
   bf16* Kd = Ks + 96 * LDB;                       // [64][LDB] k_j exp(G_r(j) - G_j)
   float* Tot = reinterpret_cast<float*>(Kd);      // [NW][D] per-warp gate sums, read before Kd is written
   bf16* Kf = Kd;  // [64][LDB] phi(k) for the element-wise diagonal: written in Kd's place when Kd is unused
@@ -934,7 +935,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
   // rows are rounded to bf16 in place once they have landed.
   constexpr bool VCP = FAST;
   uint32_t vcopied = 0;  // bit i: this thread copied its i-th piece of Vw
-  float kf[RW][U];  // phi(k) of the rows t = RW warp + e, features lane + 32 u (kept for Kd, Ks and Kf)
+  const float mix = a.rope ? a.mix : 1.f;  // no window branch: the GRM output alone
 #if LIGER_FOUT_PROBE == 2  // timing probe (wrong output): the units alone, on whatever shared memory holds
   if (false) {
 #endif
@@ -1039,11 +1040,9 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
 #pragma unroll
         for (int u = 0; u < U; ++u) kx[e][u] = 1.f - sigmoidf_(kx[e][u]);
       }
+      // phi(k) as rounded for the products, parked in Ks's rows 0..63 until the Kd / Ks build (Kd holds Tot until then)
 #pragma unroll
-      for (int u = 0; u < U; ++u) {
-        if (!ok[e]) kx[e][u] = 0.f;
-        kf[e][u] = kx[e][u];
-      }
+      for (int u = 0; u < U; ++u) Ks[t * LDB + fcol<FAST>(lane + 32 * u)] = __float2bfloat16(ok[e] ? kx[e][u] : 0.f);
     }
 #pragma unroll
     for (int u = 0; u < U; ++u) Tot[warp * D + fcol<FAST>(lane + 32 * u)] = run[u];
@@ -1089,29 +1088,47 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
       }
   }
   __syncthreads();
-  for (int e = 0; e < RW; ++e) {
-    const int t = warp * RW + e, rb = t & ~15;
+  // Kd and Ks from the parked phi(k): a thread takes one storage column pair and the rows a0 + RG j, the same
+  // number of rows of every sub-chunk (4 exp2 per element of rows 0..15, 1 of rows 48..63: by rows per warp the
+  // first warps had four times the last ones' work, and the barrier waited for them)
+  {
+    constexpr int CP = D / 2, RG = NW * 32 / CP, RT = kChunk / RG;  // column pairs, row groups, rows per thread
+    static_assert(RG <= 16 && 16 % RG == 0 && RT * RG == kChunk, "rows of a thread: one sub-chunk per RG / 16 of them");
+    const int c = 2 * (threadIdx.x % CP), a0 = threadIdx.x / CP;
+    for (int idx = threadIdx.x; idx < 4 * D; idx += NW * 32) {
+      const int b = idx / D, d = idx - b * D;
+      Er[idx] = mix * exp2f(G2[b * 16 * LG + d]);
+      if (G2[b * 16 * LG + d] - G2[(b * 16 + 15) * LG + d] > 100.f) diag_unsafe = 1;
+    }
+    uint32_t kv[RT];
+    float2 gt[RT], gr[4];
 #pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int d = fcol<FAST>(lane + 32 * u);
-      const float kv = __bfloat162float(__float2bfloat16(kf[e][u]));  // phi(k) as rounded for the products
-      const float gt = G2[t * LG + d];
-      // clamped: finite also when the diagonal is unsafe (then unused)
-      Kd[t * LDB + d] = __float2bfloat16(kv * exp2f(fminf(G2[rb * LG + d] - gt, 126.f)));
-      if (t < 16) Ks[t * LDB + d] = __float2bfloat16(kv * exp2f(G2[16 * LG + d] - gt));
-      if (t < 32) Ks[(16 + t) * LDB + d] = __float2bfloat16(kv * exp2f(G2[32 * LG + d] - gt));
-      if (t < 48) Ks[(48 + t) * LDB + d] = __float2bfloat16(kv * exp2f(G2[48 * LG + d] - gt));
+    for (int j = 0; j < RT; ++j) {
+      const int t = a0 + RG * j;
+      kv[j] = *reinterpret_cast<const uint32_t*>(Ks + t * LDB + c);
+      gt[j] = *reinterpret_cast<const float2*>(G2 + t * LG + c);
+    }
+#pragma unroll
+    for (int b = 0; b < 4; ++b) gr[b] = *reinterpret_cast<const float2*>(G2 + 16 * b * LG + c);
+    __syncthreads();  // every parked row read before Ks is written; diag_unsafe set
+    const bool unsafe = diag_unsafe;
+    const auto dec = [](float2 k, float2 r, float2 g) {  // k 2^(r - g), rounded to bf16
+      return pack_bf16(k.x * exp2f(r.x - g.x), k.y * exp2f(r.y - g.y));
+    };
+#pragma unroll
+    for (int j = 0; j < RT; ++j) {
+      const int t = a0 + RG * j, sb = (RG * j) >> 4;  // t's sub-chunk
+      const float2 k = unpack_bf16(kv[j]);
+      // Kd: phi(k) itself where the diagonal is unsafe (the element-wise diagonal reads it there as Kf)
+      *reinterpret_cast<uint32_t*>(Kd + t * LDB + c) = unsafe ? kv[j] : dec(k, gr[sb], gt[j]);
+      if (sb < 1) *reinterpret_cast<uint32_t*>(Ks + t * LDB + c) = dec(k, gr[1], gt[j]);
+      if (sb < 2) *reinterpret_cast<uint32_t*>(Ks + (16 + t) * LDB + c) = dec(k, gr[2], gt[j]);
+      if (sb < 3) *reinterpret_cast<uint32_t*>(Ks + (48 + t) * LDB + c) = dec(k, gr[3], gt[j]);
     }
   }
 #if LIGER_FOUT_PROBE == 2
   }
 #endif
-  const float mix = a.rope ? a.mix : 1.f;  // no window branch: the GRM output alone
-  for (int idx = threadIdx.x; idx < 4 * D; idx += NW * 32) {
-    const int b = idx / D, d = idx - b * D;
-    Er[idx] = mix * exp2f(G2[b * 16 * LG + d]);
-    if (G2[b * 16 * LG + d] - G2[(b * 16 + 15) * LG + d] > 100.f) diag_unsafe = 1;
-  }
   cp_async_wait_all();
   if (VCP && !std::is_same<TI, bf16>::value) {  // fp16: this thread's pieces of Vw to bf16
     for (int c = threadIdx.x; c < 2 * kChunk * D / 8; c += NW * 32) {
@@ -1127,13 +1144,6 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
   return;
 #endif
   const bool diag_tc = !diag_unsafe;
-  if (!diag_tc) {  // Kd is not read: phi(k) for the element-wise diagonal in its place
-#pragma unroll
-    for (int e = 0; e < RW; ++e)
-#pragma unroll
-      for (int u = 0; u < U; ++u) Kf[(warp * RW + e) * LDB + fcol<FAST>(lane + 32 * u)] = __float2bfloat16(kf[e][u]);
-    __syncthreads();
-  }
   const float sc = a.swa_scale * kLog2e, keep = 1.f - a.mix;
   for (int unit = warp; unit < grp * 4; unit += NW) {
     const int blk = unit & 3, r = blk * 16;

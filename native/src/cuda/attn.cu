@@ -1071,34 +1071,31 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
     }
   }
   __syncthreads();
-  // gate cumsum: the warp's own rows plus the sums of the warps before it, in log2 units
-  {
-    float pre[U];
-#pragma unroll
-    for (int u = 0; u < U; ++u) pre[u] = 0.f;
-    for (int w = 0; w < warp; ++w)
-#pragma unroll
-      for (int u = 0; u < U; ++u) pre[u] += Tot[w * D + lane + 32 * u];
-#pragma unroll
-    for (int e = 0; e < RW; ++e)
-#pragma unroll
-      for (int u = 0; u < U; ++u) {
-        float* gp = G2 + (warp * RW + e) * LG + lane + 32 * u;
-        *gp = (pre[u] + *gp) * kLog2e;
-      }
-  }
-  __syncthreads();
-  // Kd and Ks from the parked phi(k): a thread takes one storage column pair and the rows a0 + RG j, the same
-  // number of rows of every sub-chunk (4 exp2 per element of rows 0..15, 1 of rows 48..63: by rows per warp the
-  // first warps had four times the last ones' work, and the barrier waited for them)
+  // The gate cumsum (each warp's own rows plus the sums of the warps before it, in log2 units), Er, the diagonal's
+  // safety flag, then Kd and Ks from the parked phi(k). A thread takes one storage column pair and the rows a0 + RG j:
+  // every thread has the same number of rows of each sub-chunk (4 exp2 per element of rows 0..15, 1 of rows 48..63;
+  // by rows per warp the first warps had four times the last ones' work) and sums the warp totals once for its rows
+  // (by rows per warp the last warp summed 15 of them while the first waited at the barrier).
   {
     constexpr int CP = D / 2, RG = NW * 32 / CP, RT = kChunk / RG;  // column pairs, row groups, rows per thread
-    static_assert(RG <= 16 && 16 % RG == 0 && RT * RG == kChunk, "rows of a thread: one sub-chunk per RG / 16 of them");
-    const int c = 2 * (threadIdx.x % CP), a0 = threadIdx.x / CP;
-    for (int idx = threadIdx.x; idx < 4 * D; idx += NW * 32) {
-      const int b = idx / D, d = idx - b * D;
-      Er[idx] = mix * exp2f(G2[b * 16 * LG + d]);
-      if (G2[b * 16 * LG + d] - G2[(b * 16 + 15) * LG + d] > 100.f) diag_unsafe = 1;
+    static_assert(RG <= 16 && 16 % RG == 0 && RT * RG == kChunk && RG % RW == 0, "rows a0 + RG j of a thread");
+    const int c = 2 * (threadIdx.x % CP), a0 = threadIdx.x / CP, wb = a0 / RW;  // wb: warp of row a0
+    // exclusive sums of the warp totals at the warps of the thread's rows (pre) and of the reference rows 16 b (pr),
+    // added in warp order as before
+    float2 pre[RT], pr[4], sum = make_float2(0.f, 0.f);
+#pragma unroll
+    for (int j = 0; j < RT; ++j) pre[j] = sum;
+#pragma unroll
+    for (int w = 0; w < NW; ++w) {
+#pragma unroll
+      for (int j = 0; j < RT; ++j) {
+        const int w0 = (RG / RW) * j;  // warp of row RG j; row a0 + RG j is in warp w0 + wb
+        if (w >= w0 && w < w0 + RG / RW && w - w0 == wb) pre[j] = sum;
+      }
+      if (w % (16 / RW) == 0 && w / (16 / RW) < 4) pr[w / (16 / RW)] = sum;
+      const float2 tw = *reinterpret_cast<const float2*>(Tot + w * D + c);
+      sum.x += tw.x;
+      sum.y += tw.y;
     }
     uint32_t kv[RT];
     float2 gt[RT], gr[4];
@@ -1106,11 +1103,28 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
     for (int j = 0; j < RT; ++j) {
       const int t = a0 + RG * j;
       kv[j] = *reinterpret_cast<const uint32_t*>(Ks + t * LDB + c);
-      gt[j] = *reinterpret_cast<const float2*>(G2 + t * LG + c);
+      const float2 l = *reinterpret_cast<const float2*>(G2 + t * LG + c);  // the warp's own cumsum
+      gt[j] = make_float2((pre[j].x + l.x) * kLog2e, (pre[j].y + l.y) * kLog2e);
     }
 #pragma unroll
-    for (int b = 0; b < 4; ++b) gr[b] = *reinterpret_cast<const float2*>(G2 + 16 * b * LG + c);
-    __syncthreads();  // every parked row read before Ks is written; diag_unsafe set
+    for (int b = 0; b < 4; ++b) {
+      const float2 l = *reinterpret_cast<const float2*>(G2 + 16 * b * LG + c);
+      gr[b] = make_float2((pr[b].x + l.x) * kLog2e, (pr[b].y + l.y) * kLog2e);
+    }
+#pragma unroll
+    for (int b = 0; b < 4; ++b) {
+      if (a0 == b) {
+        Er[b * D + c] = mix * exp2f(gr[b].x);
+        Er[b * D + c + 1] = mix * exp2f(gr[b].y);
+      }
+      if (a0 == RG - 1) {  // row 16 b + 15 is this thread's row j = 16 (b + 1) / RG - 1
+        const float2 g15 = gt[16 * (b + 1) / RG - 1];
+        if (gr[b].x - g15.x > 100.f || gr[b].y - g15.y > 100.f) diag_unsafe = 1;
+      }
+    }
+    __syncthreads();  // every parked row and local cumsum read before Ks and G2 are written; diag_unsafe set
+#pragma unroll
+    for (int j = 0; j < RT; ++j) *reinterpret_cast<float2*>(G2 + (a0 + RG * j) * LG + c) = gt[j];
     const bool unsafe = diag_unsafe;
     const auto dec = [](float2 k, float2 r, float2 g) {  // k 2^(r - g), rounded to bf16
       return pack_bf16(k.x * exp2f(r.x - g.x), k.y * exp2f(r.y - g.y));

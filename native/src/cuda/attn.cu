@@ -858,13 +858,15 @@ __device__ __forceinline__ void load_row_frag(const View& v, int64_t off, bool o
   }
 }
 
-// G2, Er, Hs, Ks, Kd, Kw, Vw (k_fout): 180 KB at D = 128, under the 196 KB carve-out, which leaves 60 KB of
-// L1 for the q rows and the spills (the gate sums and phi(k) have no tiles of their own since run 30f:
-// 205 KB before, the 228 KB carve-out and 28 KB of L1)
+// G2, Er, Hs, Ks, Kd, Kw, Vw, Cq, Sq (k_fout): 213.5 KB at D = 128, the 228 KB carve-out and 28 KB of L1. The
+// chunk positions' RoPE tables (Cq, Sq: 34 KB) came from global memory in every unit until run 66f; staged once,
+// the units hold no table pointers and their spills fell from 204 to 20 bytes per thread, which outweighs the
+// 60 -> 28 KB of L1 (run 30f had measured the other direction, 205 -> 180 KB, as -3.4% with the spills of then).
 template <int D, int NW>
 size_t fout_smem() {
   using F = FT<D>;
-  return sizeof(float) * (size_t)(kChunk * F::LG + 4 * D) + sizeof(bf16) * F::LDB * (size_t)(D + 96 + kChunk + 2 * 2 * kChunk);
+  return sizeof(float) * (size_t)(kChunk * F::LG + 4 * D + 2 * kChunk * (D / 2 + 4)) +
+         sizeof(bf16) * F::LDB * (size_t)(D + 96 + kChunk + 2 * 2 * kChunk);
 }
 
 // Grid (chunks, Hkv), kOWarps warps: o = mix (phi(q) exp(G) h + tril(A) v) + (1 - mix) softmax-window
@@ -896,6 +898,9 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
   bf16* Kf = Kd;  // [64][LDB] phi(k) for the element-wise diagonal: written in Kd's place when Kd is unused
   bf16* Kw = Kd + kChunk * LDB;                   // [128][LDB] window keys, RoPE'd: row kk = position cpos0 - 64 + kk
   bf16* Vw = Kw + 2 * kChunk * LDB;               // [128][LDB] window values; rows 64.. are the chunk's v
+  constexpr int TSR = D / 2 + 4;  // row stride of Cq / Sq: a quarter-warp's float4 reads of 2 rows x 4 lanes hit distinct banks
+  float* Cq = reinterpret_cast<float*>(Vw + 2 * kChunk * LDB);  // FAST: [64][TSR] cos of the chunk's positions, columns
+  float* Sq = Cq + kChunk * TSR;                                 // 0..D/2-1 (the ones RoPE reads), zero past len; sin
   __shared__ int diag_unsafe;
   const Chunk ch = fchunk(a, blockIdx.x);
   const SeqInfo s = fseq(a, ch.seq);
@@ -1027,6 +1032,13 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         float z[U];
 #pragma unroll
         for (int u = 0; u < U; ++u) z[u] = kx[e][u];
+        if (FAST) {  // the row's tables for the units' queries (the same positions)
+#pragma unroll
+          for (int u = 0; u < U / 2; ++u) {
+            Cq[t * TSR + lane + 32 * u] = tc[e][u];
+            Sq[t * TSR + lane + 32 * u] = ts[e][u];
+          }
+        }
         if (FAST)
           rope_apply<D>(z, tc[e], ts[e]);  // past len: zero keys and zero tables, a zero row as before
         else if (ok[e])
@@ -1267,23 +1279,16 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         load_row_frag<D, FAST, TI>(a.q, ok0 ? roff(a.q, ch.start + i0, h) : 0, ok0, x[0]);
         load_row_frag<D, FAST, TI>(a.q, ok1 ? roff(a.q, ch.start + i1, h) : 0, ok1, x[1]);
       }
-      if (FAST) {  // a lane's 8 first-half features of a 32-feature block are consecutive: two float4 per table
+      if (FAST) {  // a lane's 8 first-half features of a 32-feature block are consecutive: two float4 per staged
+                   // table row (Cq / Sq; zero rows past len)
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
-          const bool ok = hr ? ok1 : ok0;
-          const int64_t pos = cpos0 + (hr ? i1 : i0);
 #pragma unroll
           for (int j = 0; j < KS / 4; ++j) {
-            float4 c4[2], s4[2];
-            c4[0] = c4[1] = s4[0] = s4[1] = make_float4(0.f, 0.f, 0.f, 0.f);
-            if (ok) {
-              const float* cr = static_cast<const float*>(a.cos.data) + pos * a.cos.s0 + 32 * j + 8 * tq;
-              const float* sr = static_cast<const float*>(a.sin.data) + pos * a.sin.s0 + 32 * j + 8 * tq;
-              c4[0] = *reinterpret_cast<const float4*>(cr);
-              c4[1] = *reinterpret_cast<const float4*>(cr + 4);
-              s4[0] = *reinterpret_cast<const float4*>(sr);
-              s4[1] = *reinterpret_cast<const float4*>(sr + 4);
-            }
+            const float* cr = Cq + (hr ? i1 : i0) * TSR + 32 * j + 8 * tq;
+            const float* sr = Sq + (hr ? i1 : i0) * TSR + 32 * j + 8 * tq;
+            const float4 c4[2] = {*reinterpret_cast<const float4*>(cr), *reinterpret_cast<const float4*>(cr + 4)};
+            const float4 s4[2] = {*reinterpret_cast<const float4*>(sr), *reinterpret_cast<const float4*>(sr + 4)};
 #pragma unroll
             for (int e = 0; e < 2; ++e)
 #pragma unroll

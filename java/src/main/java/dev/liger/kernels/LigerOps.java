@@ -167,9 +167,16 @@ public final class LigerOps {
     // One parameter struct per thread and kernel family, zeroed and filled anew by every call: allocating and
     // freeing one per call cost ~5 us of host time (measured beside the CUDA decode, whose launch is ~4 us).
     // A call never nests another call of the same family on its thread.
-    private static final ThreadLocal<liger_gla_params> GLA_PARAMS = ThreadLocal.withInitial(liger_gla_params::new);
-    private static final ThreadLocal<liger_gdn_params> GDN_PARAMS = ThreadLocal.withInitial(liger_gdn_params::new);
-    private static final ThreadLocal<liger_attn_params> ATTN_PARAMS = ThreadLocal.withInitial(liger_attn_params::new);
+    private static final ThreadLocal<liger_gla_params> GLA_PARAMS = perThread(liger_gla_params::new);
+    private static final ThreadLocal<liger_gdn_params> GDN_PARAMS = perThread(liger_gdn_params::new);
+    private static final ThreadLocal<liger_attn_params> ATTN_PARAMS = perThread(liger_attn_params::new);
+
+    // A struct first made while the caller has a PointerScope open attaches to that scope, whose close releases it:
+    // the thread's next call then zeroed freed memory and the JVM died in memset. The reference taken here is the
+    // thread's own, so a scope's close leaves the struct alive.
+    private static <P extends Pointer> ThreadLocal<P> perThread(java.util.function.Supplier<P> make) {
+        return ThreadLocal.withInitial(() -> make.get().retainReference());
+    }
 
     private static liger_gla_params glaParams(Placement at, GlaDims d, float scale, Tensor q, Tensor k, Tensor v,
                                               Tensor g, Tensor h0, Tensor cuSeqlens) {

@@ -123,6 +123,38 @@ class LigerOpsArgumentTest {
         assertEquals(4, LigerOps.attnForward(q, k, v, cfg, rope, null, null, false).o().size(2));
     }
 
+    /**
+     * The per-thread parameter structs outlive a PointerScope that was open when the thread first made them: the
+     * scope's close used to free them, and the thread's next call crashed the JVM in memset.
+     */
+    @Test
+    void parameterStructsOutliveTheCallersPointerScope() throws Exception {
+        LigerAttnConfig cfg = LigerAttnConfig.defaults();
+        RopeTables rope = LigerOpsTest.rope(64);
+        Tensor q = randn(1, 1, 8, 4, 64).to(F), k = randn(1, 1, 8, 2, 64).to(F), v = randn(1, 1, 8, 2, 64).to(F);
+        Tensor g = randn(0.1, 1, 8, 2, 64).to(F).abs().neg();
+        double[] err = new double[2];
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread fresh = new Thread(() -> {  // a thread whose structs do not exist yet
+            try {
+                Tensor o1, h1;
+                try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
+                    o1 = LigerOps.attnForward(q, k, v, cfg, rope, null, null, false).o().clone().retainReference();
+                    h1 = LigerOps.glaForward(q, k, v, g, 0.125f, null, null, false).o().clone().retainReference();
+                }
+                err[0] = KernelTestSupport.relErr(LigerOps.attnForward(q, k, v, cfg, rope, null, null, false).o(), o1);
+                err[1] = KernelTestSupport.relErr(LigerOps.glaForward(q, k, v, g, 0.125f, null, null, false).o(), h1);
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        fresh.start();
+        fresh.join();
+        if (failure.get() != null) throw new AssertionError(failure.get());
+        assertTrue(err[0] <= 1e-6, "attention after the scope closed: " + err[0]);
+        assertTrue(err[1] <= 1e-6, "GLA after the scope closed: " + err[1]);
+    }
+
     /** A build without CUDA kernels answers a CUDA request with "unsupported", before touching memory. */
     @Test
     void cudaRequestWithoutCudaKernelsIsUnsupported() {

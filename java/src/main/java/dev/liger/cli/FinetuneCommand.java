@@ -96,7 +96,7 @@ public final class FinetuneCommand implements Callable<Integer> {
             LigerConfig cfg = existing;
             if (cfg == null) {
                 cfg = liger.config(loaded.model().layers().size());
-                Linearizer.linearize(loaded.model(), cfg, model.backend());
+                Linearizer.linearize(loaded.model(), cfg, model.backend(), model.f16Mode());
                 w.printf("linearized %s (%s, window %d, mix %.2f)%n", model.displayName(), cfg.variant().key(), cfg.window(), cfg.mix());
             }
             var docs = Corpus.tokenize(Corpus.read(data, Corpus.Format.parse(format), policy, System.err),

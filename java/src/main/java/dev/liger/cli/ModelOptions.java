@@ -1,6 +1,7 @@
 package dev.liger.cli;
 
 import dev.liger.config.ModelConfig;
+import dev.liger.kernels.LigerAttnConfig;
 import dev.liger.model.DefaultModel;
 import dev.liger.model.LlamaModel;
 import dev.liger.surgery.LigerAttention;
@@ -29,6 +30,20 @@ public final class ModelOptions {
     @Option(names = "--liger-backend", paramLabel = "IMPL", defaultValue = "native",
             description = "Liger attention implementation for converted models: native (the kernels) or reference (pure libtorch). Default: ${DEFAULT-VALUE}.")
     String ligerBackend;
+
+    @Option(names = "--cuda-f16", paramLabel = "MODE", defaultValue = "default",
+            description = "Kernels for float16 Liger attention on CUDA: accurate (fp32 tiles, fp16's accuracy), fast (the bf16 kernels: "
+                    + "bf16's accuracy and speed) or default (fast when LIGER_CUDA_F16_FAST=1 is set, else accurate). Default: ${DEFAULT-VALUE}.")
+    String cudaF16;
+
+    public LigerAttnConfig.F16Mode f16Mode() {
+        return switch (cudaF16.trim().toLowerCase()) {
+            case "default" -> LigerAttnConfig.F16Mode.DEFAULT;
+            case "accurate" -> LigerAttnConfig.F16Mode.ACCURATE;
+            case "fast" -> LigerAttnConfig.F16Mode.FAST;
+            default -> throw new IllegalArgumentException("--cuda-f16 " + cudaF16 + ": expected default, accurate or fast");
+        };
+    }
 
     public LigerAttention.Backend backend() {
         return switch (ligerBackend.trim().toLowerCase()) {
@@ -78,7 +93,7 @@ public final class ModelOptions {
         ModelConfig config = ModelConfig.load(dir.resolve("config.json"));
         Device dev = torchDevice();
         ScalarType st = scalarType(config, dev);
-        LlamaModel m = LigerModels.load(dir, dev, st, backend());
+        LlamaModel m = LigerModels.load(dir, dev, st, backend(), f16Mode());
         try {
             Tokenizer tok = Tokenizer.load(dir);
             return new Loaded(dir, m, tok);

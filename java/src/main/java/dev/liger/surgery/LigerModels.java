@@ -1,6 +1,7 @@
 package dev.liger.surgery;
 
 import dev.liger.io.SafetensorsWriter;
+import dev.liger.kernels.LigerAttnConfig;
 import dev.liger.model.LlamaModel;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
@@ -35,13 +36,19 @@ public final class LigerModels {
         return Files.isRegularFile(f) ? LigerConfig.read(f) : null;
     }
 
-    /** Loads {@code dir}; a directory with a liger_config.json comes back linearized. */
+    /** Loads {@code dir}; a directory with a liger_config.json comes back linearized (fp16 as the process default). */
     public static LlamaModel load(Path dir, Device device, ScalarType dtype, LigerAttention.Backend backend) {
+        return load(dir, device, dtype, backend, LigerAttnConfig.F16Mode.DEFAULT);
+    }
+
+    /** Loads {@code dir}; a directory with a liger_config.json comes back linearized, its fp16 kernels chosen by f16. */
+    public static LlamaModel load(Path dir, Device device, ScalarType dtype, LigerAttention.Backend backend,
+                                  LigerAttnConfig.F16Mode f16) {
         LigerConfig cfg = configOf(dir);
         LlamaModel m = LlamaModel.load(dir, device, dtype);
         if (cfg != null) {
             try {
-                Linearizer.linearize(m, cfg, backend);
+                Linearizer.linearize(m, cfg, backend, f16);
             } catch (RuntimeException e) {
                 m.close();
                 throw e;

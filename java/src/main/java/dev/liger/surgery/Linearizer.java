@@ -33,13 +33,23 @@ public final class Linearizer {
                 ? new LigerAttention.Gdn(c.gateNormalizer(), c.gdnBeta(), c.useGate()) : null;
     }
 
-    /** Converts {@code model} in place and returns the Liger layers it installed. */
+    /** Converts {@code model} in place and returns the Liger layers it installed (fp16 as the process default). */
     public static List<LigerAttention> linearize(LlamaModel model, LigerConfig config, LigerAttention.Backend backend) {
+        return linearize(model, config, backend, LigerAttnConfig.F16Mode.DEFAULT);
+    }
+
+    /**
+     * Converts {@code model} in place and returns the Liger layers it installed; {@code f16} chooses the CUDA kernels
+     * for fp16 weights (a run-time choice, not part of the Liger config: it is not exported).
+     */
+    public static List<LigerAttention> linearize(LlamaModel model, LigerConfig config, LigerAttention.Backend backend,
+                                                 LigerAttnConfig.F16Mode f16) {
+        java.util.Objects.requireNonNull(f16, "f16");
         int n = model.layers().size();
         for (int l : config.fullAttentionLayers())
             if (l >= n) throw new IllegalArgumentException("full_attention_layers names layer " + l
                     + " but the model has " + n + " layers (0.." + (n - 1) + ")");
-        LigerAttnConfig kc = kernelConfig(config);
+        LigerAttnConfig kc = kernelConfig(config).withF16Mode(f16);
         LigerAttention.Gdn gdn = gdnConfig(config);
         List<LigerAttention> out = new ArrayList<>();
         for (DecoderLayer layer : model.layers()) {

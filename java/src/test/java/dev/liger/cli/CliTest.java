@@ -110,6 +110,10 @@ class CliTest {
         assertNotEquals(0, r.code());
         assertTrue(r.err().contains("top-p"), r.err());
 
+        r = run("generate", "--cuda-f16", "turbo", "hi");
+        assertNotEquals(0, r.code());
+        assertTrue(r.err().contains("--cuda-f16 turbo") && r.err().strip().lines().count() == 1, r.err());
+
         r = run("score");
         assertEquals(2, r.code());
         assertTrue(r.err().startsWith("liger: "), r.err());

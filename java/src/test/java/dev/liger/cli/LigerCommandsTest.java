@@ -52,7 +52,12 @@ class LigerCommandsTest {
 
         CliTest.Run gen = run("generate", "--model", out.toString(), "--json", "-n", "8", "The jury said");
         assertEquals(0, gen.code(), gen.err());
-        assertEquals(8, new ObjectMapper().readTree(gen.out()).get(0).get("new_ids").size());
+        JsonNode ids = new ObjectMapper().readTree(gen.out()).get(0).get("new_ids");
+        assertEquals(8, ids.size());
+        // the fp16 kernel choice is for CUDA; on the CPU (float32 here) the tokens are the same
+        CliTest.Run fast = run("generate", "--model", out.toString(), "--cuda-f16", "fast", "--json", "-n", "8", "The jury said");
+        assertEquals(0, fast.code(), fast.err());
+        assertEquals(ids, new ObjectMapper().readTree(fast.out()).get(0).get("new_ids"));
 
         // score on the converted model equals the logits of the in-memory conversion (logits parity for others)
         CliTest.Run score = run("score", "--model", out.toString(), "--ids", "1,341,446,1250,626", "--logits-at", "-1");

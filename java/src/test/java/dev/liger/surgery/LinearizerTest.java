@@ -3,6 +3,7 @@ package dev.liger.surgery;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.liger.autograd.Tape;
+import dev.liger.kernels.LigerAttnConfig;
 import dev.liger.model.DefaultModel;
 import dev.liger.model.LlamaModel;
 import dev.liger.model.MixerCache;
@@ -45,6 +46,22 @@ class LinearizerTest {
         Tensor lp = logits.narrow(1, 0, t - 1).log_softmax(-1);
         Tensor tgt = ids.narrow(1, 1, t - 1).unsqueeze(-1);
         return lp.gather(-1, tgt).mean().neg();
+    }
+
+    @Test
+    void theFp16KernelChoiceReachesEveryLigerLayer() {
+        LigerConfig cfg = LigerConfig.defaults().withFullAttentionLayers(List.of(1));
+        try (LlamaModel plain = liger(cfg, LigerAttention.Backend.NATIVE);
+             LlamaModel fast = LlamaModel.load(DefaultModel.path(), Tensors.CPU, ScalarType.Float)) {
+            for (LigerAttention a : Linearizer.ligerLayers(plain))
+                assertEquals(LigerAttnConfig.F16Mode.DEFAULT, a.config().f16Mode());
+            List<LigerAttention> layers = Linearizer.linearize(fast, cfg, LigerAttention.Backend.NATIVE, LigerAttnConfig.F16Mode.FAST);
+            assertEquals(3, layers.size());
+            for (LigerAttention a : layers) {
+                assertEquals(LigerAttnConfig.F16Mode.FAST, a.config().f16Mode());
+                assertEquals(Linearizer.kernelConfig(cfg).withF16Mode(LigerAttnConfig.F16Mode.FAST), a.config());
+            }
+        }
     }
 
     @Test

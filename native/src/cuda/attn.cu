@@ -1032,17 +1032,16 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
         float z[U];
 #pragma unroll
         for (int u = 0; u < U; ++u) z[u] = kx[e][u];
-        if (FAST) {  // the row's tables for the units' queries (the same positions)
+        if (FAST) {
 #pragma unroll
-          for (int u = 0; u < U / 2; ++u) {
+          for (int u = 0; u < U / 2; ++u) {  // the row's tables, for the units' queries (the same positions)
             Cq[t * TSR + lane + 32 * u] = tc[e][u];
             Sq[t * TSR + lane + 32 * u] = ts[e][u];
           }
-        }
-        if (FAST)
           rope_apply<D>(z, tc[e], ts[e]);  // past len: zero keys and zero tables, a zero row as before
-        else if (ok[e])
+        } else if (ok[e]) {
           rope_regs_f<D>(a, z, cpos0 + t, tf32);
+        }
 #pragma unroll
         for (int u = 0; u < U; ++u) Kw[(kChunk + t) * LDB + fcol<FAST>(lane + 32 * u)] = __float2bfloat16(z[u]);
       }
@@ -1101,7 +1100,9 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
     for (int w = 0; w < NW; ++w) {
 #pragma unroll
       for (int j = 0; j < RT; ++j) {
-        const int w0 = (RG / RW) * j;  // warp of row RG j; row a0 + RG j is in warp w0 + wb
+        // row a0 + RG j is in warp w0 + wb; the range test is decided at compile time, so that only the RG / RW
+        // candidate warps of each row cost a runtime compare
+        const int w0 = (RG / RW) * j;
         if (w >= w0 && w < w0 + RG / RW && w - w0 == wb) pre[j] = sum;
       }
       if (w % (16 / RW) == 0 && w / (16 / RW) < 4) pr[w / (16 / RW)] = sum;

@@ -9,6 +9,7 @@ import java.lang.ref.Reference;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Supplier;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.pytorch.Tensor;
@@ -174,7 +175,7 @@ public final class LigerOps {
     // A struct first made while the caller has a PointerScope open attaches to that scope, whose close releases it:
     // the thread's next call then zeroed freed memory and the JVM died in memset. The reference taken here is the
     // thread's own, so a scope's close leaves the struct alive.
-    private static <P extends Pointer> ThreadLocal<P> perThread(java.util.function.Supplier<P> make) {
+    private static <P extends Pointer> ThreadLocal<P> perThread(Supplier<P> make) {
         return ThreadLocal.withInitial(() -> make.get().retainReference());
     }
 

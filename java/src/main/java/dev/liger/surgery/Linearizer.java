@@ -44,7 +44,6 @@ public final class Linearizer {
      */
     public static List<LigerAttention> linearize(LlamaModel model, LigerConfig config, LigerAttention.Backend backend,
                                                  LigerAttnConfig.F16Mode f16) {
-        java.util.Objects.requireNonNull(f16, "f16");
         int n = model.layers().size();
         for (int l : config.fullAttentionLayers())
             if (l >= n) throw new IllegalArgumentException("full_attention_layers names layer " + l

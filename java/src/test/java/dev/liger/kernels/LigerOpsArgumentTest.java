@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -134,11 +136,11 @@ class LigerOpsArgumentTest {
         Tensor q = randn(1, 1, 8, 4, 64).to(F), k = randn(1, 1, 8, 2, 64).to(F), v = randn(1, 1, 8, 2, 64).to(F);
         Tensor g = randn(0.1, 1, 8, 2, 64).to(F).abs().neg();
         double[] err = new double[2];
-        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
         Thread fresh = new Thread(() -> {  // a thread whose structs do not exist yet
             try {
                 Tensor o1, h1;
-                try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
+                try (PointerScope scope = new PointerScope()) {
                     o1 = LigerOps.attnForward(q, k, v, cfg, rope, null, null, false).o().clone().retainReference();
                     h1 = LigerOps.glaForward(q, k, v, g, 0.125f, null, null, false).o().clone().retainReference();
                 }

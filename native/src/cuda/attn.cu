@@ -1172,7 +1172,7 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
 #endif
   const bool diag_tc = !diag_unsafe;
   const float sc = a.swa_scale * kLog2e, keep = 1.f - a.mix;
-  for (int unit = warp; unit < grp * 4; unit += NW) {
+  for (int unit = warp_id_uniform(); unit < grp * 4; unit += NW) {
     const int blk = unit & 3, r = blk * 16;
     if (r >= len) continue;
     const int64_t h = (int64_t)hh * grp + (unit >> 2);
@@ -1941,7 +1941,7 @@ __global__ void __launch_bounds__(kFWarps * 32, 1) k_fswa_bwd(Attn a, View dout,
   extern __shared__ __align__(16) unsigned char smraw[];
   bf16* Kw = reinterpret_cast<bf16*>(smraw);  // [128][LDB]
   bf16* Vw = Kw + 2 * kChunk * LDB;           // [128][LDB]
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+  const int warp = warp_id_uniform(), lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
   bf16* Qr = Vw + 2 * kChunk * LDB + warp * 16 * (2 * LDB + 2 * LP);  // per warp [16][LDB]
   bf16* dOs = Qr + 16 * LDB;                                          // [16][LDB], times (1 - mix)
   bf16* Ps = dOs + 16 * LDB;                                          // [16][LP]

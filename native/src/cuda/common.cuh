@@ -339,6 +339,20 @@ __device__ __forceinline__ void batched_copy(int n, Ld ld, St st) {
   }
 }
 
+#ifndef LIGER_UWARP
+#define LIGER_UWARP 1
+#endif
+// The calling warp's index, broadcast from lane 0 so that the compiler knows every lane holds the same value:
+// branches and loop bounds derived from it (a unit's row block, its key steps) are then uniform, and the code around
+// the tensor-core instructions in them needs no reconvergence or warp-sync instructions. All lanes must be converged.
+__device__ __forceinline__ int warp_id_uniform() {
+#if LIGER_UWARP
+  return __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 5), 0);
+#else
+  return (int)(threadIdx.x >> 5);
+#endif
+}
+
 // bf16 tensor-core building blocks (sm_80+): ldmatrix fragment loads from shared memory and
 // mma.sync m16n8k16 with fp32 accumulators. Fragment layouts (lane = 4 g + tq): an accumulator
 // holds rows g and g + 8, columns 2 tq and 2 tq + 1 of its 16 x 8 tile.

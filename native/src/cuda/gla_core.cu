@@ -243,7 +243,7 @@ __global__ void __launch_bounds__(256, 2) k_fdstate(Core c) {
   float* Eg = reinterpret_cast<float*>(dOs + 2 * kChunk * LDB); // [64][D]: exp(G), zero past len
   const Chunk ch = c.chunks[blockIdx.x];
   const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv), len = ch.len;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+  const int warp = warp_id_uniform(), lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
   const int m0 = (warp % RB) * 16, nb = (warp / RB) * (D / SPLIT);
   const int64_t rq = c.Hq * D, rk = c.Hkv * D;
   const float* G = c.g + (int64_t)ch.start * rk + hh * D;
@@ -570,7 +570,7 @@ __global__ void __launch_bounds__(256, 1) k_fdq(Core c) {
   const Chunk ch = c.chunks[blockIdx.x];
   const SeqInfo sq = c.seqs[ch.seq];
   const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv), len = ch.len;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+  const int warp = warp_id_uniform(), lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
   const int64_t rq = c.Hq * D, rk = c.Hkv * D;
   const float* Kg = c.k + (int64_t)ch.start * rk + hh * D;
   const bool hasvb = FAST || c.vb;
@@ -1007,7 +1007,7 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   if (threadIdx.x == 0) diag_unsafe = 0;
   const Chunk ch = c.chunks[blockIdx.x];
   const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv), len = ch.len;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+  const int warp = warp_id_uniform(), lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
   // key block kb has 4 - kb query blocks (ib = kb .. 3): the second half's warps take the key blocks in
   // reverse, so that warps w and w + 4 (one scheduler) hold 5 blocks between them, not 8 or 2; and inside a
   // half the score products of blocks (0, 2), (0, 3), (1, 3) are computed by the warps of key blocks 2, 3, 3

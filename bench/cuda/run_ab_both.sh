@@ -4,7 +4,7 @@
 # native`), the ctest driver and check.py on the candidate (also in the fp16 fast mode), per kernel the SASS size and
 # the count of the reconvergence / warp-sync instructions (BSSY, BSYNC, WARPSYNC) of both builds, then fwd_ab.py on
 # each library (ROUNDS interleaved rounds, default 1) and bwd_ab.py on both (per-kernel times of one forward + one backward at 8K,
-# forward + backward at 2K / 8K / 32K). Exits non-zero when a check failed. Usage (repository root):
+# forward + backward at 2K / 8K / 32K); with DECODE=1 also check_decode.py and bench.py --decode on each. Exits non-zero when a check failed. Usage (repository root):
 #   bash bench/cuda/run_ab_both.sh
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -53,5 +53,18 @@ echo "fwd_ab: $(( $(date +%s) - t1 )) s"
 t1=$(date +%s)
 timeout "${ABT:-170}" python3 bwd_ab.py $libs >"$OUT/bwd_ab.log" 2>&1; echo "bwd_ab rc=$? $(( $(date +%s) - t1 )) s"
 grep -E "^\|" "$OUT/bwd_ab.log" | head -30
+if [[ -n ${DECODE:-} ]]; then  # decode: check_decode.py on the candidate, bench.py --decode on each library in turn
+  t1=$(date +%s)
+  { echo "=== check_decode $cand"; timeout 60 python3 check_decode.py "$lc"; } >>"$OUT/checks.log" 2>&1
+  rc=$?; [[ $rc == 0 ]] || status=$rc
+  echo "check_decode $cand rc=$rc"; grep -E "FAIL|SUMMARY" "$OUT/checks.log" | tail -2
+  for round in 1 2; do
+    for n in "${names[@]}"; do
+      echo "== decode $n round $round"
+      OUT=/tmp timeout 90 python3 bench.py "$root/build_$n/libliger_dev.so" --decode 2>&1 | grep -E "^\| (1|16|64) "
+    done
+  done | tee "$OUT/decode_ab.log"
+  echo "decode: $(( $(date +%s) - t1 )) s"
+fi
 echo "total: $(( $(date +%s) - t0 )) s"
 exit $status

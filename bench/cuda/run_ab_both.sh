@@ -3,9 +3,10 @@
 # side by side (ab_trees.sh; TREES default "cand:native base:native_base", native_base/ being e.g. `git archive HEAD
 # native`), the ctest driver and check.py on the candidate (also in the fp16 fast mode), per kernel the SASS size and
 # the count of the reconvergence / warp-sync instructions (BSSY, BSYNC, WARPSYNC) of both builds, then fwd_ab.py on
-# each library (ROUNDS interleaved rounds, default 1) and bwd_ab.py on both (per-kernel times of one forward + one backward at 8K,
-# forward + backward at 2K / 8K / 32K); with DECODE=1 also check_decode.py and bench.py --decode on each. Exits non-zero when a check failed. Usage (repository root):
-#   bash bench/cuda/run_ab_both.sh
+# each library (ROUNDS interleaved rounds, default 1) and bwd_ab.py on all (per-kernel times of one forward + one
+# backward at 8K, forward + backward at 2K / 8K / 32K); with DECODE=1 also check_decode.py on the candidate and
+# bench.py --decode on each. Exits non-zero when a check failed. Usage (repository root):
+#   [VARIANTS="name:-Dflags;..."] [ROUNDS=2] [DECODE=1] bash bench/cuda/run_ab_both.sh
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 root=$(pwd)

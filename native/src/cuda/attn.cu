@@ -1172,6 +1172,8 @@ __global__ void __launch_bounds__(NW * 32, 1) k_fout(Attn a, const bf16* hb, con
 #endif
   const bool diag_tc = !diag_unsafe;
   const float sc = a.swa_scale * kLog2e, keep = 1.f - a.mix;
+  // the units' warp index as a known-uniform value (no warp syncs around their mma); the staging above keeps the plain
+  // index, since the broadcast there made ptxas spill (run 69)
   for (int unit = warp_id_uniform(); unit < grp * 4; unit += NW) {
     const int blk = unit & 3, r = blk * 16;
     if (r >= len) continue;

@@ -339,7 +339,7 @@ __device__ __forceinline__ void batched_copy(int n, Ld ld, St st) {
   }
 }
 
-#ifndef LIGER_UWARP
+#ifndef LIGER_UWARP  // 0: the plain index (for an A/B of the broadcast)
 #define LIGER_UWARP 1
 #endif
 // The calling warp's index, broadcast from lane 0 so that the compiler knows every lane holds the same value:

@@ -466,6 +466,12 @@ def main():
     case_attn(lib, torch.bfloat16, 1, 200, 8, 2, 128, gn=1.0, kmul=8.0, grads=True, with_cache=False)
     # bf16 rows with a column stride of 2: the general (not layout-specialised) bf16 forward and backward kernels
     case_attn(lib, torch.bfloat16, 2, 130, 8, 2, 128, layout="stride2", grads=True)
+    # many chunks per sequence: the chunk-state scans walk 40 chunks of each of two sequences (forward with the
+    # final states), and 10 of a packed sequence through the backward's recompute and its state-gradient scan
+    case_attn(lib, torch.bfloat16, 2, 2500, 8, 2, 128)
+    case_attn(lib, torch.bfloat16, 1, 900, 4, 2, 64, cu=torch.tensor([0, 10, 600, 900], device=dev), grads=True)
+    # one query head per KV head at D = 128 on the bf16 kernels, with 32 KV heads
+    case_attn(lib, torch.bfloat16, 1, 130, 32, 32, 128, grads=True)
     case_continue_and_decode(lib, torch.float32, 3, 70, 12, 8, 2, 128)
     case_continue_and_decode(lib, torch.bfloat16, 2, 5, 70, 4, 4, 64, W=16)
     case_continue_and_decode(lib, torch.float32, 2, 40, 8, 4, 1, 64, variant=HGRN2, mix=1.0)

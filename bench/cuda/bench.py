@@ -235,6 +235,18 @@ def main():
                "ours_fwd_TBps": fwd_bytes(B, T) / ours / 1e9, "ours_fwd_TFLOPs": fwd_flops(B, T) / ours / 1e9}
         if not ours_only or ours_bwd:
             row["ours_fwdbwd_ms"] = ours + timed(lambda: lib.call("liger_attn_backward", pb), max(3, reps // 2))
+            # the chunk states kept from the forward for the backward (liger_attn_params.saved), which then does not
+            # recompute them (fla's chunk_gla, as fetched, recomputes its states in the backward and keeps its
+            # intra-chunk scores instead)
+            n = lib.saved_numel(pf)
+            if n:
+                saved = torch.empty(n, device=dev, dtype=torch.float32)
+                pfs = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, o=o, saved=saved)
+                pbs = attn_params(q, k, v, cos, sin, GLA, 1, 16.0, 0.5, W, do=do, dq=dq, dk=dk, dv=dv, saved=saved)
+                row["ours_fwdbwd_saved_ms"] = (timed(lambda: lib.call("liger_attn_forward", pfs), reps) +
+                                               timed(lambda: lib.call("liger_attn_backward", pbs), max(3, reps // 2)))
+                row["saved_MB"] = n * 4 / 2**20
+                del pfs, pbs, saved
         del pf, pb
         if chunk_gla is not None:
             try:
@@ -286,12 +298,14 @@ def main():
     with open(os.path.join(out_dir, "bench_cuda.json"), "w") as f:
         json.dump({"device": torch.cuda.get_device_name(), "rows": rows, "decode": dec, "fla_error": fla_err}, f, indent=1)
 
-    print("\n| B | T | ours fwd ms | TB/s | TFLOP/s | ours fwd+bwd ms | fla fwd ms | fla fwd+bwd ms | SDPA flash ms | SDPA cuDNN ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| B | T | ours fwd ms | TB/s | TFLOP/s | ours fwd+bwd ms | ours fwd+bwd, states saved ms (MB) | fla fwd ms | "
+          "fla fwd+bwd ms | SDPA flash ms | SDPA cuDNN ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         g = lambda key: f"{r[key]:.3f}" if key in r else "-"
+        sv = f"{g('ours_fwdbwd_saved_ms')} ({r['saved_MB']:.0f})" if "saved_MB" in r else "-"
         print(f"| {r['B']} | {r['T']} | {g('ours_fwd_ms')} | {r['ours_fwd_TBps']:.2f} | {r['ours_fwd_TFLOPs']:.1f} | "
-              f"{g('ours_fwdbwd_ms')} | {g('fla_fwd_ms')} | {g('fla_fwdbwd_ms')} | {g('sdpa_flash_fwd_ms')} | "
+              f"{g('ours_fwdbwd_ms')} | {sv} | {g('fla_fwd_ms')} | {g('fla_fwdbwd_ms')} | {g('sdpa_flash_fwd_ms')} | "
               f"{g('sdpa_cudnn_fwd_ms')} |")
     print("\n| decode batch | Lib.call loop us | direct loop us | host us/call | GPU kernels us | graph step us | cache MB | GPU TB/s |")
     print("|---|---|---|---|---|---|---|---|")

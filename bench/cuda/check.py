@@ -313,6 +313,59 @@ def case_errors(lib):
         print(f"{'PASS' if ok else 'FAIL'} error: {what} -> {m!r}", flush=True)
 
 
+def case_saved(lib, dtype, B, T, Hq, Hkv, D, cu=None):
+    """Forward and backward through liger_attn_params.saved against the same calls without it (the backward then
+    recomputes the chunk states) and the float64 reference; the size query and its refusals."""
+    name = f"saved B={B} T={T} Hq={Hq} Hkv={Hkv} D={D} cu={cu is not None}"
+    q = torch.randn(B, T, Hq, D, device=dev).to(dtype)
+    k = torch.randn(B, T, Hkv, D, device=dev).to(dtype)
+    v = torch.randn(B, T, Hkv, D, device=dev).to(dtype)
+    cos, sin = rope_tables(T + 8, D)
+    o0, o1 = poison(B, T, Hq, D, dtype=dtype), poison(B, T, Hq, D, dtype=dtype)
+    pf = attn_params(q, k, v, cos, sin, o=o1, cu=cu)
+    n = lib.saved_numel(pf)
+    nch = sum(-(-(e - s) // 64) for _, s, e in seq_list(B, T, cu))
+    ok_n = n == (nch + 1) * Hkv * (D * D // 2 + D)
+    saved = poison(n, dtype=torch.float32)
+    lib.call("liger_attn_forward", attn_params(q, k, v, cos, sin, o=o0, cu=cu))
+    lib.call("liger_attn_forward", attn_params(q, k, v, cos, sin, o=o1, cu=cu, saved=saved))
+    do = torch.randn(B, T, Hq, D, device=dev).to(dtype)
+    grads = []
+    for sv in (None, saved):
+        dq, dk, dv = poison(B, T, Hq, D, dtype=dtype), poison(B, T, Hkv, D, dtype=dtype), poison(B, T, Hkv, D, dtype=dtype)
+        lib.call("liger_attn_backward", attn_params(q, k, v, cos, sin, cu=cu, do=do, dq=dq, dk=dk, dv=dv, saved=sv))
+        grads.append((dq, dk, dv))
+    torch.cuda.synchronize()
+    qd, kd, vd = (x.double().requires_grad_(True) for x in (q, k, v))
+    ro, _ = ref_attn(qd, kd, vd, cos, sin, GLA, 1, 16.0, 0.5, 64, cu)
+    (ro * do.double()).sum().backward()
+    same_o = bool(torch.equal(o0, o1))
+    print(f"{'PASS' if ok_n else 'FAIL'} {name} numel {n} for {nch} chunks", flush=True)
+    print(f"{'PASS' if same_o else 'FAIL'} {name} forward with saved == forward without", flush=True)
+    results.extend([ok_n, same_o])
+    (dq0, dk0, dv0), (dq1, dk1, dv1) = grads
+    # the window gradients are summed by atomics: two backwards agree to rounding, not bit for bit
+    report(name + " bwd with saved vs without", {"dq": rel(dq1, dq0), "dk": rel(dk1, dk0), "dv": rel(dv1, dv0)}, dtype,
+           tol=1e-3)
+    report(name + " bwd with saved", {"dq": rel(dq1, qd.grad), "dk": rel(dk1, kd.grad), "dv": rel(dv1, vd.grad)}, dtype,
+           tol=TOL[dtype] * 2)
+    # refusals: a buffer one element short, saved beside cache_in, saved in decode; fp32 inputs keep nothing
+    st1, m1 = lib.call("liger_attn_backward", attn_params(q, k, v, cos, sin, cu=cu, do=do, dq=dq1, dk=dk1, dv=dv1,
+                                                         saved=saved[:-1]), expect_ok=False)
+    N = B if cu is None else cu.numel() - 1
+    cache = {"state": torch.zeros(N, Hkv, D, D, device=dev), "pos": torch.zeros(N, dtype=torch.int64, device=dev),
+             "win_k": torch.zeros(N, Hkv, 63, D, device=dev), "win_v": torch.zeros(N, Hkv, 63, D, device=dev)}
+    st2, m2 = lib.call("liger_attn_forward", attn_params(q, k, v, cos, sin, o=o1, cu=cu, cache_in=cache, saved=saved),
+                       expect_ok=False)
+    n32 = lib.saved_numel(attn_params(q.float(), k.float(), v.float(), cos, sin, o=o1.float(), cu=cu))
+    n_mix1 = lib.saved_numel(attn_params(q, k, v, cos, sin, mix=1.0, o=o1, cu=cu))
+    for ok, what, m in ((st1 == 1 and "saved has" in m1, "saved one element short", m1),
+                        (st2 == 1 and "saved" in m2 and "cache_in" in m2, "saved with cache_in", m2),
+                        (n32 == 0 and n_mix1 == 0, "no saved states for fp32 inputs or mix = 1", f"{n32}, {n_mix1}")):
+        results.append(ok)
+        print(f"{'PASS' if ok else 'FAIL'} error: {what} -> {m!r}", flush=True)
+
+
 def case_cpu_vs_cuda(lib, dtype, B, T, Hq, Hkv, D, cu=None, variant=GLA):
     """The same call on the CPU backend (host tensors) and on CUDA: forward, cache and gradients agree."""
     from liger_abi import CPU
@@ -472,6 +525,9 @@ def main():
     case_attn(lib, torch.bfloat16, 1, 900, 4, 2, 64, cu=torch.tensor([0, 10, 600, 900], device=dev), grads=True)
     # one query head per KV head at D = 128 on the bf16 kernels, with 32 KV heads
     case_attn(lib, torch.bfloat16, 1, 130, 32, 32, 128, grads=True)
+    # the chunk states kept from the forward for the backward (liger_attn_params.saved)
+    case_saved(lib, torch.bfloat16, 2, 300, 8, 2, 128)
+    case_saved(lib, torch.bfloat16, 1, 700, 4, 2, 64, cu=torch.tensor([0, 100, 100, 700], device=dev))
     case_continue_and_decode(lib, torch.float32, 3, 70, 12, 8, 2, 128)
     case_continue_and_decode(lib, torch.bfloat16, 2, 5, 70, 4, 4, 64, W=16)
     case_continue_and_decode(lib, torch.float32, 2, 40, 8, 4, 1, 64, variant=HGRN2, mix=1.0)

@@ -43,7 +43,7 @@ class AttnParams(ctypes.Structure):
                 ("rope_cos", Tensor), ("rope_sin", Tensor), ("cu_seqlens", Tensor),
                 ("cache_in", Cache), ("cache_out", Cache),
                 ("do_", Tensor), ("dq", Tensor), ("dk", Tensor), ("dv", Tensor),
-                ("f16_mode", c_int32)]
+                ("f16_mode", c_int32), ("saved", Tensor)]
 
 
 class GdnParams(ctypes.Structure):
@@ -78,7 +78,7 @@ def cache_view(c):
     return x
 
 
-ABI = "0.2"  # the liger_version() whose parameter structs the classes above describe
+ABI = "0.3"  # the liger_version() whose parameter structs the classes above describe
 
 
 class Lib:
@@ -94,6 +94,8 @@ class Lib:
         for name in ("liger_attn_forward", "liger_attn_backward", "liger_attn_decode"):
             getattr(self.lib, name).argtypes = [ctypes.POINTER(AttnParams)]
             getattr(self.lib, name).restype = c_int32
+        self.lib.liger_attn_saved_numel.argtypes = [ctypes.POINTER(AttnParams), ctypes.POINTER(c_int64)]
+        self.lib.liger_attn_saved_numel.restype = c_int32
         for name in ("liger_gdn_forward", "liger_gdn_backward", "liger_gdn_decode"):
             getattr(self.lib, name).argtypes = [ctypes.POINTER(GdnParams)]
             getattr(self.lib, name).restype = c_int32
@@ -104,6 +106,14 @@ class Lib:
         if expect_ok and st != 0:
             raise RuntimeError(f"{name}: {STATUS.get(st, st)}: {self.lib.liger_last_error().decode()}")
         return st, self.lib.liger_last_error().decode()
+
+    def saved_numel(self, p):
+        """liger_attn_saved_numel for these (forward) parameters."""
+        n = c_int64(0)
+        st = self.lib.liger_attn_saved_numel(ctypes.byref(p), ctypes.byref(n))
+        if st != 0:
+            raise RuntimeError(f"liger_attn_saved_numel: {STATUS.get(st, st)}: {self.lib.liger_last_error().decode()}")
+        return n.value
 
 
 def stream():
@@ -127,7 +137,7 @@ def gla_params(q, k, v, g, scale, o=None, cu=None, h0=None, ht=None, do=None, dh
 
 
 def attn_params(q, k, v, cos, sin, variant=GLA, use_gate=1, gate_norm=16.0, mix=0.5, window=64, o=None,
-                cu=None, cache_in=None, cache_out=None, do=None, dq=None, dk=None, dv=None, f16_mode=None):
+                cu=None, cache_in=None, cache_out=None, do=None, dq=None, dk=None, dv=None, f16_mode=None, saved=None):
     p = AttnParams()
     p.f16_mode = ATTN_F16_MODE if f16_mode is None else f16_mode
     p.device, p.stream = CUDA, stream()
@@ -139,6 +149,7 @@ def attn_params(q, k, v, cos, sin, variant=GLA, use_gate=1, gate_norm=16.0, mix=
     p.rope_cos, p.rope_sin, p.cu_seqlens = tv(cos), tv(sin), tv(cu)
     p.cache_in, p.cache_out = cache_view(cache_in), cache_view(cache_out)
     p.do_, p.dq, p.dk, p.dv = tv(do), tv(dq), tv(dk), tv(dv)
+    p.saved = tv(saved)
     return p
 
 

@@ -295,7 +295,7 @@ liger_status check_gla(const char* fn, const liger_gla_params& p, bool backward)
 }
 
 // ---------------------------------------------------------------- fused attention
-enum class AttnOp { Forward, Backward, Decode };
+enum class AttnOp { Forward, Backward, Decode, SavedQuery };  // SavedQuery: a forward's inputs, o optional
 
 liger_status check_cache(const char* fn, const char* name, const liger_cache& c, const liger_attn_params& p,
                          int64_t N, bool required, bool read) {
@@ -385,6 +385,14 @@ liger_status check_attn(const char* fn, const liger_attn_params& p, AttnOp op) {
     add(v, in ? "cache_in.win_v" : "cache_out.win_v", c.win_v);
     add(v, in ? "cache_in.pos" : "cache_out.pos", c.pos);
   };
+  if (p.saved.data) {  // the saved chunk states: an opaque contiguous F32 buffer (its size is the backend's check)
+    if (op == AttnOp::Decode) return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: saved must be absent in decode", fn);
+    LIGER_TRY(check_tensor(fn, "saved", p.saved, true, {{p.saved.ndim == 1 ? p.saved.shape[0] : -1, "numel"}}, kF32));
+    LIGER_TRY(check_contiguous(fn, "saved", p.saved));
+    if (p.saved.shape[0] < 1)
+      return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: saved.shape[0] = %lld must be >= 1 (or saved absent)", fn,
+                  (long long)p.saved.shape[0]);
+  }
   switch (op) {
     case AttnOp::Forward: {
       LIGER_TRY(check_tensor(fn, "o", p.o, true, {B, T, Hq, D}, same));
@@ -404,6 +412,7 @@ liger_status check_attn(const char* fn, const liger_attn_params& p, AttnOp op) {
       add_cache(ins, a, true);
       add(outs, "o", p.o);
       add_cache(outs, b, false);
+      add(outs, "saved", p.saved);
       break;
     }
     case AttnOp::Backward: {
@@ -415,8 +424,13 @@ liger_status check_attn(const char* fn, const liger_attn_params& p, AttnOp op) {
       LIGER_TRY(check_tensor(fn, "dq", p.dq, true, {B, T, Hq, D}, same));
       LIGER_TRY(check_tensor(fn, "dk", p.dk, true, {B, T, Hkv, D}, same));
       LIGER_TRY(check_tensor(fn, "dv", p.dv, true, {B, T, Hkv, D}, same));
-      add(ins, "do_", p.do_);
+      add(ins, "do_", p.do_), add(ins, "saved", p.saved);
       add(outs, "dq", p.dq), add(outs, "dk", p.dk), add(outs, "dv", p.dv);
+      break;
+    }
+    case AttnOp::SavedQuery: {
+      LIGER_TRY(check_tensor(fn, "o", p.o, false, {B, T, Hq, D}, same));
+      LIGER_TRY(check_cache(fn, "cache_in", p.cache_in, p, N, false, true));
       break;
     }
     case AttnOp::Decode: {
@@ -570,6 +584,21 @@ liger_status liger_attn_backward(const liger_attn_params* p) {
 liger_status liger_attn_decode(const liger_attn_params* p) {
   LIGER_ENTRY("liger_attn_decode", liger::check_attn("liger_attn_decode", *p, liger::AttnOp::Decode),
               attn_decode);
+}
+liger_status liger_attn_saved_numel(const liger_attn_params* p, int64_t* numel) {
+  const char* fn = "liger_attn_saved_numel";
+  if (!numel) return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: numel pointer is NULL", fn);
+  *numel = 0;
+  if (!p) return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: params pointer is NULL", fn);
+  return liger::guarded(fn, [&]() -> liger_status {
+    LIGER_TRY(liger::check_attn(fn, *p, liger::AttnOp::SavedQuery));
+    if (p->device == LIGER_CPU) return liger::cpu::attn_saved_numel(*p, *numel);
+#if defined(LIGER_WITH_CUDA)
+    return liger::cuda::attn_saved_numel(*p, *numel);
+#else
+    return fail(LIGER_ERR_UNSUPPORTED, "%s: this build of liger has no CUDA kernels", fn);
+#endif
+  });
 }
 liger_status liger_gdn_forward(const liger_gdn_params* p) {
   LIGER_ENTRY("liger_gdn_forward", liger::check_gdn("liger_gdn_forward", *p, liger::GdnOp::Forward), gdn_forward);

@@ -170,6 +170,46 @@ TEST(args, f16_mode_on_cpu) {
   }
 }
 
+// liger_attn_params.saved: the CPU keeps no chunk states (numel 0) and ignores a buffer, bit for bit; the dispatcher
+// still checks one that is given (F32, one contiguous dimension, not in decode, not overlapping the inputs).
+TEST(args, saved_states_on_cpu) {
+  Fixture f;
+  liger_attn_params a = f.p();
+  int64_t n = -1;
+  CHECK(liger_attn_saved_numel(&a, &n) == LIGER_OK && n == 0, "CPU numel %lld: %s", (long long)n, liger_last_error());
+  a.o = liger_tensor{};  // the query takes a forward's inputs; o may be absent
+  CHECK(liger_attn_saved_numel(&a, &n) == LIGER_OK && n == 0, "numel without o: %s", liger_last_error());
+  CHECK(liger_attn_saved_numel(&a, nullptr) == LIGER_ERR_INVALID_ARGUMENT, "null numel pointer");
+  Buf sv = Buf::make(LIGER_F32, {64});
+  std::vector<float> plain[2], kept[2];
+  for (int keep = 0; keep < 2; ++keep) {
+    a = f.p();
+    if (keep) a.saved = sv.view();
+    CHECK(call(FWD, a) == LIGER_OK, "forward keep=%d: %s", keep, liger_last_error());
+    CHECK(call(BWD, a) == LIGER_OK, "backward keep=%d: %s", keep, liger_last_error());
+    (keep ? kept : plain)[0] = f.o.f;
+    (keep ? kept : plain)[1] = f.dq.f;
+  }
+  CHECK(plain[0] == kept[0] && plain[1] == kept[1], "the CPU's outputs with saved differ from those without");
+  a = f.p();
+  a.saved = sv.view();
+  a.saved.dtype = LIGER_BF16;
+  expect(FWD, a, LIGER_ERR_INVALID_ARGUMENT, "saved.dtype = BF16", "saved dtype");
+  a = f.p();
+  a.saved = f.st.view();  // four dimensions
+  expect(BWD, a, LIGER_ERR_INVALID_ARGUMENT, "saved.ndim = 4", "saved rank");
+  a = f.p();
+  a.saved = sv.view();
+  a.saved.stride[0] = 2;
+  expect(FWD, a, LIGER_ERR_INVALID_ARGUMENT, "saved must be contiguous", "saved stride");
+  a = f.p();
+  a.saved = f.q.view();
+  a.saved.ndim = 1;
+  a.saved.shape[0] = 8;
+  a.saved.stride[0] = 1;
+  expect(FWD, a, LIGER_ERR_INVALID_ARGUMENT, "saved overlaps input q", "saved (written by the forward) overlapping q");
+}
+
 TEST(args, dtypes) {
   Fixture f;
   liger_attn_params a = f.p();

@@ -46,10 +46,11 @@
 extern "C" {
 #endif
 
-/* The minor version changes with the layout of a parameter struct (0.2: liger_attn_params.f16_mode appended);
+/* The minor version changes with the layout of a parameter struct (0.2: liger_attn_params.f16_mode appended; 0.3:
+ * liger_attn_params.saved appended, liger_attn_saved_numel added);
  * liger_version() returns "MAJOR.MINOR" of the library a caller loaded. */
 #define LIGER_VERSION_MAJOR 0
-#define LIGER_VERSION_MINOR 2
+#define LIGER_VERSION_MINOR 3
 
 typedef enum liger_status {
   LIGER_OK = 0,
@@ -194,6 +195,15 @@ typedef struct liger_cache {
  *   the last min(W-1, pos) positions are meaningful. cache_out.pos[n] = cache_in.pos[n] (or 0) + the
  *   sequence's length. The GRM state is kept even when mix == 0, so a cache can be continued.
  *   swa_scale is used as given (callers pass 1/sqrt(D) for the default).
+ *
+ * Saved chunk states (training): the backward recomputes the forward's chunk states unless given them. A caller that
+ *   keeps them between the two calls asks liger_attn_saved_numel() for the size with the forward's parameters, passes
+ *   an F32 [numel] contiguous buffer as `saved` to the forward (which writes the states into it) and the same buffer,
+ *   unchanged, to the backward of the same inputs (which reads them instead of recomputing them). The gradients are
+ *   the same either way. numel is 0 where the device's path keeps nothing (the CPU, and the CUDA paths other than the
+ *   bf16 / fp16-fast kernels of D = 64 or 128 with mix < 1); `saved` is then ignored and may be absent. A forward
+ *   with cache_in keeps nothing either (the backward starts from an empty cache). About Hkv * D * D * 2 bytes per
+ *   64-token chunk: 32 KB per chunk and KV head at D = 128.
  */
 typedef struct liger_attn_params {
   int32_t device;
@@ -219,6 +229,8 @@ typedef struct liger_attn_params {
   liger_tensor dq, dk, dv;
 
   int32_t f16_mode; /* liger_f16_mode: fp16 inputs on CUDA; 0 (zero-initialised) is LIGER_F16_DEFAULT */
+
+  liger_tensor saved; /* optional F32 [liger_attn_saved_numel]: forward writes, backward reads; absent in decode */
 } liger_attn_params;
 
 const char* liger_last_error(void);
@@ -235,6 +247,9 @@ liger_status liger_gla_backward(const liger_gla_params* p);
 liger_status liger_attn_forward(const liger_attn_params* p);
 liger_status liger_attn_backward(const liger_attn_params* p);
 liger_status liger_attn_decode(const liger_attn_params* p);
+/* *numel = the F32 elements of `saved` for a forward with these parameters (its checks; `saved` itself may be
+ * absent), 0 where that path keeps no states. With cu_seqlens it reads the offsets back from the device. */
+liger_status liger_attn_saved_numel(const liger_attn_params* p, int64_t* numel);
 
 liger_status liger_gdn_forward(const liger_gdn_params* p);
 liger_status liger_gdn_backward(const liger_gdn_params* p);

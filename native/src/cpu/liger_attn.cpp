@@ -46,6 +46,12 @@ AttnSetup setup(const liger_attn_params& p) {
 
 }  // namespace
 
+// The CPU forward keeps no chunk states for its backward (which recomputes them in its own pass): `saved` is ignored.
+liger_status attn_saved_numel(const liger_attn_params&, int64_t& numel) {
+  numel = 0;
+  return LIGER_OK;
+}
+
 liger_status attn_forward(const liger_attn_params& p) {
   const AttnSetup a = setup(p);
   const int64_t D = a.D, S = D * D;

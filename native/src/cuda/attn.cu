@@ -2966,6 +2966,34 @@ bool fswa_bwd_fast_layout(const Attn& a, const View& dout, int64_t D) {
   return rows(a.q) && rows(a.k) && rows(a.v) && rows(dout) && tables;
 }
 
+// liger_attn_params.saved: a forward keeps its chunk states for the backward when both take the bf16 kernels (the
+// backward's recompute is then exactly the forward's k_fstate and k_fscan_pairs on the same inputs) and it starts
+// from an empty cache. Layout, in F32 words: the bf16 entering states [nch + 1][Hkv][D][D], then the chunks' log-gate
+// sums (fp32) [nch + 1][Hkv][D], as the workspaces they replace.
+bool keeps_saved(const liger_attn_params& p) {
+  liger_attn_params t = p;  // o and do_ (of q's dtype: the dispatcher's check) are absent in one of the two calls
+  t.o.dtype = t.do_.dtype = p.q.dtype;
+  return !present(p.cache_in.state) && fast_forward_ok(t) && fast_backward_ok(t);
+}
+int64_t saved_numel_of(int64_t nch, int64_t Hkv, int64_t D) { return (nch + 1) * Hkv * (D * D / 2 + D); }
+// The states and gate sums in p.saved when the path keeps them (else both null), after checking its size.
+liger_status saved_parts(const liger_attn_params& p, int64_t nch, bf16*& hb, float*& gl) {
+  hb = nullptr;
+  gl = nullptr;
+  if (!present(p.saved) || !keeps_saved(p)) return LIGER_OK;
+  const int64_t need = saved_numel_of(nch, p.Hkv, p.D);
+  if (p.saved.shape[0] < need)
+    return fail(LIGER_ERR_INVALID_ARGUMENT,
+                "saved has %lld elements but these parameters need %lld (liger_attn_saved_numel)",
+                (long long)p.saved.shape[0], (long long)need);
+  LIGER_TRY(check_device_ptr(p.saved.data, "saved"));
+  if (reinterpret_cast<uintptr_t>(p.saved.data) % 16)  // k_fout and k_fdq copy the states in 16-byte pieces
+    return fail(LIGER_ERR_INVALID_ARGUMENT, "saved must be 16-byte aligned on CUDA");
+  hb = static_cast<bf16*>(p.saved.data);
+  gl = reinterpret_cast<float*>(hb + (nch + 1) * p.Hkv * p.D * p.D);
+  return LIGER_OK;
+}
+
 // Launches kern so that it may start while the stream's previous kernel finishes (its blocks call
 // pdl_wait() before reading that kernel's output); a plain launch where its code has no such wait.
 template <typename... P, typename... A>
@@ -2997,10 +3025,13 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
   const int64_t Hkv = p.Hkv;
   const liger_cache& ci = p.cache_in;
   const liger_cache& co = p.cache_out;
+  bf16* saved_hb = nullptr;  // the entering states and gate sums go to p.saved when the backward will read them
+  float* saved_gl = nullptr;
+  LIGER_TRY(saved_parts(p, nch, saved_hb, saved_gl));
   Workspace ws(st);
   const size_t oh = ws.reserve_bytes(sizeof(bf16) * (nch + 1) * Hkv * D * D);
-  const size_t ogl = ws.reserve_bytes(sizeof(float) * (nch + 1) * Hkv * D);
-  const size_t ohb = ws.reserve_bytes(sizeof(bf16) * (nch + 1) * Hkv * D * D);
+  const size_t ogl = ws.reserve_bytes(saved_gl ? 0 : sizeof(float) * (nch + 1) * Hkv * D);
+  const size_t ohb = ws.reserve_bytes(saved_hb ? 0 : sizeof(bf16) * (nch + 1) * Hkv * D * D);
   const size_t och = ws.reserve_bytes(sizeof(Chunk) * (nch + 1));
   const size_t osq = ws.reserve_bytes(sizeof(SeqInfo) * (N + 1));
   LIGER_TRY(ws.allocate());
@@ -3014,8 +3045,8 @@ liger_status attn_forward_fast(const liger_attn_params& p, const Plan& plan, cud
   a.chunks = uniform ? nullptr : ws.at<Chunk>(och);
   a.seqs = uniform ? nullptr : ws.at<SeqInfo>(osq);
   bf16* h = ws.at<bf16>(oh);
-  float* gl = ws.at<float>(ogl);
-  bf16* hb = ws.at<bf16>(ohb);
+  float* gl = saved_gl ? saved_gl : ws.at<float>(ogl);
+  bf16* hb = saved_hb ? saved_hb : ws.at<bf16>(ohb);
   const unsigned threads = kFWarps * 32;
   if (nch) {
     const size_t sm = fstate_smem<D>();
@@ -3062,6 +3093,9 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   const liger_cache& ci = p.cache_in;
   const liger_cache& co = p.cache_out;
   if (backward && present(ci.state)) return fail(LIGER_ERR_INVALID_ARGUMENT, "attn backward: cache_in must be absent");
+  if (!backward && present(ci.state) && present(p.saved))
+    return fail(LIGER_ERR_INVALID_ARGUMENT, "attn forward: saved must be absent with cache_in (a forward that continues "
+                "a cache keeps no states for a backward)");
   if (present(ci.state)) {
     LIGER_TRY(check_cache(ci, "cache_in", N, Hkv, D, p.window, rope));
     std::vector<int64_t> pos;
@@ -3183,7 +3217,13 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     }
     return LIGER_OK;
   }
-  if (fast_bwd) {
+  bf16* saved_hb = nullptr;
+  float* saved_gl = nullptr;
+  if (fast_bwd) LIGER_TRY(saved_parts(p, nch, saved_hb, saved_gl));
+  if (saved_hb) {  // the forward's own entering states and gate sums, kept in p.saved
+    c.hb = saved_hb;
+    c.gl = saved_gl;
+  } else if (fast_bwd) {
     // chunk states from the raw k, v (k_fprep wrote the gate's in-chunk cumsum for the readers below): the
     // forward's kernels, so the entering states are the forward's own (bf16 increments in h's buffer)
     bf16* inc = reinterpret_cast<bf16*>(c.h);
@@ -3300,6 +3340,16 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
 }
 
 }  // namespace
+
+liger_status attn_saved_numel(const liger_attn_params& p, int64_t& numel) {
+  numel = 0;
+  LIGER_TRY(check_attn(p));
+  if (!keeps_saved(p)) return LIGER_OK;
+  Plan plan;
+  LIGER_TRY(make_plan(p.cu_seqlens, p.B, p.T, static_cast<cudaStream_t>(p.stream), plan));
+  numel = saved_numel_of((int64_t)plan.chunks.size(), p.Hkv, p.D);
+  return LIGER_OK;
+}
 
 liger_status attn_forward(const liger_attn_params& p) { return attn_run(p, false); }
 liger_status attn_backward(const liger_attn_params& p) { return attn_run(p, true); }

@@ -2,6 +2,7 @@ package dev.liger.kernels;
 
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.annotation.ByRef;
 import org.bytedeco.javacpp.annotation.Cast;
@@ -147,6 +148,7 @@ public final class LigerKernels {
         @MemberGetter public native @ByRef liger_tensor dk();
         @MemberGetter public native @ByRef liger_tensor dv();
         public native int f16_mode(); public native liger_attn_params f16_mode(int v);
+        @MemberGetter public native @ByRef liger_tensor saved();
     }
 
     /** {@code liger_gdn_params}: chunked gated delta rule forward/backward and the decode step. */
@@ -197,6 +199,7 @@ public final class LigerKernels {
     public static native int liger_attn_forward(@Const liger_attn_params p);
     public static native int liger_attn_backward(@Const liger_attn_params p);
     public static native int liger_attn_decode(@Const liger_attn_params p);
+    public static native int liger_attn_saved_numel(@Const liger_attn_params p, @Cast("int64_t*") LongPointer numel);
     public static native int liger_gdn_forward(@Const liger_gdn_params p);
     public static native int liger_gdn_backward(@Const liger_gdn_params p);
     public static native int liger_gdn_decode(@Const liger_gdn_params p);

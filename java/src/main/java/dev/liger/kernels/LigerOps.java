@@ -378,17 +378,54 @@ public final class LigerOps {
         return attnForward(q, k, v, config, rope, cuSeqlens, cacheIn, outputCache, null);
     }
 
+    /**
+     * F32 elements of the buffer in which a forward of these inputs keeps its chunk states for the backward
+     * ({@code liger_attn_saved_numel}); 0 where that path keeps none (the CPU, and the CUDA paths other than the
+     * bf16 kernels with {@code mix < 1}): the backward then recomputes them. About 32 KB per 64-token chunk and KV
+     * head at D = 128.
+     */
+    public static long attnSavedNumel(Tensor q, Tensor k, Tensor v, LigerAttnConfig config, RopeTables rope,
+                                      Tensor cuSeqlens) {
+        AttnDims d = checkAttn(q, k, v, config, rope, cuSeqlens, null, null);
+        List<Object> keep = new ArrayList<>(Arrays.asList(q, k, v, rope, cuSeqlens));
+        try (Placement at = Placement.of(q); LongPointer n = new LongPointer(1)) {
+            liger_attn_params p = attnParams(at, d, config, q, k, v, rope, cuSeqlens);
+            check("liger_attn_saved_numel", LigerKernels.liger_attn_saved_numel(p, n));
+            return n.get();
+        } finally {
+            Reference.reachabilityFence(keep);
+        }
+    }
+
+    /**
+     * The training forward (from an empty cache) that keeps its chunk states in {@code saved}, an F32 buffer of
+     * {@link #attnSavedNumel} elements on q's device, for {@link #attnBackward(Tensor, Tensor, Tensor, Tensor,
+     * LigerAttnConfig, RopeTables, Tensor, Tensor)} of the same inputs; null keeps nothing.
+     */
+    public static AttnResult attnForward(Tensor q, Tensor k, Tensor v, LigerAttnConfig config, RopeTables rope,
+                                         Tensor cuSeqlens, Tensor saved) {
+        return attnForward(q, k, v, config, rope, cuSeqlens, null, false, null, saved);
+    }
+
     static AttnResult attnForward(Tensor q, Tensor k, Tensor v, LigerAttnConfig config, RopeTables rope,
                                   Tensor cuSeqlens, LigerCache cacheIn, boolean outputCache, Tensor oOut) {
+        return attnForward(q, k, v, config, rope, cuSeqlens, cacheIn, outputCache, oOut, null);
+    }
+
+    private static AttnResult attnForward(Tensor q, Tensor k, Tensor v, LigerAttnConfig config, RopeTables rope,
+                                          Tensor cuSeqlens, LigerCache cacheIn, boolean outputCache, Tensor oOut,
+                                          Tensor saved) {
         AttnDims d = checkAttn(q, k, v, config, rope, cuSeqlens, cacheIn, "cacheIn");
+        checkSaved(q, saved);
         Tensor o = oOut != null ? checkOut("o", oOut, q, d.b, d.t, d.hq, d.d) : newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hq, d.d);
         LigerCache cacheOut = outputCache ? LigerCache.empty(d.n, d.hkv, d.d, config.window(), q) : null;
-        List<Object> keep = new ArrayList<>(Arrays.asList(q, k, v, o, rope, cuSeqlens, cacheIn, cacheOut));
+        List<Object> keep = new ArrayList<>(Arrays.asList(q, k, v, o, rope, cuSeqlens, cacheIn, cacheOut, saved));
         try (Placement at = Placement.of(q)) {
             liger_attn_params p = attnParams(at, d, config, q, k, v, rope, cuSeqlens);
             describe(p.o(), o);
             describeCache(p.cache_in(), cacheIn);
             describeCache(p.cache_out(), cacheOut);
+            describe(p.saved(), saved);
             check("liger_attn_forward", LigerKernels.liger_attn_forward(p));
         } finally {
             Reference.reachabilityFence(keep);
@@ -399,12 +436,28 @@ public final class LigerOps {
     /** Gradients of the fused attention (from an empty cache) for raw q, k, v given {@code dO} [B,T,Hq,D]. */
     public static AttnGrads attnBackward(Tensor q, Tensor k, Tensor v, Tensor dO, LigerAttnConfig config,
                                          RopeTables rope, Tensor cuSeqlens) {
-        return attnBackward(q, k, v, dO, config, rope, cuSeqlens, null);
+        return attnBackward(q, k, v, dO, config, rope, cuSeqlens, (AttnGrads) null);
+    }
+
+    /**
+     * Gradients as {@link #attnBackward(Tensor, Tensor, Tensor, Tensor, LigerAttnConfig, RopeTables, Tensor)}, reading
+     * the chunk states that the forward of the same inputs kept in {@code saved} instead of recomputing them (null:
+     * recompute).
+     */
+    public static AttnGrads attnBackward(Tensor q, Tensor k, Tensor v, Tensor dO, LigerAttnConfig config,
+                                         RopeTables rope, Tensor cuSeqlens, Tensor saved) {
+        return attnBackward(q, k, v, dO, config, rope, cuSeqlens, null, saved);
     }
 
     static AttnGrads attnBackward(Tensor q, Tensor k, Tensor v, Tensor dO, LigerAttnConfig config, RopeTables rope,
                                   Tensor cuSeqlens, AttnGrads out) {
+        return attnBackward(q, k, v, dO, config, rope, cuSeqlens, out, null);
+    }
+
+    private static AttnGrads attnBackward(Tensor q, Tensor k, Tensor v, Tensor dO, LigerAttnConfig config,
+                                          RopeTables rope, Tensor cuSeqlens, AttnGrads out, Tensor saved) {
         AttnDims d = checkAttn(q, k, v, config, rope, cuSeqlens, null, null);
+        checkSaved(q, saved);
         dO = checkSeq("do", dO, q, d.b, d.t, d.hq, d.d);
         Tensor dq, dk, dv;
         if (out != null) {
@@ -416,9 +469,10 @@ public final class LigerOps {
             dk = newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hkv, d.d);
             dv = newTensor(q, q.scalar_type().intern(), d.b, d.t, d.hkv, d.d);
         }
-        List<Object> keep = new ArrayList<>(Arrays.asList(q, k, v, dO, rope, cuSeqlens, dq, dk, dv));
+        List<Object> keep = new ArrayList<>(Arrays.asList(q, k, v, dO, rope, cuSeqlens, dq, dk, dv, saved));
         try (Placement at = Placement.of(q)) {
             liger_attn_params p = attnParams(at, d, config, q, k, v, rope, cuSeqlens);
+            describe(p.saved(), saved);
             describe(p.do_(), dO);
             describe(p.dq(), dq);
             describe(p.dk(), dk);
@@ -531,7 +585,8 @@ public final class LigerOps {
         describe(p.rope_cos(), rope == null ? null : rope.cos());
         describe(p.rope_sin(), rope == null ? null : rope.sin());
         describe(p.cu_seqlens(), cuSeqlens);
-        for (liger_tensor absent : new liger_tensor[] {p.o(), p.do_(), p.dq(), p.dk(), p.dv()}) describe(absent, null);
+        for (liger_tensor absent : new liger_tensor[] {p.o(), p.do_(), p.dq(), p.dk(), p.dv(), p.saved()})
+            describe(absent, null);
         describeCache(p.cache_in(), null);
         describeCache(p.cache_out(), null);
         return p;
@@ -627,6 +682,16 @@ public final class LigerOps {
         checkShape(name, s, dims);
         if (!s.is_contiguous()) throw new IllegalArgumentException(name + " must be contiguous");
         return s;
+    }
+
+    /** The saved-states buffer (null: none): F32, one contiguous dimension, on q's device; its size is native's check. */
+    private static void checkSaved(Tensor q, Tensor saved) {
+        if (saved == null) return;
+        checkDevice(q, "saved", saved);
+        if (saved.scalar_type().intern() != ScalarType.Float)
+            throw new IllegalArgumentException("saved must be F32, got " + saved.scalar_type().intern());
+        if (saved.dim() != 1 || !saved.is_contiguous())
+            throw new IllegalArgumentException("saved must be one contiguous dimension, got " + shapeOf(saved));
     }
 
     private static Tensor checkSeq(String name, Tensor t, Tensor like, long... dims) {

@@ -39,6 +39,30 @@ class LigerOpsArgumentTest {
         LigerOps.attnForward(q, k, v, cfg, rope, null, null, false);
     }
 
+    /**
+     * The saved chunk states (liger_attn_params.saved) on the CPU: nothing to keep (numel 0), a given buffer is checked
+     * and then ignored, and the outputs and gradients are the ones without it, bit for bit.
+     */
+    @Test
+    void savedStatesOnTheCpu() {
+        Tensor q = t(F, 1, 70, 4, 64), k = t(F, 1, 70, 2, 64), v = t(F, 1, 70, 2, 64), dO = t(F, 1, 70, 4, 64);
+        assertEquals(0L, LigerOps.attnSavedNumel(q, k, v, cfg, rope, null));
+        Tensor saved = torch.zeros(new long[] {32}, new org.bytedeco.pytorch.TensorOptions(F));
+        Tensor o0 = LigerOps.attnForward(q, k, v, cfg, rope, null, null, false).o();
+        Tensor o1 = LigerOps.attnForward(q, k, v, cfg, rope, null, saved).o();
+        LigerOps.AttnGrads g0 = LigerOps.attnBackward(q, k, v, dO, cfg, rope, null);
+        LigerOps.AttnGrads g1 = LigerOps.attnBackward(q, k, v, dO, cfg, rope, null, saved);
+        assertTrue(o0.equal(o1), "forward with saved differs");
+        assertTrue(g0.dq().equal(g1.dq()) && g0.dk().equal(g1.dk()) && g0.dv().equal(g1.dv()),
+                "backward with saved differs");
+        assertEquals(0.0, saved.abs().sum().item_double(), "the CPU wrote into saved");
+        Class<IllegalArgumentException> iae = IllegalArgumentException.class;
+        expectMessage(iae, "saved must be F32",
+                () -> LigerOps.attnForward(q, k, v, cfg, rope, null, saved.to(ScalarType.Double)));
+        expectMessage(iae, "saved must be one contiguous dimension",
+                () -> LigerOps.attnBackward(q, k, v, dO, cfg, rope, null, saved.view(4, 8)));
+    }
+
     @Test
     void javaChecksNameTheArgument() {
         Tensor q = t(F, 1, 8, 4, 64), k = t(F, 1, 8, 2, 64), v = t(F, 1, 8, 2, 64);

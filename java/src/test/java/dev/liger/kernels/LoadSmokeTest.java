@@ -3,7 +3,7 @@ import org.junit.jupiter.api.Test;
 import static org.junit.jupiter.api.Assertions.*;
 class LoadSmokeTest {
   @Test void loads() {
-    assertEquals("0.2", LigerKernels.liger_version().getString());
+    assertEquals("0.3", LigerKernels.liger_version().getString());
     LigerKernels.liger_attn_params p = new LigerKernels.liger_attn_params();
     assertEquals(LigerKernels.LIGER_F16_DEFAULT, p.f16_mode());  // allocated zeroed, as the header's DEFAULT assumes
     p.q().shape(2, 7);

@@ -199,11 +199,12 @@ typedef struct liger_cache {
  * Saved chunk states (training): the backward recomputes the forward's chunk states unless given them. A caller that
  *   keeps them between the two calls asks liger_attn_saved_numel() for the size with the forward's parameters, passes
  *   an F32 [numel] contiguous buffer as `saved` to the forward (which writes the states into it) and the same buffer,
- *   unchanged, to the backward of the same inputs (which reads them instead of recomputing them). The gradients are
- *   the same either way. numel is 0 where the device's path keeps nothing (the CPU, and the CUDA paths other than the
- *   bf16 / fp16-fast kernels of D = 64 or 128 with mix < 1); `saved` is then ignored and may be absent. A forward
- *   with cache_in keeps nothing either (the backward starts from an empty cache). About Hkv * D * D * 2 bytes per
- *   64-token chunk: 32 KB per chunk and KV head at D = 128.
+ *   unchanged, to the backward of the same inputs and parameters (which reads them instead of recomputing them; a
+ *   backward whose inputs, sizes or f16_mode differ from the forward's would read states that are not its own). The
+ *   gradients are the same either way. numel is 0 where the device's path keeps nothing (the CPU, and the CUDA paths
+ *   other than the bf16 / fp16-fast kernels of D = 64 or 128 with mix < 1); `saved` is then ignored and may be
+ *   absent. A forward with cache_in keeps nothing and refuses a `saved` (the backward starts from an empty cache).
+ *   About Hkv * D * D * 2 bytes per 64-token chunk: 32 KB per chunk and KV head at D = 128.
  */
 typedef struct liger_attn_params {
   int32_t device;
@@ -247,8 +248,8 @@ liger_status liger_gla_backward(const liger_gla_params* p);
 liger_status liger_attn_forward(const liger_attn_params* p);
 liger_status liger_attn_backward(const liger_attn_params* p);
 liger_status liger_attn_decode(const liger_attn_params* p);
-/* *numel = the F32 elements of `saved` for a forward with these parameters (its checks; `saved` itself may be
- * absent), 0 where that path keeps no states. With cu_seqlens it reads the offsets back from the device. */
+/* *numel = the F32 elements of `saved` for a forward with these parameters (a forward's checks, with o and `saved`
+ * optional), 0 where that path keeps no states. With cu_seqlens it reads the offsets back from the device. */
 liger_status liger_attn_saved_numel(const liger_attn_params* p, int64_t* numel);
 
 liger_status liger_gdn_forward(const liger_gdn_params* p);

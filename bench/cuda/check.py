@@ -352,9 +352,7 @@ def case_saved(lib, dtype, B, T, Hq, Hkv, D, cu=None):
     # refusals: a buffer one element short, saved beside cache_in, saved in decode; fp32 inputs keep nothing
     st1, m1 = lib.call("liger_attn_backward", attn_params(q, k, v, cos, sin, cu=cu, do=do, dq=dq1, dk=dk1, dv=dv1,
                                                          saved=saved[:-1]), expect_ok=False)
-    N = B if cu is None else cu.numel() - 1
-    cache = {"state": torch.zeros(N, Hkv, D, D, device=dev), "pos": torch.zeros(N, dtype=torch.int64, device=dev),
-             "win_k": torch.zeros(N, Hkv, 63, D, device=dev), "win_v": torch.zeros(N, Hkv, 63, D, device=dev)}
+    cache = new_cache(B if cu is None else cu.numel() - 1, Hkv, D, 64)  # refused before it is read
     st2, m2 = lib.call("liger_attn_forward", attn_params(q, k, v, cos, sin, o=o1, cu=cu, cache_in=cache, saved=saved),
                        expect_ok=False)
     n32 = lib.saved_numel(attn_params(q.float(), k.float(), v.float(), cos, sin, o=o1.float(), cu=cu))

@@ -101,8 +101,9 @@ class Lib:
             getattr(self.lib, name).restype = c_int32
         self.lib.liger_last_error.restype = ctypes.c_char_p
 
-    def call(self, name, p, expect_ok=True):
-        st = getattr(self.lib, name)(ctypes.byref(p))
+    def call(self, name, p, *more, expect_ok=True):
+        """Calls name(&p, *more); raises on a non-zero status unless expect_ok is False."""
+        st = getattr(self.lib, name)(ctypes.byref(p), *more)
         if expect_ok and st != 0:
             raise RuntimeError(f"{name}: {STATUS.get(st, st)}: {self.lib.liger_last_error().decode()}")
         return st, self.lib.liger_last_error().decode()
@@ -110,9 +111,7 @@ class Lib:
     def saved_numel(self, p):
         """liger_attn_saved_numel for these (forward) parameters."""
         n = c_int64(0)
-        st = self.lib.liger_attn_saved_numel(ctypes.byref(p), ctypes.byref(n))
-        if st != 0:
-            raise RuntimeError(f"liger_attn_saved_numel: {STATUS.get(st, st)}: {self.lib.liger_last_error().decode()}")
+        self.call("liger_attn_saved_numel", p, ctypes.byref(n))
         return n.value
 
 

@@ -409,6 +409,9 @@ liger_status check_attn(const char* fn, const liger_attn_params& p, AttnOp op) {
             return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: cache_in and cache_out share memory but not the same view",
                         fn);
       }
+      if (a.state.data && p.saved.data)
+        return fail(LIGER_ERR_INVALID_ARGUMENT, "%s: saved must be absent with cache_in (a forward that continues a "
+                    "cache keeps no states for a backward)", fn);
       add_cache(ins, a, true);
       add(outs, "o", p.o);
       add_cache(outs, b, false);

@@ -171,7 +171,8 @@ TEST(args, f16_mode_on_cpu) {
 }
 
 // liger_attn_params.saved: the CPU keeps no chunk states (numel 0) and ignores a buffer, bit for bit; the dispatcher
-// still checks one that is given (F32, one contiguous dimension, not in decode, not overlapping the inputs).
+// still checks one that is given (F32, one contiguous dimension, not in decode, not beside cache_in, not overlapping
+// the inputs).
 TEST(args, saved_states_on_cpu) {
   Fixture f;
   liger_attn_params a = f.p();
@@ -202,6 +203,10 @@ TEST(args, saved_states_on_cpu) {
   a.saved = sv.view();
   a.saved.stride[0] = 2;
   expect(FWD, a, LIGER_ERR_INVALID_ARGUMENT, "saved must be contiguous", "saved stride");
+  a = f.p();
+  a.saved = sv.view();
+  a.cache_in = f.cache();
+  expect(FWD, a, LIGER_ERR_INVALID_ARGUMENT, "saved must be absent with cache_in", "saved beside cache_in");
   a = f.p();
   a.saved = f.q.view();
   a.saved.ndim = 1;

@@ -3093,9 +3093,6 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   const liger_cache& ci = p.cache_in;
   const liger_cache& co = p.cache_out;
   if (backward && present(ci.state)) return fail(LIGER_ERR_INVALID_ARGUMENT, "attn backward: cache_in must be absent");
-  if (!backward && present(ci.state) && present(p.saved))
-    return fail(LIGER_ERR_INVALID_ARGUMENT, "attn forward: saved must be absent with cache_in (a forward that continues "
-                "a cache keeps no states for a backward)");
   if (present(ci.state)) {
     LIGER_TRY(check_cache(ci, "cache_in", N, Hkv, D, p.window, rope));
     std::vector<int64_t> pos;

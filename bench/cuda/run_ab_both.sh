@@ -5,8 +5,9 @@
 # the count of the reconvergence / warp-sync instructions (BSSY, BSYNC, WARPSYNC) of both builds, then fwd_ab.py on
 # each library (ROUNDS interleaved rounds, default 1) and bwd_ab.py on all (per-kernel times of one forward + one
 # backward at 8K, forward + backward at 2K / 8K / 32K); with DECODE=1 also check_decode.py on the candidate and
-# bench.py --decode on each. Exits non-zero when a check failed. Usage (repository root):
-#   [VARIANTS="name:-Dflags;..."] [ROUNDS=2] [DECODE=1] bash bench/cuda/run_ab_both.sh
+# bench.py --decode on each; with MEM=1 train_memory.py on each. Exits non-zero when a check failed. Usage (repository
+# root):
+#   [VARIANTS="name:-Dflags;..."] [ROUNDS=2] [DECODE=1] [MEM=1] bash bench/cuda/run_ab_both.sh
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 root=$(pwd)
@@ -51,6 +52,10 @@ echo "fwd_ab: $(( $(date +%s) - t1 )) s"
 t1=$(date +%s)
 timeout "${ABT:-170}" python3 bwd_ab.py $libs >"$OUT/bwd_ab.log" 2>&1; echo "bwd_ab rc=$? $(( $(date +%s) - t1 )) s"
 grep -E "^\|" "$OUT/bwd_ab.log" | head -30
+if [[ -n ${MEM:-} ]]; then  # one training step's device memory per library (train_memory.py, a process per case)
+  for n in "${names[@]}"; do timeout 120 python3 train_memory.py "$n" "$root/build_$n/libliger_dev.so" 8192 32768; done \
+    | tee "$OUT/train_memory.log"
+fi
 if [[ -n ${DECODE:-} ]]; then  # decode: check_decode.py on the candidate, bench.py --decode on each library in turn
   t1=$(date +%s)
   { echo "=== check_decode $cand"; timeout 60 python3 check_decode.py "$lc"; } >>"$OUT/checks.log" 2>&1

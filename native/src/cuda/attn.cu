@@ -3124,26 +3124,31 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
   const size_t fh = sizeof(float) * (nch + 1) * Hkv * D * D, fgl = sizeof(float) * (nch + 1) * Hkv * D;
   const bool fast_bwd = backward && fast_backward_ok(p);
   const bool f16 = p.q.dtype == LIGER_F16;  // the fast backward's input type (bf16 otherwise)
+  // the fast backward reads the forward's entering states and gate sums from p.saved when it is given
+  bf16* saved_hb = nullptr;
+  float* saved_gl = nullptr;
+  if (fast_bwd) LIGER_TRY(saved_parts(p, nch, saved_hb, saved_gl));
   b.qf = ws.reserve_bytes(fast_bwd ? fq / 2 : fq);  // bf16 for the fast backward
   b.qr = ws.reserve_bytes(rope && !fast_bwd ? fq : 0);  // the fast backward rotates the raw rows
   b.kf = ws.reserve_bytes(fk);
   b.g = ws.reserve_bytes(fk);
   b.kr = ws.reserve_bytes(rope && !fast_bwd ? fk : 0);
   b.vf = ws.reserve_bytes(fast_bwd ? fk / 2 : fk);  // bf16 for the fast backward
-  b.h = ws.reserve_bytes(fh);
-  b.gl = ws.reserve_bytes(fgl);
+  // the fast backward's chunk states: bf16 increments of the recompute in h's buffer, none with saved states
+  b.h = ws.reserve_bytes(fast_bwd ? (saved_hb ? 0 : fh / 2) : fh);
+  b.gl = ws.reserve_bytes(saved_gl ? 0 : fgl);
   b.chunks = ws.reserve_bytes(sizeof(Chunk) * (nch + 1));
   b.seqs = ws.reserve_bytes(sizeof(SeqInfo) * (N + 1));
   if (!backward) {
     b.o = ws.reserve_bytes(fq);
   } else {
     b.dO = ws.reserve_bytes(fast_bwd ? fq / 2 : fq);  // bf16 for the fast kernels
-    b.dh = ws.reserve_bytes(fh);
+    b.dh = ws.reserve_bytes(fast_bwd ? fh / 2 : fh);  // the fast k_fdstate's increments are bf16
     b.dq = ws.reserve_bytes(fast_bwd ? 0 : fq);  // the fast k_fdq writes the caller's dq
     b.rq = ws.reserve_bytes(fast_bwd ? fk : 0);
     b.dkp = ws.reserve_bytes(fast_bwd ? fk : 0);
     b.dvp = ws.reserve_bytes(fast_bwd ? fk : 0);
-    b.hb = ws.reserve_bytes(fast_bwd ? fh / 2 : 0);   // bf16 entering states (k_fdq)
+    b.hb = ws.reserve_bytes(fast_bwd && !saved_hb ? fh / 2 : 0);  // bf16 entering states (k_fdq)
     b.dhb = ws.reserve_bytes(fast_bwd ? fh / 2 : 0);  // bf16 state gradients (k_fdkv)
     b.dk = ws.reserve_bytes(fk);
     b.dv = ws.reserve_bytes(fk);
@@ -3214,9 +3219,6 @@ liger_status attn_run(const liger_attn_params& p, bool backward) {
     }
     return LIGER_OK;
   }
-  bf16* saved_hb = nullptr;
-  float* saved_gl = nullptr;
-  if (fast_bwd) LIGER_TRY(saved_parts(p, nch, saved_hb, saved_gl));
   if (saved_hb) {  // the forward's own entering states and gate sums, kept in p.saved
     c.hb = saved_hb;
     c.gl = saved_gl;

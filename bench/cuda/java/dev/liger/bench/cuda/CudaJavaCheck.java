@@ -2,6 +2,11 @@ package dev.liger.bench.cuda;
 
 import static org.bytedeco.cuda.global.cudart.cudaDeviceSynchronize;
 import static org.bytedeco.cuda.global.cudart.cudaDriverGetVersion;
+import static org.bytedeco.cuda.global.cudart.cudaEventCreate;
+import static org.bytedeco.cuda.global.cudart.cudaEventDestroy;
+import static org.bytedeco.cuda.global.cudart.cudaEventElapsedTime;
+import static org.bytedeco.cuda.global.cudart.cudaEventRecord;
+import static org.bytedeco.cuda.global.cudart.cudaEventSynchronize;
 import static org.bytedeco.cuda.global.cudart.cudaFree;
 import static org.bytedeco.cuda.global.cudart.cudaGetErrorString;
 import static org.bytedeco.cuda.global.cudart.cudaMalloc;
@@ -20,7 +25,9 @@ import dev.liger.kernels.LigerKernels.liger_tensor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import org.bytedeco.cuda.cudart.CUevent_st;
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
 
 /**
@@ -31,8 +38,9 @@ import org.bytedeco.javacpp.Pointer;
  * Covers the fused attention forward (with the cache it leaves), backward and decode steps continuing
  * that cache, a packed variable-length batch (with an empty sequence) forward and backward, and the plain
  * GLA forward with its final state and backward, and the gated delta rule forward, backward and decode
- * steps continuing its final state, in fp32 and bf16. Then times the decode call from Java at batch 1, 16
- * and 64 ({@link #decodeTiming}).
+ * steps continuing its final state, in fp32 and bf16; the chunk states kept from a bf16 forward for its
+ * backward ({@link #savedStates}). Then times the decode call from Java at batch 1, 16 and 64
+ * ({@link #decodeTiming}) and the 2K forward ({@link #forwardTiming}).
  *
  * <p>Usage: {@code java -cp liger.jar:javacpp.jar:cuda.jar... dev.liger.bench.cuda.CudaJavaCheck [seed]};
  * exits non-zero when any comparison fails.
@@ -66,9 +74,13 @@ public final class CudaJavaCheck {
             gdn(r, dtype, new Shape(1, 77, 4, 4, 128));
         }
         f16Modes(r, new Shape(1, 150, 8, 2, 128));
+        savedStates(r, new Shape(2, 200, 8, 2, 128));
         for (Buf b : live) b.free();
         live.clear();
-        if (failures == 0) for (long n : new long[] {1, 16, 64}) decodeTiming(r, n);
+        if (failures == 0) {
+            for (long n : new long[] {1, 16, 64}) decodeTiming(r, n);
+            forwardTiming(r);
+        }
         System.out.printf("%d comparisons, %d failed%n", checks, failures);
         System.exit(failures == 0 ? 0 : 1);
     }
@@ -244,7 +256,7 @@ public final class CudaJavaCheck {
         p.B(s.b).T(s.t).Hq(s.hq).Hkv(s.hkv).D(s.d);
         p.variant(LigerKernels.LIGER_VARIANT_GLA).use_gate(1).gate_norm(16f).mix(0.5f).window(window)
                 .swa_scale((float) (1 / Math.sqrt(s.d)));
-        for (liger_tensor t : new liger_tensor[] {p.o(), p.cu_seqlens(), p.do_(), p.dq(), p.dk(), p.dv()}) absent(t);
+        for (liger_tensor t : new liger_tensor[] {p.o(), p.cu_seqlens(), p.do_(), p.dq(), p.dk(), p.dv(), p.saved()}) absent(t);
         setCache(p.cache_in(), null, cuda);
         setCache(p.cache_out(), null, cuda);
         set(p.q(), q, cuda);
@@ -437,6 +449,121 @@ public final class CudaJavaCheck {
         }
         b.upload();
         return b;
+    }
+
+    // ------------------------------------------------------------------ chunk states kept for the backward
+
+    /**
+     * {@code liger_attn_params.saved} from Java on device memory (bf16, D = 128, mix < 1: the path that keeps
+     * states): the size from {@code liger_attn_saved_numel} is (chunks + 1) Hkv (D^2 / 2 + D); the forward with
+     * the buffer gives the same o as without it; the backward reading it gives the gradients of the backward
+     * that recomputes the states (within 1e-5 relative: the same kernels on the same states, up to the order
+     * of the window gradients' atomics).
+     */
+    static void savedStates(Random r, Shape s) {
+        int window = 64, dt = BF16;
+        String tag = "attn saved states bf16 " + s;
+        Buf q = Buf.random(r, dt, 1f, s.b, s.t, s.hq, s.d), k = Buf.random(r, dt, 1f, s.b, s.t, s.hkv, s.d);
+        Buf v = Buf.random(r, dt, 1f, s.b, s.t, s.hkv, s.d), dO = Buf.random(r, dt, 1f, s.b, s.t, s.hq, s.d);
+        Buf[] rope = rope(s.t, s.d);
+        Buf o1 = Buf.output(dt, s.b, s.t, s.hq, s.d), o2 = Buf.output(dt, s.b, s.t, s.hq, s.d);
+        Buf[] g1 = {Buf.output(dt, s.b, s.t, s.hq, s.d), Buf.output(dt, s.b, s.t, s.hkv, s.d),
+                Buf.output(dt, s.b, s.t, s.hkv, s.d)};
+        Buf[] g2 = {Buf.output(dt, s.b, s.t, s.hq, s.d), Buf.output(dt, s.b, s.t, s.hkv, s.d),
+                Buf.output(dt, s.b, s.t, s.hkv, s.d)};
+        long chunks = s.b * ((s.t + 63) / 64), want = (chunks + 1) * s.hkv * (s.d * s.d / 2 + s.d), n;
+        try (liger_attn_params p = attn(true, s, window, q, k, v, rope); LongPointer np = new LongPointer(1)) {
+            set(p.o(), o1, true);
+            absent(p.saved());
+            call(true, tag + " size", LigerKernels.liger_attn_saved_numel(p, np));
+            n = np.get();
+        }
+        checks++;
+        if (n != want) failures++;
+        System.out.printf("%-4s %s: liger_attn_saved_numel %d (expected %d)%n", n == want ? "ok" : "FAIL", tag, n, want);
+        if (n != want) return;
+        Buf saved = Buf.output(F32, n);
+        for (boolean keep : new boolean[] {false, true}) {
+            Buf[] g = keep ? g2 : g1;
+            try (liger_attn_params p = attn(true, s, window, q, k, v, rope)) {
+                set(p.o(), keep ? o2 : o1, true);
+                if (keep) set(p.saved(), saved, true);
+                else absent(p.saved());
+                call(true, tag + " forward", LigerKernels.liger_attn_forward(p));
+            }
+            try (liger_attn_params p = attn(true, s, window, q, k, v, rope)) {
+                if (keep) set(p.saved(), saved, true);
+                else absent(p.saved());
+                backward(true, tag, p, dO, g[0], g[1], g[2]);
+            }
+        }
+        compare(tag + " forward o, kept against not", o2.download(), o1.download(), 0f);
+        String[] names = {"dq", "dk", "dv"};
+        for (int i = 0; i < 3; i++)
+            compare(tag + " backward " + names[i] + ", kept states against recomputed", g2[i].download(),
+                    g1[i].download(), 1e-5f);
+    }
+
+    // ------------------------------------------------------------------ 2K forward call time from Java
+
+    /**
+     * The fused forward at B = 1, T = 2K, Hq 32, Hkv 8, D 128, W 64, bf16 (issue 7's 2K target) per call from a
+     * JVM: per call, CUDA events around one {@code liger_attn_forward} on an idle GPU and a wait for it (what
+     * bench.py's per-call figure measures from Python), and back to back, a loop of calls closed by one
+     * cudaDeviceSynchronize (the host's work overlapping the GPU's). Medians of 7 rounds of 50 calls after 20
+     * warm-up calls.
+     */
+    static void forwardTiming(Random r) {
+        Shape s = new Shape(1, 2048, 32, 8, 128);
+        int window = 64, calls = 50, reps = 7, warm = 20;
+        Buf q = Buf.random(r, BF16, 1f, s.b, s.t, s.hq, s.d), k = Buf.random(r, BF16, 1f, s.b, s.t, s.hkv, s.d);
+        Buf v = Buf.random(r, BF16, 1f, s.b, s.t, s.hkv, s.d), o = Buf.output(BF16, s.b, s.t, s.hq, s.d);
+        Buf[] rope = rope(s.t, s.d);
+        double[] per = new double[reps], b2b = new double[reps];
+        CUevent_st a = new CUevent_st(), b = new CUevent_st();
+        cuda("cudaEventCreate", cudaEventCreate(a));
+        cuda("cudaEventCreate", cudaEventCreate(b));
+        try (liger_attn_params p = attn(true, s, window, q, k, v, rope)) {
+            set(p.o(), o, true);
+            for (int i = 0; i < warm; i++) forwardOnce(p);
+            cuda("cudaDeviceSynchronize", cudaDeviceSynchronize());
+            float[] ms = new float[1];
+            double[] one = new double[calls];
+            for (int rep = 0; rep < reps; rep++) {
+                for (int i = 0; i < calls; i++) {
+                    cuda("cudaEventRecord", cudaEventRecord(a, null));
+                    forwardOnce(p);
+                    cuda("cudaEventRecord", cudaEventRecord(b, null));
+                    cuda("cudaEventSynchronize", cudaEventSynchronize(b));
+                    cuda("cudaEventElapsedTime", cudaEventElapsedTime(ms, a, b));
+                    one[i] = ms[0];
+                }
+                per[rep] = median(one);
+                long t0 = System.nanoTime();
+                for (int i = 0; i < calls; i++) forwardOnce(p);
+                cuda("cudaDeviceSynchronize", cudaDeviceSynchronize());
+                b2b[rep] = (System.nanoTime() - t0) / 1e6 / calls;
+            }
+        } finally {
+            cudaEventDestroy(a);
+            cudaEventDestroy(b);
+        }
+        double[] got = o.download();
+        boolean finite = true;
+        for (double x : got) finite &= Double.isFinite(x);
+        checks++;
+        if (!finite) failures++;
+        System.out.printf("%-4s forward timing %s bf16: %.4f ms per call (events, median), %.4f ms per call back to back%n",
+                finite ? "ok" : "FAIL", s, median(per), median(b2b));
+        for (Buf x : live) x.free();
+        live.clear();
+    }
+
+    static void forwardOnce(liger_attn_params p) {
+        int st = LigerKernels.liger_attn_forward(p);
+        if (st != LigerKernels.LIGER_OK)
+            throw new IllegalStateException("liger_attn_forward (CUDA) failed with status " + st + ": "
+                    + LigerKernels.liger_last_error().getString());
     }
 
     // ------------------------------------------------------------------ decode call time from Java

@@ -1350,6 +1350,13 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
       mma_bf16(dkx[2 * np + 1], av, b2[2], b2[3]);
     }
   }
+  // DqChain: this warp's dk values, kept for the gate gradient's terms r_s = rq_s - k_s dk_s below (what k_chunk_dg
+  // computed from dk's, k's and rq's rows in memory)
+  float2 rg[2][NH];
+#pragma unroll
+  for (int x = 0; x < 2; ++x)
+#pragma unroll
+    for (int j = 0; j < NH; ++j) rg[x][j] = make_float2(0.f, 0.f);
 #pragma unroll
   for (int x = 0; x < 2; ++x) {
     const int s = s0 + g + 8 * x;
@@ -1363,6 +1370,7 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
       const float2 k2 = make_float2(dkd[j][2 * x] + dkx[j][2 * x] * exp2f(gL[n] - gs[n]),
                                     dkd[j][2 * x + 1] + dkx[j][2 * x + 1] * exp2f(gL[n + 1] - gs[n + 1]));
       const float2 v2 = make_float2(dvw[x][j].x + dv[j][2 * x], dvw[x][j].y + dv[j][2 * x + 1]);
+      rg[x][j] = k2;
       *reinterpret_cast<float2*>(DK + n) = k2;
       if (!c.dvchain) *reinterpret_cast<float2*>(DV + n) = v2;
       dv[j][2 * x] = v2.x;
@@ -1390,9 +1398,47 @@ __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
       }
     }
   }
+  if (c.qchain) {  // the chunk's r_s and their reverse sums over its rows (R), its total (RT), through G2's rows
+    constexpr int SEG = 256 / D, RS = kChunk / SEG;  // row segments per column, rows per segment
+    __syncthreads();  // every warp is done with G2 and Bw
+    float* DKs = G2;  // [64][LG] dk, rows past len zero
+    float* Tot = Bw;  // [SEG][D] segment totals
+#pragma unroll
+    for (int x = 0; x < 2; ++x)
+#pragma unroll
+      for (int j = 0; j < NH; ++j)
+        *reinterpret_cast<float2*>(DKs + (s0 + g + 8 * x) * LG + nb + j * 8 + 2 * tq) = rg[x][j];
+    __syncthreads();
+    // a thread per (column d, segment sg): every load of its rows issued first (rq from k_fdq, k in fp32 as
+    // k_chunk_dg read it), then the segment's suffix sums in registers, then the totals of the later segments
+    const int d = threadIdx.x % D, sg = threadIdx.x / D, t0 = sg * RS;
+    const int64_t o0 = (int64_t)(ch.start + t0) * rk + hh * D + d;
+    float r[RS], kq[RS];
+#pragma unroll
+    for (int i = 0; i < RS; ++i) {
+      const bool ok = t0 + i < len;
+      r[i] = ok ? c.qc.rq[o0 + (int64_t)i * rk] : 0.f;
+      kq[i] = ok ? c.k[o0 + (int64_t)i * rk] : 0.f;
+    }
+#pragma unroll
+    for (int i = 0; i < RS; ++i) r[i] -= kq[i] * DKs[(t0 + i) * LG + d];
+#pragma unroll
+    for (int i = RS - 2; i >= 0; --i) r[i] += r[i + 1];
+    Tot[sg * D + d] = r[0];
+    __syncthreads();
+    float add = 0.f;
+#pragma unroll
+    for (int k = SEG - 1; k > 0; --k)
+      if (k > sg) add += Tot[k * D + d];
+#pragma unroll
+    for (int i = 0; i < RS; ++i)
+      if (t0 + i < len) c.R[o0 + (int64_t)i * rk] = r[i] + add;
+    if (sg == 0) c.RT[((int64_t)blockIdx.x * c.Hkv + hh) * D + d] = r[0] + add;
+  }
 }
 
-// dg: r_t = sum_h q_t dq_t - k_t dk_t, reverse-cumulated inside the chunk (R) with chunk totals (RT).
+// dg: r_t = sum_h q_t dq_t - k_t dk_t, reverse-cumulated inside the chunk (R) with chunk totals (RT). With the DqChain
+// (the attention's fast backward) k_fdkv computes these itself and this kernel does not run.
 __global__ void k_chunk_dg(Core c) {
   const Chunk ch = c.chunks[blockIdx.x];
   const int hh = blockIdx.y, grp = (int)(c.Hq / c.Hkv), Dk = (int)c.Dk;
@@ -1647,7 +1693,7 @@ liger_status core_backward(const Core& c) {
 }
 
 liger_status core_dg(const Core& c) {
-  if (c.nchunks > 0) {
+  if (c.nchunks > 0 && !c.qchain) {  // with the DqChain, k_fdkv wrote R and RT
     k_chunk_dg<<<dim3(c.nchunks, (unsigned)c.Hkv), 128, 0, c.stream>>>(c);
     LIGER_CK_LAUNCH("chunk_dg");
   }

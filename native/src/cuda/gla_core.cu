@@ -979,7 +979,9 @@ size_t fdkv_smem() {
 // sum_i (v_s . do_i) Qe_i takes the factor exp(G_e - G_s) once at the end. The diagonal 16 x 16
 // block goes element by element (scores split over the two column halves), then the state terms
 // k_s exp(G_L - G_s) dh and exp(G_L - G_s) o (v_s dh^T). FAST: bf16 v and state gradients (c.vb, c.dhb),
-// no code for the fp32 ones.
+// no code for the fp32 ones. With the DqChain (c.qchain) an epilogue also forms the gate gradient's terms
+// r_s = rq_s - k_s dk_s from its dk and writes their reverse sums over the chunk (R) and its total (RT), which
+// k_chunk_dg computed from memory before (run 83b).
 template <int D, bool FAST = false>
 __global__ void __launch_bounds__(256, 1) k_fdkv(Core c) {
   using bf16 = __nv_bfloat16;

@@ -51,7 +51,8 @@ struct Core {
   float* dh0;            // or null
   bool tc;              // tensor-core (tf32) products: set for 16-bit inputs
   bool bf16;            // bf16 inputs whose tolerance allows bf16 tiles (the fused attention's fast path)
-  bool qchain;          // fast path only: k_fdq runs the DqChain epilogue (c.dq unused), dg reads qc.rq
+  bool qchain;          // fast path only: k_fdq runs the DqChain epilogue (c.dq unused), k_fdkv forms dg's R and
+                        // RT from qc.rq (k_chunk_dg does not run)
   DqChain qc;
   bool dvchain;         // fast path only: k_fdkv runs the DvChain epilogue (c.dv is then read, not written)
   DvChain dvc;

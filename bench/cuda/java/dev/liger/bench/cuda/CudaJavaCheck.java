@@ -560,10 +560,7 @@ public final class CudaJavaCheck {
     }
 
     static void forwardOnce(liger_attn_params p) {
-        int st = LigerKernels.liger_attn_forward(p);
-        if (st != LigerKernels.LIGER_OK)
-            throw new IllegalStateException("liger_attn_forward (CUDA) failed with status " + st + ": "
-                    + LigerKernels.liger_last_error().getString());
+        status("liger_attn_forward", LigerKernels.liger_attn_forward(p));
     }
 
     // ------------------------------------------------------------------ decode call time from Java
@@ -630,9 +627,13 @@ public final class CudaJavaCheck {
     }
 
     static void decodeOnce(liger_attn_params p) {
-        int st = LigerKernels.liger_attn_decode(p);
+        status("liger_attn_decode", LigerKernels.liger_attn_decode(p));
+    }
+
+    /** A timed CUDA call's status, checked without a synchronisation (as {@link #call} would add). */
+    static void status(String fn, int st) {
         if (st != LigerKernels.LIGER_OK)
-            throw new IllegalStateException("liger_attn_decode (CUDA) failed with status " + st + ": "
+            throw new IllegalStateException(fn + " (CUDA) failed with status " + st + ": "
                     + LigerKernels.liger_last_error().getString());
     }
 

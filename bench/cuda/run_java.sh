@@ -5,9 +5,11 @@
 #       (-Pgpu, sm_90a; libtorch is not needed by the check, so the CPU libtorch jar stands in for the GPU
 #       one), compiles the driver (bench/cuda/java), and puts into DIR a jlink'd JRE, the project's jars,
 #       javacpp and org.bytedeco:cuda (JNI only, no redist: the device's own libcudart.so.13 serves it),
-#       and this script.
+#       and this script; then packs DIR as DIR.tar.xz (~24 MB against ~46 MB: the device tool carries at most
+#       64 MiB with the tree).
 #   DIR/run_java.sh device              (on the GPU machine, no Java or network there) runs the driver;
-#       the log goes to $OUT/java.log when OUT is set.
+#       the log goes to $OUT/java.log when OUT is set. From the archive:
+#       mkdir -p /tmp/j && tar -xJf DIR.tar.xz -C /tmp/j && bash /tmp/j/$(basename DIR)/run_java.sh device
 set -euo pipefail
 mode=${1:?usage: run_java.sh prepare DIR | device}
 
@@ -31,6 +33,8 @@ if [[ $mode == prepare ]]; then
   mkdir -p "$dest/lib"
   jar --create --file "$dest/lib/liger-cuda-check.jar" -C "$work/driver" .
   cp "$work"/target/liger.jar "$work"/target/lib/liger-linux-x86_64-gpu.jar "$dest/lib/"
+  # the driver calls LigerKernels only: the embedded model and the demo texts stay behind
+  (cd "$dest/lib" && zip -q -d liger.jar 'dev/liger/models/*' 'dev/liger/data/*')
   cp "$m2/javacpp/$jcv/javacpp-$jcv.jar" "$m2/javacpp/$jcv/javacpp-$jcv-linux-x86_64.jar" \
      "$m2/cuda/$cudav/cuda-$cudav.jar" "$dest/lib/"
   # of the CUDA presets' JNI libraries only the runtime's is used (the carried folder is size-limited)
@@ -40,7 +44,8 @@ if [[ $mode == prepare ]]; then
         --compress=2 --output "$dest/jre"
   strip --strip-unneeded "$dest/jre/lib/server/libjvm.so"
   cp "$root/bench/cuda/run_java.sh" "$dest/"
-  du -sh "$dest" "$dest"/jre "$dest"/lib/*
+  tar -cJf "$dest.tar.xz" -C "$(dirname "$dest")" "$(basename "$dest")"
+  du -sh "$dest" "$dest"/jre "$dest"/lib/* "$dest.tar.xz"
   exit 0
 fi
 
